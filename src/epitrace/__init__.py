@@ -1,0 +1,3 @@
+"""epitrace: epidemiological investigation support."""
+
+__version__ = "0.1.0"
