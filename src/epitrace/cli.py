@@ -31,20 +31,50 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--residents", type=click.IntRange(min=1), default=10_000, show_default=True,
-              help="Number of residents in the city.")
-@click.option("--days", type=click.IntRange(1, 366), default=14, show_default=True,
-              help="Number of simulated days.")
-@click.option("--seed", type=int, default=1, show_default=True,
-              help="Random seed; the same seed gives the same files.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder to write the dataset to (created if missing).")
-@click.option("--start", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-              help="First simulated day, YYYY-MM-DD [default: 2020-02-10].")
-@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="parquet",
-              show_default=True, help="File format of the tables.")
-def simulate(residents: int, days: int, seed: int, out: Path, start: dt.datetime | None,
-             fmt: str) -> None:
+@click.option(
+    "--residents",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    help="Number of residents in the city.",
+)
+@click.option(
+    "--days",
+    type=click.IntRange(1, 366),
+    default=14,
+    show_default=True,
+    help="Number of simulated days.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Random seed; the same seed gives the same files.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder to write the dataset to (created if missing).",
+)
+@click.option(
+    "--start",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="First simulated day, YYYY-MM-DD [default: 2020-02-10].",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "parquet"]),
+    default="parquet",
+    show_default=True,
+    help="File format of the tables.",
+)
+def simulate(
+    residents: int, days: int, seed: int, out: Path, start: dt.datetime | None, fmt: str
+) -> None:
     """Write a synthetic city with an outbreak to OUT, ground truth in OUT/truth/."""
     from epitrace.simulate import SimulationConfig, simulate_city
 
@@ -57,8 +87,12 @@ def simulate(residents: int, days: int, seed: int, out: Path, start: dt.datetime
 
 @main.command()
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--max-problems", type=click.IntRange(min=1), default=None,
-              help="Print at most this many problems (all are counted).")
+@click.option(
+    "--max-problems",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Print at most this many problems (all are counted).",
+)
 def validate(folder: Path, max_problems: int | None) -> None:
     """Check every table in FOLDER against the data contract.
 
@@ -78,8 +112,13 @@ def validate(folder: Path, max_problems: int | None) -> None:
 
 
 @main.command()
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("demo-data"), show_default=True, help="Where to write the demo city.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("demo-data"),
+    show_default=True,
+    help="Where to write the demo city.",
+)
 @click.option("--residents", type=click.IntRange(min=100), default=5_000, show_default=True)
 def demo(out: Path, residents: int) -> None:
     """The embedded default: simulate a city and show what to do with it."""

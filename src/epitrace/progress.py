@@ -22,4 +22,6 @@ def progress_bar(total: float | None, desc: str, unit: str = "it") -> tqdm:
 
 def track(items: Iterable[T], desc: str, total: int | None = None, unit: str = "it") -> Iterator[T]:
     """Iterate ``items`` with a progress bar when on a terminal."""
-    yield from tqdm(items, desc=desc, total=total, unit=unit, disable=not _on_terminal(), leave=False)
+    yield from tqdm(
+        items, desc=desc, total=total, unit=unit, disable=not _on_terminal(), leave=False
+    )

@@ -139,7 +139,13 @@ _TABLES: tuple[Table, ...] = (
     Table(
         "telecom_records",
         "provider",
-        (_id("carrier"), _id("subscriber"), _ts("ts"), _id("cell_id"), _choice("event", *TELECOM_EVENTS)),
+        (
+            _id("carrier"),
+            _id("subscriber"),
+            _ts("ts"),
+            _id("cell_id"),
+            _choice("event", *TELECOM_EVENTS),
+        ),
     ),
     # --- provider stores: card sector ---
     Table(
@@ -246,7 +252,12 @@ _TABLES: tuple[Table, ...] = (
     Table(
         "infections",
         "truth",
-        (_id("infectee"), _id("infector", nullable=True), _id("place_id", nullable=True), _ts("ts")),
+        (
+            _id("infectee"),
+            _id("infector", nullable=True),
+            _id("place_id", nullable=True),
+            _ts("ts"),
+        ),
     ),
     # --- analysis outputs ---
     Table(
