@@ -190,7 +190,9 @@ def _columns(points: pa.Table) -> tuple[pa.Array, pa.Array, np.ndarray, np.ndarr
         raise ValueError(f"gps points: missing columns {', '.join(missing)}")
     for name in ("person_ref", "ts", "lat", "lon"):
         if points[name].null_count:
-            raise ValueError(f"gps points: column {name} has {points[name].null_count} empty values")
+            raise ValueError(
+                f"gps points: column {name} has {points[name].null_count} empty values"
+            )
     ts_type = points.schema.field("ts").type
     if not pa.types.is_timestamp(ts_type) or ts_type.tz is None:
         raise ValueError(f"gps points: ts must be a timestamp with a time zone, got {ts_type}")
@@ -218,9 +220,10 @@ def _run_starts(person: pa.Array) -> np.ndarray:
 def _is_sorted(person: pa.Array, starts: np.ndarray, ts: np.ndarray) -> bool:
     """Whether rows are already grouped by person (in order) and in time order within each."""
     firsts = person.take(pa.array(starts))
-    if len(firsts) > 1 and not pc.all(
-        pc.greater(firsts.slice(1), firsts.slice(0, len(firsts) - 1))
-    ).as_py():
+    if (
+        len(firsts) > 1
+        and not pc.all(pc.greater(firsts.slice(1), firsts.slice(0, len(firsts) - 1))).as_py()
+    ):
         return False
     backwards = np.diff(ts) < 0
     backwards[starts[1:] - 1] = False  # a new person may start earlier in time
@@ -273,8 +276,9 @@ def _sliding_stays(bounds, ts, lat, lon, gap_ticks, time_ticks, dist_m, include_
             if ts[c] - ts[c - 1] > gap_ticks:
                 moved = True
             else:
-                moved = _beyond(lat_s, lon_s, cos_s, lat[c] * DEG_TO_RAD, lon[c] * DEG_TO_RAD,
-                                near, far, dist_m)
+                moved = _beyond(
+                    lat_s, lon_s, cos_s, lat[c] * DEG_TO_RAD, lon[c] * DEG_TO_RAD, near, far, dist_m
+                )
                 if moved and ts[c] - ts[s] >= time_ticks:
                     first[k] = s
                     finish[k] = c
