@@ -322,12 +322,32 @@ def test_two_persons_interleaved():
     assert_identical(ours, trackintel_staypoints(gps(interleaved)))
 
 
+def test_dictionary_encoded_persons_give_the_same_staypoints():
+    p1 = [*stay("P1", range(0, 10)), ("P1", 10, 37.6, 127.0)]
+    p2 = [*stay("P2", range(0, 20), 35.1, 129.0), ("P2", 20, 35.2, 129.0)]
+    points = gps(p2 + p1)  # P2 first: a dictionary in first-seen order is not sorted
+    encoded = points.set_column(0, "person_ref", points["person_ref"].dictionary_encode())
+    assert detect_gps_staypoints(encoded).equals(detect_gps_staypoints(points))
+    assert detect_gps_staypoints(encoded)["person_ref"].to_pylist() == ["P1", "P2"]
+
+
 def test_exact_duplicate_fixes_are_dropped():
     rows = [*stay("P1", range(0, 10)), ("P1", 10, 37.6, 127.0)]
     doubled = rows + rows[:4]  # same person, time and position again
     ours = detect_gps_staypoints(gps(doubled))
     assert ours["n_fixes"].to_pylist() == [10]
     assert_identical(ours, trackintel_staypoints(gps(doubled)))
+
+
+def test_a_duplicate_after_a_move_within_one_timestamp_is_still_dropped():
+    # A, B and A again at the same instant: the second A is a duplicate even though
+    # the window restarted at B in between; with it gone, nothing happens at B.
+    a, b = (37.5, 127.0), (37.6, 127.0)
+    rows = [("P1", 0, *a), ("P1", 5, *a), ("P1", 5, *b), ("P1", 5, *a), ("P1", 9, *b)]
+    params = {"time_threshold_min": 0.0, "include_last": True}
+    ours = detect_gps_staypoints(gps(rows), **params)
+    assert ours.num_rows == 2  # A..B, then B to the end (4 with the duplicate kept)
+    assert_identical(ours, trackintel_staypoints(gps(rows), **params))
 
 
 def test_bad_input_is_refused():

@@ -94,9 +94,10 @@ def detect_gps_staypoints(
     in the staypoint after de-duplication).
     """
     _check_thresholds(dist_threshold_m, time_threshold_min, gap_threshold_min)
-    persons, bounds, ts, lat, lon, nanos_per_tick = _prepare(points)
+    persons, bounds, kept, ts, lat, lon, nanos_per_tick = _prepare(points)
     first, finish, stop, run = _sliding_stays(
         bounds,
+        kept,
         ts,
         lat,
         lon,
@@ -105,7 +106,7 @@ def detect_gps_staypoints(
         float(dist_threshold_m),
         bool(include_last),
     )
-    stay_lat, mean_sin, mean_cos = _location_sums(first, stop, lat, lon)
+    stay_lat, mean_sin, mean_cos, n_fixes = _location_sums(first, stop, kept, lat, lon)
     # NumPy's arctan2 (as trackintel uses) differs from libm's in the last bit now and then.
     stay_lon = np.arctan2(mean_sin, mean_cos) * RAD_TO_DEG
     unit = pa.timestamp("us", tz="UTC")
@@ -117,7 +118,7 @@ def detect_gps_staypoints(
             pa.array(ts[finish] * scale, unit),
             pa.array(stay_lat),
             pa.array(stay_lon),
-            pa.array(stop - first),
+            pa.array(n_fixes),
         ],
         schema=STAYPOINT_SCHEMA,
     )
@@ -159,29 +160,29 @@ def _time_ticks(time_min: float, nanos_per_tick: int) -> int:
 
 def _prepare(
     points: pa.Table,
-) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-    """Persons (one per run), run bounds, ts ticks, lat, lon and nanoseconds per tick."""
+) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """Persons (one per run), run bounds, kept-fix mask, ts ticks, lat, lon, nanos per tick."""
     person, ts_col, lat, lon = _columns(points)
     nanos_per_tick = NANOS_PER_UNIT[ts_col.type.unit]
     ts = ts_col.cast(pa.int64()).to_numpy()
     if len(ts) == 0:
-        return person, np.zeros(1, np.int64), ts, lat, lon, nanos_per_tick
-    starts = _run_starts(person)
-    if not _is_sorted(person, starts, ts):
+        return person, np.zeros(1, np.int64), np.ones(0, np.bool_), ts, lat, lon, nanos_per_tick
+    keys = _order_keys(person)
+    starts = _run_starts(keys)
+    if not _is_sorted(keys, starts, ts):
         order = pc.sort_indices(  # stable: ties keep input order, as trackintel
-            pa.table({"p": person, "t": ts}), sort_keys=[("p", "ascending"), ("t", "ascending")]
+            pa.table({"p": keys, "t": ts}), sort_keys=[("p", "ascending"), ("t", "ascending")]
         )
-        person = person.take(order)
+        person, keys = person.take(order), keys.take(order)
         idx = order.to_numpy()
         ts, lat, lon = ts[idx], lat[idx], lon[idx]
-        starts = _run_starts(person)
+        starts = _run_starts(keys)
     bounds = np.append(starts, len(ts))
-    keep = _unique_fixes(bounds, ts, lat, lon)
-    if not keep.all():
-        run_sizes = np.add.reduceat(keep, starts)  # fixes kept in each run (>= 1)
-        bounds = np.concatenate(([0], np.cumsum(run_sizes)))
-        ts, lat, lon = ts[keep], lat[keep], lon[keep]
-    return person.take(pa.array(starts)), bounds, ts, lat, lon, nanos_per_tick
+    # Duplicates are masked, not removed: compacting ~1M rows into fresh arrays costs
+    # more (page faults) than skipping the few masked ones in the compiled passes.
+    kept = _unique_fixes(bounds, ts, lat, lon)
+    persons = person.take(pa.array(starts)).cast(pa.string())
+    return persons, bounds, kept, ts, lat, lon, nanos_per_tick
 
 
 def _columns(points: pa.Table) -> tuple[pa.Array, pa.Array, np.ndarray, np.ndarray]:
@@ -196,7 +197,9 @@ def _columns(points: pa.Table) -> tuple[pa.Array, pa.Array, np.ndarray, np.ndarr
     ts_type = points.schema.field("ts").type
     if not pa.types.is_timestamp(ts_type) or ts_type.tz is None:
         raise ValueError(f"gps points: ts must be a timestamp with a time zone, got {ts_type}")
-    person = points["person_ref"].combine_chunks().cast(pa.string())
+    person = points["person_ref"].combine_chunks()
+    if not pa.types.is_dictionary(person.type):
+        person = person.cast(pa.string())
     lat = _float_column(points, "lat", 90.0)
     lon = _float_column(points, "lon", 180.0)
     return person, points["ts"].combine_chunks(), lat, lon
@@ -204,22 +207,46 @@ def _columns(points: pa.Table) -> tuple[pa.Array, pa.Array, np.ndarray, np.ndarr
 
 def _float_column(points: pa.Table, name: str, limit: float) -> np.ndarray:
     values = np.ascontiguousarray(points[name].combine_chunks().cast(pa.float64()).to_numpy())
-    if not np.all(np.abs(values) <= limit):  # also catches NaN
-        raise ValueError(f"gps points: column {name} has values outside [-{limit}, {limit}]")
+    bad = _first_outside(values, limit)
+    if bad >= 0:
+        raise ValueError(
+            f"gps points: row {bad}: {name} {values[bad]} is outside [-{limit}, {limit}]"
+        )
     return values
 
 
-def _run_starts(person: pa.Array) -> np.ndarray:
+@njit(cache=True)
+def _first_outside(values, limit):  # pragma: no cover - compiled
+    """Index of the first value outside [-limit, limit] or NaN (-1 if none), without temporaries."""
+    for i in range(values.shape[0]):
+        if not abs(values[i]) <= limit:
+            return i
+    return -1
+
+
+def _order_keys(person: pa.Array) -> pa.Array:
+    """Values that compare, row to row, as person_ref does.
+
+    A dictionary column (Parquet readers give one for repetitive strings) is
+    compared by integer codes ranked like its strings: much cheaper than strings.
+    """
+    if not pa.types.is_dictionary(person.type):
+        return person
+    ranks = pc.rank(person.dictionary, sort_keys="ascending", tiebreaker="dense").to_numpy()
+    return pa.array(ranks[person.indices.to_numpy(zero_copy_only=False)])
+
+
+def _run_starts(keys: pa.Array) -> np.ndarray:
     """Row numbers where a new run of equal person_ref begins."""
-    if len(person) < 2:
-        return np.zeros(min(len(person), 1), np.int64)
-    change = pc.not_equal(person.slice(1), person.slice(0, len(person) - 1))
+    if len(keys) < 2:
+        return np.zeros(min(len(keys), 1), np.int64)
+    change = pc.not_equal(keys.slice(1), keys.slice(0, len(keys) - 1))
     return np.concatenate(([0], np.flatnonzero(change.to_numpy(zero_copy_only=False)) + 1))
 
 
-def _is_sorted(person: pa.Array, starts: np.ndarray, ts: np.ndarray) -> bool:
+def _is_sorted(keys: pa.Array, starts: np.ndarray, ts: np.ndarray) -> bool:
     """Whether rows are already grouped by person (in order) and in time order within each."""
-    firsts = person.take(pa.array(starts))
+    firsts = keys.take(pa.array(starts))
     if (
         len(firsts) > 1
         and not pc.all(pc.greater(firsts.slice(1), firsts.slice(0, len(firsts) - 1))).as_py()
@@ -256,8 +283,13 @@ def _unique_fixes(bounds, ts, lat, lon):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _sliding_stays(bounds, ts, lat, lon, gap_ticks, time_ticks, dist_m, include_last):
-    """Index ranges of staypoints: first fix, fix whose time ends it, stop (exclusive), run."""
+def _sliding_stays(bounds, kept, ts, lat, lon, gap_ticks, time_ticks, dist_m, include_last):
+    """Index ranges of staypoints: first fix, fix whose time ends it, stop (exclusive), run.
+
+    Masked duplicates are skipped. The gap test may still look at a masked fix
+    before ``c``: it shares its timestamp with the last kept one (a duplicate
+    follows its original within a run of equal times), so the test is the same.
+    """
     n = ts.shape[0]
     first = np.empty(n, np.int64)
     finish = np.empty(n, np.int64)
@@ -272,7 +304,11 @@ def _sliding_stays(bounds, ts, lat, lon, gap_ticks, time_ticks, dist_m, include_
         lat_s = lat[s] * DEG_TO_RAD
         lon_s = lon[s] * DEG_TO_RAD
         cos_s = math.cos(lat_s)
+        last = lo
         for c in range(lo + 1, hi):
+            if not kept[c]:
+                continue
+            last = c
             if ts[c] - ts[c - 1] > gap_ticks:
                 moved = True
             else:
@@ -290,7 +326,6 @@ def _sliding_stays(bounds, ts, lat, lon, gap_ticks, time_ticks, dist_m, include_
                 lat_s = lat[s] * DEG_TO_RAD
                 lon_s = lon[s] * DEG_TO_RAD
                 cos_s = math.cos(lat_s)
-        last = hi - 1
         if include_last and ts[last] - ts[s] >= time_ticks:
             first[k] = s
             finish[k] = last
@@ -344,8 +379,9 @@ def _beyond(lat_s, lon_s, cos_s, lat_c, lon_c, near, far, dist_m):
 
 
 @njit(cache=True)
-def _location_sums(first, stop, lat, lon):  # pragma: no cover - compiled
-    """Mean latitude, mean sin and mean cos of longitude over each staypoint's *distinct* positions.
+def _location_sums(first, stop, kept, lat, lon):  # pragma: no cover - compiled
+    """Mean latitude, mean sin and mean cos of longitude over each staypoint's *distinct* positions,
+    and its number of (kept) fixes.
 
     trackintel takes the union of the fixes' points (GEOS: distinct, ordered by
     lon then lat), averages latitude and takes the circular mean of longitude,
@@ -355,8 +391,11 @@ def _location_sums(first, stop, lat, lon):  # pragma: no cover - compiled
     out_lat = np.empty(m)
     out_sin = np.empty(m)
     out_cos = np.empty(m)
+    out_n = np.empty(m, np.int64)
     for j in range(m):
-        xs, ys = _distinct_sorted(lon[first[j] : stop[j]], lat[first[j] : stop[j]])
+        mask = kept[first[j] : stop[j]]
+        xs, ys = _distinct_sorted(lon[first[j] : stop[j]][mask], lat[first[j] : stop[j]][mask])
+        out_n[j] = mask.sum()
         sum_y = 0.0
         sum_sin = 0.0
         sum_cos = 0.0
@@ -369,7 +408,7 @@ def _location_sums(first, stop, lat, lon):  # pragma: no cover - compiled
         out_lat[j] = sum_y / count
         out_sin[j] = sum_sin / count
         out_cos[j] = sum_cos / count
-    return out_lat, out_sin, out_cos
+    return out_lat, out_sin, out_cos, out_n
 
 
 @njit(cache=True)
