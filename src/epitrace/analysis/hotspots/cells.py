@@ -1,0 +1,159 @@
+"""Cases aggregated to (location, day) cells: the input side of the scan.
+
+A case event is a point (lat, lon) and an instant ``ts`` (or a calendar
+``day``). The scan works on distinct locations in projected metres and on
+whole days of the study period, so this module validates the input table at
+the boundary, projects the coordinates and numbers the days.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyproj import Transformer
+
+# Korea 2000 / Unified CS: the national grid of Korean public data, in metres.
+KOREA_CRS = "EPSG:5179"
+KOREA_TIMEZONE = "Asia/Seoul"
+
+
+@dataclass(frozen=True)
+class CaseCells:
+    """Cases grouped by distinct location, each case with its study-day index.
+
+    The cases of location ``l`` are ``case_day[case_start[l]:case_start[l + 1]]``.
+    Day 0 is ``first_day``; the study period has ``n_days`` days.
+    """
+
+    lat: np.ndarray  # float64[L]
+    lon: np.ndarray  # float64[L]
+    x: np.ndarray  # float64[L], projected metres
+    y: np.ndarray  # float64[L]
+    case_start: np.ndarray  # int64[L + 1]
+    case_day: np.ndarray  # int32[N], grouped by location, sorted by day within one
+    first_day: dt.date
+    n_days: int
+
+    @property
+    def n_cases(self) -> int:
+        return int(self.case_day.size)
+
+    @property
+    def n_locations(self) -> int:
+        return int(self.lat.size)
+
+    @property
+    def location_totals(self) -> np.ndarray:
+        return np.diff(self.case_start)
+
+    @property
+    def day_totals(self) -> np.ndarray:
+        return np.bincount(self.case_day, minlength=self.n_days).astype(np.int64)
+
+
+def project(lat: np.ndarray, lon: np.ndarray, crs: str) -> tuple[np.ndarray, np.ndarray]:
+    """WGS 84 degrees to (x, y) metres in ``crs``."""
+    to_metres = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    x, y = to_metres.transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+    return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+
+
+def check_case_columns(cases: pa.Table) -> None:
+    """Raise ``ValueError`` unless ``cases`` has lat, lon and ts or day."""
+    missing = [name for name in ("lat", "lon") if name not in cases.column_names]
+    if not {"ts", "day"} & set(cases.column_names):
+        missing.append("ts or day")
+    if missing:
+        raise ValueError(f"cases lack column(s): {', '.join(missing)}")
+
+
+def case_cells(
+    cases: pa.Table,
+    *,
+    crs: str = KOREA_CRS,
+    timezone: str = KOREA_TIMEZONE,
+    first_day: dt.date | None = None,
+    last_day: dt.date | None = None,
+) -> CaseCells:
+    """Validate ``cases`` (lat, lon and ts or day) and group them into cells.
+
+    Days are calendar days in ``timezone`` (a case at 23:30 KST belongs to that
+    Korean day, not to the UTC one). The study period defaults to the first and
+    last day with a case. Raises ``ValueError`` naming the problem.
+    """
+    lat = _float_column(cases, "lat", -90.0, 90.0)
+    lon = _float_column(cases, "lon", -180.0, 180.0)
+    days = _case_days(cases, timezone)
+    if days.size == 0:
+        raise ValueError("no cases to scan")
+    first = first_day or dt.date.fromordinal(int(days.min()))
+    last = last_day or dt.date.fromordinal(int(days.max()))
+    if last < first:
+        raise ValueError(f"study period ends ({last}) before it starts ({first})")
+    day_index = days - first.toordinal()
+    n_days = last.toordinal() - first.toordinal() + 1
+    outside = int(np.count_nonzero((day_index < 0) | (day_index >= n_days)))
+    if outside:
+        raise ValueError(f"{outside} case(s) fall outside the study period {first}..{last}")
+
+    # Distinct locations by exact coordinates; cases sorted by location then day.
+    points = np.stack([lat, lon], axis=1)
+    unique_points, location_of_case = np.unique(points, axis=0, return_inverse=True)
+    location_of_case = location_of_case.ravel()
+    order = np.lexsort((day_index, location_of_case))
+    case_start = np.zeros(unique_points.shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(location_of_case, minlength=unique_points.shape[0]), out=case_start[1:])
+    x, y = project(unique_points[:, 0], unique_points[:, 1], crs)
+    return CaseCells(
+        lat=unique_points[:, 0].copy(),
+        lon=unique_points[:, 1].copy(),
+        x=x,
+        y=y,
+        case_start=case_start,
+        case_day=day_index[order].astype(np.int32),
+        first_day=first,
+        n_days=n_days,
+    )
+
+
+def day_start_utc(day: dt.date, timezone: str) -> dt.datetime:
+    """The UTC instant at which local calendar ``day`` begins."""
+    local_midnight = dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(timezone))
+    return local_midnight.astimezone(dt.UTC)
+
+
+def _float_column(cases: pa.Table, name: str, low: float, high: float) -> np.ndarray:
+    column = cases.column(name)
+    if column.null_count:
+        raise ValueError(f"{column.null_count} case(s) have no {name}")
+    values = column.to_numpy(zero_copy_only=False).astype(float, copy=False)
+    bad = ~np.isfinite(values) | (values < low) | (values > high)
+    if bad.any():
+        raise ValueError(f"{int(bad.sum())} case(s) have a {name} outside [{low}, {high}]")
+    return values
+
+
+def _case_days(cases: pa.Table, timezone: str) -> np.ndarray:
+    """Proleptic Gregorian ordinal of each case's local calendar day."""
+    if "day" in cases.column_names:
+        column = cases.column("day")
+        if column.null_count:
+            raise ValueError(f"{column.null_count} case(s) have no day")
+        epoch_days = pc.cast(column, pa.date32()).to_numpy(zero_copy_only=False)
+        return epoch_days.astype("datetime64[D]").astype(np.int64) + _EPOCH_ORDINAL
+    column = cases.column("ts")
+    if column.null_count:
+        raise ValueError(f"{column.null_count} case(s) have no ts")
+    if not pa.types.is_timestamp(column.type) or column.type.tz is None:
+        raise ValueError("cases' ts must be a timestamp with a time zone (UTC in epitrace)")
+    local = pc.local_timestamp(pc.cast(column, pa.timestamp("us", tz=timezone)))
+    local_days = local.to_numpy(zero_copy_only=False).astype("datetime64[D]")
+    return local_days.astype(np.int64) + _EPOCH_ORDINAL
+
+
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()

@@ -1,0 +1,390 @@
+"""Outbreak hotspots: the space-time permutation scan from cases to clusters.
+
+``find_hotspots`` takes case events (lat, lon and ts or day) and returns the
+``hotspots`` table of ``spec/data-formats.md``: the most likely cluster first,
+then secondary clusters that share no location with a more likely one
+(SaTScan's default "no geographical overlap"), each with a Monte Carlo
+p-value. ``scan_hotspots`` does the same and keeps the details (log-likelihood
+ratios, locations, replicated maxima) for validation and reports.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from epitrace.analysis.hotspots.cells import (
+    KOREA_CRS,
+    KOREA_TIMEZONE,
+    CaseCells,
+    case_cells,
+    check_case_columns,
+    day_start_utc,
+    project,
+)
+from epitrace.analysis.hotspots.circles import Circles, candidate_circles
+from epitrace.analysis.hotspots.scan import (
+    ScanTables,
+    expected_cases,
+    log_likelihood_ratio,
+    max_llr_of_replications,
+    scan_assignment,
+)
+from epitrace.formats.schemas import table
+
+# Defaults, in real units. See find_hotspots' docstring for the reasoning.
+MAX_RADIUS_M = 3000.0
+MAX_SHARE_OF_CASES = 0.5
+MAX_DAYS = 14
+MIN_CASES = 2
+REPLICATIONS = 999
+MAX_CLUSTERS = 10
+# Replicated maxima this close to the observed LLR count as ties (>=): the
+# compiled loop sums logs in another order than the reported LLR.
+LLR_TIE_TOLERANCE = 1e-9
+# Permuted day vectors are generated in blocks of about this many values.
+PERMUTATION_BLOCK_VALUES = 4_000_000
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """One space-time cluster: a circle of locations over a window of days."""
+
+    centre: int  # row of the centres
+    lat: float
+    lon: float
+    radius_m: float  # distance from the centre to the farthest location inside
+    first_day: dt.date
+    last_day: dt.date  # inclusive
+    cases: int
+    expected: float
+    llr: float
+    p_value: float
+    locations: np.ndarray  # indices into the scan's cells
+
+
+@dataclass(frozen=True)
+class HotspotScan:
+    """The result of a scan with everything a validation needs."""
+
+    clusters: list[Cluster]
+    replicated_maxima: np.ndarray  # the maximum LLR of each replication
+    n_cases: int
+    timezone: str
+    cells: CaseCells | None = field(default=None, repr=False)
+
+    def to_table(self) -> pa.Table:
+        """The clusters as a ``hotspots`` table (1 = most likely)."""
+        schema = table("hotspots").arrow_schema
+        rows = {
+            "cluster_id": list(range(1, len(self.clusters) + 1)),
+            "lat": [c.lat for c in self.clusters],
+            "lon": [c.lon for c in self.clusters],
+            "radius_m": [c.radius_m for c in self.clusters],
+            "start": [day_start_utc(c.first_day, self.timezone) for c in self.clusters],
+            # The window is half-open: it ends when the day after its last day begins.
+            "end": [
+                day_start_utc(c.last_day + dt.timedelta(days=1), self.timezone)
+                for c in self.clusters
+            ],
+            "cases": [c.cases for c in self.clusters],
+            "expected": [c.expected for c in self.clusters],
+            "p_value": [c.p_value for c in self.clusters],
+        }
+        return pa.Table.from_pydict(rows, schema=schema)
+
+
+def find_hotspots(
+    cases: pa.Table,
+    *,
+    max_radius_m: float | None = MAX_RADIUS_M,
+    max_share_of_cases: float = MAX_SHARE_OF_CASES,
+    max_days: int = MAX_DAYS,
+    prospective: bool = False,
+    min_cases: int = MIN_CASES,
+    replications: int = REPLICATIONS,
+    seed: int = 0,
+    centres: pa.Table | None = None,
+    crs: str = KOREA_CRS,
+    timezone: str = KOREA_TIMEZONE,
+    first_day: dt.date | None = None,
+    last_day: dt.date | None = None,
+    max_clusters: int = MAX_CLUSTERS,
+) -> pa.Table:
+    """Space-time clusters of ``cases`` by Kulldorff's permutation scan statistic.
+
+    ``cases`` has one row per case: ``lat``, ``lon`` (WGS 84 degrees) and either
+    ``ts`` (a timestamp with a time zone) or ``day`` (a date). No population is
+    needed: the model compares each place's share of cases in a window of days
+    with its share over the whole study period, so it finds outbreaks rather
+    than dense neighbourhoods, and adjusts for purely spatial and purely
+    temporal variation (Kulldorff et al. 2005, PLoS Med 2:e59).
+
+    Parameters (defaults are SaTScan's where it has one that fits):
+
+    - ``max_radius_m`` (3000 m): largest circle radius. The size SaTScan's NYC
+      outbreak-detection sample uses: neighbourhood-scale, what an
+      investigator can visit; ``None`` lifts it (then memory and time grow
+      with centres × locations, fine for a few thousand locations).
+    - ``max_share_of_cases`` (0.5): a circle holds at most this share of all
+      cases, SaTScan's default and upper limit ("max spatial size, % of
+      cases" for this model).
+    - ``max_days`` (14): longest window, in days: the COVID-19 incubation
+      period, the span over which one exposure at a venue produces cases.
+    - ``prospective`` (False): retrospective scans windows ending on any day of
+      the study period; prospective (SaTScan's "prospective space-time") only
+      windows ending on its last day, i.e. clusters still going on.
+    - ``min_cases`` (2): SaTScan's minimum cases in a high-rate cluster; one
+      case is never an outbreak.
+    - ``replications`` (999) Monte Carlo permutations of the dates among the
+      cases, seeded by ``seed``; p = (1 + replications whose maximum LLR ≥ the
+      cluster's) / (replications + 1), so 999 resolves p down to 0.001.
+    - ``centres``: table of lat, lon circle centres; default the distinct case
+      locations (SaTScan uses its coordinates file).
+    - ``crs`` (EPSG:5179, Korea's unified grid in metres): projection in which
+      distances are measured; give a local one elsewhere (a UTM zone or
+      ``+proj=aeqd`` around the area).
+    - ``timezone`` (Asia/Seoul): calendar days are local days.
+    - ``first_day``, ``last_day``: the study period (default the span of the
+      cases); the prospective window ends on ``last_day``.
+    - ``max_clusters`` (10): most clusters reported, most likely first.
+
+    Returns a ``hotspots`` table; empty when no circle of at most
+    ``max_share_of_cases`` holds ``min_cases`` cases above expectation (e.g. a
+    single case, or all cases at one place). Raises ``ValueError`` on missing
+    columns, null or out-of-range coordinates, or cases outside the period.
+    """
+    return scan_hotspots(
+        cases,
+        max_radius_m=max_radius_m,
+        max_share_of_cases=max_share_of_cases,
+        max_days=max_days,
+        prospective=prospective,
+        min_cases=min_cases,
+        replications=replications,
+        seed=seed,
+        centres=centres,
+        crs=crs,
+        timezone=timezone,
+        first_day=first_day,
+        last_day=last_day,
+        max_clusters=max_clusters,
+    ).to_table()
+
+
+def scan_hotspots(
+    cases: pa.Table,
+    *,
+    max_radius_m: float | None = MAX_RADIUS_M,
+    max_share_of_cases: float = MAX_SHARE_OF_CASES,
+    max_days: int = MAX_DAYS,
+    prospective: bool = False,
+    min_cases: int = MIN_CASES,
+    replications: int = REPLICATIONS,
+    seed: int = 0,
+    centres: pa.Table | None = None,
+    crs: str = KOREA_CRS,
+    timezone: str = KOREA_TIMEZONE,
+    first_day: dt.date | None = None,
+    last_day: dt.date | None = None,
+    max_clusters: int = MAX_CLUSTERS,
+) -> HotspotScan:
+    """``find_hotspots`` with the details: LLRs, locations and replicated maxima."""
+    _check_parameters(max_radius_m, max_share_of_cases, max_days, min_cases, replications)
+    check_case_columns(cases)
+    if cases.num_rows == 0:
+        return HotspotScan([], np.empty(0), 0, timezone)
+    cells = case_cells(cases, crs=crs, timezone=timezone, first_day=first_day, last_day=last_day)
+    centre_lat, centre_lon, centre_xy = _centres(cells, centres, crs)
+    circles = candidate_circles(
+        centre_xy,
+        np.column_stack([cells.x, cells.y]),
+        cells.location_totals,
+        max_radius_m=max_radius_m,
+        max_cases=int(np.floor(max_share_of_cases * cells.n_cases)),
+    )
+    setup = _ScanSetup.of(cells, circles, min(max_days, cells.n_days), prospective, min_cases)
+    best = setup.best_per_centre(cells.case_day)
+    maxima = setup.replicated_maxima(cells.case_day, replications, seed)
+    clusters = _non_overlapping_clusters(
+        best, circles, cells, centre_lat, centre_lon, maxima, max_clusters
+    )
+    return HotspotScan(clusters, maxima, cells.n_cases, timezone, cells)
+
+
+def _check_parameters(
+    max_radius_m: float | None,
+    max_share_of_cases: float,
+    max_days: int,
+    min_cases: int,
+    replications: int,
+) -> None:
+    if max_radius_m is not None and not max_radius_m > 0:
+        raise ValueError(f"max_radius_m must be positive (or None), got {max_radius_m}")
+    if not 0 < max_share_of_cases <= 1:
+        raise ValueError(f"max_share_of_cases must be in (0, 1], got {max_share_of_cases}")
+    if max_days < 1:
+        raise ValueError(f"max_days must be at least 1, got {max_days}")
+    if min_cases < 1:
+        raise ValueError(f"min_cases must be at least 1, got {min_cases}")
+    if replications < 0:
+        raise ValueError(f"replications must be 0 or more, got {replications}")
+
+
+def _centres(
+    cells: CaseCells, centres: pa.Table | None, crs: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if centres is None:
+        return cells.lat, cells.lon, np.column_stack([cells.x, cells.y])
+    if not {"lat", "lon"} <= set(centres.column_names) or centres.num_rows == 0:
+        raise ValueError("centres need lat and lon columns and at least one row")
+    if centres.column("lat").null_count or centres.column("lon").null_count:
+        raise ValueError("centres have null coordinates")
+    lat_values = centres.column("lat").to_numpy(zero_copy_only=False).astype(float)
+    lon_values = centres.column("lon").to_numpy(zero_copy_only=False).astype(float)
+    if not (np.isfinite(lat_values).all() and np.isfinite(lon_values).all()):
+        raise ValueError("centres have non-finite coordinates")
+    x, y = project(lat_values, lon_values, crs)
+    return lat_values, lon_values, np.column_stack([x, y])
+
+
+@dataclass(frozen=True)
+class _Best:
+    """Each centre's best cylinder (llr 0 and entry -1 where it has none)."""
+
+    llr: np.ndarray
+    entry: np.ndarray
+    first_day: np.ndarray
+    last_day: np.ndarray
+
+
+@dataclass(frozen=True)
+class _ScanSetup:
+    """Everything the compiled scan needs besides the days of the cases."""
+
+    case_start: np.ndarray
+    circles: Circles
+    tables: ScanTables
+    max_days: int
+    prospective: bool
+    min_cases: int
+
+    @classmethod
+    def of(
+        cls, cells: CaseCells, circles: Circles, max_days: int, prospective: bool, min_cases: int
+    ) -> _ScanSetup:
+        tables = ScanTables.of(cells.day_totals, max_days)
+        return cls(cells.case_start, circles, tables, max_days, prospective, min_cases)
+
+    def _arguments(self) -> tuple:
+        c = self.circles
+        return (
+            self.case_start,
+            c.start,
+            c.location,
+            c.closes_step,
+            c.cases_inside,
+            self.tables.as_tuple(),
+            self.max_days,
+            self.prospective,
+            self.min_cases,
+        )
+
+    def best_per_centre(self, case_day: np.ndarray) -> _Best:
+        n = self.circles.n_centres
+        best = _Best(
+            llr=np.zeros(n),
+            entry=np.full(n, -1, dtype=np.int64),
+            first_day=np.full(n, -1, dtype=np.int64),
+            last_day=np.full(n, -1, dtype=np.int64),
+        )
+        scan_assignment(case_day, *self._arguments(), True, *vars(best).values())
+        return best
+
+    def replicated_maxima(self, case_day: np.ndarray, replications: int, seed: int) -> np.ndarray:
+        """Maximum LLR of each permutation of the days among the cases."""
+        rng = np.random.default_rng(seed)
+        block = max(1, PERMUTATION_BLOCK_VALUES // max(case_day.size, 1))
+        maxima = []
+        for done in range(0, replications, block):
+            rows = min(block, replications - done)
+            permuted = rng.permuted(np.tile(case_day, (rows, 1)), axis=1)
+            maxima.append(max_llr_of_replications(permuted, *self._arguments()))
+        return np.concatenate(maxima) if maxima else np.empty(0)
+
+
+def _non_overlapping_clusters(
+    best: _Best,
+    circles: Circles,
+    cells: CaseCells,
+    centre_lat: np.ndarray,
+    centre_lon: np.ndarray,
+    maxima: np.ndarray,
+    max_clusters: int,
+) -> list[Cluster]:
+    """Each centre's best cylinder, most likely first, skipping any that shares a
+    location with a more likely one."""
+    taken = np.zeros(cells.n_locations, dtype=bool)
+    clusters: list[Cluster] = []
+    for centre in np.argsort(-best.llr, kind="stable"):
+        if len(clusters) >= max_clusters or best.llr[centre] <= 0:
+            break
+        locations = circles.location[circles.start[centre] : best.entry[centre] + 1]
+        if taken[locations].any():
+            continue
+        taken[locations] = True
+        clusters.append(
+            _cluster(
+                int(centre),
+                locations,
+                int(best.first_day[centre]),
+                int(best.last_day[centre]),
+                circles,
+                cells,
+                centre_lat,
+                centre_lon,
+                maxima,
+            )
+        )
+    return clusters
+
+
+def _cluster(
+    centre: int,
+    locations: np.ndarray,
+    first: int,
+    last: int,
+    circles: Circles,
+    cells: CaseCells,
+    centre_lat: np.ndarray,
+    centre_lon: np.ndarray,
+    maxima: np.ndarray,
+) -> Cluster:
+    """A cylinder's figures recomputed from the cells, with its p-value."""
+    totals = cells.location_totals
+    n_space = int(totals[locations].sum())
+    n_time = int(np.count_nonzero((cells.case_day >= first) & (cells.case_day <= last)))
+    days_inside = np.concatenate(
+        [cells.case_day[cells.case_start[loc] : cells.case_start[loc + 1]] for loc in locations]
+    )
+    cases = int(np.count_nonzero((days_inside >= first) & (days_inside <= last)))
+    expected = float(expected_cases(n_space, n_time, cells.n_cases))
+    llr = float(log_likelihood_ratio(float(cases), expected, float(cells.n_cases)))
+    as_extreme = np.count_nonzero(maxima >= llr - LLR_TIE_TOLERANCE * max(1.0, llr))
+    last_entry = circles.start[centre] + locations.size - 1
+    return Cluster(
+        centre=centre,
+        lat=float(centre_lat[centre]),
+        lon=float(centre_lon[centre]),
+        radius_m=float(circles.distance_m[last_entry]),
+        first_day=cells.first_day + dt.timedelta(days=first),
+        last_day=cells.first_day + dt.timedelta(days=last),
+        cases=cases,
+        expected=expected,
+        llr=llr,
+        p_value=(1 + as_extreme) / (maxima.size + 1),
+        locations=locations,
+    )
