@@ -72,16 +72,33 @@ def main() -> None:
     show_default=True,
     help="File format of the tables.",
 )
+@click.option(
+    "--outbreak",
+    type=click.Choice(["clustered", "null"]),
+    default="clustered",
+    show_default=True,
+    help="clustered: transmission at shared places, with a planted superspreading event; "
+    "null: infections spread uniformly over residents and time (no place clustering).",
+)
 def simulate(
-    residents: int, days: int, seed: int, out: Path, start: dt.datetime | None, fmt: str
+    residents: int,
+    days: int,
+    seed: int,
+    out: Path,
+    start: dt.datetime | None,
+    fmt: str,
+    outbreak: str,
 ) -> None:
     """Write a synthetic city with an outbreak to OUT, ground truth in OUT/truth/."""
-    from epitrace.simulate import SimulationConfig, simulate_city
+    from epitrace.simulate import OutputFolderError, SimulationConfig, simulate_city
 
-    config = SimulationConfig(residents=residents, days=days, seed=seed)
+    config = SimulationConfig(residents=residents, days=days, seed=seed, outbreak=outbreak)  # type: ignore[arg-type]
     if start is not None:
         config = config.replace(start=start.date())
-    summary = simulate_city(config, out, fmt=fmt)  # type: ignore[arg-type]
+    try:
+        summary = simulate_city(config, out, fmt=fmt)  # type: ignore[arg-type]
+    except OutputFolderError as error:
+        raise UserError(str(error)) from None
     click.echo(summary.describe())
 
 
