@@ -393,28 +393,23 @@ def _location_sums(first, stop, kept, lat, lon):  # pragma: no cover - compiled
     out_cos = np.empty(m)
     out_n = np.empty(m, np.int64)
     for j in range(m):
-        mask = kept[first[j] : stop[j]]
-        xs, ys = _distinct_sorted(lon[first[j] : stop[j]][mask], lat[first[j] : stop[j]][mask])
-        out_n[j] = mask.sum()
-        sum_y = 0.0
-        sum_sin = 0.0
-        sum_cos = 0.0
-        for i in range(xs.shape[0]):
-            sum_y += ys[i]
-            x_rad = xs[i] * DEG_TO_RAD
-            sum_sin += math.sin(x_rad)
-            sum_cos += math.cos(x_rad)
-        count = xs.shape[0]
-        out_lat[j] = sum_y / count
-        out_sin[j] = sum_sin / count
-        out_cos[j] = sum_cos / count
+        s, e = first[j], stop[j]
+        n_kept = 0
+        for i in range(s, e):
+            n_kept += kept[i]
+        out_n[j] = n_kept
+        if n_kept == e - s:  # the usual case: no copy
+            x, y = lon[s:e], lat[s:e]
+        else:
+            x, y = lon[s:e][kept[s:e]], lat[s:e][kept[s:e]]
+        out_lat[j], out_sin[j], out_cos[j] = _distinct_means(x, y)
     return out_lat, out_sin, out_cos, out_n
 
 
 @njit(cache=True)
-def _distinct_sorted(x, y):  # pragma: no cover - compiled
-    """Distinct (x, y) pairs ordered by x then y."""
-    order = np.argsort(x)
+def _distinct_means(x, y):  # pragma: no cover - compiled
+    """Mean y, mean sin x and mean cos x over the distinct (x, y) pairs, summed in (x, y) order."""
+    order = np.argsort(x, kind="mergesort")
     xs = x[order]
     ys = y[order]
     k = xs.shape[0]
@@ -423,10 +418,27 @@ def _distinct_sorted(x, y):  # pragma: no cover - compiled
         j = i + 1
         while j < k and xs[j] == xs[i]:
             j += 1
-        if j - i > 1:
+        if j - i > 32:
             ys[i:j] = np.sort(ys[i:j])
+        else:  # short runs (GPS repeats a position): insertion sort, no allocation
+            for a in range(i + 1, j):
+                v = ys[a]
+                b = a - 1
+                while b >= i and ys[b] > v:
+                    ys[b + 1] = ys[b]
+                    b -= 1
+                ys[b + 1] = v
         i = j
-    keep = np.ones(k, np.bool_)
-    for i in range(1, k):
-        keep[i] = xs[i] != xs[i - 1] or ys[i] != ys[i - 1]
-    return xs[keep], ys[keep]
+    sum_y = 0.0
+    sum_sin = 0.0
+    sum_cos = 0.0
+    count = 0
+    for i in range(k):
+        if i > 0 and xs[i] == xs[i - 1] and ys[i] == ys[i - 1]:
+            continue
+        count += 1
+        sum_y += ys[i]
+        x_rad = xs[i] * DEG_TO_RAD
+        sum_sin += math.sin(x_rad)
+        sum_cos += math.cos(x_rad)
+    return sum_y / count, sum_sin / count, sum_cos / count
