@@ -178,7 +178,11 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{cpu}, {os.cpu_count()} cores (shared), Python {platform.python_version()}"
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (
+        f"{cpu}, {os.cpu_count()} cores shared with other work (load average {load} at the end"
+        f" of the run), Python {platform.python_version()}"
+    )
 
 
 def report(r: dict) -> str:
@@ -220,6 +224,12 @@ Medians of {r["repeat"]} runs for epitrace; trackintel run once (it takes second
 
 Speed-up, end to end: **{ratio:,.0f}×** trackintel from an Arrow table,
 **{ratio_parquet:,.0f}×** from a Parquet file (target ≥ 100×).
+
+End to end includes input checks, the sortedness check (the input is in file order,
+grouped by person), de-duplication, the loop, locations and building the output table.
+The Parquet case reads `person_ref` as a dictionary column (`read_dictionary`): decoding
+a million repeated strings would otherwise cost more than the whole detection.
+trackintel's time excludes building its GeoDataFrame.
 """
 
 
