@@ -331,6 +331,14 @@ def test_dictionary_encoded_persons_give_the_same_staypoints():
     assert detect_gps_staypoints(encoded)["person_ref"].to_pylist() == ["P1", "P2"]
 
 
+@pytest.mark.parametrize("unit", ["s", "ms", "ns"])
+def test_any_timestamp_unit_and_time_zone(unit):
+    points = gps([*stay("P1", range(0, 10)), ("P1", 10, 37.6, 127.0)])
+    seoul = pa.timestamp(unit, tz="Asia/Seoul")
+    other = points.set_column(1, "ts", points["ts"].cast(seoul))
+    assert detect_gps_staypoints(other).equals(detect_gps_staypoints(points))
+
+
 def test_exact_duplicate_fixes_are_dropped():
     rows = [*stay("P1", range(0, 10)), ("P1", 10, 37.6, 127.0)]
     doubled = rows + rows[:4]  # same person, time and position again

@@ -109,19 +109,26 @@ def detect_gps_staypoints(
     stay_lat, mean_sin, mean_cos, n_fixes = _location_sums(first, stop, kept, lat, lon)
     # NumPy's arctan2 (as trackintel uses) differs from libm's in the last bit now and then.
     stay_lon = np.arctan2(mean_sin, mean_cos) * RAD_TO_DEG
-    unit = pa.timestamp("us", tz="UTC")
-    scale = nanos_per_tick // 1_000 if nanos_per_tick >= 1_000 else 1
     return pa.Table.from_arrays(
         [
             persons.take(pa.array(run)),
-            pa.array(ts[first] * scale, unit),
-            pa.array(ts[finish] * scale, unit),
+            _micros(ts[first], nanos_per_tick),
+            _micros(ts[finish], nanos_per_tick),
             pa.array(stay_lat),
             pa.array(stay_lon),
             pa.array(n_fixes),
         ],
         schema=STAYPOINT_SCHEMA,
     )
+
+
+def _micros(ticks: np.ndarray, nanos_per_tick: int) -> pa.Array:
+    """Timestamps in the output's microseconds (nanosecond inputs are floored)."""
+    if nanos_per_tick >= 1_000:
+        micros = ticks * (nanos_per_tick // 1_000)
+    else:
+        micros = ticks // (1_000 // nanos_per_tick)
+    return pa.array(micros, pa.timestamp("us", tz="UTC"))
 
 
 def _check_thresholds(dist_m: float, time_min: float, gap_min: float) -> None:
