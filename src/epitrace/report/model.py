@@ -1,0 +1,150 @@
+"""What the report shows, taken once from a ``Trajectory``: stays, moves and outliers
+with their positions in the trajectory's local projection (metres)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from epitrace.analysis.trajectory import Trajectory
+from epitrace.report.clock import Clock, duration, from_micros
+
+# Evidence that places the subject at a point, unlike a cell's coverage area.
+PRECISE_SOURCES = frozenset({"card", "entry", "transit", "gps"})
+UNNAMED = "unnamed place"
+
+
+@dataclass(frozen=True)
+class ShownStay:
+    seq: int
+    start: dt.datetime
+    end: dt.datetime
+    lat: float
+    lon: float
+    radius: float
+    x: float  # metres east of the projection centre
+    y: float  # metres north
+    place: str  # "" when no evidence names it
+    sources: str
+    confidence: float
+
+    @property
+    def evidence(self) -> str:
+        """'precise' or 'telecom': the colour class on the map and the timeline."""
+        return "precise" if PRECISE_SOURCES & set(self.sources.split("+")) else "telecom"
+
+    @property
+    def label(self) -> str:
+        return self.place or UNNAMED
+
+    def tip(self, clock: Clock) -> str:
+        return "\n".join(
+            [
+                f"#{self.seq} · {self.label}",
+                f"{clock.span(self.start, self.end)} ({duration(self.start, self.end)})",
+                f"{self.sources} · ±{self.radius:,.0f} m · confidence {self.confidence:.2f}",
+            ]
+        )
+
+
+@dataclass(frozen=True)
+class ShownMove:
+    after_seq: int
+    start: dt.datetime
+    end: dt.datetime
+    points: list[tuple[float, float]]  # (x, y) metres
+    mode: str  # "bus", "subway", "bus+subway" or "" when unknown
+
+    @property
+    def mode_class(self) -> str:
+        return {"bus": "bus", "subway": "subway", "": "unknown"}.get(self.mode, "transit")
+
+    def tip(self, clock: Clock) -> str:
+        how = self.mode or "mode unknown"
+        return "\n".join(
+            [
+                f"Move #{self.after_seq} → #{self.after_seq + 1} · {how}",
+                f"{clock.span(self.start, self.end)} ({duration(self.start, self.end)})",
+            ]
+        )
+
+
+@dataclass(frozen=True)
+class ShownOutlier:
+    ts: dt.datetime
+    x: float
+    y: float
+    lat: float
+    lon: float
+    cell: str
+    reason: str
+
+
+def shown_stays(trajectory: Trajectory) -> list[ShownStay]:
+    table: pa.Table = trajectory.stays
+    if table.num_rows == 0:
+        return []
+    lat = np.asarray(table.column("lat"), float)
+    lon = np.asarray(table.column("lon"), float)
+    x, y = trajectory.timeline.projection.to_xy(lat, lon)
+    return [
+        ShownStay(
+            seq=row["seq"],
+            start=row["start"],
+            end=row["end"],
+            lat=row["lat"],
+            lon=row["lon"],
+            radius=row["radius_m"],
+            x=float(x[i]),
+            y=float(y[i]),
+            place=row["place_name"] or "",
+            sources=row["sources"],
+            confidence=row["confidence"],
+        )
+        for i, row in enumerate(table.to_pylist())
+    ]
+
+
+def shown_moves(trajectory: Trajectory) -> list[ShownMove]:
+    # Moves join consecutive stays, so the n-th move leaves stay n.
+    return [
+        ShownMove(
+            after_seq=n,
+            start=from_micros(m.start),
+            end=from_micros(m.end),
+            points=[(float(px), float(py)) for px, py in m.points],
+            mode=m.mode,
+        )
+        for n, m in enumerate(trajectory.moves, start=1)
+    ]
+
+
+def shown_outliers(trajectory: Trajectory) -> list[ShownOutlier]:
+    table = trajectory.outliers_table()
+    return [
+        ShownOutlier(
+            ts=row["ts"],
+            x=o.x,
+            y=o.y,
+            lat=row["lat"],
+            lon=row["lon"],
+            cell=row["cell"],
+            reason=row["reason"],
+        )
+        for o, row in zip(trajectory.outliers, table.to_pylist(), strict=True)
+    ]
+
+
+def sources_used(trajectory: Trajectory) -> list[str]:
+    """Every source that shaped the result, in the contract's order. Transit is
+    taken out of stays once a ride becomes a move, so rides count on their own."""
+    used: set[str] = set()
+    for sources in trajectory.stays.column("sources").to_pylist():
+        used.update(sources.split("+"))
+    if trajectory.timeline.rides:
+        used.add("transit")
+    order = ["telecom", "card", "transit", "entry", "gps"]
+    return [s for s in order if s in used] + sorted(used - set(order) - {""})

@@ -1,0 +1,242 @@
+"""The path on a map: inline SVG in the trajectory's projected metres (true scale,
+equal axes, north up), so the page needs no map tiles and no network.
+
+SVG user units are metres east (x) and metres south (y, flipped so north is up).
+Things that should keep a constant size on screen while zooming — seq badges,
+crosses, arrows, the scale bar — are drawn in pixels inside a group scaled by
+``k`` (metres per pixel); the page's script updates ``k`` as the view changes,
+and the server draws them for a nominal width so the page also reads without it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from html import escape
+
+from epitrace.report.clock import Clock
+from epitrace.report.model import ShownMove, ShownOutlier, ShownStay
+
+NOMINAL_WIDTH_PX = 800  # width the page lays the map out at on a laptop
+ASPECT = 3 / 2  # width / height, as the CSS gives the map element
+MIN_AREA_PX = 5.0  # an uncertainty circle is never drawn smaller than this
+MIN_EXTENT_M = 400.0  # a single stay still shows its neighbourhood
+PILE_PX = 20.0  # badges nearer than this on screen are piled (a badge is 18 px wide)
+PILE_SPACING_PX = 11.0  # sunflower spacing: neighbours in a pile end up ~20 px apart
+GOLDEN_ANGLE = math.pi * (3 - math.sqrt(5))
+
+
+# North is up everywhere on an azimuthal projection centred on the subject's records.
+NORTH_ARROW = (
+    '<div class="north" aria-hidden="true"><svg viewBox="-12 -16 24 32">'
+    '<path d="M0 -14L8 8L0 3L-8 8Z"/></svg><span>N</span></div>'
+)
+
+
+@dataclass(frozen=True)
+class View:
+    x: float
+    y: float
+    w: float
+    h: float
+
+    @property
+    def k(self) -> float:
+        """Metres per pixel at the nominal width."""
+        return self.w / NOMINAL_WIDTH_PX
+
+    def contains(self, x: float, y: float) -> bool:
+        return self.x <= x <= self.x + self.w and self.y <= y <= self.y + self.h
+
+
+def _n(value: float) -> str:
+    return f"{value:.1f}"
+
+
+def fit_view(stays: list[ShownStay], moves: list[ShownMove]) -> View:
+    """Everything the subject did, padded, widened to the map's aspect ratio.
+    Outliers are left out on purpose: one far cell would shrink the whole path."""
+    xs = [v for s in stays for v in (s.x - s.radius, s.x + s.radius)]
+    ys = [v for s in stays for v in (-s.y - s.radius, -s.y + s.radius)]
+    xs += [p[0] for m in moves for p in m.points]
+    ys += [-p[1] for m in moves for p in m.points]
+    x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+    # Padding leaves room for badges piled around the outermost stays.
+    w = max(x1 - x0, MIN_EXTENT_M) * 1.25
+    h = max(y1 - y0, MIN_EXTENT_M) * 1.25
+    w, h = max(w, h * ASPECT), max(h, w / ASPECT)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    return View(cx - w / 2, cy - h / 2, w, h)
+
+
+def nice_length(target: float) -> float:
+    """The largest 1, 2 or 5 × 10^n not above ``target``: scale bars and grid steps."""
+    power = 10 ** math.floor(math.log10(target))
+    return max(f * power for f in (1, 2, 5) if f * power <= target)
+
+
+def metres_label(metres: float) -> str:
+    return f"{metres / 1000:g} km" if metres >= 1000 else f"{metres:g} m"
+
+
+def _round_distance(metres: float) -> float:
+    return round(metres, -3) if metres >= 10_000 else round(metres, -2)
+
+
+def _grid(view: View) -> str:
+    """Faint lines every 'nice' distance, well beyond the view so panning finds them."""
+    step = nice_length(view.w / 6)
+    x0 = math.floor((view.x - view.w) / step) * step
+    y0 = math.floor((view.y - view.h) / step) * step
+    x1, y1 = view.x + 2 * view.w, view.y + 2 * view.h
+    parts = [f"M{_n(x)} {_n(y0)}V{_n(y1)}" for x in _frange(x0, x1, step)]
+    parts += [f"M{_n(x0)} {_n(y)}H{_n(x1)}" for y in _frange(y0, y1, step)]
+    return f'<path class="grid" d="{"".join(parts)}"/>'
+
+
+def _frange(start: float, stop: float, step: float) -> list[float]:
+    return [start + i * step for i in range(int((stop - start) / step) + 1)]
+
+
+def _px_group(
+    x: float, y: float, view: View, inner: str, cls: str, attrs: str = "", rot: float = 0
+) -> str:
+    """A group drawn in pixels at a point in metres (see module docstring)."""
+    rotate = f" rotate({rot:.1f})" if rot else ""
+    return (
+        f'<g class="px {cls}" data-x="{_n(x)}" data-y="{_n(y)}" data-rot="{rot:.1f}" {attrs}'
+        f' transform="translate({_n(x)} {_n(y)}){rotate} scale({view.k:.4f})">{inner}</g>'
+    )
+
+
+def _areas(stays: list[ShownStay], view: View) -> str:
+    min_r = MIN_AREA_PX * view.k
+    return "".join(
+        f'<circle class="area {s.evidence}" data-seq="{s.seq}" data-r="{s.radius:.1f}"'
+        f' cx="{_n(s.x)}" cy="{_n(-s.y)}" r="{max(s.radius, min_r):.1f}"/>'
+        for s in stays
+    )
+
+
+def sunflower(i: int) -> tuple[float, float]:
+    """Pixel offset of the i-th badge of a pile: a sunflower packs them tightly in seq
+    order from the centre out, each about a badge apart."""
+    r = PILE_SPACING_PX * math.sqrt(i + 0.5)
+    angle = i * GOLDEN_ANGLE
+    return r * math.cos(angle), r * math.sin(angle)
+
+
+def badge_offsets(stays: list[ShownStay], k: float) -> dict[int, tuple[float, float]]:
+    """Badges closer than a badge on screen (home, visited every night; GPS jitter)
+    are piled around the first one. Offsets in pixels from each stay's own point.
+    The page's script runs the same rule again whenever the zoom changes."""
+    piles: list[list[ShownStay]] = []
+    for s in sorted(stays, key=lambda s: s.seq):
+        pile = next(
+            (p for p in piles if math.hypot(p[0].x - s.x, p[0].y - s.y) < PILE_PX * k), None
+        )
+        if pile is None:
+            piles.append([s])
+        else:
+            pile.append(s)
+    offsets = {}
+    for pile in piles:
+        first = pile[0]
+        for i, s in enumerate(pile):
+            dx, dy = sunflower(i) if len(pile) > 1 else (0.0, 0.0)
+            offsets[s.seq] = ((first.x - s.x) / k + dx, (s.y - first.y) / k + dy)
+    return offsets
+
+
+def _badges(stays: list[ShownStay], view: View, clock: Clock) -> str:
+    offsets = badge_offsets(stays, view.k)
+    out = []
+    for s in stays:
+        dx, dy = offsets[s.seq]
+        inner = (
+            f'<line x2="{dx:.1f}" y2="{dy:.1f}"/><g transform="translate({dx:.1f} {dy:.1f})">'
+            f'<circle r="9"/><text dy="0.35em">{s.seq}</text></g>'
+        )
+        attrs = (
+            f'data-seq="{s.seq}" data-tip="{escape(s.tip(clock))}" tabindex="0" '
+            f'role="button" aria-label="stay {s.seq}"'
+        )
+        out.append(_px_group(s.x, -s.y, view, inner, f"badge {s.evidence}", attrs))
+    return "".join(out)
+
+
+def _moves(moves: list[ShownMove], view: View, clock: Clock) -> str:
+    out = []
+    for m in moves:
+        points = " ".join(f"{_n(x)},{_n(-y)}" for x, y in m.points)
+        tip = escape(m.tip(clock))
+        out.append(f'<polyline class="move {m.mode_class}" points="{points}"/>')
+        out.append(
+            f'<polyline class="hit" points="{points}" data-tip="{tip}" data-move="{m.after_seq}"/>'
+        )
+        out.append(_arrow(m, view))
+    return "".join(out)
+
+
+def _arrow(move: ShownMove, view: View) -> str:
+    """A chevron halfway along the longest leg shows which way the subject went."""
+    legs = list(zip(move.points, move.points[1:], strict=False))
+    (ax, ay), (bx, by) = max(legs, key=lambda leg: math.dist(*leg))
+    if math.dist((ax, ay), (bx, by)) < 1:
+        return ""
+    rot = math.degrees(math.atan2(-(by - ay), bx - ax))
+    inner = '<path d="M-4 -5L3 0L-4 5"/>'
+    cls = f"arrow {move.mode_class}"
+    return _px_group((ax + bx) / 2, -(ay + by) / 2, view, inner, cls, rot=rot)
+
+
+def _outliers(outliers: list[ShownOutlier], view: View, clock: Clock) -> str:
+    out = []
+    for o in outliers:
+        tip = escape(f"Dropped record · cell {o.cell}\n{clock.when(o.ts)}\n{o.reason}", quote=True)
+        inner = '<path d="M-5 -5L5 5M-5 5L5 -5"/>'
+        out.append(_px_group(o.x, -o.y, view, inner, "cross", f'data-tip="{tip}"'))
+    return "".join(out)
+
+
+def _scale_bar(view: View) -> str:
+    """Bottom-left of the view, in pixels; the script moves and relabels it on zoom."""
+    length = nice_length(view.w / 5)
+    bar_px = length / view.k
+    height_px = view.h / view.k
+    return (
+        f'<g id="scale-bar" transform="translate({_n(view.x)} {_n(view.y)}) scale({view.k:.4f})">'
+        f'<g transform="translate(16 {height_px - 18:.1f})">'
+        f'<rect class="bar-bg" x="-6" y="-22" width="{bar_px + 12:.1f}" height="30" rx="3"/>'
+        f'<path class="bar" d="M0 -6V2H{bar_px:.1f}V-6"/>'
+        f'<text x="{bar_px / 2:.1f}" y="-9">{metres_label(length)}</text></g></g>'
+    )
+
+
+def render_map(
+    stays: list[ShownStay], moves: list[ShownMove], outliers: list[ShownOutlier], clock: Clock
+) -> str:
+    """The map's SVG, or a short message when there is nothing to draw."""
+    if not stays:
+        return '<p class="empty">No stays were found, so there is no path to draw.</p>'
+    view = fit_view(stays, moves)
+    off_map = [o for o in outliers if not view.contains(o.x, -o.y)]
+    note = ""
+    if off_map:
+        far = max(
+            math.hypot(o.x - (view.x + view.w / 2), o.y + view.y + view.h / 2) for o in off_map
+        )
+        note = (
+            f'<p class="map-note">{len(off_map)} dropped record(s) lie off this map '
+            f"(up to {metres_label(_round_distance(far))} away): zoom out or see Notes.</p>"
+        )
+    return (
+        f'<svg id="map-svg" viewBox="{_n(view.x)} {_n(view.y)} {_n(view.w)} {_n(view.h)}"'
+        ' role="img"'
+        ' aria-label="Map of stays and moves, north up, true scale">'
+        f"{_grid(view)}<g>{_areas(stays, view)}</g><g>{_moves(moves, view, clock)}</g>"
+        f"<g>{_outliers(outliers, view, clock)}</g>"
+        f'<g id="badges">{_badges(stays, view, clock)}</g>{_scale_bar(view)}</svg>'
+        f"{NORTH_ARROW}"
+        f"{note}"
+    )

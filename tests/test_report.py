@@ -1,0 +1,305 @@
+"""report.html: what an investigator sees, escaped, offline, in the case's time zone."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pyarrow as pa
+import pytest
+
+from epitrace.analysis.subject import SubjectRecords
+from epitrace.analysis.trajectory import Trajectory, trace_subject
+from epitrace.analysis.trajectory.interview import compare_with_interview
+from epitrace.formats.schemas import table
+from epitrace.report import render_report
+
+SEOUL = ZoneInfo("Asia/Seoul")
+HOSTILE = "<script>alert(1)</script>"
+NOW = dt.datetime(2020, 3, 20, 12, 0, tzinfo=dt.UTC)
+
+
+def at(day: int, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime(2020, 3, day, hour, minute, tzinfo=SEOUL)
+
+
+def rows(name: str, data: list[dict]) -> pa.Table:
+    return pa.Table.from_pylist(data, schema=table(name).arrow_schema)
+
+
+def pings(cell: str, start: dt.datetime, end: dt.datetime) -> list[dict]:
+    """A record every 10 minutes, as a phone in use sends them."""
+    out, ts = [], start
+    while ts <= end:
+        out.append(
+            dict(carrier="SKT", subscriber="010-1111-2222", ts=ts, cell_id=cell, event="data")
+        )
+        ts += dt.timedelta(minutes=10)
+    return out
+
+
+def records(cafe_name: str = "Cafe Bom") -> SubjectRecords:
+    """Home overnight, a bus to the cafe (paid there by card), home again; one
+    record from a cell 300 km away in the middle of the cafe visit."""
+    cells = rows(
+        "cells",
+        [
+            dict(carrier="SKT", cell_id="home", lat=37.5665, lon=126.9780, radius_m=300.0),
+            dict(carrier="SKT", cell_id="cafe", lat=37.5800, lon=126.9900, radius_m=200.0),
+            dict(carrier="SKT", cell_id="busan", lat=35.1000, lon=129.0000, radius_m=500.0),
+        ],
+    )
+    far = dict(
+        carrier="SKT", subscriber="010-1111-2222", ts=at(2, 9, 35), cell_id="busan", event="data"
+    )
+    telecom = rows(
+        "telecom_records",
+        [
+            *pings("home", at(2, 0), at(2, 8)),
+            *pings("cafe", at(2, 9), at(2, 10, 30)),
+            far,
+            *pings("home", at(2, 11, 30), at(3, 9)),
+        ],
+    )
+    merchants = rows(
+        "merchants",
+        [
+            dict(
+                merchant_id="m1",
+                name=cafe_name,
+                category="cafe",
+                address="1 Jongno",
+                lat=37.5802,
+                lon=126.9903,
+            )
+        ],
+    )
+    cards = rows(
+        "card_transactions",
+        [
+            dict(
+                issuer="KB",
+                card_id="c1",
+                ts=at(2, 9, 45),
+                merchant_id="m1",
+                amount=4500.0,
+                channel="offline",
+            )
+        ],
+    )
+    taps = rows(
+        "transit_taps",
+        [
+            dict(
+                issuer="KB",
+                card_id="c1",
+                ts=at(2, 8, 20),
+                stop_id="s1",
+                stop_name="City Hall",
+                lat=37.5660,
+                lon=126.9770,
+                mode="bus",
+                tap="in",
+            ),
+            dict(
+                issuer="KB",
+                card_id="c1",
+                ts=at(2, 8, 45),
+                stop_id="s2",
+                stop_name="Anguk",
+                lat=37.5790,
+                lon=126.9880,
+                mode="bus",
+                tap="out",
+            ),
+        ],
+    )
+    return SubjectRecords(
+        "P000123",
+        telecom_records=telecom,
+        cells=cells,
+        card_transactions=cards,
+        merchants=merchants,
+        transit_taps=taps,
+    )
+
+
+def interview(gym_name: str = "Jongno Gym") -> pa.Table:
+    """The cafe (as the data shows) and a gym the data knows nothing of, 4 km away
+    while the phone was at home; the night at home is not mentioned."""
+    return rows(
+        "interview_visits",
+        [
+            dict(
+                person_ref="P000123",
+                start=at(2, 9),
+                end=at(2, 10, 30),
+                place_name="Cafe Bom",
+                address=None,
+                lat=37.5802,
+                lon=126.9903,
+            ),
+            dict(
+                person_ref="P000123",
+                start=at(2, 19),
+                end=at(2, 20),
+                place_name=gym_name,
+                address=None,
+                lat=37.6030,
+                lon=126.9900,
+            ),
+        ],
+    )
+
+
+@pytest.fixture(scope="module")
+def trajectory() -> Trajectory:
+    return trace_subject(records())
+
+
+@pytest.fixture(scope="module")
+def comparison(trajectory: Trajectory) -> pa.Table:
+    return compare_with_interview(trajectory.stays, interview())
+
+
+@pytest.fixture(scope="module")
+def page(trajectory: Trajectory, comparison: pa.Table) -> str:
+    return render_report(trajectory, comparison, "Asia/Seoul", now=NOW)
+
+
+def test_every_stay_appears_with_its_seq_and_place(trajectory: Trajectory, page: str) -> None:
+    stays = trajectory.stays.to_pylist()
+    assert len(stays) >= 3
+    for stay in stays:
+        assert f'<tr data-seq="{stay["seq"]}"' in page
+        assert re.search(rf'class="px badge [^"]*"[^>]*data-seq="{stay["seq"]}"', page)
+    assert "Cafe Bom" in page
+    assert "unnamed place" in page  # the home stays: cells cannot name a place
+    assert "P000123" in page
+
+
+def test_times_are_shown_in_the_given_zone(trajectory: Trajectory, page: str) -> None:
+    assert "Asia/Seoul (UTC+09:00)" in page
+    for stay in trajectory.stays.to_pylist():
+        local = stay["start"].astimezone(SEOUL)
+        assert f'<time datetime="{local.isoformat(timespec="minutes")}">' in page
+        assert local.strftime("%a %-d %b %H:%M") in page
+    in_utc = render_report(trajectory, None, "UTC", now=NOW)
+    assert "+09:00" not in in_utc and "UTC (UTC+00:00)" in in_utc
+
+
+def test_timeline_has_one_row_per_local_day(trajectory: Trajectory, page: str) -> None:
+    stays = trajectory.stays.to_pylist()
+    days = {
+        (stays[0]["start"] + dt.timedelta(hours=h)).astimezone(SEOUL).date()
+        for h in range(int((stays[-1]["end"] - stays[0]["start"]).total_seconds() // 3600) + 1)
+    }
+    assert page.count('<div class="tl-row">') == len(days)
+    assert '<span style="left:50.000%">12</span>' in page  # hours are marked
+
+
+def test_interview_comparison_has_three_lists_with_counts(comparison: pa.Table, page: str) -> None:
+    statuses = comparison.column("status").to_pylist()
+    for status, title in [
+        ("confirmed", "Confirmed by both"),
+        ("data_only", "Found only in the data"),
+        ("interview_only", "Named only in the interview"),
+    ]:
+        count = statuses.count(status)
+        assert count >= 1, status
+        assert re.search(
+            rf'id="list-{status}"><h3>{title} <span class="count">{count}</span>', page
+        )
+    confirmed = page[page.index('id="list-confirmed"') : page.index('id="list-data_only"')]
+    assert "Cafe Bom" in confirmed
+    assert "Jongno Gym" in page[page.index('id="list-interview_only"') :]
+
+
+def test_without_an_interview_the_page_says_so(trajectory: Trajectory) -> None:
+    page = render_report(trajectory, None, "Asia/Seoul", now=NOW)
+    assert "No interview was given" in page
+    assert 'id="list-confirmed"' not in page
+
+
+def test_nothing_is_loaded_from_the_network(page: str) -> None:
+    remote = r"""(?:https?:)?//"""
+    attr = rf"""\b(?:src|href|xlink:href|action|srcset)\s*=\s*["']?\s*{remote}"""
+    assert not re.search(attr, page, re.IGNORECASE)
+    assert not re.search(rf"""url\(\s*["']?\s*{remote}""", page, re.IGNORECASE)
+    assert "@import" not in page
+    assert "http://" not in page and "https://" not in page
+    assert page.count("<script") == 1  # the page's own inline script, nothing fetched
+    assert "<link" not in page
+
+
+def test_hostile_names_render_as_text() -> None:
+    trajectory = trace_subject(records(cafe_name=HOSTILE))
+    comparison = compare_with_interview(trajectory.stays, interview(gym_name=HOSTILE))
+    page = render_report(trajectory, comparison, "Asia/Seoul", now=NOW)
+    assert HOSTILE not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert page.count("<script") == 1
+    assert re.search(r'data-tip="[^"<>]*&lt;script&gt;', page)  # tooltips escaped too
+
+
+def test_an_empty_trajectory_still_renders_and_says_so() -> None:
+    page = render_report(trace_subject(SubjectRecords("P000999")), None, "Asia/Seoul", now=NOW)
+    assert "P000999" in page
+    assert "No stays were found" in page
+    assert "no records for this subject" in page  # the analysis' note
+    assert page.rstrip().endswith("</html>")
+
+
+def test_dropped_records_and_notes_are_listed(trajectory: Trajectory, page: str) -> None:
+    assert trajectory.outliers, "the far cell should be dropped"
+    assert "SKT:busan" in page
+    assert 'class="px cross"' in page
+    for note in trajectory.notes:
+        assert note in page
+
+
+def test_an_unknown_zone_falls_back_to_utc_with_a_note(trajectory: Trajectory) -> None:
+    page = render_report(trajectory, None, "Mars/Olympus", now=NOW)
+    assert "unknown time zone &#x27;Mars/Olympus&#x27;: times are shown in UTC" in page
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="needs a chromium to render the page")
+def test_a_browser_renders_the_page_offline(page: str, tmp_path: Path) -> None:
+    """The page's script runs to the end without network (data-ready set) and draws."""
+    html = tmp_path / "report.html"
+    html.write_text(page, encoding="utf-8")
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1400,1800",
+    ]
+    dom = subprocess.run(
+        [CHROMIUM, *flags, "--dump-dom", html.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert 'data-ready="1"' in dom
+    shot = tmp_path / "report.png"
+    subprocess.run(
+        [CHROMIUM, *flags, f"--screenshot={shot}", html.as_uri()],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    assert shot.stat().st_size > 20_000
