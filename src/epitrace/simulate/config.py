@@ -133,7 +133,7 @@ class SimulationConfig:
     # --- outbreak ---
     outbreak: OutbreakKind = "clustered"  # "null": infections uniform over residents and time
     imported_seeds_per_1000: float = 1.0
-    min_imported_seeds: int = 3
+    min_imported_seeds: int = 5
     # Infection hazard per hour of co-presence with an infectious visitor of mean infectiousness.
     risk_per_hour: tuple[tuple[str, float], ...] = (
         ("church", 0.006), ("club", 0.003), ("bar", 0.004), ("gym", 0.004), ("restaurant", 0.005),

@@ -127,7 +127,7 @@ class Outbreak:
         person = rng.choice(
             candidates, size=min(cfg.imported_seeds, candidates.size), replace=False
         )
-        ts = self.clock.start - rng.uniform(0, 4, person.size) * DAY
+        ts = self.clock.start - rng.uniform(0, 6, person.size) * DAY
         self._infect(rng, person, ts)
         seeds = Infections(person, np.full(person.size, -1), np.full(person.size, -1), ts)
         if self.planted is not None:

@@ -1,0 +1,140 @@
+"""The output statistics fall in the ranges docs/simulation.md states."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from epitrace.simulate import SimulationConfig, simulate_city
+
+KST = "interval 9 hour"  # Asia/Seoul has no daylight saving time
+
+
+def test_records_per_subscriber_day(city) -> None:
+    per_day = city.value(
+        "select count(*) / (select count(*) from {subscribers}) / 7.0 from {telecom_records}"
+    )
+    assert 30 <= per_day <= 70
+
+
+def test_more_records_by_day_than_at_night(city) -> None:
+    rows = city.sql(
+        f"select extract(hour from ts + {KST}) as h, count(*) from {{telecom_records}} group by 1"
+    )
+    by_hour = np.zeros(24)
+    for hour, count in rows:
+        by_hour[hour] = count
+    per_person_hour = by_hour / city.summary.rows["subscribers"] / 7
+    assert np.all(per_person_hour[1:5] < 0.6)  # 01-05: sparse
+    assert np.all(per_person_hour[9:21] > 1.8)  # 09-21: often minutes apart
+    assert per_person_hour[9:21].mean() > 5 * per_person_hour[1:5].mean()
+
+
+def test_some_subscribers_fall_silent_for_hours(city) -> None:
+    longest_daytime_gap_h = city.sql(
+        f"""
+        with r as (select subscriber, ts, lead(ts) over (partition by subscriber order by ts) nxt
+                   from {{telecom_records}})
+        select subscriber, max(epoch(nxt) - epoch(ts)) / 3600 from r
+        where extract(hour from ts + {KST}) between 8 and 16 group by 1
+        """
+    )
+    gaps = np.array([g for _, g in longest_daytime_gap_h if g is not None])
+    assert np.mean(gaps > 2.0) > 0.05  # phone off or out of coverage, now and then
+
+
+def test_cell_radius_grows_with_distance_from_centre(city) -> None:
+    lat0, lon0 = city.config.centre_lat, city.config.centre_lon
+    rows = city.sql(
+        f"""select sqrt(pow((lat - {lat0}) * 110540, 2) + pow((lon - {lon0}) * 90200, 2)) d,
+                   radius_m from {{cells}}"""
+    )
+    distance, radius = np.array(rows).T
+    assert radius.min() >= 50 and radius.max() <= 10_000
+    downtown = radius[distance < 3_000]
+    suburban = radius[(distance > 5_000) & (distance < 10_000)]
+    rural = radius[distance > 14_000]
+    assert 100 <= np.median(downtown) <= 500
+    assert 500 <= np.median(suburban) <= 2_000
+    assert 2_000 <= np.median(rural) <= 10_000
+    assert np.corrcoef(distance, np.log(radius))[0, 1] > 0.9
+
+
+def test_three_carriers_with_their_shares(city) -> None:
+    shares = dict(city.sql("select carrier, count(*) / (select count(*) from {subscribers}) "
+                           "from {subscribers} group by 1"))  # fmt: skip
+    assert set(shares) == {"SKT", "KT", "LGU"}
+    assert shares["SKT"] > shares["KT"] > shares["LGU"] > 0.15
+
+
+def test_share_of_online_transactions(city) -> None:
+    online = city.value("select avg((channel = 'online')::int) from {card_transactions}")
+    assert 0.2 <= online <= 0.45
+
+
+def test_cards_per_person_and_issuers(city) -> None:
+    per_person = city.sql("select person_ref, count(*) from {card_holders} group by 1")
+    counts = np.array([c for _, c in per_person])
+    assert counts.max() <= 4
+    assert city.value("select count(distinct issuer) from {card_holders}") >= 15
+    assert 1.5 <= counts.sum() / city.config.residents <= 2.5
+
+
+def test_gps_for_a_few_people_every_few_seconds_to_minutes(city) -> None:
+    people = city.value("select count(distinct person_ref) from {gps_points}")
+    assert 0.005 <= people / city.config.residents <= 0.03
+    median_gap = city.value(
+        """with g as (select epoch(ts) - epoch(lag(ts) over (partition by person_ref order by ts))
+                             as gap from {gps_points})
+           select median(gap) from g where gap is not null"""
+    )
+    assert 5 <= median_gap <= 180
+
+
+def test_attack_rate_and_clusters(city) -> None:
+    infections = city.summary.rows["infections"]
+    attack_rate = infections / city.config.residents
+    assert 0.005 <= attack_rate <= 0.10
+    # At least one superspreading cluster: one infector, one place, many infectees.
+    largest = city.value(
+        "select max(n) from (select count(*) n from {infections} "
+        "where place_id is not null group by place_id, infector)"
+    )
+    assert largest >= 8
+
+
+def test_planted_event_can_be_read_from_truth(city) -> None:
+    planted = city.manifest["outbreak"]["planted_event"]
+    assert planted["kind"] == "church"
+    at_event = city.sql(
+        f"""select count(*), min(ts), max(ts) from {{infections}}
+            where place_id = '{planted["place_id"]}' and infector = '{planted["index_case"]}'"""
+    )[0]
+    assert at_event[0] == planted["infections"] >= 8
+    kind = city.value(f"select kind from {{places}} where place_id = '{planted['place_id']}'")
+    assert kind == "church"
+    # Infections at the event happen during the service, on a Sunday.
+    assert at_event[1].astimezone().weekday() in (6, 0)
+
+
+def test_cases_have_regions_and_some_have_no_onset(city) -> None:
+    rows = city.sql("select region, onset_date, confirmed_date from {cases}")
+    assert rows
+    districts = {"Jung-gu", "Dong-gu", "Seo-gu", "Nam-gu", "Buk-gu", "Suseong-gu", "Dalseo-gu",
+                 "Dalseong-gun"}  # fmt: skip
+    assert {r for r, _, _ in rows} <= districts
+    assert all(onset is None or onset <= confirmed for _, onset, confirmed in rows)
+
+
+def test_null_outbreak_has_no_places_and_spreads_over_time(tmp_path) -> None:
+    config = SimulationConfig(
+        residents=2_000, days=6, seed=3, outbreak="null", null_attack_rate=0.05
+    )
+    summary = simulate_city(config, tmp_path)
+    infections = pq.read_table(summary.files["infections"]).to_pydict()
+    assert len(infections["infectee"]) == 100
+    assert all(p is None for p in infections["place_id"])
+    assert all(p is None for p in infections["infector"])
+    days = {ts.date() for ts in infections["ts"]}
+    assert len(days) >= 5  # uniform over the period, not bunched
+    assert summary.planted is None
