@@ -128,6 +128,114 @@ def validate(folder: Path, max_problems: int | None) -> None:
         raise SystemExit(1)
 
 
+class Timestamp(click.ParamType):
+    """ISO 8601 with a UTC offset; a time without an offset is refused, never guessed."""
+
+    name = "TS"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> dt.datetime:
+        if isinstance(value, dt.datetime):
+            return value
+        try:
+            parsed = dt.datetime.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO 8601 timestamp", param, ctx)
+        if parsed.tzinfo is None:
+            self.fail(f"{value!r} has no UTC offset (e.g. 2020-03-02T00:00:00+09:00)", param, ctx)
+        return parsed
+
+
+@main.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--person", "person_ref", required=True, help="The subject's person_ref.")
+@click.option("--from", "start", type=Timestamp(), default=None, help="Start of the window (TS).")
+@click.option("--to", "end", type=Timestamp(), default=None, help="End of the window (TS).")
+@click.option(
+    "--interview",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="interview_visits file [default: the one in FOLDER, if any].",
+)
+@click.option("--no-contacts", is_flag=True, help="Do not search for contacts.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder to write stays.csv, path.geojson and report.html to.",
+)
+def analyze(
+    folder: Path,
+    person_ref: str,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    interview: Path | None,
+    no_contacts: bool,
+    out: Path,
+) -> None:
+    """One subject's investigation from the provider records in FOLDER."""
+    from epitrace.investigation import AnalysisError, investigate
+
+    if start is not None and end is not None and end <= start:
+        raise UserError("--to must come after --from")
+    try:
+        result = investigate(
+            folder, person_ref, out, start=start, end=end, interview_file=interview
+        )
+    except AnalysisError as exc:
+        raise click.ClickException(str(exc)) from None
+    for line in result.messages():
+        click.echo(line, err=True)
+    click.echo(result.describe())
+
+
+@main.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--subjects",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help="How many residents to trace, picked at random.",
+)
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed for picking them.")
+@click.option(
+    "--min-visit-min",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    help="Visits at least this long count for recall.",
+)
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the figures as JSON to this file.",
+)
+def evaluate(
+    folder: Path, subjects: int, seed: int, min_visit_min: float, json_out: Path | None
+) -> None:
+    """Stay recall, precision and location error against a simulated FOLDER's truth."""
+    import json
+
+    from epitrace.evaluate import EvaluationError, evaluate_dataset
+
+    try:
+        result = evaluate_dataset(folder, subjects, seed, min_visit_min=min_visit_min)
+    except EvaluationError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(result.table_text())
+    click.echo(
+        f"{len(result.subjects)} subjects, {result.seconds_per_subject:.2f} s per subject "
+        "(both inputs)",
+        err=True,
+    )
+    if json_out is not None:
+        json_out.write_text(json.dumps(result.rows(), indent=1))
+
+
 @main.command()
 @click.option(
     "--out",

@@ -408,3 +408,31 @@ def iter_dataset_tables(folder: Path | str) -> Iterator[tuple[str, list[Path]]]:
         files = table_files(Path(folder), name)
         if files:
             yield name, files
+
+
+def conform_rows(
+    name: str, data: pa.Table, label: str, lines: np.ndarray | None = None
+) -> LoadedTable:
+    """Check and type rows already extracted from a file (by a query, say).
+
+    ``lines`` gives each row's line in the source file when the query knows
+    it; otherwise problems point at line 0 ("somewhere in this extract").
+    """
+    spec = table(name)
+    present, problems = _header_problems(spec, data.column_names, label)
+    loaded = LoadedTable(
+        spec.name,
+        Path(label),
+        label,
+        spec.arrow_schema.empty_table(),
+        problems,
+        data.num_rows,
+        data.num_rows if problems else 0,
+    )
+    if problems:
+        return loaded
+    found = _RowProblems()
+    good, _ = _convert_batch(spec, data, present, 0, found)
+    line_of = lines if lines is not None else np.zeros(max(data.num_rows, 1), dtype=np.int64)
+    _finish(loaded, [good], found, data.num_rows, lambda rows: line_of[rows])
+    return loaded

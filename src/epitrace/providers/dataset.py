@@ -1,0 +1,125 @@
+"""One subject's records from a dataset folder in the contract's formats, with DuckDB.
+
+This is what ``epitrace analyze DIR`` reads: every agency's tables side by
+side in one folder (as the simulator writes them, or as files handed over).
+Only the subject's rows are read: DuckDB filters by identifier while scanning,
+and the extracted rows are then checked against the contract like any input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from epitrace.analysis.subject import SubjectRecords
+from epitrace.formats.problems import Problem
+from epitrace.formats.readers import conform_rows, table_files
+from epitrace.formats.schemas import table
+
+
+class UnknownSubject(LookupError):
+    """No provider registry knows this person_ref."""
+
+
+def _scan(path: Path) -> str:
+    quoted = str(path).replace("'", "''")
+    if path.suffix == ".parquet":
+        return f"read_parquet('{quoted}')"
+    # Every CSV column as text: types are checked by the contract readers, not guessed.
+    return f"read_csv('{quoted}', all_varchar=true, header=true)"
+
+
+class DatasetStore:
+    """Subject-scoped queries over a dataset folder."""
+
+    def __init__(self, folder: Path | str) -> None:
+        self.folder = Path(folder)
+        self.problems: list[Problem] = []
+        self._db = duckdb.connect()
+        self._db.execute("SET TimeZone = 'UTC'")
+
+    def _file(self, name: str) -> Path | None:
+        files = table_files(self.folder, name)
+        return files[0] if files else None
+
+    def has(self, name: str) -> bool:
+        return self._file(name) is not None
+
+    def _select(self, name: str, where: str, params: Sequence[object]) -> pa.Table:
+        """Rows of table ``name`` matching ``where``, checked against the contract."""
+        path = self._file(name)
+        if path is None:
+            return table(name).arrow_schema.empty_table()
+        columns = ", ".join(f'"{c}"' for c in table(name).column_names)
+        try:
+            raw = self._db.sql(
+                f"SELECT {columns} FROM {_scan(path)} WHERE {where}", params=list(params)
+            ).to_arrow_table()
+        except duckdb.Error as exc:
+            self.problems.append(Problem(path.name, 1, "-", f"cannot be queried: {exc}"))
+            return table(name).arrow_schema.empty_table()
+        loaded = conform_rows(name, raw, f"{path.name} (this subject's rows)")
+        self.problems.extend(loaded.problems)
+        return loaded.table
+
+    def _in(self, name: str, column: str, values: Sequence[str]) -> pa.Table:
+        if not values:
+            return table(name).arrow_schema.empty_table()
+        marks = ", ".join("?" for _ in values)
+        return self._select(name, f'"{column}" IN ({marks})', values)
+
+    def _pairs(self, name: str, columns: tuple[str, str], pairs: list[tuple[str, str]]) -> pa.Table:
+        if not pairs:
+            return table(name).arrow_schema.empty_table()
+        marks = ", ".join("(?, ?)" for _ in pairs)
+        where = f'("{columns[0]}", "{columns[1]}") IN ({marks})'
+        return self._select(name, where, [v for pair in pairs for v in pair])
+
+    def subject(self, person_ref: str) -> SubjectRecords:
+        """Everything every source holds on ``person_ref``."""
+        subscribers = self._in("subscribers", "person_ref", [person_ref])
+        holders = self._in("card_holders", "person_ref", [person_ref])
+        gps = self._in("gps_points", "person_ref", [person_ref])
+        if subscribers.num_rows + holders.num_rows + gps.num_rows == 0:
+            raise UnknownSubject(
+                f"no subscriber, card holder or GPS record for {person_ref!r} in {self.folder}"
+            )
+        lines = sorted(
+            zip(
+                subscribers.column("carrier").to_pylist(),
+                subscribers.column("subscriber").to_pylist(),
+                strict=True,
+            )
+        )
+        cards = sorted(
+            zip(
+                holders.column("issuer").to_pylist(),
+                holders.column("card_id").to_pylist(),
+                strict=True,
+            )
+        )
+        telecom = self._pairs("telecom_records", ("carrier", "subscriber"), lines)
+        cell_keys = sorted(
+            set(
+                zip(
+                    telecom.column("carrier").to_pylist(),
+                    telecom.column("cell_id").to_pylist(),
+                    strict=True,
+                )
+            )
+        )
+        transactions = self._pairs("card_transactions", ("issuer", "card_id"), cards)
+        merchant_ids = sorted(set(transactions.column("merchant_id").to_pylist()))
+        return SubjectRecords(
+            person_ref=person_ref,
+            telecom_records=telecom,
+            cells=self._pairs("cells", ("carrier", "cell_id"), cell_keys),
+            card_transactions=transactions,
+            merchants=self._in("merchants", "merchant_id", merchant_ids),
+            transit_taps=self._pairs("transit_taps", ("issuer", "card_id"), cards),
+            entry_logs=self._in("entry_logs", "visitor", sorted({s for _, s in lines})),
+            gps_points=gps,
+        )
