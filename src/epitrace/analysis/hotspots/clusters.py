@@ -36,9 +36,9 @@ from epitrace.analysis.hotspots.scan import (
 from epitrace.formats.schemas import table
 
 # Defaults, in real units. See find_hotspots' docstring for the reasoning.
-MAX_RADIUS_M = 3000.0
+MAX_RADIUS_M = 1000.0
 MAX_SHARE_OF_CASES = 0.5
-MAX_DAYS = 14
+MAX_DAYS = 7
 MIN_CASES = 2
 REPLICATIONS = 999
 MAX_CLUSTERS = 10
@@ -125,15 +125,23 @@ def find_hotspots(
 
     Parameters (defaults are SaTScan's where it has one that fits):
 
-    - ``max_radius_m`` (3000 m): largest circle radius. The size SaTScan's NYC
-      outbreak-detection sample uses: neighbourhood-scale, what an
-      investigator can visit; ``None`` lifts it (then memory and time grow
-      with centres × locations, fine for a few thousand locations).
+    - ``max_radius_m`` (1000 m): largest circle radius. Korean outbreaks of
+      2020 grew around venues (a church, a call centre, clubs); a kilometre
+      around one is a neighbourhood (a dong is 1-2 km across) that
+      investigators can canvass. Time grows with the square of the radius
+      (locations per circle): at 10,000 case locations over a Seoul-sized
+      city 1 km keeps 999 replications near 30 s on two cores, 3 km takes
+      ten times longer. SaTScan's NYC sample, with ZIP centroids 2-3 km
+      apart, uses 3 km. ``None`` lifts it (then memory and time grow with
+      centres × locations; fine for a few thousand locations).
     - ``max_share_of_cases`` (0.5): a circle holds at most this share of all
       cases, SaTScan's default and upper limit ("max spatial size, % of
       cases" for this model).
-    - ``max_days`` (14): longest window, in days: the COVID-19 incubation
-      period, the span over which one exposure at a venue produces cases.
+    - ``max_days`` (7): longest window, in days. One exposure event's cases
+      are mostly diagnosed within a week (COVID-19's median incubation is
+      about 5 days), a week is the cycle of reporting, and longer windows
+      mostly pick up slow drifts; it is also SaTScan's NYC outbreak-detection
+      sample's choice. Time grows about linearly with it.
     - ``prospective`` (False): retrospective scans windows ending on any day of
       the study period; prospective (SaTScan's "prospective space-time") only
       windows ending on its last day, i.e. clusters still going on.

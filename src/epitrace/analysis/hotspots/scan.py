@@ -191,6 +191,19 @@ def _best_retrospective_window(
     spread = 1.0 / (n_total - n_space)
     best_first = -1
     best_last = -1
+    # Quick bound first: no window can hold more than the circle's cases within
+    # max_days - 1 of `day`, nor expect fewer than on `day` alone.
+    c_most = 0
+    for d in range(lo, hi + 1):
+        c_most += in_circle[d]
+    c_most = min(c_most, n_space)
+    if c_most < min_cases:
+        return floor, best_first, best_last
+    fewest = rate * day_total[day]
+    gap = c_most - fewest
+    log_fewest = log_count[n_space] - log_total + log_window[day, 0]
+    if c_most * (log_count[c_most] - log_fewest) - gap + gap * gap * spread <= floor:
+        return floor, best_first, best_last
     _fill_counts_and_excess(
         day, lo, hi, in_circle, day_total, rate, count, best_left, best_right
     )
