@@ -157,7 +157,7 @@ def _stay_row(s: ShownStay, status: str | None, clock: Clock) -> str:
         f"<td>{_time(s.start, clock)}</td>",
         f"<td>{_time(s.end, clock)}</td>",
         f'<td class="num">{duration(s.start, s.end)}</td>',
-        f"<td>{place}</td>",
+        f'<td class="place">{place}</td>',
         f'<td class="num mono">{s.lat:.5f}, {s.lon:.5f}</td>',
         f'<td class="num">{s.radius:,.0f} m</td>',
         f"<td>{escape(s.sources)}</td>",
@@ -222,6 +222,14 @@ def _notes(notes: list[str], outliers: list[ShownOutlier], clock: Clock) -> str:
     return "".join(parts)
 
 
+MAP_TOOLS = (
+    '<div class="map-tools no-print">'
+    '<button type="button" data-zoom="in" title="Zoom in">+</button>'
+    '<button type="button" data-zoom="out" title="Zoom out">−</button>'
+    '<button type="button" data-zoom="reset" title="Show the whole path">Fit</button></div>'
+)
+
+
 def _legend(has_outliers: bool) -> str:
     items = [
         '<span><i class="dot precise"></i>precise place (card, check-in, transit, GPS)</span>',
@@ -255,7 +263,8 @@ def render_report(
         script=_asset("report.js"),
         header=_header(trajectory, stays, comparison, clock, now),
         map=render_map(stays, moves, outliers, clock),
-        legend=_legend(bool(outliers)),
+        map_tools=MAP_TOOLS if stays else "",
+        legend=_legend(bool(outliers)) if stays else "",
         comparison=_comparison(comparison, clock),
         timeline=render_timeline(stays, moves, clock),
         table=_stays_table(stays, comparison, clock),

@@ -19,13 +19,16 @@
       if (origin !== "map") panTo(+badge.dataset.x, +badge.dataset.y);
     }
     const row = document.querySelector(`#stays-table tr[data-seq="${CSS.escape(selected)}"]`);
-    if (row && origin !== "table") showRow(row);
+    if (row && origin !== "table") reveal(row, row.closest(".table-box"));
+    const item = document.querySelector(`.status-list li[data-seq="${CSS.escape(selected)}"]`);
+    if (item && origin !== "other") reveal(item, item.closest("ul"));
   }
-  // Scroll the table's own box to the row, never the page: the map stays where it was.
-  function showRow(row) {
-    const box = row.closest(".table-box");
-    const head = box.querySelector("thead").offsetHeight;
-    const top = row.offsetTop - head, bottom = row.offsetTop + row.offsetHeight;
+  // Scroll an item's own list or table box to it, never the page: the map stays in view.
+  function reveal(item, box) {
+    if (!item || !box) return;
+    const head = box.querySelector("thead");
+    const itemTop = item.getBoundingClientRect().top - box.getBoundingClientRect().top + box.scrollTop;
+    const top = itemTop - (head ? head.offsetHeight : 0), bottom = itemTop + item.offsetHeight;
     if (top < box.scrollTop) box.scrollTop = top;
     else if (bottom > box.scrollTop + box.clientHeight) box.scrollTop = bottom - box.clientHeight;
   }
