@@ -82,8 +82,8 @@ def _interview_visits(
 def _clip_interview(
     visits: pa.Table | None, start: dt.datetime | None, end: dt.datetime | None
 ) -> pa.Table | None:
-    if visits is None:
-        return None
+    if visits is None or (start is None and end is None):
+        return visits
     keep = pa.scalar(True)
     if start is not None:
         keep = pc.and_(
