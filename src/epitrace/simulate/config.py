@@ -89,6 +89,19 @@ class SimulationConfig:
     saturday_work_probability: float = 0.15
     weekend_outing_probability: float = 0.55
     absent_from_work_probability: float = 0.04
+    morning_errand_probability: float = 0.35  # residents without work or school, weekdays
+    home_lunch_probability: float = 0.15  # they eat out near home at noon
+    weekend_evening_outing_probability: float = 0.33
+    weekend_gym_probability: float = 0.22
+
+    # --- travel ---
+    walk_speed_mps: float = 1.2
+    car_speed_mps: float = 8.0  # city traffic, ~29 km/h
+    bus_speed_mps: float = 5.5  # including stops
+    subway_speed_mps: float = 9.0
+    detour_factor: float = 1.3  # street distance / straight-line distance
+    walk_max_m: float = 1_000.0  # shorter trips are walked
+    home_break_min: float = 60.0  # a wait longer than this before the next activity is spent home
 
     # --- mobile carriers ---
     carrier_shares: tuple[tuple[str, float], ...] = (("SKT", 0.46), ("KT", 0.31), ("LGU", 0.23))

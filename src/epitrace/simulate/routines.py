@@ -21,14 +21,9 @@ from epitrace.simulate.population import STUDENT, WORKER, Population
 from epitrace.simulate.streams import rng_for
 
 WALK, CAR, BUS, SUBWAY = 0, 1, 2, 3
-WALK_SPEED = 1.2  # m/s along streets
-DETOUR = 1.3  # street distance / straight-line distance
-CAR_SPEED = 8.0  # m/s, city traffic
 CAR_OVERHEAD = 4 * MINUTE  # parking, getting to the car
-RIDE_SPEED = {BUS: 5.5, SUBWAY: 9.0}  # m/s including stops
-WAIT = {BUS: 5 * MINUTE, SUBWAY: 3 * MINUTE}
+WAIT = {BUS: 5 * MINUTE, SUBWAY: 3 * MINUTE}  # at the stop, on average
 SUBWAY_WALK_M = 800.0  # farthest people walk to a station
-HOME_BREAK = 1 * HOUR  # a wait longer than this is spent at home
 NO_TIME = -np.inf
 
 
@@ -84,6 +79,7 @@ class Travel:
 
     def __init__(self, config: SimulationConfig, city: City, population: Population) -> None:
         self.city = city
+        self.config = config
         self.transit_user = population.transit_user
         self.min_transit_m = config.transit_min_distance_m
         half = config.city_radius_m + 3_000.0
@@ -96,14 +92,15 @@ class Travel:
 
     def route(self, person: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, ...]:
         """(mode, duration, stop_in, stop_out, walk_in_s, walk_out_s) of trips a -> b."""
-        c = self.city
+        c, cfg = self.city, self.config
+        detour, walk_speed = cfg.detour_factor, cfg.walk_speed_mps
         ax, ay, bx, by = c.x[a], c.y[a], c.x[b], c.y[b]
         distance = np.hypot(bx - ax, by - ay)
-        mode = np.where(distance < 1_000.0, WALK, CAR)
+        mode = np.where(distance < cfg.walk_max_m, WALK, CAR)
         duration = np.where(
             mode == WALK,
-            distance * DETOUR / WALK_SPEED,
-            CAR_OVERHEAD + distance * DETOUR / CAR_SPEED,
+            distance * detour / walk_speed,
+            CAR_OVERHEAD + distance * detour / cfg.car_speed_mps,
         )
         stop_in = np.full(a.size, -1, np.int64)
         stop_out = np.full(a.size, -1, np.int64)
@@ -127,12 +124,12 @@ class Travel:
             s_out = np.where(by_subway, st_out, bus_out)
             t_mode = np.where(by_subway, SUBWAY, BUS)
         transit &= s_in != s_out
-        w_in = np.hypot(c.x[s_in] - ax, c.y[s_in] - ay) * DETOUR / WALK_SPEED
-        w_out = np.hypot(c.x[s_out] - bx, c.y[s_out] - by) * DETOUR / WALK_SPEED
+        w_in = np.hypot(c.x[s_in] - ax, c.y[s_in] - ay) * detour / walk_speed
+        w_out = np.hypot(c.x[s_out] - bx, c.y[s_out] - by) * detour / walk_speed
         ride = (
             np.hypot(c.x[s_out] - c.x[s_in], c.y[s_out] - c.y[s_in])
-            * DETOUR
-            / np.where(t_mode == SUBWAY, RIDE_SPEED[SUBWAY], RIDE_SPEED[BUS])
+            * detour
+            / self._ride_speed(t_mode)
         )
         wait = np.where(t_mode == SUBWAY, WAIT[SUBWAY], WAIT[BUS])
         mode = np.where(transit, t_mode, mode)
@@ -142,6 +139,9 @@ class Travel:
         walk_in = np.where(transit, w_in, 0.0)
         walk_out = np.where(transit, w_out, 0.0)
         return mode, duration, stop_in, stop_out, walk_in, walk_out
+
+    def _ride_speed(self, mode: np.ndarray) -> np.ndarray:
+        return np.where(mode == SUBWAY, self.config.subway_speed_mps, self.config.bus_speed_mps)
 
     def duration(self, person: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.where(a == b, 0.0, self.route(person, a, b)[1])
@@ -167,7 +167,7 @@ class Travel:
             self.city.x[stop_out] - self.city.x[stop_in],
             self.city.y[stop_out] - self.city.y[stop_in],
         )
-        ride_s = ride * DETOUR / np.where(mode == SUBWAY, RIDE_SPEED[SUBWAY], RIDE_SPEED[BUS])
+        ride_s = ride * self.config.detour_factor / self._ride_speed(mode)
         tap_in = np.where(transit, tap_out - ride_s, np.nan)
         order = np.lexsort((depart, person))
         legs = Legs(
@@ -255,7 +255,8 @@ class DayPlanner:
         from_home = self.travel.duration(idx, home, target)
         home_arrive = free_at + to_home
         home_leave = start - from_home
-        via_home = ~stay & (origin != home) & (home_leave - home_arrive > HOME_BREAK)
+        long_wait = home_leave - home_arrive > self.config.home_break_min * MINUTE
+        via_home = ~stay & (origin != home) & long_wait
         leave = np.where(via_home, free_at, start - trip)
         moving = ~stay
         state.emit(idx[moving], origin[moving], state.since[idx][moving], leave[moving])
@@ -316,7 +317,7 @@ class DayPlanner:
             lunch_time = clock(12.0, 10)
             self._go(state, workers | students, pop.work, earliest=day_start,
                      until=np.where(lunch_out, lunch_time, day_end))  # fmt: skip
-            morning = others & (rng.random(n) < 0.35)
+            morning = others & (rng.random(n) < cfg.morning_errand_probability)
             errand_place = self._one_of(rng, [
                 (0.6, self._favourite(rng, near_home["shop"], "shop")),
                 (0.25, self._favourite(rng, near_home["cafe"], "cafe")),
@@ -328,7 +329,7 @@ class DayPlanner:
             self._go(state, lunch_out, self._favourite(rng, near_work["restaurant"], "restaurant"),
                      duration=rng.normal(50, 10, n) * MINUTE)  # fmt: skip
             self._go(state, lunch_out, pop.work, until=day_end)
-            lunch_home = others & (rng.random(n) < 0.15)
+            lunch_home = others & (rng.random(n) < cfg.home_lunch_probability)
             self._go(state, lunch_home, self._favourite(rng, near_home["restaurant"], "restaurant"),
                      earliest=clock(12.0, 20), duration=minutes(40, 80))  # fmt: skip
             errand = free & (rng.random(n) < cfg.weekday_errand_probability)
@@ -359,7 +360,7 @@ class DayPlanner:
                          duration=SERVICE_MINUTES * MINUTE)  # fmt: skip
             for hour, p in (
                 (12.5, cfg.weekend_outing_probability),
-                (17.5, 0.6 * cfg.weekend_outing_probability),
+                (17.5, cfg.weekend_evening_outing_probability),
             ):
                 outing = free & (rng.random(n) < p)
                 place = self._one_of(rng, [
@@ -368,7 +369,7 @@ class DayPlanner:
                     (0.35, self._favourite(rng, near_home["restaurant"], "restaurant")),
                 ])  # fmt: skip
                 self._go(state, outing, place, earliest=clock(hour, 75), duration=minutes(30, 120))
-            gym = free & (pop.gym >= 0) & (rng.random(n) < 0.5 * cfg.gym_visit_probability)
+            gym = free & (pop.gym >= 0) & (rng.random(n) < cfg.weekend_gym_probability)
             self._go(state, gym, pop.gym, duration=minutes(50, 100))
             bar = (
                 free & pop.bar_goer & (rng.random(n) < cfg.friday_bar_probability) & (weekday == 5)

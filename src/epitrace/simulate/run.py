@@ -52,6 +52,7 @@ class SimulationSummary:
     cases: int
     planted: dict[str, Any] | None
     seconds: float
+    first_case: str | None = None  # person_ref of the first confirmed case, for a first look
     manifest: Path = field(default=Path())
 
     @property
@@ -79,6 +80,11 @@ class SimulationSummary:
             )
         lines.append(f"Manifest: {self.manifest}")
         lines.append(f"Next: epitrace validate {self.out}")
+        if self.first_case:
+            lines.append(
+                f"      epitrace analyze {self.out} --person {self.first_case} "
+                f"--out {self.out / 'investigation'}"
+            )
         return "\n".join(lines)
 
 
@@ -257,6 +263,7 @@ def simulate_city(
         out=out, fmt=fmt, config=config, rows=rows, files=files,
         infections=outbreak.infected_count, cases=finals["cases"].num_rows, planted=planted,
         seconds=time.perf_counter() - began,
+        first_case=finals["cases"]["person_ref"][0].as_py() if finals["cases"].num_rows else None,
     )  # fmt: skip
     summary.manifest = write_manifest(out, {
         "generator": GENERATOR,
