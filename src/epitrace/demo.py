@@ -17,13 +17,15 @@ from epitrace.formats.validate import validate_dataset
 DEMO_SEED = 20200218  # the day Daegu's Shincheonji cluster was found
 
 
-def _first_cases(folder: Path, count: int = 3) -> list[str]:
+def _cases_to_investigate(folder: Path, count: int = 3) -> list[str]:
+    """The cases confirmed last: they moved about longest before isolation."""
     from epitrace.formats.readers import read_dataset_table
 
     cases = read_dataset_table(folder, "cases")
     if cases is None or cases.table.num_rows == 0:
         return []
-    return [str(ref) for ref in cases.table.column("person_ref").to_pylist()[:count]]
+    latest = cases.table.sort_by([("confirmed_date", "descending"), ("case_id", "ascending")])
+    return [str(ref) for ref in latest.column("person_ref").to_pylist()[:count]]
 
 
 def _is_complete_dataset(folder: Path) -> bool:
@@ -48,10 +50,14 @@ def run_demo(out: Path, residents: int = 5_000, days: int = 14) -> None:
     report = validate_dataset(out)
     verdict = "passes" if report.ok else "FAILS"
     click.echo(f"\nData contract check {verdict}: {report.summary()}")
-    subjects = _first_cases(out)
+    subjects = _cases_to_investigate(out)
     subject = subjects[0] if subjects else "P000001"
     click.echo(
         "\nWhat to try next:\n"
+        f"  .venv/bin/epitrace analyze {out} --person {subject} --out case-{subject}\n"
+        f"      the subject's stays, path and an offline report (case-{subject}/report.html)\n"
+        f"  .venv/bin/epitrace evaluate {out} --subjects 50\n"
+        f"      how close the stays are to the simulated truth\n"
         f"  .venv/bin/epitrace validate {out}\n"
         f"      check every table against the data contract\n"
         f"  .venv/bin/epitrace --help\n"
