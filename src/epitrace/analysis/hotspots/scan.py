@@ -18,9 +18,14 @@ whose locations have no case in the window keeps ``c`` and lowers ``μ``, which
 raises the LLR of a high-rate cylinder; so for each circle only windows that
 contain a case of its newest step need evaluating. (2) Likewise a window whose
 first or last day has no case in the circle is beaten by the window without
-that day; only windows starting and ending on a case day are evaluated. Both
-give the same maximum (and the same per-centre best cylinder) as evaluating
-every cylinder.
+that day; only windows starting and ending on a case day are evaluated
+(prospective windows must end on the last day, so only their start is
+trimmed). Both give the same maximum (and the same per-centre best cylinder)
+as evaluating every cylinder. On top, upper bounds on the LLR (from the most
+cases and the fewest expected a window around a day can have, and from the
+largest excess of observed over expected) skip days and window lengths that
+cannot beat the best value so far: within a centre for the observed data,
+over all centres in a replication, which only needs its maximum.
 """
 
 from __future__ import annotations
@@ -94,6 +99,7 @@ class ScanTables:
     day_prefix: np.ndarray  # int64[T + 1]
     log_window: np.ndarray  # float64[T, W], ln(cases in the window) by first day, length - 1
     shortest: np.ndarray  # float64[T, W], shortest_window_totals
+    log_shortest: np.ndarray  # float64[T, W], its log
     log_count: np.ndarray  # float64[N + 1], ln n
     xlogx: np.ndarray  # float64[N + 1], n ln n + (N - n) ln(N - n)
 
@@ -101,13 +107,16 @@ class ScanTables:
     def of(cls, day_totals: np.ndarray, max_days: int) -> ScanTables:
         day_prefix = np.concatenate([[0], np.cumsum(day_totals)]).astype(np.int64)
         n_total = int(day_prefix[-1])
+        shortest = shortest_window_totals(day_prefix, max_days)
         with np.errstate(divide="ignore"):
+            log_shortest = np.log(shortest)  # -inf for empty windows, never evaluated
             log_count = np.log(np.arange(n_total + 1, dtype=float))
         return cls(
             day_total=np.asarray(day_totals, dtype=float),
             day_prefix=day_prefix,
             log_window=log_window_totals(day_prefix, max_days),
-            shortest=shortest_window_totals(day_prefix, max_days),
+            shortest=shortest,
+            log_shortest=log_shortest,
             log_count=log_count,
             xlogx=xlogx_table(n_total),
         )
@@ -118,12 +127,13 @@ class ScanTables:
             self.day_prefix,
             self.log_window,
             self.shortest,
+            self.log_shortest,
             self.log_count,
             self.xlogx,
         )
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _llr_above(c: int, expected: float, log_expected: float, xlogx: np.ndarray,
                log_total: float, n_total: float, floor: float) -> float:
     """The LLR of a high-rate cylinder if it beats ``floor``, else ``floor``."""
@@ -135,14 +145,14 @@ def _llr_above(c: int, expected: float, log_expected: float, xlogx: np.ndarray,
     return max(floor, common - rest * math.log(n_total - expected))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _best_prospective_window(
     day: int, in_circle: np.ndarray, n_space: int, tables: tuple, max_days: int,
     min_cases: int, floor: float,
 ) -> tuple[float, int, int]:
     """Best LLR above ``floor`` among windows [first, last day of the period]
     that contain ``day`` and start on a case day of the circle."""
-    _, day_prefix, log_window, _, log_count, xlogx = tables
+    _, day_prefix, log_window, _, _, log_count, xlogx = tables
     n_days = in_circle.size
     n_total = float(day_prefix[-1])
     log_total = log_count[-1]
@@ -166,7 +176,62 @@ def _best_prospective_window(
     return floor, best_first, n_days - 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def _tier_of(length: int) -> int:
+    """Window lengths are bounded in tiers 1, 2-3, 4-7, 8-15, ...: tier k holds
+    lengths 2^k .. 2^(k+1) - 1."""
+    tier = 0
+    while length > 1:
+        length >>= 1
+        tier += 1
+    return tier
+
+
+@njit(cache=True, inline="always")
+def _length_tiers_worth_trying(
+    day: int, in_circle: np.ndarray, n_space: int, shortest: np.ndarray,
+    log_shortest: np.ndarray, log_count: np.ndarray, n_total: float, longest: int,
+    min_cases: int, floor: float,
+) -> int:
+    """Bit k set if some window of tier k around ``day`` could beat ``floor``.
+
+    A window of length at most b holding ``day`` has no more cases than the
+    circle has within b - 1 days of it, and expects no fewer than the
+    shortest window of the tier's smallest length a; with
+    LLR <= c ln(c/mu) - (c - mu) + (c - mu)^2 / (N - n_space) that bounds the
+    whole tier in O(1) after extending the span.
+    """
+    n_days = in_circle.size
+    rate = n_space / n_total
+    log_rate = log_count[n_space] - log_count[-1]
+    spread = 1.0 / (n_total - n_space)
+    worth = 0
+    span = 0
+    left, right = day, day - 1  # days counted so far: left .. right
+    smallest = 1
+    tier = 0
+    while smallest <= longest:
+        largest = min(2 * smallest - 1, longest)
+        new_left, new_right = max(0, day - largest + 1), min(n_days - 1, day + largest - 1)
+        for d in range(new_left, left):
+            span += in_circle[d]
+        for d in range(right + 1, new_right + 1):
+            span += in_circle[d]
+        left, right = new_left, new_right
+        c_most = min(span, n_space)
+        fewest = rate * shortest[day, smallest - 1]
+        gap = c_most - fewest
+        log_ratio = log_count[c_most] - log_rate - log_shortest[day, smallest - 1]
+        bound = c_most * log_ratio - gap + gap * gap * spread
+        # Non-short-circuit `&`: fewer unpredictable branches in the hot path.
+        if (c_most >= min_cases) & (gap > 0.0) & (bound > floor):
+            worth |= 1 << tier
+        smallest = largest + 1
+        tier += 1
+    return worth
+
+
+@njit(cache=True, inline="always")
 def _best_retrospective_window(
     day: int, in_circle: np.ndarray, n_space: int, tables: tuple, max_days: int,
     min_cases: int, floor: float, best_left: np.ndarray, best_right: np.ndarray,
@@ -176,12 +241,14 @@ def _best_retrospective_window(
     contain ``day`` and start and end on a case day of the circle, with that
     window; (floor, -1, -1) if none beats it.
 
-    A window's LLR is at most excess² · (1/(2μ) + 1/(N − n_space)), with excess
-    = observed − expected. The largest excess of any window reaching j days
-    left and k days right of ``day`` costs O(max_days), so whole lengths whose
-    bound cannot beat ``floor`` are skipped without enumerating their windows.
+    First quick bounds on tiers of window lengths (see
+    ``_length_tiers_worth_trying``). Then, a window's LLR is at most
+    excess² · (1/(2μ) + 1/(N − n_space)), with excess = observed − expected.
+    The largest excess of any window reaching j days left and k days right of
+    ``day`` costs O(max_days), so whole lengths whose bound cannot beat
+    ``floor`` are skipped without enumerating their windows.
     """
-    day_total, day_prefix, log_window, shortest, log_count, xlogx = tables
+    day_total, day_prefix, log_window, shortest, log_shortest, log_count, xlogx = tables
     n_days = in_circle.size
     n_total = float(day_prefix[-1])
     log_total = log_count[-1]
@@ -191,23 +258,18 @@ def _best_retrospective_window(
     spread = 1.0 / (n_total - n_space)
     best_first = -1
     best_last = -1
-    # Quick bound first: no window can hold more than the circle's cases within
-    # max_days - 1 of `day`, nor expect fewer than on `day` alone.
-    c_most = 0
-    for d in range(lo, hi + 1):
-        c_most += in_circle[d]
-    c_most = min(c_most, n_space)
-    if c_most < min_cases:
-        return floor, best_first, best_last
-    fewest = rate * day_total[day]
-    gap = c_most - fewest
-    log_fewest = log_count[n_space] - log_total + log_window[day, 0]
-    if c_most * (log_count[c_most] - log_fewest) - gap + gap * gap * spread <= floor:
+    tiers = _length_tiers_worth_trying(
+        day, in_circle, n_space, shortest, log_shortest, log_count, n_total,
+        min(max_days, n_days), min_cases, floor,
+    )
+    if tiers == 0:
         return floor, best_first, best_last
     _fill_counts_and_excess(
         day, lo, hi, in_circle, day_total, rate, count, best_left, best_right
     )
     for length in range(1, min(max_days, n_days) + 1):
+        if not (tiers >> _tier_of(length)) & 1:
+            continue
         excess = best_left[min(length - 1, day - lo)] + best_right[min(length - 1, hi - day)]
         if excess <= 0.0:
             continue
@@ -229,7 +291,7 @@ def _best_retrospective_window(
     return floor, best_first, best_last
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _fill_counts_and_excess(
     day: int, lo: int, hi: int, in_circle: np.ndarray, day_total: np.ndarray, rate: float,
     count: np.ndarray, best_left: np.ndarray, best_right: np.ndarray,
