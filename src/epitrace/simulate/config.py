@@ -149,16 +149,17 @@ class SimulationConfig:
     min_imported_seeds: int = 5
     # Infection hazard per hour of co-presence with an infectious visitor of mean infectiousness.
     risk_per_hour: tuple[tuple[str, float], ...] = (
-        ("church", 0.006), ("club", 0.003), ("bar", 0.004), ("gym", 0.004), ("restaurant", 0.005),
-        ("cafe", 0.003), ("hospital", 0.003), ("school", 0.001), ("work", 0.0015), ("shop", 0.001),
+        ("church", 0.006), ("club", 0.004), ("bar", 0.006), ("gym", 0.006), ("restaurant", 0.008),
+        ("cafe", 0.005), ("hospital", 0.004), ("school", 0.002), ("work", 0.003), ("shop", 0.002),
     )  # fmt: skip
     # Visitors of a place on a day are split into rooms of about this many people (a class,
-    # a team, a dining room); only people in the same room meet. A church service is one hall.
+    # a team, a dining room, a section of a hall); only people in the same room meet.
+    # The planted superspreader alone reaches everyone at the place.
     room_size: tuple[tuple[str, int], ...] = (
-        ("church", 5000), ("club", 300), ("bar", 40), ("gym", 30), ("restaurant", 40),
+        ("church", 100), ("club", 100), ("bar", 40), ("gym", 30), ("restaurant", 40),
         ("cafe", 30), ("hospital", 10), ("school", 25), ("work", 15), ("shop", 30),
     )  # fmt: skip
-    household_daily_risk: float = 0.06
+    household_daily_risk: float = 0.08
     infectiousness_dispersion: float = 0.4  # gamma shape k: most infect few, a few infect many
     incubation_median_days: float = 5.1
     incubation_sigma: float = 0.45  # log-normal

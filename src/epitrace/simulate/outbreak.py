@@ -58,6 +58,18 @@ class Infections:
         })  # fmt: skip
 
 
+def _pairs_with_equal_key(
+    src: np.ndarray, dst: np.ndarray, key: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """All (src, dst) index pairs with key[src] == key[dst], without a Python loop."""
+    dst = dst[np.argsort(key[dst], kind="stable")]
+    dst_key = key[dst]
+    lo = np.searchsorted(dst_key, key[src], side="left")
+    count = np.searchsorted(dst_key, key[src], side="right") - lo
+    first = np.repeat(lo - (np.cumsum(count) - count), count)
+    return np.repeat(src, count), dst[first + np.arange(int(count.sum()))]
+
+
 def _empty_infections() -> Infections:
     return Infections(*(np.empty(0, np.int64),) * 3, np.empty(0))
 
@@ -226,6 +238,14 @@ class Outbreak:
         rooms = np.clip(np.ceil(visitors / self.room_size[self.city.kind[visits.place]]), 1, 4096)
         return visits.place * 4096 + self.room_draw[visits.person] % rooms.astype(np.int64)
 
+    def _is_planted_visit(self, visits: Visits, index: np.ndarray) -> np.ndarray:
+        ev = self.planted
+        if ev is None:
+            return np.zeros(index.size, bool)
+        at_event = (visits.start[index] >= ev.start) & (visits.start[index] <= ev.end)
+        at_event &= visits.place[index] == ev.place
+        return at_event & (visits.person[index] == ev.index_case)
+
     def _at_places(self, rng: np.random.Generator, visits: Visits) -> Infections:
         risk = self.risk[self.city.kind[visits.place]]
         person = visits.person
@@ -239,18 +259,13 @@ class Outbreak:
         dst = np.flatnonzero(susceptible)
         if src.size == 0 or dst.size == 0:
             return _empty_infections()
+        # People meet those in their room; the planted superspreader reaches the whole hall.
         room = self._rooms(visits)
-        dst = dst[np.argsort(room[dst], kind="stable")]
-        dst_room = room[dst]
-        lo = np.searchsorted(dst_room, room[src], side="left")
-        hi = np.searchsorted(dst_room, room[src], side="right")
-        count = hi - lo
-        pair_src = np.repeat(src, count)
-        pair_dst = dst[
-            np.repeat(lo, count)
-            + np.arange(count.sum())
-            - np.repeat(np.cumsum(count) - count, count)
-        ]
+        whole_hall = self._is_planted_visit(visits, src)
+        by_room = _pairs_with_equal_key(src[~whole_hall], dst, room)
+        by_place = _pairs_with_equal_key(src[whole_hall], dst, visits.place)
+        pair_src = np.concatenate([by_room[0], by_place[0]])
+        pair_dst = np.concatenate([by_room[1], by_place[1]])
         begin = np.maximum(visits.start[pair_src], visits.start[pair_dst])
         overlap = np.minimum(visits.end[pair_src], visits.end[pair_dst]) - begin
         together = overlap > 0
