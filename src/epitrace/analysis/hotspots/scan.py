@@ -147,12 +147,12 @@ def _llr_above(c: int, expected: float, log_expected: float, xlogx: np.ndarray,
 
 @njit(cache=True, inline="always")
 def _best_prospective_window(
-    day: int, in_circle: np.ndarray, n_space: int, tables: tuple, max_days: int,
+    day: int, in_circle: np.ndarray, n_space: int, day_prefix: np.ndarray,
+    log_window: np.ndarray, log_count: np.ndarray, xlogx: np.ndarray, max_days: int,
     min_cases: int, floor: float,
 ) -> tuple[float, int, int]:
     """Best LLR above ``floor`` among windows [first, last day of the period]
     that contain ``day`` and start on a case day of the circle."""
-    _, day_prefix, log_window, _, _, log_count, xlogx = tables
     n_days = in_circle.size
     n_total = float(day_prefix[-1])
     log_total = log_count[-1]
@@ -233,7 +233,9 @@ def _length_tiers_worth_trying(
 
 @njit(cache=True, inline="always")
 def _best_retrospective_window(
-    day: int, in_circle: np.ndarray, n_space: int, tables: tuple, max_days: int,
+    day: int, in_circle: np.ndarray, n_space: int, day_total: np.ndarray,
+    day_prefix: np.ndarray, log_window: np.ndarray, shortest: np.ndarray,
+    log_shortest: np.ndarray, log_count: np.ndarray, xlogx: np.ndarray, max_days: int,
     min_cases: int, floor: float, best_left: np.ndarray, best_right: np.ndarray,
     count: np.ndarray,
 ) -> tuple[float, int, int]:
@@ -248,7 +250,6 @@ def _best_retrospective_window(
     ``day`` costs O(max_days), so whole lengths whose bound cannot beat
     ``floor`` are skipped without enumerating their windows.
     """
-    day_total, day_prefix, log_window, shortest, log_shortest, log_count, xlogx = tables
     n_days = in_circle.size
     n_total = float(day_prefix[-1])
     log_total = log_count[-1]
@@ -341,7 +342,10 @@ def scan_assignment(
     arrays; otherwise those are not touched and pruning uses the running
     global maximum, which is all a replication needs.
     """
-    n_days = tables[0].size
+    # Unpacked once: taking arrays out of the tuple in the hot loop would bump
+    # their shared reference counts, which serialises the threads.
+    day_total, day_prefix, log_window, shortest, log_shortest, log_count, xlogx = tables
+    n_days = day_total.size
     n_total = case_day.size
     in_circle = np.zeros(n_days, dtype=np.int64)
     evaluated_at = np.full(n_days, -1, dtype=np.int64)
@@ -373,11 +377,13 @@ def scan_assignment(
                         if day < n_days - max_days:
                             continue
                         llr, first, last = _best_prospective_window(
-                            day, in_circle, n_space, tables, max_days, min_cases, floor
+                            day, in_circle, n_space, day_prefix, log_window, log_count,
+                            xlogx, max_days, min_cases, floor,
                         )
                     else:
                         llr, first, last = _best_retrospective_window(
-                            day, in_circle, n_space, tables, max_days, min_cases, floor,
+                            day, in_circle, n_space, day_total, day_prefix, log_window,
+                            shortest, log_shortest, log_count, xlogx, max_days, min_cases, floor,
                             best_left, best_right, count,
                         )
                     if first >= 0:
