@@ -169,3 +169,18 @@ def test_interviews_forget_some_truth_visits(city) -> None:
     )[0]
     assert truth >= 20
     assert 0.05 <= forgotten / truth <= 0.6
+
+
+def test_home_infections_happen_while_both_are_home(city) -> None:
+    total, both_home = city.sql(
+        """with i as (select i.* from {infections} i join {places} p using (place_id)
+                      where p.kind = 'home')
+           select count(*), count(*) filter (where
+             exists (select 1 from {visits} v where v.person_ref = i.infectee
+                     and v.place_id = i.place_id and i.ts between v.start and v."end")
+             and exists (select 1 from {visits} v where v.person_ref = i.infector
+                     and v.place_id = i.place_id and i.ts between v.start and v."end"))
+           from i"""
+    )[0]
+    assert total >= 1
+    assert both_home == total

@@ -203,14 +203,19 @@ class Outbreak:
         return self.confirmed_day <= day
 
     # --- transmission ---
-    def spread(self, day: int, midnight: float, visits: Visits) -> Infections:
-        """New infections of the day, at shared places and in households."""
+    def spread(
+        self, day: int, midnight: float, visits: Visits, home_since: np.ndarray
+    ) -> Infections:
+        """New infections of the day, at shared places and in households.
+
+        ``home_since``: when each resident is home for the night after the day.
+        """
         if self.config.outbreak == "null":
             return _empty_infections()
         rng = rng_for(self.config.seed, "transmission", day)
         self._note_event(day, visits)
         at_places = self._at_places(rng, visits)
-        at_home = self._at_home(rng, midnight)
+        at_home = self._at_home(rng, midnight, home_since)
         new = Infections(*(np.concatenate([getattr(a, f) for a in (at_places, at_home)])
                            for f in ("infectee", "infector", "place", "ts")))  # fmt: skip
         if new.infectee.size == 0:
@@ -282,7 +287,9 @@ class Outbreak:
             person[pair_dst[hit]], person[pair_src[hit]], visits.place[pair_dst[hit]], ts
         )
 
-    def _at_home(self, rng: np.random.Generator, midnight: float) -> Infections:
+    def _at_home(
+        self, rng: np.random.Generator, midnight: float, home_since: np.ndarray
+    ) -> Infections:
         pop = self.pop
         sick = np.flatnonzero(
             (self.infectious_from < midnight + DAY) & (self.infectious_until > midnight)
@@ -299,8 +306,11 @@ class Outbreak:
         exposed = np.flatnonzero((pressure[pop.household] > 0) & (self.infected_at == NEVER))
         p = -np.expm1(-self.config.household_daily_risk * pressure[pop.household[exposed]])
         hit = exposed[rng.random(exposed.size) < p]
-        ts = midnight + rng.uniform(19, 23, hit.size) * HOUR
-        return Infections(hit, infector[pop.household[hit]], pop.home[hit], ts)
+        source = infector[pop.household[hit]]
+        # In the evening, once both are home for the night.
+        together = np.maximum(np.maximum(home_since[hit], home_since[source]), midnight + 18 * HOUR)
+        ts = together + rng.uniform(0, HOUR, hit.size)
+        return Infections(hit, source, pop.home[hit], ts)
 
     # --- cases ---
     def cases_table(self, person_refs: pa.Array, districts: list[str]) -> pa.Table:

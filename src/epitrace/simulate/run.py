@@ -206,7 +206,7 @@ def simulate_city(
                 day, clock.weekday(day), midnight, home_since, outbreak.isolated(day),
                 outbreak.forced_attendance(day),
             )  # fmt: skip
-            new = outbreak.spread(day, midnight, visits)
+            new = outbreak.spread(day, midnight, visits, home_after)
             infections_log.append((new.infectee, new.infector, new.place))
             timeline = Timeline(
                 city, Visits.concat([previous, visits]), home_after, pop.home, midnight
