@@ -43,12 +43,3 @@ class Clock:
     def weekday(self, day: int) -> int:
         """0 = Monday ... 6 = Sunday."""
         return self.dates[day].weekday()
-
-    def day_of(self, instant: float) -> int:
-        """Index of the simulated day holding ``instant`` (may be <0 or >= days)."""
-        if instant < self.start:
-            return -1 - int((self.start - instant) // DAY)
-        for day in range(len(self.midnights) - 1):
-            if instant < self.midnights[day + 1]:
-                return day
-        return len(self.midnights) - 1 + int((instant - self.end) // DAY)

@@ -239,7 +239,9 @@ class Outbreak:
 
     def _rooms(self, visits: Visits) -> np.ndarray:
         """A key per visit: the place and the room within it that the visitor is in today."""
-        visitors = np.bincount(visits.place, minlength=self.city.size)[visits.place]
+        # Distinct people, not visits: a morning and an afternoon at work are one colleague.
+        unique = np.unique(visits.place * self.pop.size + visits.person)
+        visitors = np.bincount(unique // self.pop.size, minlength=self.city.size)[visits.place]
         rooms = np.clip(np.ceil(visitors / self.room_size[self.city.kind[visits.place]]), 1, 4096)
         return visits.place * 4096 + self.room_draw[visits.person] % rooms.astype(np.int64)
 

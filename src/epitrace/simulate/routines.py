@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from epitrace.simulate.city import KIND, SERVICE_MINUTES, City
+from epitrace.simulate.city import SERVICE_MINUTES, City
 from epitrace.simulate.clock import HOUR, MINUTE
 from epitrace.simulate.config import SimulationConfig
 from epitrace.simulate.geography import NearestLookup
@@ -392,7 +392,3 @@ class DayPlanner:
         visits.start, visits.end = np.round(visits.start), np.round(visits.end)
         home_after = np.round(home_after)
         return visits.sorted(), home_after
-
-
-def is_kind(city: City, place: np.ndarray, kind: str) -> np.ndarray:
-    return city.kind[place] == KIND[kind]
