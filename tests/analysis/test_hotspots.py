@@ -313,3 +313,11 @@ def test_nyc_fever_most_likely_cluster_matches_the_reference() -> None:
     assert best.llr == pytest.approx(3.845418, abs=1e-6)
     # Reference p ~ 0.19; 999 replications give a Monte Carlo s.e. of ~0.012.
     assert 0.14 <= best.p_value <= 0.24
+
+
+def test_centres_far_from_every_case_give_no_cluster() -> None:
+    cases = null_cases(np.random.default_rng(4))
+    far = pa.table({"lat": [35.1], "lon": [129.0]})  # Busan, 325 km away
+    assert find_hotspots(cases, centres=far, replications=9).num_rows == 0
+    with pytest.raises(ValueError, match="centres"):
+        find_hotspots(cases, centres=pa.table({"lat": [35.1]}))

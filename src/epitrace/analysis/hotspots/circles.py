@@ -64,9 +64,8 @@ def candidate_circles(
     np.cumsum(np.bincount(centre, minlength=n_centres), out=start[1:])
 
     cases_inside = _cumsum_per_centre(location_cases[location].astype(np.int64), start)
-    next_same_centre = np.append(centre[1:] == centre[:-1], False)
-    next_same_distance = np.append(distance[1:] == distance[:-1], False)
-    closes_step = ~(next_same_centre & next_same_distance)
+    same_as_next = (centre[1:] == centre[:-1]) & (distance[1:] == distance[:-1])
+    closes_step = ~np.append(same_as_next, False)[: centre.size]
     # The cases of a circle are those at its step's end; an entry is usable only
     # if the circle that it belongs to stays within max_cases.
     step_cases = _cases_at_step_end(cases_inside, closes_step)

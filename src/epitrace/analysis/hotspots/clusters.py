@@ -309,7 +309,9 @@ class _ScanSetup:
             first_day=np.full(n, -1, dtype=np.int64),
             last_day=np.full(n, -1, dtype=np.int64),
         )
-        scan_assignment(case_day, *self._arguments(), True, *vars(best).values())
+        scan_assignment(
+            case_day, *self._arguments(), True, best.llr, best.entry, best.first_day, best.last_day
+        )
         return best
 
     def replicated_maxima(self, case_day: np.ndarray, replications: int, seed: int) -> np.ndarray:
