@@ -43,13 +43,14 @@ class Evaluation:
     def table_text(self) -> str:
         header = (
             f"{'input':<14} {'visits≥30m':>10} {'recall':>7} {'stays':>6} {'precision':>9} "
-            f"{'median err m':>12} {'precise err m':>13}"
+            f"{'r≤700m':>7} {'r>700m':>7} {'median err m':>12} {'precise err m':>13}"
         )
         lines = [header]
         for row in self.rows():
             lines.append(
                 f"{row['input']:<14} {row['visits']:>10} {row['recall']:>7.3f} "
                 f"{row['stays']:>6} {row['precision']:>9.3f} "
+                f"{row['tight_precision']:>7.3f} {row['loose_precision']:>7.3f} "
                 f"{row['median_error_m']:>12.1f} {row['median_precise_error_m']:>13.1f}"
             )
         return "\n".join(lines)

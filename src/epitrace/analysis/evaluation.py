@@ -21,6 +21,9 @@ import pyarrow as pa
 from epitrace.analysis.trajectory.projection import LocalProjection
 
 PRECISE_SOURCES = ("card", "transit", "entry", "gps")
+# Stays located this loosely sit under suburban or rural cells, which cannot
+# separate places a kilometre or two apart: their precision is reported apart.
+LARGE_RADIUS_M = 700.0
 
 
 def _micros(column: pa.ChunkedArray) -> np.ndarray:
@@ -37,6 +40,8 @@ class StayScore:
     stays_correct: int = 0
     errors_m: list[float] = field(default_factory=list)
     precise_errors_m: list[float] = field(default_factory=list)
+    loose_stays: int = 0  # stays with a radius over LARGE_RADIUS_M
+    loose_correct: int = 0
 
     def __add__(self, other: StayScore) -> StayScore:
         return StayScore(
@@ -46,6 +51,8 @@ class StayScore:
             self.stays_correct + other.stays_correct,
             self.errors_m + other.errors_m,
             self.precise_errors_m + other.precise_errors_m,
+            self.loose_stays + other.loose_stays,
+            self.loose_correct + other.loose_correct,
         )
 
     @property
@@ -64,12 +71,26 @@ class StayScore:
     def median_precise_error_m(self) -> float:
         return float(np.median(self.precise_errors_m)) if self.precise_errors_m else float("nan")
 
+    @property
+    def tight_precision(self) -> float:
+        """Precision of the stays located to within LARGE_RADIUS_M (urban cells, evidence)."""
+        tight = self.stays - self.loose_stays
+        return (self.stays_correct - self.loose_correct) / tight if tight else float("nan")
+
+    @property
+    def loose_precision(self) -> float:
+        return self.loose_correct / self.loose_stays if self.loose_stays else float("nan")
+
     def summary(self) -> dict[str, float]:
         return {
             "visits": self.visits,
             "recall": round(self.recall, 4),
             "stays": self.stays,
             "precision": round(self.precision, 4),
+            "tight_stays": self.stays - self.loose_stays,
+            "tight_precision": round(self.tight_precision, 4),
+            "loose_stays": self.loose_stays,
+            "loose_precision": round(self.loose_precision, 4),
             "median_error_m": round(self.median_error_m, 1),
             "matched_stays": len(self.errors_m),
             "median_precise_error_m": round(self.median_precise_error_m, 1),
@@ -101,11 +122,14 @@ def score_stays(
         if len(v_start)
         else np.zeros(len(s_start), dtype=bool)
     )
+    loose = np.asarray(stays.column("radius_m"), float) > LARGE_RADIUS_M
     score = StayScore(
         int(long_visit.sum()),
         int((visit_found & long_visit).sum()),
         len(s_start),
         int(stay_correct.sum()),
+        loose_stays=int(loose.sum()),
+        loose_correct=int((loose & stay_correct).sum()),
     )
     if not stay_correct.any():
         return score

@@ -113,8 +113,8 @@ class SimulationConfig:
     ping_pong_probability: float = 0.2  # attach to the second-nearest cell instead
     # Expected records per hour of the local day (00-01, 01-02, ...) for a median user.
     records_per_hour: tuple[float, ...] = (
-        0.4, 0.3, 0.3, 0.3, 0.3, 0.4, 1.0, 2.0, 2.5, 2.5, 2.5, 2.5,
-        2.8, 2.5, 2.5, 2.5, 2.5, 2.5, 3.0, 3.0, 3.0, 3.0, 2.5, 1.2,
+        0.5, 0.4, 0.3, 0.3, 0.3, 0.5, 1.5, 3.5, 5.0, 5.0, 5.0, 5.0,
+        5.5, 5.0, 5.0, 5.0, 5.0, 5.0, 5.5, 5.5, 5.5, 5.0, 4.0, 1.5,
     )  # fmt: skip
     user_activity_sigma: float = 0.5  # log-normal spread of how much people use their phones
     silence_probability: float = 0.05  # a person-day with a long silence (phone off, no signal)
