@@ -237,6 +237,99 @@ def evaluate(
 
 
 @main.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--cases",
+    "cases_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="The confirmed cases (a `cases` table, CSV or Parquet).",
+)
+@click.option(
+    "--from", "start", type=Timestamp(), default=None, help="Start of every case's window (TS)."
+)
+@click.option(
+    "--to", "end", type=Timestamp(), default=None, help="End of every case's window (TS)."
+)
+@click.option(
+    "--replications",
+    type=click.IntRange(min=0),
+    default=999,
+    show_default=True,
+    help="Monte Carlo replications for the p-values.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the replications.")
+@click.option(
+    "--max-radius-m",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1000.0,
+    show_default=True,
+    help="Largest cluster radius in metres.",
+)
+@click.option(
+    "--max-days",
+    type=click.IntRange(min=1),
+    default=7,
+    show_default=True,
+    help="Longest cluster time window in days.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder to write hotspots.csv and hotspot_cases.csv to.",
+)
+def hotspots(
+    folder: Path,
+    cases_file: Path,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    replications: int,
+    seed: int,
+    max_radius_m: float,
+    max_days: int,
+    out: Path,
+) -> None:
+    """Space-time clusters among the cases in CASES, from their stays traced in FOLDER.
+
+    Each case's window runs from 14 days before onset (or confirmation) to the
+    confirmation day; --from and --to replace it for every case.
+    """
+    from epitrace.outbreaks import HotspotError, find_outbreak_hotspots
+    from epitrace.progress import progress_bar
+
+    if start is not None and end is not None and end <= start:
+        raise UserError("--to must come after --from")
+    bar = progress_bar(None, "tracing cases", unit="case")
+
+    def on_start(total: int) -> None:
+        bar.total = total
+        bar.refresh()
+
+    try:
+        result = find_outbreak_hotspots(
+            folder,
+            cases_file,
+            out,
+            start=start,
+            end=end,
+            replications=replications,
+            seed=seed,
+            max_radius_m=max_radius_m,
+            max_days=max_days,
+            on_start=on_start,
+            on_case=lambda: bar.update(1),
+        )
+    except HotspotError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        bar.close()
+    for line in result.messages():
+        click.echo(line, err=True)
+    click.echo(result.describe())
+
+
+@main.command()
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),

@@ -1,0 +1,417 @@
+"""Outbreak hotspots from a dataset folder: the work behind ``epitrace hotspots``.
+
+For each confirmed case (a ``cases`` table) the case's records are read from
+the provider stores in a dataset folder, their stays traced over the
+exposure-relevant window, and the stays turned into *case events* (a place
+and a day). Kulldorff's space-time permutation scan
+(``epitrace.analysis.hotspots``) then looks for places where more cases were
+on the same days than the cases' overall spread in space and time explains.
+
+Choices, and why:
+
+- **Window.** From 14 days before onset (before confirmation when the case
+  had no symptoms) to the start of the confirmation day. 14 days is the
+  longest usual COVID-19 incubation, so the place of infection falls inside;
+  from confirmation on a case is isolated. ``start``/``end`` override both
+  bounds for every case.
+- **Stays to events.** A stay that covers 03:00 local time is left out: it
+  is the night, almost always at home, and home is where a case lives, not a
+  place they shared with other cases (household spread is found by contact
+  tracing, not by a scan). Every other stay gives one event at its location
+  on the local day it began.
+- **One event per case and place.** A case who goes to the same pharmacy,
+  office or cafe on several days would otherwise form a "cluster" of one
+  person: the permutation model takes events as exchangeable, and a single
+  person's repeat visits are not. So each case counts once per place (the
+  named place when the evidence names one, else a 100 m grid square), on the
+  visit nearest the most likely day of infection (onset − 5 days, the median
+  incubation; confirmation − 8 days without onset).
+- **Cases without records** (no subscriber, card or GPS record, or no stays
+  in their window) are skipped and counted. The ``cases`` table gives only
+  the region; a district's centroid is kilometres from any place the case
+  went, and piling a district's cases on one point would make a "place" of a
+  whole district, so no fallback location is invented.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pyarrow as pa
+
+from epitrace.analysis.hotspots import HotspotScan, scan_hotspots
+from epitrace.analysis.hotspots.cells import KOREA_CRS, KOREA_TIMEZONE, project
+from epitrace.analysis.hotspots.clusters import MAX_DAYS, MAX_RADIUS_M, REPLICATIONS
+from epitrace.analysis.trajectory import trace_subject
+from epitrace.formats.readers import read_table
+from epitrace.formats.writers import write_table
+from epitrace.providers.dataset import DatasetStore, UnknownSubject
+
+EXPOSURE_DAYS_BEFORE = 14  # longest usual incubation period of COVID-19
+MEDIAN_INCUBATION_DAYS = 5  # onset − this = most likely day of infection
+ASYMPTOMATIC_TEST_LAG_DAYS = 3  # confirmation − onset, typical (1 + Poisson(2))
+NIGHT_HOUR = 3  # a stay that covers 03:00 local is the night, at home
+DEDUP_GRID_M = 100.0  # unnamed stays of one case within this square are one place
+
+EVENT_COLUMNS = (
+    "case_id",
+    "person_ref",
+    "ts",
+    "seq",
+    "start",
+    "end",
+    "lat",
+    "lon",
+    "place_name",
+    "sources",
+)
+
+
+class HotspotError(Exception):
+    """The hotspot search cannot run on this input; the message says why."""
+
+
+@dataclass(frozen=True)
+class CaseWindow:
+    case_id: str
+    person_ref: str
+    start: dt.datetime
+    end: dt.datetime
+    likely_infection: dt.datetime  # visits nearest to it represent a place
+
+
+@dataclass
+class HotspotResult:
+    out: Path
+    scan: HotspotScan
+    events: pa.Table  # one row per case event (see EVENT_COLUMNS) with its location
+    cases_total: int
+    cases_used: int
+    skipped: dict[str, list[str]] = field(default_factory=dict)  # reason -> case ids
+    seconds: float = 0.0
+    files: list[Path] = field(default_factory=list)
+
+    def messages(self) -> list[str]:
+        return [
+            f"warning: {len(ids)} case(s) skipped, {reason}: {', '.join(ids[:5])}"
+            + (" ..." if len(ids) > 5 else "")
+            for reason, ids in self.skipped.items()
+        ]
+
+    def describe(self) -> str:
+        clusters = self.scan.clusters
+        lines = [
+            f"{self.cases_used} of {self.cases_total} cases, {self.events.num_rows} case "
+            f"events: {len(clusters)} cluster(s) in {self.seconds:.1f} s; wrote "
+            + ", ".join(p.name for p in self.files)
+            + f" to {self.out}/"
+        ]
+        for number, c in enumerate(clusters[:5], start=1):
+            lines.append(
+                f"  {number}. {c.lat:.5f}, {c.lon:.5f} r={c.radius_m:.0f} m "
+                f"{c.first_day}..{c.last_day}: {c.cases} events, {c.expected:.1f} expected, "
+                f"p={c.p_value:.3g}"
+            )
+        return "\n".join(lines)
+
+
+# --- reading inputs --------------------------------------------------------
+
+
+def dataset_settings(folder: Path) -> tuple[str, str]:
+    """The dataset's time zone and projected CRS (its manifest says; Korea's otherwise)."""
+    try:
+        config = json.loads((folder / "manifest.json").read_text())["config"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return KOREA_TIMEZONE, KOREA_CRS
+    return str(config.get("timezone", KOREA_TIMEZONE)), str(config.get("projected_crs", KOREA_CRS))
+
+
+def read_cases(path: Path) -> pa.Table:
+    """The ``cases`` table, or ``HotspotError`` naming its problems."""
+    try:
+        loaded = read_table(path, "cases")
+    except (ValueError, OSError) as exc:
+        raise HotspotError(f"{path}: {exc}") from None
+    if loaded.problems:
+        shown = "; ".join(str(p) for p in loaded.problems[:3])
+        more = f" (and {len(loaded.problems) - 3} more)" if len(loaded.problems) > 3 else ""
+        raise HotspotError(f"{path} breaks the cases contract: {shown}{more}")
+    return loaded.table
+
+
+def _local_midnight(day: dt.date, timezone: str) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(timezone)).astimezone(dt.UTC)
+
+
+def exposure_windows(
+    cases: pa.Table,
+    timezone: str,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> list[CaseWindow]:
+    """Each case's exposure-relevant window (see the module docstring)."""
+    windows = []
+    for row in cases.to_pylist():
+        confirmed: dt.date = row["confirmed_date"]
+        onset: dt.date | None = row["onset_date"]
+        reference = onset if onset is not None and onset <= confirmed else confirmed
+        likely_onset = (
+            reference
+            if onset is not None
+            else confirmed - dt.timedelta(days=ASYMPTOMATIC_TEST_LAG_DAYS)
+        )
+        infection_day = likely_onset - dt.timedelta(days=MEDIAN_INCUBATION_DAYS)
+        windows.append(
+            CaseWindow(
+                case_id=row["case_id"],
+                person_ref=row["person_ref"],
+                start=start
+                or _local_midnight(reference - dt.timedelta(days=EXPOSURE_DAYS_BEFORE), timezone),
+                end=end or _local_midnight(confirmed, timezone),
+                likely_infection=_local_midnight(infection_day, timezone) + dt.timedelta(hours=12),
+            )
+        )
+    return windows
+
+
+# --- stays to events -------------------------------------------------------
+
+
+def _covers_night(start: dt.datetime, end: dt.datetime, timezone: str) -> bool:
+    """Whether [start, end) contains a 03:00 local time."""
+    zone = ZoneInfo(timezone)
+    local_start = start.astimezone(zone)
+    night = local_start.replace(hour=NIGHT_HOUR, minute=0, second=0, microsecond=0)
+    if night < local_start:
+        night = (local_start + dt.timedelta(days=1)).replace(
+            hour=NIGHT_HOUR, minute=0, second=0, microsecond=0
+        )
+    return night < end.astimezone(zone)
+
+
+def case_events(
+    stays: pa.Table, window: CaseWindow, timezone: str, crs: str = KOREA_CRS
+) -> list[dict]:
+    """One case's events: daytime stays, one per place, nearest the likely infection."""
+    rows = [
+        row
+        for row in stays.to_pylist()
+        if row["end"] > window.start
+        and row["start"] < window.end
+        and not _covers_night(row["start"], row["end"], timezone)
+    ]
+    if not rows:
+        return []
+    x, y = project(np.array([r["lat"] for r in rows]), np.array([r["lon"] for r in rows]), crs)
+    best: dict[object, dict] = {}
+    for row, px, py in zip(rows, x, y, strict=True):
+        key = row["place_name"] or (
+            int(np.floor(px / DEDUP_GRID_M)),
+            int(np.floor(py / DEDUP_GRID_M)),
+        )
+        distance = abs((row["start"] - window.likely_infection).total_seconds())
+        if key not in best or distance < best[key][0]:
+            best[key] = (distance, row)
+    events = [row for _, row in best.values()]
+    events.sort(key=lambda r: r["start"])
+    return [
+        {
+            "case_id": window.case_id,
+            "person_ref": window.person_ref,
+            # A stay begun before the window counts from the window's start.
+            "ts": max(row["start"], window.start),
+            "seq": row["seq"],
+            "start": row["start"],
+            "end": row["end"],
+            "lat": row["lat"],
+            "lon": row["lon"],
+            "place_name": row["place_name"] or "",
+            "sources": row["sources"],
+        }
+        for row in events
+    ]
+
+
+def events_table(rows: list[dict]) -> pa.Table:
+    ts = pa.timestamp("us", tz="UTC")
+    schema = pa.schema(
+        [
+            ("case_id", pa.string()),
+            ("person_ref", pa.string()),
+            ("ts", ts),
+            ("seq", pa.int64()),
+            ("start", ts),
+            ("end", ts),
+            ("lat", pa.float64()),
+            ("lon", pa.float64()),
+            ("place_name", pa.string()),
+            ("sources", pa.string()),
+        ]
+    )
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def trace_case_events(
+    folder: Path,
+    windows: list[CaseWindow],
+    timezone: str,
+    crs: str,
+    on_case: Callable[[], None] | None = None,
+) -> tuple[pa.Table, dict[str, list[str]]]:
+    """Events of every case traced from the dataset folder, and the cases skipped."""
+    store = DatasetStore(folder)
+    rows: list[dict] = []
+    skipped: dict[str, list[str]] = {}
+    for window in windows:
+        try:
+            records = store.subject(window.person_ref).window(window.start, window.end)
+        except UnknownSubject:
+            skipped.setdefault("no provider record of the person", []).append(window.case_id)
+        else:
+            events = case_events(trace_subject(records).stays, window, timezone, crs)
+            if events:
+                rows.extend(events)
+            else:
+                skipped.setdefault("no daytime stay in the window", []).append(window.case_id)
+        if on_case is not None:
+            on_case()
+    return events_table(rows), skipped
+
+
+# --- scan and outputs ------------------------------------------------------
+
+
+def scan_events(
+    events: pa.Table,
+    *,
+    replications: int = REPLICATIONS,
+    seed: int = 0,
+    max_radius_m: float | None = MAX_RADIUS_M,
+    max_days: int = MAX_DAYS,
+    timezone: str = KOREA_TIMEZONE,
+    crs: str = KOREA_CRS,
+    first_day: dt.date | None = None,
+    last_day: dt.date | None = None,
+) -> HotspotScan:
+    """The space-time permutation scan over case events (lat, lon, ts)."""
+    points = events.select(["lat", "lon", "ts"])
+    return scan_hotspots(
+        points,
+        replications=replications,
+        seed=seed,
+        max_radius_m=max_radius_m,
+        max_days=max_days,
+        timezone=timezone,
+        crs=crs,
+        first_day=first_day,
+        last_day=last_day,
+    )
+
+
+def events_in_clusters(scan: HotspotScan, events: pa.Table, timezone: str) -> list[dict]:
+    """Each cluster's case events: at one of its locations, on one of its days."""
+    if not scan.clusters or scan.cells is None:
+        return []
+    zone = ZoneInfo(timezone)
+    rows = events.to_pylist()
+    out = []
+    for number, cluster in enumerate(scan.clusters, start=1):
+        inside = {(float(scan.cells.lat[i]), float(scan.cells.lon[i])) for i in cluster.locations}
+        for row in rows:
+            day = row["ts"].astimezone(zone).date()
+            if (row["lat"], row["lon"]) in inside and cluster.first_day <= day <= cluster.last_day:
+                out.append({"cluster_id": number, "p_value": cluster.p_value, **row})
+    return out
+
+
+def write_cluster_cases(rows: list[dict], path: Path, timezone: str) -> Path:
+    """``hotspot_cases.csv``: which cases and stays fall in each cluster."""
+    zone = ZoneInfo(timezone)
+    columns = ["cluster_id", "p_value", *EVENT_COLUMNS]
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(
+                {
+                    **row,
+                    "ts": row["ts"].astimezone(zone).isoformat(),
+                    "start": row["start"].astimezone(zone).isoformat(),
+                    "end": row["end"].astimezone(zone).isoformat(),
+                }
+            )
+    return path
+
+
+def _study_days(
+    start: dt.datetime | None, end: dt.datetime | None, timezone: str
+) -> tuple[dt.date | None, dt.date | None]:
+    zone = ZoneInfo(timezone)
+    first = start.astimezone(zone).date() if start is not None else None
+    last = (end - dt.timedelta(microseconds=1)).astimezone(zone).date() if end is not None else None
+    return first, last
+
+
+def find_outbreak_hotspots(
+    folder: Path,
+    cases_file: Path,
+    out: Path,
+    *,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    replications: int = REPLICATIONS,
+    seed: int = 0,
+    max_radius_m: float | None = MAX_RADIUS_M,
+    max_days: int = MAX_DAYS,
+    on_start: Callable[[int], None] | None = None,
+    on_case: Callable[[], None] | None = None,
+) -> HotspotResult:
+    """Trace every case, scan their events, write hotspots.csv and hotspot_cases.csv."""
+    began = time.perf_counter()
+    timezone, crs = dataset_settings(folder)
+    cases = read_cases(cases_file)
+    if cases.num_rows == 0:
+        raise HotspotError(f"{cases_file} has no cases")
+    windows = exposure_windows(cases, timezone, start, end)
+    if on_start is not None:
+        on_start(len(windows))
+    events, skipped = trace_case_events(folder, windows, timezone, crs, on_case)
+    if events.num_rows == 0:
+        raise HotspotError(
+            f"none of the {cases.num_rows} cases has a daytime stay in its window in {folder}"
+        )
+    first_day, last_day = _study_days(start, end, timezone)
+    try:
+        scan = scan_events(
+            events,
+            replications=replications,
+            seed=seed,
+            max_radius_m=max_radius_m,
+            max_days=max_days,
+            timezone=timezone,
+            crs=crs,
+            first_day=first_day,
+            last_day=last_day,
+        )
+    except ValueError as exc:
+        raise HotspotError(str(exc)) from None
+    used = len(set(events.column("case_id").to_pylist()))
+    result = HotspotResult(out, scan, events, cases.num_rows, used, skipped)
+    out.mkdir(parents=True, exist_ok=True)
+    result.files = [
+        write_table(scan.to_table(), out, "hotspots", "csv", tz=timezone),
+        write_cluster_cases(
+            events_in_clusters(scan, events, timezone), out / "hotspot_cases.csv", timezone
+        ),
+    ]
+    result.seconds = time.perf_counter() - began
+    return result

@@ -1,0 +1,193 @@
+"""`epitrace hotspots` on small simulated cities, as an analyst runs it."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import math
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pytest
+from click.testing import CliRunner, Result
+
+from epitrace.cli import main
+from epitrace.formats.readers import read_table
+from epitrace.outbreaks import CaseWindow, case_events, exposure_windows
+from epitrace.simulate import SimulationConfig, simulate_city
+
+# Starts on a Saturday, so the planted church event (the first Sunday after the
+# first day) is on day 2 and most of its cases are confirmed within 10 days.
+EVENT_CITY = SimulationConfig(residents=2000, days=10, seed=1, start=dt.date(2020, 2, 15))
+UTC = dt.UTC
+
+
+def run(*args: object) -> Result:
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def event_city(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("event-city")
+    simulate_city(EVENT_CITY, folder, fmt="parquet")
+    return folder
+
+
+def planted_place(city: Path) -> tuple[float, float, dt.date]:
+    event = json.loads((city / "manifest.json").read_text())["outbreak"]["planted_event"]
+    places = read_table(city / "truth" / "places.parquet").raise_for_problems().to_pylist()
+    place = next(p for p in places if p["place_id"] == event["place_id"])
+    return place["lat"], place["lon"], dt.date.fromisoformat(event["start"][:10])
+
+
+def metres_between(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    dy = (lat2 - lat1) * 111_320.0
+    dx = (lon2 - lon1) * 111_320.0 * math.cos(math.radians(lat1))
+    return math.hypot(dx, dy)
+
+
+def test_hotspots_finds_the_planted_event(event_city: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = run(
+        "hotspots", event_city, "--cases", event_city / "cases.parquet",
+        "--replications", 99, "--out", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    hotspots = read_table(out / "hotspots.csv").raise_for_problems().to_pylist()
+    assert hotspots and hotspots[0]["cluster_id"] == 1
+    first = hotspots[0]
+    lat, lon, day = planted_place(event_city)
+    # The circle holds the church (events at the church lie within its radius).
+    assert metres_between(first["lat"], first["lon"], lat, lon) <= first["radius_m"] + 50
+    seoul = dt.timezone(dt.timedelta(hours=9))
+    assert first["start"].astimezone(seoul).date() <= day < first["end"].astimezone(seoul).date()
+    assert first["p_value"] <= 0.05
+    assert [h["cluster_id"] for h in hotspots] == list(range(1, len(hotspots) + 1))
+    assert "+09:00" in (out / "hotspots.csv").read_text()
+
+    with (out / "hotspot_cases.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    in_first = [r for r in rows if r["cluster_id"] == "1"]
+    assert len(in_first) == first["cases"]
+    assert {r["case_id"] for r in in_first} <= set(
+        read_table(event_city / "cases.parquet").raise_for_problems().column("case_id").to_pylist()
+    )
+    assert all(r["ts"].startswith(day.isoformat()) for r in in_first)
+    assert "1 cluster" in result.stdout or "cluster(s)" in result.stdout
+
+
+def test_hotspots_window_override_and_csv_cases(event_city: Path, tmp_path: Path) -> None:
+    cases = read_table(event_city / "cases.parquet").raise_for_problems()
+    cases_csv = tmp_path / "cases.csv"
+    pacsv.write_csv(cases, cases_csv)
+    out = tmp_path / "out"
+    result = run(
+        "hotspots", event_city, "--cases", cases_csv, "--replications", 9,
+        "--from", "2020-02-16T00:00:00+09:00", "--to", "2020-02-19T00:00:00+09:00",
+        "--out", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    with (out / "hotspot_cases.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows
+    assert all("2020-02-16" <= r["ts"][:10] <= "2020-02-18" for r in rows)
+    hotspots = read_table(out / "hotspots.csv").raise_for_problems().to_pylist()
+    assert all(h["p_value"] >= 0.1 for h in hotspots)  # 9 replications resolve p to 0.1
+
+
+def test_hotspots_unknown_people_are_skipped_and_counted(event_city: Path, tmp_path: Path) -> None:
+    cases = read_table(event_city / "cases.parquet").raise_for_problems()
+    stranger = pa.table(
+        {
+            "case_id": ["X1"],
+            "person_ref": ["P999999"],
+            "confirmed_date": [dt.date(2020, 2, 20)],
+            "onset_date": pa.array([None], pa.date32()),
+            "region": ["Jung-gu"],
+        }
+    ).cast(cases.schema)
+    cases_csv = tmp_path / "cases.csv"
+    pacsv.write_csv(pa.concat_tables([cases, stranger]), cases_csv)
+    result = run(
+        "hotspots", event_city, "--cases", cases_csv, "--replications", 9, "--out", tmp_path / "o"
+    )
+    assert result.exit_code == 0, result.output
+    assert "skipped, no provider record of the person: X1" in result.stderr
+
+
+def test_hotspots_user_mistakes_are_clear_errors(event_city: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "cases.csv"
+    bad.write_text("case_id,person_ref\nC1,P000001\n")
+    result = run("hotspots", event_city, "--cases", bad, "--out", tmp_path / "o")
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output and "cases" in result.output
+
+    nobody = tmp_path / "nobody.csv"
+    nobody.write_text(
+        "case_id,person_ref,confirmed_date,onset_date,region\nC1,P999999,2020-02-20,,Jung-gu\n"
+    )
+    result = run("hotspots", event_city, "--cases", nobody, "--out", tmp_path / "o")
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "none of the 1 cases" in result.output
+
+    result = run(
+        "hotspots", event_city, "--cases", nobody, "--out", tmp_path / "o",
+        "--from", "2020-02-20T00:00:00+09:00", "--to", "2020-02-19T00:00:00+09:00",
+    )  # fmt: skip
+    assert result.exit_code == 2 and "--to must come after --from" in result.output
+
+    result = run("hotspots", event_city, "--cases", nobody, "--out", tmp_path / "o", "--from", "x")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+def test_exposure_window_runs_from_14_days_before_onset_to_confirmation() -> None:
+    cases = pa.table(
+        {
+            "case_id": ["C1", "C2"],
+            "person_ref": ["P1", "P2"],
+            "confirmed_date": [dt.date(2020, 2, 20), dt.date(2020, 2, 20)],
+            "onset_date": [dt.date(2020, 2, 18), None],
+            "region": ["Jung-gu", "Jung-gu"],
+        }
+    )
+    with_onset, without = exposure_windows(cases, "Asia/Seoul")
+    assert with_onset.start == dt.datetime(2020, 2, 3, 15, tzinfo=UTC)  # Feb 4, 00:00 KST
+    assert with_onset.end == dt.datetime(2020, 2, 19, 15, tzinfo=UTC)  # Feb 20, 00:00 KST
+    assert without.start == dt.datetime(2020, 2, 5, 15, tzinfo=UTC)
+    assert with_onset.likely_infection.date() == dt.date(2020, 2, 13)
+
+
+def _stay(seq: int, start: dt.datetime, hours: float, lat: float, name: str = "") -> dict:
+    return {
+        "person_ref": "P1",
+        "seq": seq,
+        "start": start,
+        "end": start + dt.timedelta(hours=hours),
+        "lat": lat,
+        "lon": 128.6,
+        "radius_m": 30.0,
+        "place_name": name,
+        "sources": "telecom",
+        "confidence": 0.9,
+    }
+
+
+def test_case_events_drop_nights_and_count_a_place_once() -> None:
+    kst = dt.timezone(dt.timedelta(hours=9))
+    day = dt.datetime(2020, 2, 10, tzinfo=kst)
+    stays = pa.Table.from_pylist(
+        [
+            _stay(1, day - dt.timedelta(hours=4), 12, 35.80),  # 20:00-08:00: home
+            _stay(2, day + dt.timedelta(hours=10), 1, 35.85, "Pharmacy"),
+            _stay(3, day + dt.timedelta(days=2, hours=10), 1, 35.85, "Pharmacy"),
+            _stay(4, day + dt.timedelta(days=2, hours=12), 1, 35.87),
+        ]
+    )
+    window = CaseWindow(
+        "C1", "P1", day - dt.timedelta(days=5), day + dt.timedelta(days=5),
+        likely_infection=day + dt.timedelta(days=2, hours=12),
+    )  # fmt: skip
+    events = case_events(stays, window, "Asia/Seoul")
+    assert [e["seq"] for e in events] == [3, 4]  # the pharmacy once, nearest the infection
