@@ -345,5 +345,45 @@ def demo(out: Path, residents: int) -> None:
     run_demo(out, residents=residents)
 
 
+# --- provider stores (epitrace store ...) ---
+
+
+@main.group()
+def store() -> None:
+    """Provider stores: each agency's own data, laid out for its narrow queries."""
+
+
+@store.command("build")
+@click.argument("dataset", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder to write one store per agency to (created if missing).",
+)
+@click.option(
+    "--agency",
+    "agencies",
+    multiple=True,
+    help="Build only this agency's store (repeatable) [default: every agency].",
+)
+@click.option("--force", is_flag=True, help="Rebuild partitions that already exist.")
+def store_build(dataset: Path, out: Path, agencies: tuple[str, ...], force: bool) -> None:
+    """Split the contract dataset in DATASET into one provider store per agency.
+
+    Restartable: complete partitions are kept and skipped on the next run.
+    """
+    from epitrace.providers.store import StoreBuildError, build_stores
+
+    try:
+        manifests = build_stores(dataset, out, agencies, force=force)
+    except StoreBuildError as error:
+        raise UserError(str(error)) from None
+    for manifest in manifests:
+        rows = sum(int(t["rows"]) for t in manifest.tables.values())  # type: ignore[call-overload]
+        click.echo(f"{manifest.agency:<28} {manifest.kind:<17} {rows:>12,} rows")
+    click.echo(f"{len(manifests)} stores in {out}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
