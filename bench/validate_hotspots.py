@@ -24,6 +24,11 @@ onset) can be confirmed within the period; started on a Monday, a 14-day city
 confirms few of them before it ends and there is little to find. Cities are
 written to a temporary folder and removed after each seed.
 
+Each events table is scanned twice: with the replications permuting dates
+only within weekdays (``epitrace hotspots --weekday-strata``, see
+``analysis/hotspots/cases.py``) and with the plain permutation of all dates
+(the default).
+
 ``--truth-visits`` adds a variant that skips the tracing: case events are
 the cases' true visits (``truth/visits``) in the same windows, labelled as
 such; it separates the scan's power from the tracing's.
@@ -215,16 +220,24 @@ def validate_city(
     runs = []
     began = time.perf_counter()
     events, _ = trace_case_events(city, windows, timezone, crs)
-    variants = [("traced", events, began)]
+    traced_s = time.perf_counter() - began
+    variants = [("traced", events)]
     if truth_visits:
-        variants.append(("truth-visits", truth_visit_events(city, windows, timezone), None))
-    for variant, variant_events, started in variants:
-        started = started or time.perf_counter()
-        scan = scan_events(
-            variant_events, replications=replications, seed=seed, timezone=timezone, crs=crs
-        )
-        seconds = time.perf_counter() - started
-        runs.append(score(seed, outbreak, variant, cases, variant_events, scan, event, seconds))
+        variants.append(("truth-visits", truth_visit_events(city, windows, timezone)))
+    for name, variant_events in variants:
+        for strata in (True, False):
+            started = time.perf_counter()
+            scan = scan_events(
+                variant_events,
+                replications=replications,
+                seed=seed,
+                timezone=timezone,
+                crs=crs,
+                weekday_strata=strata,
+            )
+            seconds = time.perf_counter() - started + (traced_s if name == "traced" else 0.0)
+            variant = f"{name}, {'weekday strata' if strata else 'plain permutation'}"
+            runs.append(score(seed, outbreak, variant, cases, variant_events, scan, event, seconds))
     return runs
 
 
@@ -234,8 +247,9 @@ def summary(runs: list[Run]) -> str:
         "top cluster p < 0.05 | planted event found |",
         "|---|---|---|---|---|---|---|",
     ]
+    variants = sorted({r.variant for r in runs}, key=lambda v: (v.startswith("truth"), v))
     for outbreak in ("clustered", "null"):
-        for variant in ("traced", "truth-visits"):
+        for variant in variants:
             group = [r for r in runs if r.outbreak == outbreak and r.variant == variant]
             if not group:
                 continue

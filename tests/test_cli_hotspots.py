@@ -191,3 +191,25 @@ def test_case_events_drop_nights_and_count_a_place_once() -> None:
     )  # fmt: skip
     events = case_events(stays, window, "Asia/Seoul")
     assert [e["seq"] for e in events] == [3, 4]  # the pharmacy once, nearest the infection
+
+
+def test_weekday_strata_permute_dates_only_within_weekdays() -> None:
+    import numpy as np
+
+    from epitrace.analysis.hotspots.cases import permute_within_strata, weekday_of_days
+
+    days = np.array([0, 1, 7, 8, 14, 15, 2], dtype=np.int32)
+    strata = weekday_of_days(dt.date(2020, 2, 16), days)  # a Sunday
+    permuted = permute_within_strata(days, strata, 50, np.random.default_rng(0))
+    assert (weekday_of_days(dt.date(2020, 2, 16), permuted) == strata).all()
+    assert (np.sort(permuted, axis=1) == np.sort(days)).all()
+    assert len({tuple(row) for row in permuted}) > 1
+
+
+def test_hotspots_with_weekday_strata_runs(event_city: Path, tmp_path: Path) -> None:
+    result = run(
+        "hotspots", event_city, "--cases", event_city / "cases.parquet",
+        "--replications", 19, "--weekday-strata", "--out", tmp_path,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert read_table(tmp_path / "hotspots.csv").raise_for_problems().num_rows > 0

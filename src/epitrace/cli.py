@@ -274,6 +274,13 @@ def evaluate(
     help="Longest cluster time window in days.",
 )
 @click.option(
+    "--weekday-strata/--no-weekday-strata",
+    default=False,
+    show_default=True,
+    help="Permute dates only within weekdays, so places with weekly schedules "
+    "(Sunday churches) are not clusters by themselves; for periods of many weeks.",
+)
+@click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     required=True,
@@ -288,6 +295,7 @@ def hotspots(
     seed: int,
     max_radius_m: float,
     max_days: int,
+    weekday_strata: bool,
     out: Path,
 ) -> None:
     """Space-time clusters among the cases in CASES, from their stays traced in FOLDER.
@@ -317,6 +325,7 @@ def hotspots(
             seed=seed,
             max_radius_m=max_radius_m,
             max_days=max_days,
+            weekday_strata=weekday_strata,
             on_start=on_start,
             on_case=lambda: bar.update(1),
         )

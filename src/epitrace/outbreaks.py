@@ -26,6 +26,12 @@ Choices, and why:
   named place when the evidence names one, else a 100 m grid square), on the
   visit nearest the most likely day of infection (onset − 5 days, the median
   incubation; confirmation − 8 days without onset).
+- **Weekly schedules.** Churches gather on Sundays, clubs on weekend
+  nights, so a church where a few cases worship can be a cluster by itself.
+  ``weekday_strata`` permutes dates only within weekdays in the
+  replications (``analysis/hotspots/cases.py``), which holds the test's size
+  but, over two weeks (two Sundays), leaves almost no power: off by default;
+  use it over periods of many weeks (docs/accuracy.md).
 - **Cases without records** (no subscriber, card or GPS record, or no stays
   in their window) are skipped and counted. The ``cases`` table gives only
   the region; a district's centroid is kilometres from any place the case
@@ -48,6 +54,7 @@ import numpy as np
 import pyarrow as pa
 
 from epitrace.analysis.hotspots import HotspotScan, scan_hotspots
+from epitrace.analysis.hotspots.cases import scan_hotspots_by_weekday
 from epitrace.analysis.hotspots.cells import KOREA_CRS, KOREA_TIMEZONE, project
 from epitrace.analysis.hotspots.clusters import MAX_DAYS, MAX_RADIUS_M, REPLICATIONS
 from epitrace.analysis.trajectory import trace_subject
@@ -301,10 +308,15 @@ def scan_events(
     crs: str = KOREA_CRS,
     first_day: dt.date | None = None,
     last_day: dt.date | None = None,
+    weekday_strata: bool = False,
 ) -> HotspotScan:
-    """The space-time permutation scan over case events (lat, lon, ts)."""
+    """The space-time permutation scan over case events (lat, lon, ts).
+
+    ``weekday_strata`` permutes dates only within weekdays in the
+    replications (``analysis.hotspots.cases``); see the module docstring."""
     points = events.select(["lat", "lon", "ts"])
-    return scan_hotspots(
+    scan = scan_hotspots_by_weekday if weekday_strata else scan_hotspots
+    return scan(
         points,
         replications=replications,
         seed=seed,
@@ -372,6 +384,7 @@ def find_outbreak_hotspots(
     seed: int = 0,
     max_radius_m: float | None = MAX_RADIUS_M,
     max_days: int = MAX_DAYS,
+    weekday_strata: bool = False,
     on_start: Callable[[int], None] | None = None,
     on_case: Callable[[], None] | None = None,
 ) -> HotspotResult:
@@ -401,6 +414,7 @@ def find_outbreak_hotspots(
             crs=crs,
             first_day=first_day,
             last_day=last_day,
+            weekday_strata=weekday_strata,
         )
     except ValueError as exc:
         raise HotspotError(str(exc)) from None
