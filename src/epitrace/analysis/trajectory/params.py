@@ -29,8 +29,10 @@ class TrajectoryParams:
     # A cluster of records is a stay when its estimated duration (from midway
     # after the previous place's last record to midway before the next place's
     # first) is at least this long. Visits of 30 minutes or more are what
-    # investigators act on; the estimate is rough, so the bar is lower.
-    min_stay_min: float = 30.0
+    # investigators act on; since the estimate reaches halfway into the travel
+    # on each side, such a visit typically shows as 35-45 minutes, and a
+    # cluster estimated under 40 minutes is more often a pause on the way.
+    min_stay_min: float = 40.0
     # ...and rests on at least this many records: one lone attachment is no
     # evidence of staying anywhere.
     min_records: int = 2
