@@ -2,6 +2,8 @@
 
 ``find_hotspots(cases)`` returns the ``hotspots`` table; ``scan_hotspots``
 keeps the details. See ``clusters.find_hotspots`` for the parameters.
+``grid_counts`` and ``gi_star`` (``grid.py``) are the quick view: counts on a
+grid per day and Getis-Ord Gi* hot cells.
 """
 
 from epitrace.analysis.hotspots.clusters import (
@@ -10,5 +12,6 @@ from epitrace.analysis.hotspots.clusters import (
     find_hotspots,
     scan_hotspots,
 )
+from epitrace.analysis.hotspots.grid import gi_star, grid_counts
 
-__all__ = ["Cluster", "HotspotScan", "find_hotspots", "scan_hotspots"]
+__all__ = ["Cluster", "HotspotScan", "find_hotspots", "gi_star", "grid_counts", "scan_hotspots"]
