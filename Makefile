@@ -40,7 +40,7 @@ bench: $(TEST_STAMP)
 lock:
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
 	.lockenv/bin/python -m pip install --quiet --upgrade pip
-	.lockenv/bin/python -m pip install --quiet -e '.[dev]'
+	.lockenv/bin/python -m pip install --quiet -e '.[dev,spark]'
 	.lockenv/bin/python -m pip freeze --exclude-editable | grep -v '^epitrace' > constraints.txt
 	rm -rf .lockenv
 
