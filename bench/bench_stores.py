@@ -224,8 +224,25 @@ def report(
         "",
         f"Subject extract on the subscriber-sorted copy: {by_subscriber:.3f} s warm; the same "
         f"expression on the cell-sorted partitions: {by_cell:.3f} s.",
+        "",
+        NOTES,
     ]
     return "\n".join(lines) + "\n"
+
+
+NOTES = """\
+- The build is dominated by the telecom records (111 M rows, written twice:
+  by cell and by subscriber); one DuckDB `COPY ... ORDER BY` per carrier and
+  UTC day reads about one day of the time-ordered source through row-group
+  pruning, so memory stays bounded by a day's sort (DuckDB may spill).
+- A rebuild over complete stores only re-counts rows per agency and day
+  (one scan of each source table) and skips every partition.
+- Place-time presence reads only the candidate cells' row groups of the
+  window's days: well under the 1 s target on DuckDB, even for 14 nights.
+- Spark local mode answers the same queries with the same rows in about
+  1-2 s each: job planning and scheduling, not data, dominate at this size.
+  Its first query also pays JVM warm-up and Parquet footer reads.
+"""
 
 
 def update_docs(section: str) -> None:

@@ -369,6 +369,7 @@ def local_spark_session(cores: int = 2, memory: str = "1g") -> Any:
         SparkSession.builder.master(f"local[{cores}]")
         .appName("epitrace-provider")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", str(cores))
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")
