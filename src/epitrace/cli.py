@@ -174,7 +174,11 @@ def analyze(
     no_contacts: bool,
     out: Path,
 ) -> None:
-    """One subject's investigation from the provider records in FOLDER."""
+    """One subject's investigation from the provider records in FOLDER.
+
+    FOLDER is a dataset of contract files, or the agencies' built stores
+    (`epitrace store build`), which are then asked one by one.
+    """
     from epitrace.investigation import AnalysisError, investigate
 
     if start is not None and end is not None and end <= start:

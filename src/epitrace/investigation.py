@@ -22,6 +22,8 @@ from epitrace.formats.problems import Problem
 from epitrace.formats.readers import read_dataset_table, read_table
 from epitrace.formats.writers import write_table
 from epitrace.providers.dataset import DatasetStore, UnknownSubject
+from epitrace.providers.network import StoreNetwork, is_store_network
+from epitrace.providers.queries import QueryRefused
 
 
 class AnalysisError(Exception):
@@ -106,10 +108,14 @@ def investigate(
     params: TrajectoryParams | None = None,
 ) -> InvestigationResult:
     began = time.perf_counter()
-    store = DatasetStore(folder)
     try:
-        records = store.subject(person_ref).window(start, end)
-    except UnknownSubject as exc:
+        if is_store_network(folder):  # the agencies' own stores, asked one by one
+            store: DatasetStore | StoreNetwork = StoreNetwork(folder)
+            records = store.subject(person_ref, start, end)
+        else:  # a dataset folder of contract files
+            store = DatasetStore(folder)
+            records = store.subject(person_ref).window(start, end)
+    except (UnknownSubject, QueryRefused) as exc:
         raise AnalysisError(str(exc)) from None
     params = params or TrajectoryParams()
     trajectory = trace_subject(records, params)

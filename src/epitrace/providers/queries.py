@@ -491,6 +491,11 @@ class ProviderStore:
         sort = [key, "ts", *[c for c in table(contract).column_names if c not in (key, "ts")]]
         return conform_answer(self._run(expr), table(contract).arrow_schema, sort)
 
+    def lookup(self, registry: str, column: str, values: list[str]) -> pa.Table:
+        """Rows of a registry (``subscribers``, ``card_holders``, ...) whose ``column``
+        is one of ``values``: how the exchange finds a person's lines and cards."""
+        return self._registry_rows(registry, column, values)
+
     def _registry_rows(self, name: str, column: str, values: list[str]) -> pa.Table:
         schema = table(name).arrow_schema
         if not values or not self.has(name):
