@@ -196,7 +196,7 @@ def test_case_events_drop_nights_and_count_a_place_once() -> None:
 def test_weekday_strata_permute_dates_only_within_weekdays() -> None:
     import numpy as np
 
-    from epitrace.analysis.hotspots.cases import permute_within_strata, weekday_of_days
+    from epitrace.analysis.hotspots.clusters import permute_within_strata, weekday_of_days
 
     days = np.array([0, 1, 7, 8, 14, 15, 2], dtype=np.int32)
     strata = weekday_of_days(dt.date(2020, 2, 16), days)  # a Sunday

@@ -29,7 +29,7 @@ Choices, and why:
 - **Weekly schedules.** Churches gather on Sundays, clubs on weekend
   nights, so a church where a few cases worship can be a cluster by itself.
   ``weekday_strata`` permutes dates only within weekdays in the
-  replications (``analysis/hotspots/cases.py``), which holds the test's size
+  replications (``analysis/hotspots/clusters.py``, ``scan_hotspots``), which holds the test's size
   but, over two weeks (two Sundays), leaves almost no power: off by default;
   use it over periods of many weeks (docs/accuracy.md).
 - **Cases without records** (no subscriber, card or GPS record, or no stays
@@ -54,7 +54,6 @@ import numpy as np
 import pyarrow as pa
 
 from epitrace.analysis.hotspots import HotspotScan, scan_hotspots
-from epitrace.analysis.hotspots.cases import scan_hotspots_by_weekday
 from epitrace.analysis.hotspots.cells import KOREA_CRS, KOREA_TIMEZONE, project
 from epitrace.analysis.hotspots.clusters import MAX_DAYS, MAX_RADIUS_M, REPLICATIONS
 from epitrace.analysis.trajectory import trace_subject
@@ -313,10 +312,9 @@ def scan_events(
     """The space-time permutation scan over case events (lat, lon, ts).
 
     ``weekday_strata`` permutes dates only within weekdays in the
-    replications (``analysis.hotspots.cases``); see the module docstring."""
+    replications (``analysis.hotspots.scan_hotspots``); see the module docstring."""
     points = events.select(["lat", "lon", "ts"])
-    scan = scan_hotspots_by_weekday if weekday_strata else scan_hotspots
-    return scan(
+    return scan_hotspots(
         points,
         replications=replications,
         seed=seed,
@@ -326,6 +324,7 @@ def scan_events(
         crs=crs,
         first_day=first_day,
         last_day=last_day,
+        weekday_strata=weekday_strata,
     )
 
 
