@@ -17,6 +17,9 @@ import pyarrow.compute as pc
 
 from epitrace.formats.schemas import empty_table
 
+# The tables of a subject's own records (the others are registries).
+RECORD_TABLES = ("telecom_records", "card_transactions", "transit_taps", "entry_logs", "gps_points")
+
 
 def _empty(name: str) -> pa.Table:
     return empty_table(name)
@@ -58,13 +61,7 @@ class SubjectRecords:
         if start is None and end is None:
             return self
         changes = {}
-        for name in (
-            "telecom_records",
-            "card_transactions",
-            "transit_taps",
-            "entry_logs",
-            "gps_points",
-        ):
+        for name in RECORD_TABLES:
             data: pa.Table = getattr(self, name)
             keep = pa.scalar(True)
             ts = data.column("ts")
@@ -77,13 +74,4 @@ class SubjectRecords:
 
     @property
     def record_count(self) -> int:
-        return sum(
-            getattr(self, name).num_rows
-            for name in (
-                "telecom_records",
-                "card_transactions",
-                "transit_taps",
-                "entry_logs",
-                "gps_points",
-            )
-        )
+        return sum(getattr(self, name).num_rows for name in RECORD_TABLES)

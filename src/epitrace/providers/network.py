@@ -15,22 +15,15 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from epitrace.analysis.subject import SubjectRecords
+from epitrace.analysis.subject import RECORD_TABLES, SubjectRecords
 from epitrace.formats.problems import Problem
 from epitrace.formats.schemas import table
 from epitrace.providers.dataset import UnknownSubject
 from epitrace.providers.queries import ProviderStore, SubjectExtract
 from epitrace.providers.store import MANIFEST
 
-RECORD_TABLES = (
-    "telecom_records",
-    "cells",
-    "card_transactions",
-    "merchants",
-    "transit_taps",
-    "entry_logs",
-    "gps_points",
-)
+# A subject's records and the registry rows that locate them.
+GATHERED_TABLES = (*RECORD_TABLES, "cells", "merchants")
 
 
 def is_store_network(folder: Path) -> bool:
@@ -76,7 +69,7 @@ class StoreNetwork:
         """Everything every agency holds on ``person_ref`` in [start, end)."""
         period = self.period()
         start, end = start or period[0], end or period[1]
-        parts: dict[str, list[pa.Table]] = {name: [] for name in RECORD_TABLES}
+        parts: dict[str, list[pa.Table]] = {name: [] for name in GATHERED_TABLES}
         phones = self._telecom(person_ref, start, end, parts)
         cards = self._cards(person_ref, start, end, parts)
         for store in self._of_kind("entry_operator"):

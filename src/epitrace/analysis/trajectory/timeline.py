@@ -148,6 +148,22 @@ def _join_cells(records: SubjectRecords, notes: list[str]) -> pa.Table:
     return joined.filter(pc.invert(unknown)).sort_by([("ts", "ascending")])
 
 
+def _events(
+    data: pa.Table, source: str, name: pa.ChunkedArray, kind: str, key: pa.ChunkedArray
+) -> pa.Table:
+    """Place evidence rows: when, where, from which source, at which named place."""
+    return pa.table(
+        {
+            "ts": data.column("ts"),
+            "lat": data.column("lat"),
+            "lon": data.column("lon"),
+            "source": pa.array([source] * data.num_rows, pa.string()),
+            "name": name,
+            "place": pc.binary_join_element_wise(kind, key, ""),
+        }
+    )
+
+
 def _card_evidence(records: SubjectRecords, notes: list[str]) -> pa.Table:
     cards = records.card_transactions
     online = pc.equal(cards.column("channel"), "online")
@@ -168,16 +184,7 @@ def _card_evidence(records: SubjectRecords, notes: list[str]) -> pa.Table:
             "are not used for location"
         )
     joined = joined.filter(pc.invert(unknown))
-    return pa.table(
-        {
-            "ts": joined.column("ts"),
-            "lat": joined.column("lat"),
-            "lon": joined.column("lon"),
-            "source": pa.array(["card"] * joined.num_rows, pa.string()),
-            "name": joined.column("name"),
-            "place": pc.binary_join_element_wise("merchant:", joined.column("merchant_id"), ""),
-        }
-    )
+    return _events(joined, "card", joined.column("name"), "merchant:", joined.column("merchant_id"))
 
 
 def _entry_evidence(records: SubjectRecords) -> pa.Table:
@@ -185,16 +192,7 @@ def _entry_evidence(records: SubjectRecords) -> pa.Table:
         records.entry_logs.select(["ts", "venue_id", "venue_name", "lat", "lon"]),
         ["ts", "venue_id", "venue_name", "lat", "lon"],
     )
-    return pa.table(
-        {
-            "ts": logs.column("ts"),
-            "lat": logs.column("lat"),
-            "lon": logs.column("lon"),
-            "source": pa.array(["entry"] * logs.num_rows, pa.string()),
-            "name": logs.column("venue_name"),
-            "place": pc.binary_join_element_wise("venue:", logs.column("venue_id"), ""),
-        }
-    )
+    return _events(logs, "entry", logs.column("venue_name"), "venue:", logs.column("venue_id"))
 
 
 def _evidence(events: pa.Table, projection: LocalProjection, params: TrajectoryParams) -> Evidence:
