@@ -24,10 +24,10 @@ onset) can be confirmed within the period; started on a Monday, a 14-day city
 confirms few of them before it ends and there is little to find. Cities are
 written to a temporary folder and removed after each seed.
 
-Each events table is scanned twice: with the replications permuting dates
-only within weekdays (``epitrace hotspots --weekday-strata``, see
-``analysis/hotspots/cases.py``) and with the plain permutation of all dates
-(the default).
+Each events table is scanned twice: adjusted for space by day-of-week
+interaction (``epitrace hotspots --adjust-weekday``: expected counts by
+weekday, dates permuted within weekdays; ``analysis/hotspots/scan.py``) and
+with the plain permutation model.
 
 ``--truth-visits`` adds a variant that skips the tracing: case events are
 the cases' true visits (``truth/visits``) in the same windows, labelled as
@@ -225,7 +225,7 @@ def validate_city(
     if truth_visits:
         variants.append(("truth-visits", truth_visit_events(city, windows, timezone)))
     for name, variant_events in variants:
-        for strata in (True, False):
+        for adjusted in (True, False):
             started = time.perf_counter()
             scan = scan_events(
                 variant_events,
@@ -233,10 +233,10 @@ def validate_city(
                 seed=seed,
                 timezone=timezone,
                 crs=crs,
-                weekday_strata=strata,
+                adjust_weekday=adjusted,
             )
             seconds = time.perf_counter() - started + (traced_s if name == "traced" else 0.0)
-            variant = f"{name}, {'weekday strata' if strata else 'plain permutation'}"
+            variant = f"{name}, {'weekday-adjusted' if adjusted else 'plain permutation'}"
             runs.append(score(seed, outbreak, variant, cases, variant_events, scan, event, seconds))
     return runs
 

@@ -278,11 +278,12 @@ def evaluate(
     help="Longest cluster time window in days.",
 )
 @click.option(
-    "--weekday-strata/--no-weekday-strata",
+    "--adjust-weekday/--no-adjust-weekday",
     default=False,
     show_default=True,
-    help="Permute dates only within weekdays, so places with weekly schedules "
-    "(Sunday churches) are not clusters by themselves; for periods of many weeks.",
+    help="Adjust expected counts for space by day-of-week interaction (SaTScan's "
+    "option), so places with weekly schedules (Sunday churches) are not clusters "
+    "by themselves.",
 )
 @click.option(
     "--out",
@@ -299,7 +300,7 @@ def hotspots(
     seed: int,
     max_radius_m: float,
     max_days: int,
-    weekday_strata: bool,
+    adjust_weekday: bool,
     out: Path,
 ) -> None:
     """Space-time clusters among the cases in CASES, from their stays traced in FOLDER.
@@ -329,7 +330,7 @@ def hotspots(
             seed=seed,
             max_radius_m=max_radius_m,
             max_days=max_days,
-            weekday_strata=weekday_strata,
+            adjust_weekday=adjust_weekday,
             on_start=on_start,
             on_case=lambda: bar.update(1),
         )

@@ -66,6 +66,8 @@ MEDIAN_INCUBATION_DAYS = 5  # onset − this = most likely day of infection
 ASYMPTOMATIC_TEST_LAG_DAYS = 3  # confirmation − onset, typical (1 + Poisson(2))
 NIGHT_HOUR = 3  # a stay that covers 03:00 local is the night, at home
 DEDUP_GRID_M = 100.0  # unnamed stays of one case within this square are one place
+# Weekly schedules of places are not outbreaks (module docstring, docs/accuracy.md).
+ADJUST_WEEKDAY = False
 
 EVENT_COLUMNS = (
     "case_id",
@@ -307,12 +309,12 @@ def scan_events(
     crs: str = KOREA_CRS,
     first_day: dt.date | None = None,
     last_day: dt.date | None = None,
-    weekday_strata: bool = False,
+    adjust_weekday: bool = ADJUST_WEEKDAY,
 ) -> HotspotScan:
     """The space-time permutation scan over case events (lat, lon, ts).
 
-    ``weekday_strata`` permutes dates only within weekdays in the
-    replications (``analysis.hotspots.scan_hotspots``); see the module docstring."""
+    ``adjust_weekday`` adjusts for space by day-of-week interaction
+    (``analysis.hotspots.find_hotspots``); see the module docstring."""
     points = events.select(["lat", "lon", "ts"])
     return scan_hotspots(
         points,
@@ -324,7 +326,7 @@ def scan_events(
         crs=crs,
         first_day=first_day,
         last_day=last_day,
-        weekday_strata=weekday_strata,
+        adjust_weekday=adjust_weekday,
     )
 
 
@@ -383,7 +385,7 @@ def find_outbreak_hotspots(
     seed: int = 0,
     max_radius_m: float | None = MAX_RADIUS_M,
     max_days: int = MAX_DAYS,
-    weekday_strata: bool = False,
+    adjust_weekday: bool = ADJUST_WEEKDAY,
     on_start: Callable[[int], None] | None = None,
     on_case: Callable[[], None] | None = None,
 ) -> HotspotResult:
@@ -413,7 +415,7 @@ def find_outbreak_hotspots(
             crs=crs,
             first_day=first_day,
             last_day=last_day,
-            weekday_strata=weekday_strata,
+            adjust_weekday=adjust_weekday,
         )
     except ValueError as exc:
         raise HotspotError(str(exc)) from None

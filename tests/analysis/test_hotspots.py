@@ -13,11 +13,12 @@ import pytest
 from epitrace.analysis.hotspots import find_hotspots, scan_hotspots
 from epitrace.analysis.hotspots.cells import case_cells
 from epitrace.analysis.hotspots.circles import candidate_circles
-from epitrace.analysis.hotspots.clusters import _ScanSetup
+from epitrace.analysis.hotspots.clusters import _ScanSetup, permute_within_strata
 from epitrace.analysis.hotspots.scan import (
     expected_cases,
     log_likelihood_ratio,
     max_llr_of_replications,
+    weekday_adjusted_expected,
 )
 from epitrace.formats.schemas import table
 
@@ -49,8 +50,9 @@ def null_cases(
 
 
 def with_outbreak(background: pa.Table, lat: float, lon: float, days: list[int]) -> pa.Table:
-    return pa.concat_tables([background, cases_at(np.full(len(days), lat), np.full(len(days), lon),
-                                                  np.array(days))])
+    return pa.concat_tables(
+        [background, cases_at(np.full(len(days), lat), np.full(len(days), lon), np.array(days))]
+    )
 
 
 # --- the statistic -----------------------------------------------------------
@@ -67,34 +69,60 @@ def test_log_likelihood_ratio_matches_hand_computation() -> None:
 
 def test_expected_cases_over_all_cells_sum_to_the_total() -> None:
     cells = case_cells(null_cases(np.random.default_rng(3)))
-    expected = expected_cases(cells.location_totals[:, None], cells.day_totals[None, :],
-                              cells.n_cases)
+    expected = expected_cases(
+        cells.location_totals[:, None], cells.day_totals[None, :], cells.n_cases
+    )
     assert expected.sum() == pytest.approx(cells.n_cases)
     # ...and each location's row to its own total: the permutation model keeps both margins.
     np.testing.assert_allclose(expected.sum(axis=1), cells.location_totals)
     np.testing.assert_allclose(expected.sum(axis=0), cells.day_totals)
 
 
-def brute_force_best(cells, circles, max_days: int, prospective: bool, case_day=None) -> np.ndarray:
+def cell_expected(cells, case_day: np.ndarray, adjusted: bool) -> np.ndarray:
+    """Expected cases of every (location, day) cell, from the definitions:
+    n_z · n_d / N, or adjusted for weekday n_z,w(d) · n_d / n_w(d)."""
+    location = np.repeat(np.arange(cells.n_locations), cells.location_totals)
+    counts = np.zeros((cells.n_locations, cells.n_days))
+    np.add.at(counts, (location, case_day), 1)
+    n_d = counts.sum(axis=0)
+    if not adjusted:
+        return counts.sum(axis=1)[:, None] * n_d[None, :] / cells.n_cases
+    weekday = (cells.first_day.weekday() + np.arange(cells.n_days)) % 7
+    expected = np.zeros_like(counts)
+    for w in range(7):
+        days = weekday == w
+        n_w = n_d[days].sum()
+        if n_w:
+            n_zw = counts[:, days].sum(axis=1)
+            expected[:, days] = n_zw[:, None] * n_d[days][None, :] / n_w
+    return expected
+
+
+def brute_force_best(
+    cells, circles, max_days: int, prospective: bool, case_day=None, adjusted: bool = False
+) -> np.ndarray:
     """Each centre's best LLR over every circle and every window, no pruning."""
     case_day = cells.case_day if case_day is None else case_day
-    n, n_days, day_totals = cells.n_cases, cells.n_days, cells.day_totals
+    n, n_days = cells.n_cases, cells.n_days
+    mu_cells = cell_expected(cells, case_day, adjusted)
     best = np.zeros(circles.n_centres)
     for centre in range(circles.n_centres):
         in_circle = np.zeros(n_days, dtype=int)
+        mu_circle = np.zeros(n_days)
         for entry in range(circles.start[centre], circles.start[centre + 1]):
             loc = circles.location[entry]
-            np.add.at(in_circle, case_day[cells.case_start[loc]:cells.case_start[loc + 1]], 1)
+            np.add.at(in_circle, case_day[cells.case_start[loc] : cells.case_start[loc + 1]], 1)
+            mu_circle += mu_cells[loc]
             if not circles.closes_step[entry]:
                 continue
             for first in range(n_days):
                 for last in range(first, min(first + max_days, n_days)):
                     if prospective and last != n_days - 1:
                         continue
-                    c = in_circle[first:last + 1].sum()
+                    c = in_circle[first : last + 1].sum()
                     if c < 2:
                         continue
-                    mu = circles.cases_inside[entry] * day_totals[first:last + 1].sum() / n
+                    mu = mu_circle[first : last + 1].sum()
                     best[centre] = max(best[centre], log_likelihood_ratio(float(c), mu, float(n)))
     return best
 
@@ -109,17 +137,98 @@ def test_pruned_search_finds_the_same_maxima_as_brute_force(
     lat, lon = offset(np.array([0.0]), np.array([0.0]))
     cells = case_cells(with_outbreak(background, lat[0], lon[0], [15, 16, 17, 18, 19]))
     xy = np.column_stack([cells.x, cells.y])
-    circles = candidate_circles(xy, xy, cells.location_totals, max_radius_m=max_radius_m,
-                                max_cases=cells.n_cases // 2)
+    circles = candidate_circles(
+        xy, xy, cells.location_totals, max_radius_m=max_radius_m, max_cases=cells.n_cases // 2
+    )
     setup = _ScanSetup.of(cells, circles, 7, prospective, 2)
     best = setup.best_per_centre(cells.case_day)
-    np.testing.assert_allclose(best.llr, brute_force_best(cells, circles, 7, prospective),
-                               atol=1e-9)
+    np.testing.assert_allclose(
+        best.llr, brute_force_best(cells, circles, 7, prospective), atol=1e-9
+    )
     # Replications prune against the running maximum instead: same maxima.
     permuted = np.stack([rng.permutation(cells.case_day) for _ in range(3)])
     maxima = max_llr_of_replications(permuted, *setup._arguments())
     expected = [brute_force_best(cells, circles, 7, prospective, days).max() for days in permuted]
     np.testing.assert_allclose(maxima, expected, atol=1e-9)
+
+
+def weekly_cases(rng: np.random.Generator, weeks: int = 3) -> pa.Table:
+    """Null background plus places with weekly schedules: a 'church' with cases on
+    Sundays only, a 'club' on Fridays and Saturdays (day 0, 2020-03-01, is a Sunday)."""
+    background = null_cases(rng, n=120, places=25, days=7 * weeks)
+    church_lat, church_lon = offset(np.array([300.0, 2000.0]), np.array([-400.0, 1500.0]))
+    sundays = rng.integers(0, weeks, 20) * 7
+    weekends = rng.integers(0, weeks, 12) * 7 + rng.integers(5, 7, 12)
+    church = cases_at(np.full(20, church_lat[0]), np.full(20, church_lon[0]), sundays)
+    club = cases_at(np.full(12, church_lat[1]), np.full(12, church_lon[1]), weekends)
+    return pa.concat_tables([background, church, club])
+
+
+@pytest.mark.parametrize("prospective", [False, True])
+@pytest.mark.parametrize("max_radius_m", [2500.0, None])
+def test_weekday_adjusted_search_finds_the_same_maxima_as_brute_force(
+    prospective: bool, max_radius_m: float | None
+) -> None:
+    rng = np.random.default_rng(12)
+    lat, lon = offset(np.array([0.0]), np.array([0.0]))
+    cells = case_cells(with_outbreak(weekly_cases(rng), lat[0], lon[0], [15, 16, 17, 18, 20]))
+    xy = np.column_stack([cells.x, cells.y])
+    circles = candidate_circles(
+        xy, xy, cells.location_totals, max_radius_m=max_radius_m, max_cases=cells.n_cases // 2
+    )
+    for max_days in (3, 7):
+        setup = _ScanSetup.of(cells, circles, max_days, prospective, 2, adjusted=True)
+        best = setup.best_per_centre(cells.case_day)
+        brute = brute_force_best(cells, circles, max_days, prospective, adjusted=True)
+        np.testing.assert_allclose(best.llr, brute, atol=1e-9)
+        assert brute.max() > 0
+        # Replications keep each case's weekday: same maxima as brute force.
+        weekday = (cells.first_day.weekday() + cells.case_day.astype(np.int64)) % 7
+        permuted = permute_within_strata(cells.case_day, weekday, 3, rng)
+        maxima = max_llr_of_replications(permuted, *setup._arguments())
+        expected = [
+            brute_force_best(cells, circles, max_days, prospective, days, adjusted=True).max()
+            for days in permuted
+        ]
+        np.testing.assert_allclose(maxima, expected, atol=1e-9)
+
+
+def test_adjusted_expected_sums_to_every_location_weekday_and_day_total() -> None:
+    cells = case_cells(weekly_cases(np.random.default_rng(3)))
+    expected = cell_expected(cells, cells.case_day, adjusted=True)
+    np.testing.assert_allclose(expected.sum(axis=1), cells.location_totals)
+    np.testing.assert_allclose(expected.sum(axis=0), cells.day_totals)
+    # The cluster's reported figure is the same sum over its cells.
+    locations = np.array([0, 3, 5])
+    inside = np.concatenate(
+        [cells.case_day[cells.case_start[z] : cells.case_start[z + 1]] for z in locations]
+    )
+    assert weekday_adjusted_expected(inside, cells.case_day, 4, 9, cells.first_day) == (
+        pytest.approx(expected[locations, 4:10].sum())
+    )
+
+
+def test_weekday_adjustment_explains_a_sunday_church() -> None:
+    # A church whose cases all worship on Sundays is the top plain cluster;
+    # adjusted, its Sundays are expected and it is no longer significant.
+    rng = np.random.default_rng(0)
+    weeks = 3
+    church = offset(np.array([300.0]), np.array([-400.0]))
+    sundays = rng.integers(0, weeks, 30) * 7  # day 0 is a Sunday
+    cases = pa.concat_tables(
+        [
+            null_cases(rng, n=120, places=25, days=7 * weeks),
+            cases_at(np.full(30, church[0][0]), np.full(30, church[1][0]), sundays),
+        ]
+    )
+    plain = scan_hotspots(cases, max_radius_m=1000.0, replications=99, seed=1)
+    adjusted = scan_hotspots(
+        cases, max_radius_m=1000.0, replications=99, seed=1, adjust_weekday=True
+    )
+    top = plain.clusters[0]
+    assert (top.lat, top.lon) == pytest.approx((church[0][0], church[1][0]))
+    assert top.p_value < 0.05
+    assert not adjusted.clusters or adjusted.clusters[0].p_value > 0.05
 
 
 # --- clusters ----------------------------------------------------------------
@@ -188,10 +297,17 @@ def test_output_conforms_to_the_hotspots_contract() -> None:
 def test_days_of_timestamps_are_local_calendar_days() -> None:
     kst = dt.timezone(dt.timedelta(hours=9))
     # 23:30 in Seoul is still 14:30 UTC of the same day; 00:30 is the previous UTC day.
-    instants = [dt.datetime(2020, 3, 5, 23, 30, tzinfo=kst),
-                dt.datetime(2020, 3, 6, 0, 30, tzinfo=kst)]
-    cases = pa.table({"lat": [37.5, 37.5], "lon": [127.0, 127.0],
-                      "ts": pa.array(instants, pa.timestamp("us", tz="UTC"))})
+    instants = [
+        dt.datetime(2020, 3, 5, 23, 30, tzinfo=kst),
+        dt.datetime(2020, 3, 6, 0, 30, tzinfo=kst),
+    ]
+    cases = pa.table(
+        {
+            "lat": [37.5, 37.5],
+            "lon": [127.0, 127.0],
+            "ts": pa.array(instants, pa.timestamp("us", tz="UTC")),
+        }
+    )
     cells = case_cells(cases)
     assert cells.first_day == dt.date(2020, 3, 5) and cells.n_days == 2
 
@@ -200,8 +316,13 @@ def test_days_of_timestamps_are_local_calendar_days() -> None:
 
 
 def test_empty_table_gives_an_empty_result() -> None:
-    empty = pa.table({"lat": pa.array([], pa.float64()), "lon": pa.array([], pa.float64()),
-                      "day": pa.array([], pa.date32())})
+    empty = pa.table(
+        {
+            "lat": pa.array([], pa.float64()),
+            "lon": pa.array([], pa.float64()),
+            "day": pa.array([], pa.date32()),
+        }
+    )
     result = find_hotspots(empty)
     assert result.num_rows == 0 and result.schema == table("hotspots").arrow_schema
 
@@ -232,8 +353,13 @@ def test_bad_coordinates_are_refused_clearly(columns: dict, message: str) -> Non
 
 
 def test_naive_timestamps_and_cases_outside_the_period_are_refused() -> None:
-    naive = pa.table({"lat": [37.5], "lon": [127.0],
-                      "ts": pa.array([dt.datetime(2020, 3, 1)], pa.timestamp("us"))})
+    naive = pa.table(
+        {
+            "lat": [37.5],
+            "lon": [127.0],
+            "ts": pa.array([dt.datetime(2020, 3, 1)], pa.timestamp("us")),
+        }
+    )
     with pytest.raises(ValueError, match="time zone"):
         find_hotspots(naive)
     cases = cases_at(np.array([37.5, 37.6]), np.array([127.0, 127.0]), np.array([0, 9]))
@@ -259,8 +385,12 @@ def test_power_planted_outbreak_found_and_significant_in_at_least_90_percent() -
         lat = near_lat - SEOUL[0] + centre_lat[0]
         lon = near_lon - SEOUL[1] + centre_lon[0]
         outbreak = cases_at(lat, lon, first_day + rng.integers(0, 3, 10))
-        scan = scan_hotspots(pa.concat_tables([background, outbreak]), max_radius_m=1000.0,
-                             replications=199, seed=seed)
+        scan = scan_hotspots(
+            pa.concat_tables([background, outbreak]),
+            max_radius_m=1000.0,
+            replications=199,
+            seed=seed,
+        )
         best = scan.clusters[0]
         distance = math.dist(offset_m(best.lat, best.lon), offset_m(centre_lat[0], centre_lon[0]))
         days = (best.first_day - FIRST_DAY).days, (best.last_day - FIRST_DAY).days
@@ -270,8 +400,10 @@ def test_power_planted_outbreak_found_and_significant_in_at_least_90_percent() -
 
 
 def offset_m(lat: float, lon: float) -> tuple[float, float]:
-    return ((lat - SEOUL[0]) * METRES_PER_DEGREE_LAT,
-            (lon - SEOUL[1]) * METRES_PER_DEGREE_LAT * math.cos(math.radians(SEOUL[0])))
+    return (
+        (lat - SEOUL[0]) * METRES_PER_DEGREE_LAT,
+        (lon - SEOUL[1]) * METRES_PER_DEGREE_LAT * math.cos(math.radians(SEOUL[0])),
+    )
 
 
 @pytest.mark.slow
@@ -298,14 +430,24 @@ def test_nyc_fever_most_likely_cluster_matches_the_reference() -> None:
 
     sample = run_sample(NYC_FEVER, seed=0)
     assert sample.arguments == {
-        "prospective": True, "first_day": dt.date(2001, 11, 1), "last_day": dt.date(2001, 11, 24),
-        "max_days": 7, "max_share_of_cases": 0.5, "max_radius_m": 3000.0, "min_cases": 2,
+        "prospective": True,
+        "first_day": dt.date(2001, 11, 1),
+        "last_day": dt.date(2001, 11, 24),
+        "max_days": 7,
+        "max_share_of_cases": 0.5,
+        "max_radius_m": 3000.0,
+        "min_cases": 2,
         "replications": 999,
     }
     best = sample.scan.clusters[0]
     assert sample.location_ids[best.centre] == "11418"
     assert sorted(sample.case_location_ids[i] for i in best.locations) == [
-        "11415", "11417", "11418", "11421", "11435"]
+        "11415",
+        "11417",
+        "11418",
+        "11421",
+        "11435",
+    ]
     assert best.radius_m == pytest.approx(2903, abs=1)
     assert (best.first_day, best.last_day) == (dt.date(2001, 11, 22), dt.date(2001, 11, 24))
     assert best.cases == 4

@@ -32,6 +32,7 @@ from epitrace.analysis.hotspots.scan import (
     log_likelihood_ratio,
     max_llr_of_replications,
     scan_assignment,
+    weekday_adjusted_expected,
 )
 from epitrace.formats.schemas import table
 
@@ -113,6 +114,7 @@ def find_hotspots(
     first_day: dt.date | None = None,
     last_day: dt.date | None = None,
     max_clusters: int = MAX_CLUSTERS,
+    adjust_weekday: bool = False,
 ) -> pa.Table:
     """Space-time clusters of ``cases`` by Kulldorff's permutation scan statistic.
 
@@ -159,6 +161,18 @@ def find_hotspots(
     - ``first_day``, ``last_day``: the study period (default the span of the
       cases); the prospective window ends on ``last_day``.
     - ``max_clusters`` (10): most clusters reported, most likely first.
+    - ``adjust_weekday`` (False, SaTScan's default): adjust for space by
+      day-of-week interaction. Places keep weekly schedules (a church gathers
+      on Sundays, clubs on weekend nights), which the plain model reads as
+      space-time interaction: a church's Sunday is "more than expected"
+      whenever a few cases worship there. Adjusted, a location's expected
+      cases on a day follow its own share of the cases of that weekday
+      (``μ_zd = n_z,w(d) · n_d / n_w(d)``, SaTScan's "space by day-of-week"
+      adjustment for this model) and the replications permute dates only
+      among cases of the same weekday, so only space-time interaction beyond
+      the weekly pattern of each place is scanned for. It costs some power
+      over short periods (each weekday has few days to compare): see
+      docs/accuracy.md for what it costs and buys.
 
     Returns a ``hotspots`` table; empty when no circle of at most
     ``max_share_of_cases`` holds ``min_cases`` cases above expectation (e.g. a
@@ -180,6 +194,7 @@ def find_hotspots(
         first_day=first_day,
         last_day=last_day,
         max_clusters=max_clusters,
+        adjust_weekday=adjust_weekday,
     ).to_table()
 
 
@@ -199,19 +214,12 @@ def scan_hotspots(
     first_day: dt.date | None = None,
     last_day: dt.date | None = None,
     max_clusters: int = MAX_CLUSTERS,
-    weekday_strata: bool = False,
+    adjust_weekday: bool = False,
 ) -> HotspotScan:
     """``find_hotspots`` with the details: LLRs, locations and replicated maxima.
 
-    ``weekday_strata``: permute the dates only among cases of the same weekday.
-    Places keep weekly schedules (a church gathers on Sundays only), which the
-    plain permutation model reads as space-time interaction: a church's Sunday
-    is "more than expected" whenever a few cases worship there. Stratified
-    replications carry the same weekly structure, so the test is exact under
-    dates exchangeable within weekdays — at the price of power over short
-    periods (each stratum holds as many days as the period has weeks).
-    Adjusting the expected counts by weekday, SaTScan's way, would keep the
-    power; it is not done yet, hence off by default (docs/accuracy.md).
+    ``adjust_weekday`` adjusts the expected counts for space by day-of-week
+    interaction and permutes dates only within weekdays (see find_hotspots).
     """
     _check_parameters(max_radius_m, max_share_of_cases, max_days, min_cases, replications)
     check_case_columns(cases)
@@ -226,12 +234,13 @@ def scan_hotspots(
         max_radius_m=max_radius_m,
         max_cases=int(np.floor(max_share_of_cases * cells.n_cases)),
     )
-    setup = _ScanSetup.of(cells, circles, min(max_days, cells.n_days), prospective, min_cases)
+    setup = _ScanSetup.of(
+        cells, circles, min(max_days, cells.n_days), prospective, min_cases, adjust_weekday
+    )
     best = setup.best_per_centre(cells.case_day)
-    strata = weekday_of_days(cells.first_day, cells.case_day) if weekday_strata else None
-    maxima = setup.replicated_maxima(cells.case_day, replications, seed, strata)
+    maxima = setup.replicated_maxima(cells.case_day, replications, seed)
     clusters = _non_overlapping_clusters(
-        best, circles, cells, centre_lat, centre_lon, maxima, max_clusters
+        best, circles, cells, centre_lat, centre_lon, maxima, max_clusters, adjust_weekday
     )
     return HotspotScan(clusters, maxima, cells.n_cases, timezone, cells)
 
@@ -292,13 +301,31 @@ class _ScanSetup:
     max_days: int
     prospective: bool
     min_cases: int
+    adjusted: bool  # for space by day-of-week interaction
+    first_weekday: int  # of day 0, Monday = 0
 
     @classmethod
     def of(
-        cls, cells: CaseCells, circles: Circles, max_days: int, prospective: bool, min_cases: int
+        cls,
+        cells: CaseCells,
+        circles: Circles,
+        max_days: int,
+        prospective: bool,
+        min_cases: int,
+        adjusted: bool = False,
     ) -> _ScanSetup:
-        tables = ScanTables.of(cells.day_totals, max_days)
-        return cls(cells.case_start, circles, tables, max_days, prospective, min_cases)
+        first_weekday = cells.first_day.weekday()
+        tables = ScanTables.of(cells.day_totals, max_days, first_weekday)
+        return cls(
+            cells.case_start,
+            circles,
+            tables,
+            max_days,
+            prospective,
+            min_cases,
+            adjusted,
+            first_weekday,
+        )
 
     def _arguments(self) -> tuple:
         c = self.circles
@@ -312,6 +339,7 @@ class _ScanSetup:
             self.max_days,
             self.prospective,
             self.min_cases,
+            self.adjusted,
         )
 
     def best_per_centre(self, case_day: np.ndarray) -> _Best:
@@ -327,13 +355,13 @@ class _ScanSetup:
         )
         return best
 
-    def replicated_maxima(
-        self, case_day: np.ndarray, replications: int, seed: int, strata: np.ndarray | None = None
-    ) -> np.ndarray:
-        """Maximum LLR of each permutation of the days among the cases (only within
-        each stratum, e.g. weekday, when ``strata`` is given)."""
+    def replicated_maxima(self, case_day: np.ndarray, replications: int, seed: int) -> np.ndarray:
+        """Maximum LLR of each permutation of the days among the cases (only among
+        cases of the same weekday when adjusted: the null hypothesis is then
+        exchangeability within weekdays)."""
         rng = np.random.default_rng(seed)
         block = max(1, PERMUTATION_BLOCK_VALUES // max(case_day.size, 1))
+        strata = (self.first_weekday + case_day.astype(np.int64)) % 7 if self.adjusted else None
         maxima = []
         for done in range(0, replications, block):
             rows = min(block, replications - done)
@@ -343,11 +371,6 @@ class _ScanSetup:
                 permuted = permute_within_strata(case_day, strata, rows, rng)
             maxima.append(max_llr_of_replications(permuted, *self._arguments()))
         return np.concatenate(maxima) if maxima else np.empty(0)
-
-
-def weekday_of_days(first_day: dt.date, case_day: np.ndarray) -> np.ndarray:
-    """Weekday (0 = Monday) of each study-day index."""
-    return (first_day.weekday() + case_day.astype(np.int64)) % 7
 
 
 def permute_within_strata(
@@ -370,6 +393,7 @@ def _non_overlapping_clusters(
     centre_lon: np.ndarray,
     maxima: np.ndarray,
     max_clusters: int,
+    adjusted: bool,
 ) -> list[Cluster]:
     """Each centre's best cylinder, most likely first, skipping any that shares a
     location with a more likely one."""
@@ -393,6 +417,7 @@ def _non_overlapping_clusters(
                 centre_lat,
                 centre_lon,
                 maxima,
+                adjusted,
             )
         )
     return clusters
@@ -408,6 +433,7 @@ def _cluster(
     centre_lat: np.ndarray,
     centre_lon: np.ndarray,
     maxima: np.ndarray,
+    adjusted: bool,
 ) -> Cluster:
     """A cylinder's figures recomputed from the cells, with its p-value."""
     totals = cells.location_totals
@@ -417,7 +443,12 @@ def _cluster(
         [cells.case_day[cells.case_start[loc] : cells.case_start[loc + 1]] for loc in locations]
     )
     cases = int(np.count_nonzero((days_inside >= first) & (days_inside <= last)))
-    expected = float(expected_cases(n_space, n_time, cells.n_cases))
+    if adjusted:
+        expected = weekday_adjusted_expected(
+            days_inside, cells.case_day, first, last, cells.first_day
+        )
+    else:
+        expected = float(expected_cases(n_space, n_time, cells.n_cases))
     llr = float(log_likelihood_ratio(float(cases), expected, float(cells.n_cases)))
     as_extreme = np.count_nonzero(maxima >= llr - LLR_TIE_TOLERANCE * max(1.0, llr))
     last_entry = circles.start[centre] + locations.size - 1

@@ -26,10 +26,26 @@ cases and the fewest expected a window around a day can have, and from the
 largest excess of observed over expected) skip days and window lengths that
 cannot beat the best value so far: within a centre for the observed data,
 over all centres in a replication, which only needs its maximum.
+
+**Space by day-of-week adjustment** (SaTScan's option for this model).
+Places keep weekly schedules (a church gathers on Sundays), which the plain
+model reads as space-time interaction. Adjusted, the expected count of
+location z on day d is ``μ_zd = n_z,w(d) · n_d / n_w(d)`` (n_z,w: cases at z on
+days of weekday w; n_d: cases on day d; n_w: cases on days of weekday w), and
+a cylinder expects the sum over its locations and days. For a circle with
+n_w(Z) cases on weekday w that is ``Σ_d∈window share[w(d)] · n_d`` with
+``share[w] = n_w(Z) / n_w``: the unadjusted model is the special case
+``share[w] = n_space / N`` for every w. Replications then permute dates only
+among cases of the same weekday, which keeps every n_z,w, n_d and n_w. The
+facts above still hold (every μ_zd ≥ 0, so dropping a location or a day
+lowers μ), and so do the bounds, which need only c ≥ observed, a lower bound
+on μ, and μ ≤ n_space (true: μ ≤ Σ_w n_w(Z)); the lower bounds on μ are then
+taken from the circle's own expected counts around the day.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass
 
@@ -51,6 +67,22 @@ def log_likelihood_ratio(cases: float, expected: float, total: float) -> float:
 def expected_cases(n_space: np.ndarray, n_time: np.ndarray, n_total: int) -> np.ndarray:
     """Expected cases of cylinders under the permutation model: n_space·n_time/N."""
     return np.asarray(n_space, dtype=float) * np.asarray(n_time, dtype=float) / n_total
+
+
+def weekday_adjusted_expected(
+    days_inside: np.ndarray, case_day: np.ndarray, first: int, last: int, first_day: dt.date
+) -> float:
+    """Expected cases of a cylinder adjusted for space by day-of-week interaction:
+    Σ_w n_w(circle) · n_w(window) / n_w, from the study-day indices of the
+    circle's cases (``days_inside``) and of all cases."""
+    weekday_inside = (first_day.weekday() + np.asarray(days_inside, dtype=np.int64)) % 7
+    weekday_all = (first_day.weekday() + np.asarray(case_day, dtype=np.int64)) % 7
+    in_window = (case_day >= first) & (case_day <= last)
+    n_circle = np.bincount(weekday_inside, minlength=7)
+    n_window = np.bincount(weekday_all[in_window], minlength=7)
+    n_weekday = np.bincount(weekday_all, minlength=7)
+    used = n_weekday > 0
+    return float((n_circle[used] * n_window[used] / n_weekday[used]).sum())
 
 
 def xlogx_table(n_total: int) -> np.ndarray:
@@ -102,15 +134,19 @@ class ScanTables:
     log_shortest: np.ndarray  # float64[T, W], its log
     log_count: np.ndarray  # float64[N + 1], ln n
     xlogx: np.ndarray  # float64[N + 1], n ln n + (N - n) ln(N - n)
+    day_weekday: np.ndarray  # int64[T], weekday of each day (0 = Monday)
+    weekday_total: np.ndarray  # float64[7], cases on days of each weekday
 
     @classmethod
-    def of(cls, day_totals: np.ndarray, max_days: int) -> ScanTables:
+    def of(cls, day_totals: np.ndarray, max_days: int, first_weekday: int = 0) -> ScanTables:
+        """Tables of ``day_totals`` (cases per day); day 0 is a ``first_weekday``."""
         day_prefix = np.concatenate([[0], np.cumsum(day_totals)]).astype(np.int64)
         n_total = int(day_prefix[-1])
         shortest = shortest_window_totals(day_prefix, max_days)
         with np.errstate(divide="ignore"):
             log_shortest = np.log(shortest)  # -inf for empty windows, never evaluated
             log_count = np.log(np.arange(n_total + 1, dtype=float))
+        day_weekday = (first_weekday + np.arange(len(day_totals), dtype=np.int64)) % 7
         return cls(
             day_total=np.asarray(day_totals, dtype=float),
             day_prefix=day_prefix,
@@ -119,6 +155,8 @@ class ScanTables:
             log_shortest=log_shortest,
             log_count=log_count,
             xlogx=xlogx_table(n_total),
+            day_weekday=day_weekday,
+            weekday_total=np.bincount(day_weekday, weights=day_totals, minlength=7).astype(float),
         )
 
     def as_tuple(self) -> tuple[np.ndarray, ...]:
@@ -130,12 +168,21 @@ class ScanTables:
             self.log_shortest,
             self.log_count,
             self.xlogx,
+            self.day_weekday,
+            self.weekday_total,
         )
 
 
 @njit(cache=True, inline="always")
-def _llr_above(c: int, expected: float, log_expected: float, xlogx: np.ndarray,
-               log_total: float, n_total: float, floor: float) -> float:
+def _llr_above(
+    c: int,
+    expected: float,
+    log_expected: float,
+    xlogx: np.ndarray,
+    log_total: float,
+    n_total: float,
+    floor: float,
+) -> float:
     """The LLR of a high-rate cylinder if it beats ``floor``, else ``floor``."""
     rest = n_total - c
     common = xlogx[c] - c * log_expected
@@ -147,9 +194,20 @@ def _llr_above(c: int, expected: float, log_expected: float, xlogx: np.ndarray,
 
 @njit(cache=True, inline="always")
 def _best_prospective_window(
-    day: int, in_circle: np.ndarray, n_space: int, day_prefix: np.ndarray,
-    log_window: np.ndarray, log_count: np.ndarray, xlogx: np.ndarray, max_days: int,
-    min_cases: int, floor: float,
+    day: int,
+    in_circle: np.ndarray,
+    n_space: int,
+    day_prefix: np.ndarray,
+    log_window: np.ndarray,
+    log_count: np.ndarray,
+    xlogx: np.ndarray,
+    max_days: int,
+    min_cases: int,
+    floor: float,
+    adjusted: bool,
+    share: np.ndarray,
+    day_weekday: np.ndarray,
+    day_total: np.ndarray,
 ) -> tuple[float, int, int]:
     """Best LLR above ``floor`` among windows [first, last day of the period]
     that contain ``day`` and start on a case day of the circle."""
@@ -161,15 +219,24 @@ def _best_prospective_window(
     c = 0
     for d in range(day, n_days):
         c += in_circle[d]
+    expected_later = 0.0  # adjusted: expected count of days first .. end
+    if adjusted:
+        for d in range(day + 1, n_days):
+            expected_later += share[day_weekday[d]] * day_total[d]
     for first in range(day, max(0, n_days - max_days) - 1, -1):
         if first < day:
             c += in_circle[first]
+        if adjusted:
+            expected_later += share[day_weekday[first]] * day_total[first]
         if in_circle[first] == 0:
             continue
-        expected = rate * (day_prefix[n_days] - day_prefix[first])
+        expected = expected_later if adjusted else rate * (day_prefix[n_days] - day_prefix[first])
         if c < min_cases or c <= expected:
             continue
-        log_expected = log_count[n_space] + log_window[first, n_days - 1 - first] - log_total
+        if adjusted:
+            log_expected = math.log(expected)
+        else:
+            log_expected = log_count[n_space] + log_window[first, n_days - 1 - first] - log_total
         llr = _llr_above(c, expected, log_expected, xlogx, log_total, n_total, floor)
         if llr > floor:
             floor, best_first = llr, first
@@ -188,10 +255,33 @@ def _tier_of(length: int) -> int:
 
 
 @njit(cache=True, inline="always")
+def _fewest_expected(
+    day: int, length: int, lo: int, n_days: int, expected_prefix: np.ndarray
+) -> float:
+    """Adjusted mode: fewest expected (this circle) of a window of ``length`` days
+    holding ``day``; ``expected_prefix[i]`` sums the circle's expected over days
+    lo .. lo + i - 1. Longer windows expect no fewer (every day's term is ≥ 0)."""
+    fewest = np.inf
+    for first in range(max(0, day - length + 1), min(day, n_days - length) + 1):
+        fewest = min(fewest, expected_prefix[first + length - lo] - expected_prefix[first - lo])
+    return fewest
+
+
+@njit(cache=True, inline="always")
 def _length_tiers_worth_trying(
-    day: int, in_circle: np.ndarray, n_space: int, shortest: np.ndarray,
-    log_shortest: np.ndarray, log_count: np.ndarray, n_total: float, longest: int,
-    min_cases: int, floor: float,
+    day: int,
+    in_circle: np.ndarray,
+    n_space: int,
+    shortest: np.ndarray,
+    log_shortest: np.ndarray,
+    log_count: np.ndarray,
+    n_total: float,
+    longest: int,
+    min_cases: int,
+    floor: float,
+    adjusted: bool,
+    lo: int,
+    expected_prefix: np.ndarray,
 ) -> int:
     """Bit k set if some window of tier k around ``day`` could beat ``floor``.
 
@@ -199,7 +289,8 @@ def _length_tiers_worth_trying(
     circle has within b - 1 days of it, and expects no fewer than the
     shortest window of the tier's smallest length a; with
     LLR <= c ln(c/mu) - (c - mu) + (c - mu)^2 / (N - n_space) that bounds the
-    whole tier in O(1) after extending the span.
+    whole tier in O(1) after extending the span (O(a) more when adjusted,
+    where the fewest expected is the circle's own, ``_fewest_expected``).
     """
     n_days = in_circle.size
     rate = n_space / n_total
@@ -219,9 +310,14 @@ def _length_tiers_worth_trying(
             span += in_circle[d]
         left, right = new_left, new_right
         c_most = min(span, n_space)
-        fewest = rate * shortest[day, smallest - 1]
+        if adjusted:
+            fewest = _fewest_expected(day, smallest, lo, n_days, expected_prefix)
+            # A window expecting nothing cannot be bounded: always worth trying.
+            log_ratio = log_count[c_most] - math.log(fewest) if fewest > 0.0 else np.inf
+        else:
+            fewest = rate * shortest[day, smallest - 1]
+            log_ratio = log_count[c_most] - log_rate - log_shortest[day, smallest - 1]
         gap = c_most - fewest
-        log_ratio = log_count[c_most] - log_rate - log_shortest[day, smallest - 1]
         bound = c_most * log_ratio - gap + gap * gap * spread
         # Non-short-circuit `&`: fewer unpredictable branches in the hot path.
         if (c_most >= min_cases) & (gap > 0.0) & (bound > floor):
@@ -233,11 +329,26 @@ def _length_tiers_worth_trying(
 
 @njit(cache=True, inline="always")
 def _best_retrospective_window(
-    day: int, in_circle: np.ndarray, n_space: int, day_total: np.ndarray,
-    day_prefix: np.ndarray, log_window: np.ndarray, shortest: np.ndarray,
-    log_shortest: np.ndarray, log_count: np.ndarray, xlogx: np.ndarray, max_days: int,
-    min_cases: int, floor: float, best_left: np.ndarray, best_right: np.ndarray,
+    day: int,
+    in_circle: np.ndarray,
+    n_space: int,
+    day_total: np.ndarray,
+    day_prefix: np.ndarray,
+    log_window: np.ndarray,
+    shortest: np.ndarray,
+    log_shortest: np.ndarray,
+    log_count: np.ndarray,
+    xlogx: np.ndarray,
+    max_days: int,
+    min_cases: int,
+    floor: float,
+    best_left: np.ndarray,
+    best_right: np.ndarray,
     count: np.ndarray,
+    adjusted: bool,
+    share: np.ndarray,
+    day_weekday: np.ndarray,
+    expected_prefix: np.ndarray,
 ) -> tuple[float, int, int]:
     """Best LLR above ``floor`` among windows of at most ``max_days`` that
     contain ``day`` and start and end on a case day of the circle, with that
@@ -259,22 +370,65 @@ def _best_retrospective_window(
     spread = 1.0 / (n_total - n_space)
     best_first = -1
     best_last = -1
+    longest = min(max_days, n_days)
+    if adjusted:
+        # The tier bounds need the circle's expected counts around the day.
+        _fill_counts_and_excess(
+            day,
+            lo,
+            hi,
+            in_circle,
+            day_total,
+            share,
+            day_weekday,
+            adjusted,
+            count,
+            best_left,
+            best_right,
+            expected_prefix,
+        )
     tiers = _length_tiers_worth_trying(
-        day, in_circle, n_space, shortest, log_shortest, log_count, n_total,
-        min(max_days, n_days), min_cases, floor,
+        day,
+        in_circle,
+        n_space,
+        shortest,
+        log_shortest,
+        log_count,
+        n_total,
+        longest,
+        min_cases,
+        floor,
+        adjusted,
+        lo,
+        expected_prefix,
     )
     if tiers == 0:
         return floor, best_first, best_last
-    _fill_counts_and_excess(
-        day, lo, hi, in_circle, day_total, rate, count, best_left, best_right
-    )
-    for length in range(1, min(max_days, n_days) + 1):
+    if not adjusted:
+        _fill_counts_and_excess(
+            day,
+            lo,
+            hi,
+            in_circle,
+            day_total,
+            share,
+            day_weekday,
+            adjusted,
+            count,
+            best_left,
+            best_right,
+            expected_prefix,
+        )
+    for length in range(1, longest + 1):
         if not (tiers >> _tier_of(length)) & 1:
             continue
         excess = best_left[min(length - 1, day - lo)] + best_right[min(length - 1, hi - day)]
         if excess <= 0.0:
             continue
-        fewest = rate * shortest[day, length - 1]
+        if adjusted:
+            fewest = _fewest_expected(day, length, lo, n_days, expected_prefix)
+        else:
+            fewest = rate * shortest[day, length - 1]
         if excess * excess * (0.5 / fewest + spread) <= floor:
             continue
         for first in range(max(day - length + 1, 0), min(day, n_days - length) + 1):
@@ -282,10 +436,16 @@ def _best_retrospective_window(
             if in_circle[first] == 0 or in_circle[last] == 0:
                 continue
             c = count[last - lo + 1] - count[first - lo]
-            expected = rate * (day_prefix[last + 1] - day_prefix[first])
+            if adjusted:
+                expected = expected_prefix[last - lo + 1] - expected_prefix[first - lo]
+            else:
+                expected = rate * (day_prefix[last + 1] - day_prefix[first])
             if c < min_cases or c <= expected:
                 continue
-            log_expected = log_count[n_space] + log_window[first, length - 1] - log_total
+            if adjusted:
+                log_expected = math.log(expected)
+            else:
+                log_expected = log_count[n_space] + log_window[first, length - 1] - log_total
             llr = _llr_above(c, expected, log_expected, xlogx, log_total, n_total, floor)
             if llr > floor:
                 floor, best_first, best_last = llr, first, last
@@ -294,17 +454,30 @@ def _best_retrospective_window(
 
 @njit(cache=True, inline="always")
 def _fill_counts_and_excess(
-    day: int, lo: int, hi: int, in_circle: np.ndarray, day_total: np.ndarray, rate: float,
-    count: np.ndarray, best_left: np.ndarray, best_right: np.ndarray,
+    day: int,
+    lo: int,
+    hi: int,
+    in_circle: np.ndarray,
+    day_total: np.ndarray,
+    share: np.ndarray,
+    day_weekday: np.ndarray,
+    adjusted: bool,
+    count: np.ndarray,
+    best_left: np.ndarray,
+    best_right: np.ndarray,
+    expected_prefix: np.ndarray,
 ) -> None:
-    """count[i]: cases of the circle on days lo .. lo + i - 1. best_right[k] and
-    best_left[j]: largest excess (observed - expected) of a window reaching k
-    days right of ``day`` (day included) or j days left of it."""
+    """count[i]: cases of the circle on days lo .. lo + i - 1 (and, adjusted,
+    expected_prefix[i] their expected). best_right[k] and best_left[j]: largest
+    excess (observed - expected) of a window reaching k days right of ``day``
+    (day included) or j days left of it. A day expects share[its weekday] times
+    its cases (the circle's share of all cases when not adjusted)."""
     count[0] = 0
     best_left[0] = 0.0
     running = 0.0
     for j in range(1, day - lo + 1):
-        running += in_circle[day - j] - rate * day_total[day - j]
+        d = day - j
+        running += in_circle[d] - share[day_weekday[d]] * day_total[d]
         best_left[j] = max(best_left[j - 1], running)
     for d in range(lo, day):
         count[d - lo + 1] = count[d - lo] + in_circle[d]
@@ -312,9 +485,35 @@ def _fill_counts_and_excess(
     best = -np.inf
     for d in range(day, hi + 1):
         count[d - lo + 1] = count[d - lo] + in_circle[d]
-        running += in_circle[d] - rate * day_total[d]
+        running += in_circle[d] - share[day_weekday[d]] * day_total[d]
         best = max(best, running)
         best_right[d - day] = best
+    if adjusted:
+        expected_prefix[0] = 0.0
+        for d in range(lo, hi + 1):
+            expected_prefix[d - lo + 1] = (
+                expected_prefix[d - lo] + share[day_weekday[d]] * day_total[d]
+            )
+
+
+@njit(cache=True, inline="always")
+def _set_share(
+    share: np.ndarray,
+    adjusted: bool,
+    space_weekday: np.ndarray,
+    weekday_total: np.ndarray,
+    n_space: int,
+    n_total: int,
+) -> None:
+    """Expected cases of a circle on a day = share[weekday] × the day's cases:
+    n_w(circle) / n_w adjusted, n_space / N for every weekday otherwise."""
+    for w in range(7):
+        if not adjusted:
+            share[w] = n_space / n_total
+        elif weekday_total[w] > 0:
+            share[w] = space_weekday[w] / weekday_total[w]
+        else:
+            share[w] = 0.0  # no day of this weekday has a case: never used
 
 
 @njit(cache=True)
@@ -329,6 +528,7 @@ def scan_assignment(
     max_days: int,
     prospective: bool,
     min_cases: int,
+    adjusted: bool,
     per_centre: bool,
     best_llr: np.ndarray,
     best_entry: np.ndarray,
@@ -337,6 +537,10 @@ def scan_assignment(
 ) -> float:
     """Maximum LLR over all cylinders for one assignment of days to cases.
 
+    ``adjusted``: expected counts adjusted for space by day-of-week
+    interaction (module docstring); the assignment must then keep every
+    case's weekday, as permutations within weekdays do.
+
     With ``per_centre`` it also records each centre's best cylinder (its LLR,
     the entry closing its circle, its first and last day) in the ``best_*``
     arrays; otherwise those are not touched and pruning uses the running
@@ -344,14 +548,27 @@ def scan_assignment(
     """
     # Unpacked once: taking arrays out of the tuple in the hot loop would bump
     # their shared reference counts, which serialises the threads.
-    day_total, day_prefix, log_window, shortest, log_shortest, log_count, xlogx = tables
+    (
+        day_total,
+        day_prefix,
+        log_window,
+        shortest,
+        log_shortest,
+        log_count,
+        xlogx,
+        day_weekday,
+        weekday_total,
+    ) = tables
     n_days = day_total.size
     n_total = case_day.size
     in_circle = np.zeros(n_days, dtype=np.int64)
+    space_weekday = np.zeros(7, dtype=np.int64)  # the circle's cases by weekday
+    share = np.empty(7)
     evaluated_at = np.full(n_days, -1, dtype=np.int64)
     best_left = np.empty(max_days)
     best_right = np.empty(max_days)
     count = np.empty(2 * max_days, dtype=np.int64)
+    expected_prefix = np.empty(2 * max_days)
     overall = 0.0
     for centre in range(circle_start.size - 1):
         floor = 0.0 if per_centre else overall
@@ -360,11 +577,13 @@ def scan_assignment(
             location = circle_location[entry]
             for i in range(case_start[location], case_start[location + 1]):
                 in_circle[case_day[i]] += 1
+                space_weekday[day_weekday[case_day[i]]] += 1
             if not closes_step[entry]:
                 continue
             n_space = cases_inside[entry]
             if n_space >= n_total:
                 continue  # a circle of every case has c == expected in any window
+            _set_share(share, adjusted, space_weekday, weekday_total, n_space, n_total)
             # Only windows holding a case of this step can beat the smaller circle.
             for step_entry in range(step_first, entry + 1):
                 step_location = circle_location[step_entry]
@@ -377,14 +596,43 @@ def scan_assignment(
                         if day < n_days - max_days:
                             continue
                         llr, first, last = _best_prospective_window(
-                            day, in_circle, n_space, day_prefix, log_window, log_count,
-                            xlogx, max_days, min_cases, floor,
+                            day,
+                            in_circle,
+                            n_space,
+                            day_prefix,
+                            log_window,
+                            log_count,
+                            xlogx,
+                            max_days,
+                            min_cases,
+                            floor,
+                            adjusted,
+                            share,
+                            day_weekday,
+                            day_total,
                         )
                     else:
                         llr, first, last = _best_retrospective_window(
-                            day, in_circle, n_space, day_total, day_prefix, log_window,
-                            shortest, log_shortest, log_count, xlogx, max_days, min_cases, floor,
-                            best_left, best_right, count,
+                            day,
+                            in_circle,
+                            n_space,
+                            day_total,
+                            day_prefix,
+                            log_window,
+                            shortest,
+                            log_shortest,
+                            log_count,
+                            xlogx,
+                            max_days,
+                            min_cases,
+                            floor,
+                            best_left,
+                            best_right,
+                            count,
+                            adjusted,
+                            share,
+                            day_weekday,
+                            expected_prefix,
                         )
                     if first >= 0:
                         floor = llr
@@ -398,6 +646,7 @@ def scan_assignment(
             location = circle_location[entry]
             for i in range(case_start[location], case_start[location + 1]):
                 in_circle[case_day[i]] -= 1
+                space_weekday[day_weekday[case_day[i]]] -= 1
         overall = max(overall, floor)
     return overall
 
@@ -414,6 +663,7 @@ def max_llr_of_replications(
     max_days: int,
     prospective: bool,
     min_cases: int,
+    adjusted: bool,
 ) -> np.ndarray:
     """The maximum LLR of each row of ``permuted_days`` (one replication each)."""
     n_replications = permuted_days.shape[0]
@@ -422,8 +672,21 @@ def max_llr_of_replications(
     unused_i = np.empty(0, dtype=np.int64)
     for r in prange(n_replications):
         maxima[r] = scan_assignment(
-            permuted_days[r], case_start, circle_start, circle_location, closes_step,
-            cases_inside, tables, max_days, prospective, min_cases,
-            False, unused_f, unused_i, unused_i, unused_i,
+            permuted_days[r],
+            case_start,
+            circle_start,
+            circle_location,
+            closes_step,
+            cases_inside,
+            tables,
+            max_days,
+            prospective,
+            min_cases,
+            adjusted,
+            False,
+            unused_f,
+            unused_i,
+            unused_i,
+            unused_i,
         )
     return maxima
