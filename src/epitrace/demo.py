@@ -18,14 +18,11 @@ DEMO_SEED = 20200218  # the day Daegu's Shincheonji cluster was found
 
 
 def _cases_to_investigate(folder: Path, count: int = 3) -> list[str]:
-    """The cases confirmed last: they moved about longest before isolation."""
     from epitrace.formats.readers import read_dataset_table
+    from epitrace.simulate.run import cases_confirmed_last
 
     cases = read_dataset_table(folder, "cases")
-    if cases is None or cases.table.num_rows == 0:
-        return []
-    latest = cases.table.sort_by([("confirmed_date", "descending"), ("case_id", "ascending")])
-    return [str(ref) for ref in latest.column("person_ref").to_pylist()[:count]]
+    return [] if cases is None else cases_confirmed_last(cases.table, count)
 
 
 def _is_complete_dataset(folder: Path) -> bool:
@@ -54,8 +51,8 @@ def run_demo(out: Path, residents: int = 5_000, days: int = 14) -> None:
     subject = subjects[0] if subjects else "P000001"
     click.echo(
         "\nWhat to try next:\n"
-        f"  .venv/bin/epitrace analyze {out} --person {subject} --out case-{subject}\n"
-        f"      the subject's stays, path and an offline report (case-{subject}/report.html)\n"
+        f"  .venv/bin/epitrace analyze {out} --person {subject} --out {out}/case-{subject}\n"
+        f"      the subject's stays, path and an offline report: report.html there\n"
         f"  .venv/bin/epitrace evaluate {out} --subjects 50\n"
         f"      how close the stays are to the simulated truth\n"
         f"  .venv/bin/epitrace validate {out}\n"

@@ -52,7 +52,7 @@ class SimulationSummary:
     cases: int
     planted: dict[str, Any] | None
     seconds: float
-    first_case: str | None = None  # person_ref of the first confirmed case, for a first look
+    suggested_case: str | None = None  # a case worth a first look (see cases_confirmed_last)
     manifest: Path = field(default=Path())
 
     @property
@@ -80,10 +80,10 @@ class SimulationSummary:
             )
         lines.append(f"Manifest: {self.manifest}")
         lines.append(f"Next: epitrace validate {self.out}")
-        if self.first_case:
+        if self.suggested_case:
             lines.append(
-                f"      epitrace analyze {self.out} --person {self.first_case} "
-                f"--out {self.out / 'investigation'}"
+                f"      epitrace analyze {self.out} --person {self.suggested_case} "
+                f"--out {self.out / ('case-' + self.suggested_case)}"
             )
         return "\n".join(lines)
 
@@ -143,6 +143,13 @@ def _planted_summary(
         "end": _iso(planted.end, config.timezone),
         "infections": infected,
     }
+
+
+def cases_confirmed_last(cases: pa.Table, count: int) -> list[str]:
+    """person_refs of the cases confirmed last: they moved about longest before isolation,
+    so their investigation shows the most."""
+    latest = cases.sort_by([("confirmed_date", "descending"), ("case_id", "ascending")])
+    return [str(ref) for ref in latest.column("person_ref").to_pylist()[:count]]
 
 
 def simulate_city(
@@ -263,7 +270,7 @@ def simulate_city(
         out=out, fmt=fmt, config=config, rows=rows, files=files,
         infections=outbreak.infected_count, cases=finals["cases"].num_rows, planted=planted,
         seconds=time.perf_counter() - began,
-        first_case=finals["cases"]["person_ref"][0].as_py() if finals["cases"].num_rows else None,
+        suggested_case=next(iter(cases_confirmed_last(finals["cases"], 1)), None),
     )  # fmt: skip
     summary.manifest = write_manifest(out, {
         "generator": GENERATOR,
