@@ -160,10 +160,17 @@ class Timestamp(click.ParamType):
 )
 @click.option("--no-contacts", is_flag=True, help="Do not search for contacts.")
 @click.option(
+    "--cases",
+    "cases_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="cases file giving the infectious window [default: the one in FOLDER, if any].",
+)
+@click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     required=True,
-    help="Folder to write stays.csv, path.geojson and report.html to.",
+    help="Folder to write stays.csv, path.geojson, report.html and contacts.csv to.",
 )
 def analyze(
     folder: Path,
@@ -172,12 +179,16 @@ def analyze(
     end: dt.datetime | None,
     interview: Path | None,
     no_contacts: bool,
+    cases_file: Path | None,
     out: Path,
 ) -> None:
     """One subject's investigation from the provider records in FOLDER.
 
     FOLDER is a dataset of contract files, or the agencies' built stores
-    (`epitrace store build`), which are then asked one by one.
+    (`epitrace store build`), which are then asked one by one. Unless
+    --no-contacts, the stores are also asked who was at each public stay in
+    the infectious window (2 days before onset to confirmation, from the cases
+    table; --from/--to override it): contacts.csv, ranked by exposure score.
     """
     from epitrace.investigation import AnalysisError, investigate
 
@@ -185,7 +196,14 @@ def analyze(
         raise UserError("--to must come after --from")
     try:
         result = investigate(
-            folder, person_ref, out, start=start, end=end, interview_file=interview
+            folder,
+            person_ref,
+            out,
+            start=start,
+            end=end,
+            interview_file=interview,
+            contacts=not no_contacts,
+            cases_file=cases_file,
         )
     except AnalysisError as exc:
         raise click.ClickException(str(exc)) from None

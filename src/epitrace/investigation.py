@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from epitrace.analysis.contacts import ContactParams, infectious_window, searched_stays
+from epitrace.analysis.subject import SubjectRecords
 from epitrace.analysis.trajectory import Trajectory, TrajectoryParams, trace_subject
 from epitrace.analysis.trajectory.interview import compare_with_interview
 from epitrace.formats.problems import Problem
@@ -23,7 +27,11 @@ from epitrace.formats.readers import read_dataset_table, read_table
 from epitrace.formats.writers import write_table
 from epitrace.providers.dataset import DatasetStore, UnknownSubject
 from epitrace.providers.network import StoreNetwork, is_store_network
-from epitrace.providers.queries import QueryRefused
+from epitrace.providers.queries import DEFAULT_TIMEZONE, QueryRefused
+from epitrace.providers.store import build_stores
+
+if TYPE_CHECKING:
+    from epitrace.exposure import ContactSearch
 
 
 class AnalysisError(Exception):
@@ -39,9 +47,13 @@ class InvestigationResult:
     problems: list[Problem] = field(default_factory=list)
     seconds: float = 0.0
     files: list[Path] = field(default_factory=list)
+    contacts: ContactSearch | None = None
 
     def messages(self) -> list[str]:
         lines = [f"warning: {note}" for note in self.trajectory.notes]
+        if self.contacts is not None:
+            lines += [f"note: {note}" for note in self.contacts.notes]
+            lines += [f"warning: query refused: {r}" for r in self.contacts.refused]
         if self.problems:
             lines.append(
                 f"warning: {len(self.problems)} of this subject's records break the data "
@@ -52,8 +64,9 @@ class InvestigationResult:
     def describe(self) -> str:
         stays = self.trajectory.stays.num_rows
         written = ", ".join(p.name for p in self.files)
+        found = f"; {self.contacts.describe()}" if self.contacts is not None else ""
         return (
-            f"{self.person_ref}: {stays} stays, {len(self.trajectory.moves)} moves in "
+            f"{self.person_ref}: {stays} stays, {len(self.trajectory.moves)} moves{found} in "
             f"{self.seconds:.2f} s; wrote {written} to {self.out}/"
         )
 
@@ -64,6 +77,14 @@ def dataset_timezone(folder: Path) -> str:
         return str(json.loads((folder / "manifest.json").read_text())["config"]["timezone"])
     except (OSError, ValueError, KeyError, TypeError):
         return "UTC"
+
+
+def analysis_timezone(folder: Path) -> str:
+    """The zone for local-time rules (nights, days): the dataset's, else Korea's."""
+    try:
+        return str(json.loads((folder / "manifest.json").read_text())["config"]["timezone"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return DEFAULT_TIMEZONE
 
 
 def _interview_visits(
@@ -106,6 +127,9 @@ def investigate(
     end: dt.datetime | None = None,
     interview_file: Path | None = None,
     params: TrajectoryParams | None = None,
+    contacts: bool = True,
+    cases_file: Path | None = None,
+    contact_params: ContactParams | None = None,
 ) -> InvestigationResult:
     began = time.perf_counter()
     try:
@@ -127,9 +151,98 @@ def investigate(
         compare_with_interview(trajectory.stays, visits, params) if visits is not None else None
     )
     result = InvestigationResult(person_ref, out, trajectory, comparison, problems)
+    if contacts:
+        window, note = contact_window(
+            folder, person_ref, trajectory, start, end, cases_file, contact_params, problems
+        )
+        result.contacts = find_contacts(folder, store, records, trajectory, window, contact_params)
+        result.contacts.notes.insert(0, note)
     write_outputs(result, dataset_timezone(folder))
     result.seconds = time.perf_counter() - began
     return result
+
+
+def _case_dates(
+    folder: Path, person_ref: str, cases_file: Path | None, problems: list[Problem]
+) -> tuple[dt.date, dt.date | None] | None:
+    """(confirmed_date, onset_date) of the subject from the ``cases`` table, if a case."""
+    loaded = (
+        read_table(cases_file, "cases")
+        if cases_file is not None
+        else read_dataset_table(folder, "cases")
+    )
+    if loaded is None:
+        return None
+    problems.extend(loaded.problems)
+    for row in loaded.table.filter(
+        pc.equal(loaded.table.column("person_ref"), person_ref)
+    ).to_pylist():
+        return row["confirmed_date"], row["onset_date"]
+    return None
+
+
+def contact_window(
+    folder: Path,
+    person_ref: str,
+    trajectory: Trajectory,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    cases_file: Path | None,
+    params: ContactParams | None,
+    problems: list[Problem],
+) -> tuple[tuple[dt.datetime, dt.datetime], str]:
+    """The infectious window and a note saying where it came from.
+
+    ``--from``/``--to`` win; else the case's dates (onset - 2 days, or the
+    confirmation date - 2 days without onset, to the confirmation date); else
+    every stay traced.
+    """
+    stays = trajectory.stays
+    first = stays.column("start").to_pylist()[0] if stays.num_rows else None
+    last = max(stays.column("end").to_pylist()) if stays.num_rows else None
+    far_past = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    if start is not None or end is not None:
+        window = (start or first or far_past, end or last or dt.datetime.now(dt.UTC))
+        return window, "contacts searched in the window given (--from/--to)"
+    dates = _case_dates(folder, person_ref, cases_file, problems)
+    if dates is not None:
+        days_before = (params or ContactParams()).days_before
+        window = infectious_window(dates[0], dates[1], analysis_timezone(folder), days_before)
+        basis = "onset" if dates[1] is not None else "confirmation (no onset)"
+        return window, (
+            f"infectious window from {days_before:g} days before {basis} to confirmation"
+        )
+    if first is None or last is None:
+        return (far_past, far_past + dt.timedelta(seconds=1)), "no stays: no contacts searched"
+    return (first, last), (
+        f"{person_ref} is not in a cases table: contacts searched over every stay traced "
+        "(give --from/--to or --cases for the infectious window)"
+    )
+
+
+def find_contacts(
+    folder: Path,
+    store: DatasetStore | StoreNetwork,
+    records: SubjectRecords,
+    trajectory: Trajectory,
+    window: tuple[dt.datetime, dt.datetime],
+    params: ContactParams | None = None,
+) -> ContactSearch:
+    """Ask the agencies' stores; a plain dataset folder is first split into
+    temporary stores (the same queries, at the cost of one store build)."""
+    from epitrace.exposure import search_contacts, stays_to_search
+
+    tz = analysis_timezone(folder)
+    if isinstance(store, StoreNetwork):
+        return search_contacts(store, trajectory, records, window, tz, params)
+    verdicts = searched_stays(stays_to_search(trajectory, records), window, tz, params)
+    if not any(v.searched for v in verdicts):  # nothing to ask: no stores to build
+        return search_contacts(None, trajectory, records, window, tz, params)
+    with tempfile.TemporaryDirectory(prefix="epitrace-stores-") as tmp:
+        build_stores(folder, Path(tmp))
+        found = search_contacts(StoreNetwork(tmp), trajectory, records, window, tz, params)
+    found.notes.append("a dataset folder: contacts asked of temporary stores built from it")
+    return found
 
 
 def write_outputs(result: InvestigationResult, tz: str) -> None:
@@ -142,6 +255,10 @@ def write_outputs(result: InvestigationResult, tz: str) -> None:
     geojson_path.write_text(json.dumps(result.trajectory.geojson(), ensure_ascii=False, indent=1))
     report_path = out / "report.html"
     report_path.write_text(
-        render_report(result.trajectory, result.comparison, tz=tz), encoding="utf-8"
+        render_report(result.trajectory, result.comparison, tz=tz, contacts=result.contacts),
+        encoding="utf-8",
     )
     result.files = [stays_path, geojson_path, report_path]
+    if result.contacts is not None:
+        contacts = result.contacts.contacts.table
+        result.files.append(write_table(contacts, out, "contacts", "csv", tz=tz))

@@ -14,12 +14,14 @@ import datetime as dt
 from html import escape
 from importlib import resources
 from string import Template
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from epitrace.analysis.trajectory import Trajectory
 from epitrace.analysis.trajectory.interview import CONFIRMED, DATA_ONLY, INTERVIEW_ONLY
 from epitrace.report.clock import Clock, duration
+from epitrace.report.contacts import render_contacts
 from epitrace.report.model import (
     UNNAMED,
     ShownOutlier,
@@ -31,6 +33,9 @@ from epitrace.report.model import (
 )
 from epitrace.report.pathmap import render_map
 from epitrace.report.timeline import render_timeline
+
+if TYPE_CHECKING:
+    from epitrace.exposure import ContactSearch
 
 __all__ = ["render_report"]
 
@@ -248,8 +253,10 @@ def render_report(
     comparison: pa.Table | None,
     tz: str,
     now: dt.datetime | None = None,
+    contacts: ContactSearch | None = None,
 ) -> str:
-    """The report as one HTML page, all times in ``tz`` (an IANA zone, e.g. 'Asia/Seoul')."""
+    """The report as one HTML page, all times in ``tz`` (an IANA zone, e.g. 'Asia/Seoul');
+    ``contacts``, when searched, adds the contacts per stay."""
     clock = Clock(tz)
     now = clock.local(now or dt.datetime.now(dt.UTC))
     stays = shown_stays(trajectory)
@@ -269,6 +276,7 @@ def render_report(
         timeline=render_timeline(stays, moves, clock),
         table=_stays_table(stays, comparison, clock),
         stay_count=f"{len(stays)} stay{'s' * (len(stays) != 1)}",
+        contacts=render_contacts(contacts, clock),
         notes=_notes(notes, outliers, clock),
         zone=escape(zone),
         generated=escape(f"{clock.stamp(now)} ({clock.offset(now)})"),

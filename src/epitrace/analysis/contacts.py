@@ -1,0 +1,419 @@
+"""Who was with the subject: the pure part of the contact search.
+
+The stores are asked elsewhere (``epitrace.exposure``); this module only
+works on what they answered, so it is testable on hand-made tables:
+
+- ``infectious_window``: from ``days_before`` days before onset (or before the
+  confirmation date when there is no onset) to the confirmation date, which
+  stands in for isolation;
+- ``searched_stays``: which of the subject's stays are searched, and why the
+  others are not (home, workplace-like, outside the window);
+- ``Sighting``: one provider's answer that puts someone at a stay's place for
+  an interval, with the strength of that evidence;
+- ``merge_contacts``: sightings merged per person and stay, overlap minutes
+  with the stay, an exposure score, rows of the contract's ``contacts`` table
+  sorted by score.
+
+Score (higher = more likely exposed), for one contact at one stay::
+
+    score = 100 * evidence * time * place_risk
+
+- ``evidence`` = 1 - prod(1 - s) over the contact's sources at this stay
+  (strongest sighting per source), so independent sources add up;
+  s = 1.0 for a card payment or check-in at the subject's own merchant/venue,
+  0.5 at another merchant/venue within the search radius, and for a shared
+  cell ``CELL_STRENGTH_M / (CELL_STRENGTH_M + stay radius)`` (a 150 m cell
+  ~0.4, a 1 km cell ~0.09): small cells beat large ones;
+- ``time`` = min(overlap, ``full_overlap_min``) / ``full_overlap_min``;
+- ``place_risk`` from the kind of place when known (``PLACE_RISK``), else 1.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+import pyarrow as pa
+
+from epitrace.formats.schemas import table
+
+MICROS_PER_MINUTE = 60_000_000
+SOURCES = ("card", "telecom", "transit", "gps", "entry")
+
+# Crowded, closed, loud places spread the virus more (KCDA's high-risk list:
+# clubs, bars, karaoke, churches, gyms); shops are brief and distanced.
+PLACE_RISK: dict[str, float] = {
+    "club": 1.5,
+    "bar": 1.3,
+    "church": 1.3,
+    "gym": 1.2,
+    "restaurant": 1.0,
+    "cafe": 1.0,
+    "hospital": 1.0,
+    "school": 1.0,
+    "shop": 0.7,
+}
+CELL_STRENGTH_M = 100.0
+SAME_PLACE = 1.0  # card payment / check-in at the subject's own merchant or venue
+NEARBY_PLACE = 0.5  # at another merchant or venue inside the search circle
+
+
+@dataclass(frozen=True)
+class ContactParams:
+    """Knobs of the contact search; minutes and metres."""
+
+    days_before: float = 2.0  # infectious from this long before onset (or specimen)
+    min_overlap_min: float = 15.0  # the KCDA close-contact rule of thumb
+    full_overlap_min: float = 60.0  # overlap beyond this adds no score
+    # A card payment says the holder was there around ts; a check-in is made on arrival.
+    card_before_min: float = 30.0
+    card_after_min: float = 30.0
+    checkin_stay_min: float = 60.0
+    # Phones record every ~12 min in the day: a presence extends half a gap each side.
+    telecom_pad_min: float = 6.0
+    # Stays not searched: home (the subject's nights) and workplace-like (long days).
+    night_start: dt.time = dt.time(1, 0)
+    night_end: dt.time = dt.time(5, 0)
+    home_radius_m: float = 200.0
+    max_public_stay_h: float = 5.0
+    # Telecom search circle: the stay's uncertainty, clamped.
+    min_radius_m: float = 50.0
+    max_radius_m: float = 300.0
+    merchant_radius_m: float = 50.0  # merchants "at" an unnamed stay
+    max_contacts: int | None = None  # keep the best N rows (None: all)
+
+
+# --- the window ---
+
+
+def infectious_window(
+    confirmed: dt.date,
+    onset: dt.date | None,
+    tz: str,
+    days_before: float = 2.0,
+) -> tuple[dt.datetime, dt.datetime]:
+    """[start, end) in UTC: ``days_before`` days before onset (or the confirmation
+    date without one) to the end of the confirmation day (isolation)."""
+    zone = ZoneInfo(tz)
+    first = onset if onset is not None else confirmed
+    start = dt.datetime.combine(first, dt.time(), zone) - dt.timedelta(days=days_before)
+    end = dt.datetime.combine(confirmed + dt.timedelta(days=1), dt.time(), zone)
+    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+
+
+# --- which stays are searched ---
+
+
+@dataclass(frozen=True)
+class StayToSearch:
+    """One stay of the subject, as the search sees it."""
+
+    seq: int
+    start: dt.datetime
+    end: dt.datetime
+    lat: float
+    lon: float
+    radius_m: float
+    place_name: str | None = None
+    place: str = ""  # "merchant:ID" / "venue:ID" when the stay is at a named place
+    kind: str | None = None  # restaurant, club, ... when known
+
+    @property
+    def merchant_id(self) -> str | None:
+        return self.place.removeprefix("merchant:") if self.place.startswith("merchant:") else None
+
+    @property
+    def venue_id(self) -> str | None:
+        return self.place.removeprefix("venue:") if self.place.startswith("venue:") else None
+
+
+@dataclass
+class StayVerdict:
+    stay: StayToSearch
+    searched: bool
+    reason: str = ""  # why not searched
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Haversine distance in metres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = (
+        math.sin((p2 - p1) / 2) ** 2
+        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    )
+    return 2 * 6_371_008.8 * math.asin(math.sqrt(min(1.0, a)))
+
+
+def _night_minutes(stay: StayToSearch, zone: ZoneInfo, params: ContactParams) -> float:
+    """Minutes of the stay between night_start and night_end local time."""
+    total = 0.0
+    day = stay.start.astimezone(zone).date() - dt.timedelta(days=1)
+    while day <= stay.end.astimezone(zone).date():
+        lo = dt.datetime.combine(day, params.night_start, zone)
+        hi = dt.datetime.combine(day, params.night_end, zone)
+        overlap = min(hi, stay.end) - max(lo, stay.start)
+        total += max(0.0, overlap.total_seconds() / 60)
+        day += dt.timedelta(days=1)
+    return total
+
+
+def home_location(
+    stays: Sequence[StayToSearch], tz: str, params: ContactParams
+) -> tuple[float, float] | None:
+    """Where the subject spends most night minutes: their home, as far as the data says."""
+    zone = ZoneInfo(tz)
+    best: tuple[float, float] | None = None
+    best_minutes = 0.0
+    for candidate in stays:
+        minutes = sum(
+            _night_minutes(s, zone, params)
+            for s in stays
+            if distance_m(s.lat, s.lon, candidate.lat, candidate.lon) <= params.home_radius_m
+        )
+        if minutes > best_minutes:
+            best, best_minutes = (candidate.lat, candidate.lon), minutes
+    return best
+
+
+def searched_stays(
+    stays: Sequence[StayToSearch],
+    window: tuple[dt.datetime, dt.datetime],
+    tz: str,
+    params: ContactParams | None = None,
+) -> list[StayVerdict]:
+    """Every stay with whether it is searched: public places inside the window only.
+
+    A stay at a named merchant or venue is public whatever its length. An
+    unnamed one is skipped when it is at home (within ``home_radius_m`` of the
+    place of most night minutes) or longer than ``max_public_stay_h`` (a
+    workplace or a second home): the household and colleagues are traced by
+    interview, and a whole cell's worth of neighbours is not a contact list.
+    """
+    params = params or ContactParams()
+    home = home_location(stays, tz, params)
+    verdicts = []
+    for stay in stays:
+        if stay.end <= window[0] or stay.start >= window[1]:
+            verdicts.append(StayVerdict(stay, False, "outside the infectious window"))
+        elif stay.place:
+            verdicts.append(StayVerdict(stay, True))
+        elif home and distance_m(stay.lat, stay.lon, *home) <= params.home_radius_m:
+            verdicts.append(StayVerdict(stay, False, "home (where the nights are spent)"))
+        elif (stay.end - stay.start) > dt.timedelta(hours=params.max_public_stay_h):
+            verdicts.append(
+                StayVerdict(stay, False, f"longer than {params.max_public_stay_h:g} h (workplace?)")
+            )
+        else:
+            verdicts.append(StayVerdict(stay, True))
+    return verdicts
+
+
+def clip_stay(stay: StayToSearch, window: tuple[dt.datetime, dt.datetime]) -> StayToSearch:
+    """The part of a stay inside the window (contacts count only while infectious)."""
+    start, end = max(stay.start, window[0]), min(stay.end, window[1])
+    return StayToSearch(**{**stay.__dict__, "start": start, "end": end})
+
+
+def search_radius_m(stay: StayToSearch, params: ContactParams, hard_max_m: float) -> float:
+    """The telecom circle: the stay's uncertainty, clamped to the params and the hard limit."""
+    radius = min(max(stay.radius_m, params.min_radius_m), params.max_radius_m)
+    return min(radius, hard_max_m)
+
+
+# --- evidence ---
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """One provider's answer putting someone at a stay's place for [start, end)."""
+
+    stay_seq: int
+    via: str  # card, telecom, entry, ...
+    contact_ref: str  # person_ref when resolved, else "provider:identifier"
+    start: dt.datetime
+    end: dt.datetime
+    strength: float  # 0..1: how surely this puts them at the subject's place
+
+
+def cell_strength(radius_m: float) -> float:
+    """A shared cell's evidence: a small cell pins people down, a large one does not."""
+    return CELL_STRENGTH_M / (CELL_STRENGTH_M + max(radius_m, 0.0))
+
+
+def card_sighting(
+    stay_seq: int,
+    contact_ref: str,
+    ts: dt.datetime,
+    same_place: bool,
+    params: ContactParams,
+) -> Sighting:
+    return Sighting(
+        stay_seq,
+        "card",
+        contact_ref,
+        ts - dt.timedelta(minutes=params.card_before_min),
+        ts + dt.timedelta(minutes=params.card_after_min),
+        SAME_PLACE if same_place else NEARBY_PLACE,
+    )
+
+
+def checkin_sighting(
+    stay_seq: int,
+    contact_ref: str,
+    first: dt.datetime,
+    last: dt.datetime,
+    same_place: bool,
+    params: ContactParams,
+) -> Sighting:
+    return Sighting(
+        stay_seq,
+        "entry",
+        contact_ref,
+        first,
+        last + dt.timedelta(minutes=params.checkin_stay_min),
+        SAME_PLACE if same_place else NEARBY_PLACE,
+    )
+
+
+def telecom_sighting(
+    stay_seq: int, contact_ref: str, first: dt.datetime, last: dt.datetime, radius_m: float
+) -> Sighting:
+    return Sighting(stay_seq, "telecom", contact_ref, first, last, cell_strength(radius_m))
+
+
+# --- merging ---
+
+
+def union_minutes(intervals: Iterable[tuple[dt.datetime, dt.datetime]]) -> float:
+    """Total minutes covered by possibly overlapping intervals."""
+    total = 0.0
+    current: tuple[dt.datetime, dt.datetime] | None = None
+    for start, end in sorted(intervals):
+        if current is None or start > current[1]:
+            if current is not None:
+                total += (current[1] - current[0]).total_seconds()
+            current = (start, end)
+        else:
+            current = (current[0], max(current[1], end))
+    if current is not None:
+        total += (current[1] - current[0]).total_seconds()
+    return total / 60
+
+
+def combined_evidence(sightings: Sequence[Sighting]) -> float:
+    """1 - prod(1 - s) over the strongest sighting of each source."""
+    best: dict[str, float] = {}
+    for s in sightings:
+        best[s.via] = max(best.get(s.via, 0.0), s.strength)
+    miss = 1.0
+    for strength in best.values():
+        miss *= 1.0 - min(max(strength, 0.0), 1.0)
+    return 1.0 - miss
+
+
+def exposure_score(
+    evidence: float, overlap_min: float, kind: str | None, params: ContactParams
+) -> float:
+    time_factor = min(overlap_min, params.full_overlap_min) / params.full_overlap_min
+    return round(100.0 * evidence * time_factor * PLACE_RISK.get(kind or "", 1.0), 3)
+
+
+@dataclass
+class Contact:
+    """One person at one stay of the subject."""
+
+    contact_ref: str
+    stay: StayToSearch
+    sightings: list[Sighting] = field(default_factory=list)
+
+    @property
+    def via(self) -> str:
+        used = {s.via for s in self.sightings}
+        return "+".join(v for v in SOURCES if v in used)
+
+    def overlap(self) -> tuple[dt.datetime, dt.datetime, float]:
+        """First and last instant together and the minutes together, within the stay."""
+        clipped = [
+            (max(s.start, self.stay.start), min(s.end, self.stay.end)) for s in self.sightings
+        ]
+        clipped = [(a, b) for a, b in clipped if b > a]
+        if not clipped:
+            return self.stay.start, self.stay.start, 0.0
+        return min(a for a, _ in clipped), max(b for _, b in clipped), union_minutes(clipped)
+
+
+@dataclass
+class RankedContacts:
+    """The ``contacts`` table and, row by row, the stay each contact was met at."""
+
+    table: pa.Table
+    stay_seq: list[int]
+
+    def per_stay(self) -> dict[int, pa.Table]:
+        rows: dict[int, list[int]] = defaultdict(list)
+        for i, seq in enumerate(self.stay_seq):
+            rows[seq].append(i)
+        return {seq: self.table.take(taken) for seq, taken in rows.items()}
+
+
+def merge_contacts(
+    person_ref: str,
+    stays: Sequence[StayToSearch],
+    sightings: Iterable[Sighting],
+    exclude: set[str],
+    params: ContactParams | None = None,
+) -> RankedContacts:
+    """Sightings merged per (person, stay), scored and ranked: the ``contacts`` table.
+
+    ``exclude`` holds the subject's own references (person_ref, lines, cards):
+    the subject is never their own contact. Rows with less than
+    ``min_overlap_min`` minutes together are dropped.
+    """
+    params = params or ContactParams()
+    by_seq = {s.seq: s for s in stays}
+    merged: dict[tuple[str, int], Contact] = {}
+    for sighting in sightings:
+        stay = by_seq.get(sighting.stay_seq)
+        if stay is None or sighting.contact_ref in exclude:
+            continue
+        key = (sighting.contact_ref, sighting.stay_seq)
+        merged.setdefault(key, Contact(sighting.contact_ref, stay)).sightings.append(sighting)
+    rows = []
+    for contact in merged.values():
+        start, end, minutes = contact.overlap()
+        if minutes < params.min_overlap_min:
+            continue
+        score = exposure_score(
+            combined_evidence(contact.sightings), minutes, contact.stay.kind, params
+        )
+        rows.append(
+            {
+                "person_ref": person_ref,
+                "contact_ref": contact.contact_ref,
+                "via": contact.via,
+                "place_name": contact.stay.place_name,
+                "lat": contact.stay.lat,
+                "lon": contact.stay.lon,
+                "start": start,
+                "end": end,
+                "overlap_min": round(minutes, 1),
+                "score": score,
+                "stay_seq": contact.stay.seq,
+            }
+        )
+    rows.sort(key=lambda r: (-r["score"], r["start"], r["contact_ref"]))
+    if params.max_contacts is not None:
+        rows = rows[: params.max_contacts]
+    seqs = [int(r.pop("stay_seq")) for r in rows]
+    return RankedContacts(contacts_table(rows), seqs)
+
+
+def contacts_table(rows: list[dict[str, object]]) -> pa.Table:
+    schema = table("contacts").arrow_schema
+    if not rows:
+        return schema.empty_table()
+    return pa.Table.from_pylist(rows, schema=schema)
