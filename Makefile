@@ -25,9 +25,14 @@ install: $(TEST_STAMP)
 demo: $(STAMP)
 	$(BIN)/epitrace demo
 
+# The hub's tests run a second time against a real PostgreSQL server.
+TEST_DATABASE_URL ?= postgresql://postgres:postgres@127.0.0.1:5432/postgres
+
 test: $(TEST_STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest
+	bash scripts/ensure-postgres.sh
+	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python -m pytest tests/hub
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests bench

@@ -417,5 +417,34 @@ def store_build(dataset: Path, out: Path, agencies: tuple[str, ...], force: bool
     click.echo(f"{len(manifests)} stores in {out}")
 
 
+@main.group()
+def audit() -> None:
+    """The audit log of every access and view of personal data."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Check the audit log's integrity; exit 1 naming the first bad entry."""
+    from epitrace.hub import setup
+
+    setup()
+    from django.db import DatabaseError
+
+    from epitrace.hub.audit.chain import verify_chain
+
+    try:
+        check = verify_chain()
+    except DatabaseError as exc:
+        raise click.ClickException(
+            f"cannot read the audit log of the configured database ({exc}); "
+            "has the hub been set up on it?"
+        ) from None
+    if check.ok:
+        click.echo(f"audit log intact: {check.entries:,} entries, every seal verified")
+        return
+    click.echo(f"audit log BROKEN at entry #{check.first_bad}: {check.reason}", err=True)
+    raise SystemExit(1)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

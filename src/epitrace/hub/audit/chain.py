@@ -1,0 +1,109 @@
+"""Appending to and verifying the sealed audit chain.
+
+Seal of entry n = HMAC-SHA256(key, seal of entry n-1 ‖ canonical JSON of entry n),
+with the key kept outside the database (settings.AUDIT_KEY). Whoever can write
+the database can still delete or edit rows, but cannot make the chain verify
+again without the key: ``verify_chain`` names the first entry that fails.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from epitrace.hub.audit.models import AuditEntry, ChainHead
+
+GENESIS = "0" * 64
+SEALED_FIELDS = ("seq", "at", "actor", "role", "action", "object_type", "object_id", "detail")
+
+
+def _canonical(entry: AuditEntry) -> bytes:
+    values = {name: getattr(entry, name) for name in SEALED_FIELDS}
+    values["at"] = entry.at.astimezone(dt.UTC).isoformat(timespec="microseconds")
+    return json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def seal_of(entry: AuditEntry, previous_seal: str, key: str | None = None) -> str:
+    secret = (key if key is not None else settings.AUDIT_KEY).encode()
+    message = previous_seal.encode() + b"\n" + _canonical(entry)
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+def record(
+    actor: str,
+    action: str,
+    *,
+    role: str = "",
+    object_type: str = "",
+    object_id: str = "",
+    detail: dict[str, object] | None = None,
+) -> AuditEntry:
+    """Append one entry to the chain (atomically; concurrent callers queue on the head)."""
+    with transaction.atomic():
+        head, _ = ChainHead.objects.select_for_update().get_or_create(id=1)
+        entry = AuditEntry(
+            seq=head.seq + 1,
+            at=timezone.now(),
+            actor=actor,
+            role=role,
+            action=action,
+            object_type=object_type,
+            object_id=str(object_id),
+            detail=detail or {},
+            previous_seal=head.seal or GENESIS,
+        )
+        entry.seal = seal_of(entry, entry.previous_seal)
+        entry.save()
+        head.seq, head.seal = entry.seq, entry.seal
+        head.save()
+    return entry
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    entries: int
+    first_bad: int | None  # seq of the first entry that fails, or where one is missing
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.first_bad is None
+
+
+def _entries() -> Iterator[AuditEntry]:
+    return AuditEntry.objects.order_by("seq").iterator(chunk_size=2000)
+
+
+def verify_chain() -> ChainCheck:
+    """Walk the chain in order; the first entry altered, removed or moved is named."""
+    previous, expected_seq, count = GENESIS, 1, 0
+    for entry in _entries():
+        count += 1
+        if entry.seq != expected_seq:
+            return ChainCheck(count, expected_seq, f"entry #{expected_seq} is missing")
+        if entry.previous_seal != previous:
+            return ChainCheck(
+                count,
+                entry.seq,
+                "does not follow the entry before it (an entry was removed, inserted or moved)",
+            )
+        if not hmac.compare_digest(entry.seal, seal_of(entry, previous)):
+            return ChainCheck(count, entry.seq, "its content was altered")
+        previous, expected_seq = entry.seal, entry.seq + 1
+    head = ChainHead.objects.filter(id=1).first()
+    if head is not None and head.seq != expected_seq - 1:
+        return ChainCheck(
+            count,
+            expected_seq,
+            f"the chain ends at #{expected_seq - 1} but "
+            f"{head.seq} entries were written: the last ones were removed",
+        )
+    return ChainCheck(count, None)
