@@ -67,10 +67,16 @@ class ContactSearch:
     window: tuple[dt.datetime, dt.datetime]
     contacts: RankedContacts
     verdicts: list[StayVerdict]
+    sightings: list[Sighting] = field(default_factory=list)  # before merging, for ablations
     refused: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     queries: int = 0
     seconds: float = 0.0
+    params: ContactParams = field(default_factory=ContactParams)
+
+    def searched_clipped(self) -> list[StayToSearch]:
+        """The searched stays as the search used them: clipped to the window."""
+        return [clip_stay(s, self.window) for s in self.searched()]
 
     def searched(self) -> list[StayToSearch]:
         return [v.stay for v in self.verdicts if v.searched]
@@ -409,8 +415,10 @@ def search_contacts(
         window,
         contacts,
         verdicts,
+        sightings=sightings,
         refused=asker.refused,
         queries=asker.queries,
+        params=params,
     )
     result.seconds = time.perf_counter() - began
     return result

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from epitrace.formats.schemas import table
 
@@ -67,7 +68,9 @@ class ContactParams:
     """Knobs of the contact search; minutes and metres."""
 
     days_before: float = 2.0  # infectious from this long before onset (or specimen)
-    min_overlap_min: float = 15.0  # the KCDA close-contact rule of thumb
+    # The truth asks 15 min together, but both sides are estimates (a card payment is one
+    # instant, cells record every ~12 min): a lower bar on the estimate keeps recall.
+    min_overlap_min: float = 5.0
     full_overlap_min: float = 60.0  # overlap beyond this adds no score
     # A card payment says the holder was there around ts; a check-in is made on arrival.
     card_before_min: float = 30.0
@@ -79,7 +82,8 @@ class ContactParams:
     night_start: dt.time = dt.time(1, 0)
     night_end: dt.time = dt.time(5, 0)
     home_radius_m: float = 200.0
-    max_public_stay_h: float = 5.0
+    overnight_min: float = 120.0  # an unnamed stay with this much night is a home
+    max_public_stay_h: float | None = None  # skip longer unnamed stays (None: search them)
     # Telecom search circle: the stay's uncertainty, clamped.
     min_radius_m: float = 50.0
     max_radius_m: float = 300.0
@@ -195,15 +199,22 @@ def searched_stays(
     """
     params = params or ContactParams()
     home = home_location(stays, tz, params)
+    zone = ZoneInfo(tz)
     verdicts = []
     for stay in stays:
         if stay.end <= window[0] or stay.start >= window[1]:
             verdicts.append(StayVerdict(stay, False, "outside the infectious window"))
         elif stay.place:
             verdicts.append(StayVerdict(stay, True))
-        elif home and distance_m(stay.lat, stay.lon, *home) <= params.home_radius_m:
+        elif home and distance_m(stay.lat, stay.lon, *home) <= max(
+            params.home_radius_m, stay.radius_m
+        ):
             verdicts.append(StayVerdict(stay, False, "home (where the nights are spent)"))
-        elif (stay.end - stay.start) > dt.timedelta(hours=params.max_public_stay_h):
+        elif _night_minutes(stay, zone, params) >= params.overnight_min:
+            verdicts.append(StayVerdict(stay, False, "overnight (a home)"))
+        elif params.max_public_stay_h is not None and (stay.end - stay.start) > dt.timedelta(
+            hours=params.max_public_stay_h
+        ):
             verdicts.append(
                 StayVerdict(stay, False, f"longer than {params.max_public_stay_h:g} h (workplace?)")
             )
@@ -417,3 +428,49 @@ def contacts_table(rows: list[dict[str, object]]) -> pa.Table:
     if not rows:
         return schema.empty_table()
     return pa.Table.from_pylist(rows, schema=schema)
+
+
+# --- ground truth (simulated cities) ---
+
+PRIVATE_KINDS = frozenset({"home", "work"})
+
+
+def true_contacts(
+    person_ref: str,
+    visits: pa.Table,
+    places: pa.Table,
+    window: tuple[dt.datetime, dt.datetime],
+    min_overlap_min: float = 15.0,
+) -> set[str]:
+    """People at the same public place as ``person_ref`` for at least ``min_overlap_min``
+    minutes inside ``window``, from the simulator's ``truth/visits`` and ``truth/places``."""
+    public = places.filter(
+        pc.invert(pc.is_in(places.column("kind"), pa.array(sorted(PRIVATE_KINDS))))
+    )
+    ts_type = visits.column("start").type
+    lo, hi = pa.scalar(window[0], ts_type), pa.scalar(window[1], ts_type)
+    inside = visits.filter(
+        pc.and_(
+            pc.and_(pc.greater(visits.column("end"), lo), pc.less(visits.column("start"), hi)),
+            pc.is_in(visits.column("place_id"), public.column("place_id")),
+        )
+    )
+    own = inside.filter(pc.equal(inside.column("person_ref"), person_ref)).to_pylist()
+    if not own:
+        return set()
+    others = inside.filter(
+        pc.and_(
+            pc.is_in(inside.column("place_id"), pa.array(sorted({v["place_id"] for v in own}))),
+            pc.not_equal(inside.column("person_ref"), person_ref),
+        )
+    ).to_pylist()
+    found: set[str] = set()
+    need = dt.timedelta(minutes=min_overlap_min)
+    for mine in own:
+        a0, a1 = max(mine["start"], window[0]), min(mine["end"], window[1])
+        for other in others:
+            if other["place_id"] != mine["place_id"]:
+                continue
+            if min(a1, other["end"]) - max(a0, other["start"]) >= need:
+                found.add(other["person_ref"])
+    return found
