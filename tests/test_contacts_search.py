@@ -34,7 +34,7 @@ def test_contacts_csv_conforms_and_is_ranked(analyzed) -> None:
     assert set(contacts.column("person_ref").to_pylist()) == {result.person_ref}
     scores = contacts.column("score").to_pylist()
     assert scores == sorted(scores, reverse=True)
-    assert min(contacts.column("overlap_min").to_pylist()) >= 15
+    assert min(contacts.column("overlap_min").to_pylist()) >= result.contacts.params.min_overlap_min
     assert "Contacts per stay" in (out / "report.html").read_text()
 
 

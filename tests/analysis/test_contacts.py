@@ -100,7 +100,8 @@ def test_short_overlap_and_the_subject_are_dropped() -> None:
         telecom_sighting(2, "P9", at(10, 12, 55), at(10, 13, 30), 100.0),  # 5 min together
         telecom_sighting(2, "P8", at(10, 11), at(10, 12, 20), 100.0),  # 20 min together
     ]
-    ranked = merge_contacts("P1", [RESTAURANT], sightings, {"P1", "SKT:010-1"}, PARAMS)
+    strict = ContactParams(min_overlap_min=15.0)
+    ranked = merge_contacts("P1", [RESTAURANT], sightings, {"P1", "SKT:010-1"}, strict)
     assert ranked.table.column("contact_ref").to_pylist() == ["P8"]
     assert ranked.table.column("overlap_min").to_pylist() == [20.0]
 
@@ -136,11 +137,15 @@ def test_home_and_long_stays_are_not_searched() -> None:
         stay(6, at(12, 12), at(12, 13), lat=35.88, lon=128.61),  # after the window
     ]
     window = (at(9, 0), at(12, 0))
-    verdicts = {v.stay.seq: v for v in searched_stays(stays, window, "Asia/Seoul", PARAMS)}
+    no_long = ContactParams(max_public_stay_h=5.0)
+    verdicts = {v.stay.seq: v for v in searched_stays(stays, window, "Asia/Seoul", no_long)}
     assert [s for s, v in verdicts.items() if v.searched] == [2, 5]
     assert verdicts[1].reason.startswith("home") and verdicts[3].reason.startswith("home")
     assert "workplace" in verdicts[4].reason
     assert "window" in verdicts[6].reason
+    # By default long daytime stays (a school day) are searched; nights never are.
+    default = searched_stays(stays, window, "Asia/Seoul", PARAMS)
+    assert [v.stay.seq for v in default if v.searched] == [2, 4, 5]
 
 
 def test_no_sightings_give_an_empty_contract_table() -> None:
