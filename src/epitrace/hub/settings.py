@@ -9,14 +9,26 @@
   cannot forge a consistent chain. Unset, a random key is kept in
   ``EPITRACE_HOME/audit_key`` like the secret key.
 - ``EPITRACE_HOME``: where the embedded default keeps its files (``var/``).
+- ``EPITRACE_ALLOWED_NETWORKS``: client networks (CIDRs, comma-separated) that may
+  reach the hub; everything else gets 403. Default: loopback only.
+- ``EPITRACE_TRUSTED_PROXIES``: the TLS reverse proxies (CIDRs) whose
+  X-Forwarded-For and X-Forwarded-Proto are believed. Default: none.
+- ``EPITRACE_BREACHED_PASSWORDS``: a sorted file of SHA-1 hashes of breached
+  passwords (e.g. the offline "Pwned Passwords" list); unset, Django's list of
+  common passwords is the breached list.
+- ``EPITRACE_SSL_REDIRECT``: ``0`` only when nothing but the proxy can reach the hub
+  over plain HTTP and it redirects itself; default ``1``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 from pathlib import Path
 from urllib.parse import unquote, urlparse
+
+from epitrace.hub.security import parse_networks
 
 HOME = Path(os.environ.get("EPITRACE_HOME", "var")).resolve()
 
@@ -63,15 +75,33 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
     "epitrace.hub.audit",
+    "epitrace.hub.accounts",
 ]
 MIDDLEWARE = [
+    # First: a request from outside the closed network gets no further.
+    "epitrace.hub.security.NetworkAllowListMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "epitrace.hub.security.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into the lockout answer.
+    "axes.middleware.AxesMiddleware",
+]
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+    }
 ]
 ROOT_URLCONF = "epitrace.hub.urls"
 DATABASES = {"default": database_from_url(os.environ.get("DATABASE_URL"))}
@@ -79,3 +109,65 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 TIME_ZONE = "UTC"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]
+
+AUTH_USER_MODEL = "auth.User"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out accounts
+    "django.contrib.auth.backends.ModelBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "epitrace.hub.accounts.passwords.BreachedPasswordValidator"},
+]
+EPITRACE_BREACHED_PASSWORDS = os.environ.get("EPITRACE_BREACHED_PASSWORDS", "")
+
+# The closed network: who may reach the hub at all, and which proxies to believe.
+EPITRACE_ALLOWED_NETWORKS = parse_networks(
+    os.environ.get("EPITRACE_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
+)
+EPITRACE_TRUSTED_PROXIES = parse_networks(os.environ.get("EPITRACE_TRUSTED_PROXIES", ""))
+
+# Lockout after 5 failed attempts per username (from any address) until an
+# administrator unlocks; unknown usernames lock the same way, so nothing leaks.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = None
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "epitrace.hub.accounts.login.locked_out"
+AXES_CLIENT_IP_CALLABLE = "epitrace.hub.security.client_ip"
+AXES_VERBOSE = False
+
+# Sessions: 30 minutes idle and the session ends (each request renews it).
+SESSION_COOKIE_AGE = int(dt.timedelta(minutes=30).total_seconds())
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_SECURE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Strict"
+CSRF_COOKIE_SECURE = True
+CSRF_COOKIE_HTTPONLY = True  # clients get the token from GET /api/csrf
+CSRF_COOKIE_SAMESITE = "Strict"
+CSRF_USE_SESSIONS = False
+
+# HTTPS only (TLS ends at the reverse proxy, which sets X-Forwarded-Proto).
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = os.environ.get("EPITRACE_SSL_REDIRECT", "1") != "0"
+SECURE_HSTS_SECONDS = 365 * 24 * 3600
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "no-referrer"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# TOTP: the issuer shown in authenticator apps.
+OTP_TOTP_ISSUER = "epitrace"
+LOGIN_URL = "/login"
+# Lockout is per username from any address (above), on purpose: on a closed network
+# behind one proxy, locking addresses would lock whole offices. Axes warns anyway.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]

@@ -1,0 +1,1 @@
+"""Accounts, roles and jurisdictions: who an account is, which role it holds, where."""

@@ -1,0 +1,143 @@
+"""Jurisdictions (regions, agencies), the role each account holds, and the history of roles.
+
+An account holds at most one role: a person who investigates does not also approve,
+audit or administer under the same login (separation of duties).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import models
+
+# Role history is kept at least this long (issue 5); nothing in the hub deletes it.
+ROLE_HISTORY_RETENTION = dt.timedelta(days=3 * 366)
+
+
+class Region(models.Model):
+    """A health jurisdiction (a province or metropolitan city). Cases carry one."""
+
+    code = models.SlugField(max_length=32, unique=True)
+    name = models.CharField(max_length=100)
+
+    # How querysets of this model are narrowed to one region (see policy.visible).
+    region_lookup = "pk"
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def region_id(self) -> int:
+        """A region is in its own jurisdiction."""
+        return self.pk
+
+
+class Agency(models.Model):
+    """A data provider: a carrier, a card company, the credit-finance association."""
+
+    code = models.SlugField(max_length=32, unique=True)
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name_plural = "agencies"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    NATIONAL_INVESTIGATOR = "national_investigator", "National investigator"
+    REGIONAL_INVESTIGATOR = "regional_investigator", "Regional investigator"
+    POLICE_APPROVER = "police_approver", "Police approver"
+    PROVIDER_OPERATOR = "provider_operator", "Provider operator"
+    AUDITOR = "auditor", "Auditor"
+    ADMINISTRATOR = "administrator", "Administrator"
+
+
+class RoleAssignment(models.Model):
+    """The role an account holds now. Changed only through accounts.roles (which keeps history)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignment"
+    )
+    role = models.CharField(max_length=32, choices=Role.choices)
+    region = models.ForeignKey(Region, null=True, blank=True, on_delete=models.PROTECT)
+    agency = models.ForeignKey(Agency, null=True, blank=True, on_delete=models.PROTECT)
+    granted_at = models.DateTimeField()
+    granted_by = models.CharField(max_length=150)
+
+    class Meta:
+        constraints = [
+            # A regional investigator is bound to exactly one region, a provider
+            # operator to exactly one agency, and nobody else to either.
+            models.CheckConstraint(
+                condition=(
+                    models.Q(role=Role.REGIONAL_INVESTIGATOR, region__isnull=False)
+                    | (~models.Q(role=Role.REGIONAL_INVESTIGATOR) & models.Q(region__isnull=True))
+                ),
+                name="region_iff_regional_investigator",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(role=Role.PROVIDER_OPERATOR, agency__isnull=False)
+                    | (~models.Q(role=Role.PROVIDER_OPERATOR) & models.Q(agency__isnull=True))
+                ),
+                name="agency_iff_provider_operator",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} as {self.get_role_display()}"
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs: object) -> int:
+        raise PermissionError("role history is append-only")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise PermissionError("role history is append-only")
+
+
+class RoleChange(models.Model):
+    """One grant, change or revocation of a role. Append-only; kept >= 3 years.
+
+    Usernames are copied, not linked: the history outlives the accounts it names.
+    """
+
+    class Kind(models.TextChoices):
+        GRANT = "grant"
+        CHANGE = "change"
+        REVOKE = "revoke"
+
+    at = models.DateTimeField(db_index=True)
+    username = models.CharField(max_length=150, db_index=True)
+    changed_by = models.CharField(max_length=150)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    role_before = models.CharField(max_length=32, blank=True)
+    role_after = models.CharField(max_length=32, blank=True)
+    region_before = models.CharField(max_length=32, blank=True)
+    region_after = models.CharField(max_length=32, blank=True)
+    agency_before = models.CharField(max_length=32, blank=True)
+    agency_after = models.CharField(max_length=32, blank=True)
+    reason = models.CharField(max_length=500)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d} {self.kind} {self.username} by {self.changed_by}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None:
+            raise PermissionError("role history is append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise PermissionError("role history is append-only")

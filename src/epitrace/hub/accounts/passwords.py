@@ -1,0 +1,68 @@
+"""The breached-password check, offline: the hub runs on a closed network.
+
+With ``EPITRACE_BREACHED_PASSWORDS`` set, a password is refused when its SHA-1 is in
+that file: one upper-case hex SHA-1 per line, sorted, optionally followed by
+``:count`` (the layout of the offline "Pwned Passwords" download, hundreds of
+millions of lines). The file is binary-searched on disk, never loaded. Unset,
+Django's list of 20,000 common passwords (CommonPasswordValidator) stands in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+HASH_LENGTH = 40
+
+
+def _line_at(handle: Any, offset: int) -> tuple[bytes, int]:
+    """The first whole line starting at or after ``offset``, and where it starts."""
+    if offset > 0:
+        handle.seek(offset - 1)
+        handle.readline()  # finish the line ``offset`` fell into
+    start = handle.tell()
+    return handle.readline(), start
+
+
+def hash_is_listed(path: Path, sha1_hex: str) -> bool:
+    """Binary search for a SHA-1 in a sorted file of hashes (lines may carry ``:count``)."""
+    wanted = sha1_hex.upper().encode()
+    with path.open("rb") as handle:
+        low, high = 0, os.fstat(handle.fileno()).st_size
+        while low < high:
+            middle = (low + high) // 2
+            line, start = _line_at(handle, middle)
+            if not line:  # ``middle`` fell in the last line: look before it
+                high = middle
+                continue
+            listed = line[:HASH_LENGTH].upper()
+            if listed == wanted:
+                return True
+            if listed < wanted:
+                low = start + len(line)
+            else:
+                high = middle
+    return False
+
+
+class BreachedPasswordValidator:
+    """Refuse a password found in the configured offline list of breached passwords."""
+
+    def validate(self, password: str, user: object = None) -> None:
+        listed = settings.EPITRACE_BREACHED_PASSWORDS
+        if not listed:
+            return
+        digest = hashlib.sha1(password.encode(), usedforsecurity=False).hexdigest()
+        if hash_is_listed(Path(listed), digest):
+            raise ValidationError(
+                "This password appears in a list of breached passwords.",
+                code="password_breached",
+            )
+
+    def get_help_text(self) -> str:
+        return "Your password must not appear in a list of breached passwords."

@@ -1,0 +1,57 @@
+"""Sign-in events to the audit chain: login, logout, failed login, lockout."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from axes.signals import user_locked_out
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.dispatch import receiver
+
+from epitrace.hub.audit.chain import record
+from epitrace.hub.security import client_ip
+
+
+def _ip(request: Any) -> dict[str, str]:
+    return {"ip": client_ip(request)} if request is not None else {}
+
+
+@receiver(user_logged_in)
+def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    # The password step; the second factor is recorded as login.verified.
+    record(
+        user.get_username(),
+        "login.password",
+        object_type="user",
+        object_id=user.get_username(),
+        detail=_ip(request),
+    )
+
+
+@receiver(user_logged_out)
+def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    if user is not None:
+        record(
+            user.get_username(),
+            "logout",
+            object_type="user",
+            object_id=user.get_username(),
+            detail=_ip(request),
+        )
+
+
+@receiver(user_login_failed)
+def _login_failed(
+    sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any
+) -> None:
+    # The name typed, which may not be an account: the auditor needs it to see guessing.
+    username = str(credentials.get("username", ""))[:150]
+    record(
+        username, "login.failed", object_type="user", object_id=username[:64], detail=_ip(request)
+    )
+
+
+@receiver(user_locked_out)
+def _locked_out(sender: Any, request: Any, username: str | None = None, **kwargs: Any) -> None:
+    name = (username or "")[:150]
+    record(name, "login.lockout", object_type="user", object_id=name[:64], detail=_ip(request))

@@ -1,0 +1,91 @@
+"""Request security that Django does not ship: the client-network allow-list, the
+client's address behind a trusted reverse proxy, and a strict Content-Security-Policy."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Callable, Iterable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+log = logging.getLogger(__name__)
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(text: str) -> list[Network]:
+    """``"10.0.0.0/8, 192.168.1.7"`` -> networks; a bare address is a /32 (or /128)."""
+    return [
+        ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip()
+    ]
+
+
+def _address_in(address: str, networks: Iterable[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The client's address. Behind a trusted reverse proxy, the nearest address in
+    X-Forwarded-For that is not itself a trusted proxy (clients can forge the rest)."""
+    remote = request.META.get("REMOTE_ADDR", "")
+    proxies = settings.EPITRACE_TRUSTED_PROXIES
+    if not proxies or not _address_in(remote, proxies):
+        return remote
+    forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    for address in reversed([a for a in forwarded if a]):
+        if not _address_in(address, proxies):
+            return address
+    return remote
+
+
+class NetworkAllowListMiddleware:
+    """Refuse every request from outside EPITRACE_ALLOWED_NETWORKS, before any other work."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        address = client_ip(request)
+        if not _address_in(address, settings.EPITRACE_ALLOWED_NETWORKS):
+            log.warning("refused a request from %s: outside the allowed networks", address)
+            return JsonResponse({"error": "this network may not reach the hub"}, status=403)
+        return self.get_response(request)
+
+
+# Only the hub's own scripts, styles and images (and inline data: images such as the
+# enrolment QR code); no inline script, no framing, forms post only to the hub.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "font-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+    ]
+)
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
+
+
+class SecurityHeadersMiddleware:
+    """Content-Security-Policy and Permissions-Policy on every answer; no caching of
+    answers that may hold personal data."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
