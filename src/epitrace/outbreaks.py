@@ -27,11 +27,16 @@ Choices, and why:
   visit nearest the most likely day of infection (onset − 5 days, the median
   incubation; confirmation − 8 days without onset).
 - **Weekly schedules.** Churches gather on Sundays, clubs on weekend
-  nights, so a church where a few cases worship can be a cluster by itself.
-  ``weekday_strata`` permutes dates only within weekdays in the
-  replications (``analysis/hotspots/clusters.py``, ``scan_hotspots``), which holds the test's size
-  but, over two weeks (two Sundays), leaves almost no power: off by default;
-  use it over periods of many weeks (docs/accuracy.md).
+  nights, so a church where a few cases worship can be a cluster by itself
+  (4 of 20 null cities at p < 0.05). ``adjust_weekday`` (``--adjust-weekday``)
+  applies SaTScan's space by day-of-week adjustment: a place's expected
+  cases on a day follow its own share of that weekday's cases, and dates are
+  permuted only within weekdays (``analysis/hotspots/scan.py``). It removes
+  the Sunday-church alarms, but over two weeks it also removes the power:
+  a planted Sunday event is then compared only with the one other Sunday,
+  and was found in few simulated cities. Off by default; use it over periods
+  of several weeks, and read a Sunday (or weekend-night) cluster at one venue
+  without it as an upper bound on the evidence (docs/accuracy.md).
 - **Cases without records** (no subscriber, card or GPS record, or no stays
   in their window) are skipped and counted. The ``cases`` table gives only
   the region; a district's centroid is kilometres from any place the case
