@@ -92,9 +92,7 @@ def _pairs_by_distance(
     """(centre, location, distance) pairs sorted by centre, distance, location."""
     tree = cKDTree(location_xy)
     if max_radius_m is not None:
-        pairs = cKDTree(centre_xy).sparse_distance_matrix(
-            tree, max_radius_m, output_type="ndarray"
-        )
+        pairs = cKDTree(centre_xy).sparse_distance_matrix(tree, max_radius_m, output_type="ndarray")
         centre = pairs["i"].astype(np.int64)
         location = pairs["j"].astype(np.int64)
         distance = pairs["v"].astype(float)  # includes distance == max_radius_m
