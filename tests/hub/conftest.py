@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -74,3 +75,14 @@ def sign_in(user: Any, *, second_factor: bool = True) -> Client:
 @pytest.fixture
 def signed_in() -> Callable[..., Client]:
     return sign_in
+
+
+@pytest.fixture
+def log_in() -> Callable[..., Any]:
+    """The password step through the API (the test accounts' password unless another is given)."""
+
+    def post_login(client: Client, username: str, password: str = PASSWORD, **extra: Any) -> Any:
+        body = json.dumps({"username": username, "password": password})
+        return client.post("/api/login", body, content_type="application/json", **extra)
+
+    return post_login

@@ -22,9 +22,9 @@ HASH_LENGTH = 40
 
 def _line_at(handle: Any, offset: int) -> tuple[bytes, int]:
     """The first whole line starting at or after ``offset``, and where it starts."""
+    handle.seek(max(offset - 1, 0))
     if offset > 0:
-        handle.seek(offset - 1)
-        handle.readline()  # finish the line ``offset`` fell into
+        handle.readline()  # skip to the first line starting at or after offset
     start = handle.tell()
     return handle.readline(), start
 
