@@ -40,6 +40,7 @@ class DatasetStore:
         self.problems: list[Problem] = []
         self._db = duckdb.connect()
         self._db.execute("SET TimeZone = 'UTC'")
+        self._db.execute("SET enable_progress_bar = false")  # the CLI's own output only
 
     def _file(self, name: str) -> Path | None:
         files = table_files(self.folder, name)

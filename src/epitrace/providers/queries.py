@@ -312,6 +312,7 @@ class DuckDBEngine:
     def __init__(self, threads: int | None = None) -> None:
         self.con = ibis.duckdb.connect()
         self.con.raw_sql("SET TimeZone = 'UTC'")
+        self.con.raw_sql("SET enable_progress_bar = false")  # the CLI's own output only
         if threads is not None:
             self.con.raw_sql(f"SET threads = {int(threads)}")
         self._tables: dict[Path, ir.Table] = {}
