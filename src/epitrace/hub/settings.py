@@ -8,6 +8,10 @@
   live outside the database, so that whoever can write the database still
   cannot forge a consistent chain. Unset, a random key is kept in
   ``EPITRACE_HOME/audit_key`` like the secret key.
+- ``EPITRACE_MASTER_KEY``: the master key that wraps each case's data key
+  (envelope encryption, hub/crypto.py); ``EPITRACE_INDEX_KEY``: the key of the
+  blind indexes (searching phone and identity numbers). Both live outside the
+  database; unset, each is generated once into ``EPITRACE_HOME`` (mode 0600).
 - ``EPITRACE_HOME``: where the embedded default keeps its files (``var/``).
 - ``EPITRACE_ALLOWED_NETWORKS``: client networks (CIDRs, comma-separated) that may
   reach the hub; everything else gets 403. Default: loopback only.
@@ -66,6 +70,8 @@ def database_from_url(url: str | None) -> dict[str, object]:
 
 SECRET_KEY = _kept_secret("secret_key", "EPITRACE_SECRET_KEY")
 AUDIT_KEY = _kept_secret("audit_key", "EPITRACE_AUDIT_KEY")
+MASTER_KEY = _kept_secret("master_key", "EPITRACE_MASTER_KEY")
+INDEX_KEY = _kept_secret("index_key", "EPITRACE_INDEX_KEY")
 DEBUG = os.environ.get("EPITRACE_DEBUG") == "1"
 ALLOWED_HOSTS = [
     h for h in os.environ.get("EPITRACE_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h
@@ -81,6 +87,7 @@ INSTALLED_APPS = [
     "axes",
     "epitrace.hub.audit",
     "epitrace.hub.accounts",
+    "epitrace.hub.cases",
 ]
 MIDDLEWARE = [
     # First: a request from outside the closed network gets no further.

@@ -1,0 +1,1 @@
+"""Confirmed cases: personal identifiers encrypted per case (envelope encryption)."""
