@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from epitrace.hub.accounts import login, views
 from epitrace.hub.audit import views as audit_views
@@ -23,4 +23,5 @@ urlpatterns = [
     path("api/users/<str:username>/unlock", views.user_unlock, name="user-unlock"),
     path("api/users/<str:username>/role-history", views.role_history, name="role-history"),
     path("api/audit/entries", audit_views.entry_list, name="audit-entries"),
+    path("api/", include("epitrace.hub.cases.urls")),  # api/cases, api/cases/...
 ]

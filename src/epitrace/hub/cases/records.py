@@ -38,9 +38,19 @@ class CaseDates:
     onset_date: dt.date | None = None
 
 
+COUNTRY_CODE = "82"  # numbers written internationally (+82 10 ...) match their national form
+
+
 def normalise_phone(value: str) -> str:
-    """Digits only: "010-1234 5678" and "01012345678" are the same number."""
-    return re.sub(r"\D", "", value)
+    """Digits only, national form: "010-1234 5678", "01012345678" and "+82 10 1234 5678"
+    are the same number."""
+    digits = re.sub(r"\D", "", value)
+    international = "00" + COUNTRY_CODE
+    if value.lstrip().startswith("+") and digits.startswith(COUNTRY_CODE):
+        return "0" + digits[len(COUNTRY_CODE) :]
+    if digits.startswith(international):
+        return "0" + digits[len(international) :]
+    return digits
 
 
 def normalise_national_id(value: str) -> str:
