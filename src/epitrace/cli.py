@@ -370,11 +370,43 @@ def hotspots(
     help="Where to write the demo city.",
 )
 @click.option("--residents", type=click.IntRange(min=100), default=5_000, show_default=True)
-def demo(out: Path, residents: int) -> None:
-    """The embedded default: simulate a city and show what to do with it."""
+@click.option("--serve/--no-serve", default=True, help="Start the hub when set up.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+def demo(out: Path, residents: int, serve: bool, port: int) -> None:
+    """The embedded default: a simulated city, the hub with one login per role, served
+    on http://127.0.0.1:8000 (logins printed once)."""
     from epitrace.demo import run_demo
 
-    run_demo(out, residents=residents)
+    run_demo(out, residents=residents, serve=serve, port=port)
+
+
+@main.command("demo-code")
+@click.argument("username")
+def demo_code(username: str) -> None:
+    """The current TOTP code of a demo account (the demo database only)."""
+    from epitrace.demo import current_code
+
+    click.echo(current_code(username))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+def serve(host: str, port: int) -> None:
+    """The web system on its configured database: migrate, then serve (waitress)."""
+    from epitrace.hub import setup
+
+    try:
+        setup()
+    except ValueError as error:  # e.g. an unsupported DATABASE_URL
+        raise click.ClickException(str(error)) from None
+    from epitrace.hub.serving import ServeError
+    from epitrace.hub.serving import serve as serve_hub
+
+    try:
+        serve_hub(host, port, echo=click.echo)
+    except ServeError as error:
+        raise click.ClickException(str(error)) from None
 
 
 # --- provider stores (epitrace store ...) ---

@@ -1,13 +1,19 @@
 """``epitrace demo``: the embedded default, ready for a newcomer.
 
-Until the web hub exists, the demo builds a simulated city with an outbreak,
-checks it against the data contract, and prints what was made and what to run
-next with it.
+The demo builds a simulated city with an outbreak, checks it against the data
+contract, then sets up the hub on the embedded database (SQLite in
+``EPITRACE_HOME``, default ``var/``): the city's districts as regions, its carriers,
+card issuers and entry-log operators as agencies, one account per role with a fresh
+random password and a pre-enrolled TOTP device, all printed once on the terminal.
+Then it serves the hub on http://127.0.0.1:8000 over plain HTTP (local only).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import secrets
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -33,7 +39,15 @@ def _is_complete_dataset(folder: Path) -> bool:
         return False
 
 
-def run_demo(out: Path, residents: int = 5_000, days: int = 14) -> None:
+def run_demo(
+    out: Path,
+    residents: int = 5_000,
+    days: int = 14,
+    *,
+    serve: bool = True,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+) -> None:
     from epitrace.simulate import SimulationConfig, simulate_city
 
     out = Path(out)
@@ -58,7 +72,205 @@ def run_demo(out: Path, residents: int = 5_000, days: int = 14) -> None:
         f"  .venv/bin/epitrace validate {out}\n"
         f"      check every table against the data contract\n"
         f"  .venv/bin/epitrace --help\n"
-        f"      all commands; the web system comes with the hub\n"
+        f"      all commands\n"
     )
     if subjects:
         click.echo(f"Confirmed cases to investigate: {', '.join(subjects)} (e.g. {subject}).")
+    click.echo("\nSetting up the hub on the embedded database ...")
+    print_logins(setup_hub(out))
+    _serve_or_say_how(serve, host, port)
+
+
+def _serve_or_say_how(serve: bool, host: str, port: int) -> None:
+    click.echo(
+        "\nThe demo serves plain HTTP on loopback (EPITRACE_SSL_REDIRECT=0, "
+        "EPITRACE_COOKIE_SECURE=0);\nin service the hub sits behind a TLS proxy "
+        "(docs/operations.md)."
+    )
+    if not serve:
+        click.echo(
+            "Start it with: EPITRACE_SSL_REDIRECT=0 EPITRACE_COOKIE_SECURE=0 "
+            f".venv/bin/epitrace serve --port {port}"
+        )
+        return
+    from epitrace.hub.serving import ServeError
+    from epitrace.hub.serving import serve as serve_hub
+
+    click.echo(f"Open http://{host}:{port}/ and sign in with a login above.\n")
+    try:
+        serve_hub(host, port, echo=click.echo)
+    except ServeError as error:
+        raise click.ClickException(str(error)) from None
+
+
+# --- the hub, set up for the demo ---
+
+# The demo serves plain HTTP on loopback: no HTTPS redirect and no Secure-only cookies.
+# In service the hub sits behind the TLS proxy of docs/operations.md instead.
+LOCAL_HTTP = {"EPITRACE_SSL_REDIRECT": "0", "EPITRACE_COOKIE_SECURE": "0"}
+DEMO_MARKER = "demo-hub.json"  # in EPITRACE_HOME: which database the demo set up
+SETUP_BY = "epitrace-demo"
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    username: str
+    role: str
+    where: str
+    password: str
+    otpauth_uri: str
+    secret: str
+
+
+def _distinct(folder: Path, table: str, column: str) -> list[str]:
+    from epitrace.formats.readers import read_dataset_table
+
+    loaded = read_dataset_table(folder, table)
+    if loaded is None or column not in loaded.table.column_names:
+        return []
+    return sorted({str(v) for v in loaded.table.column(column).to_pylist() if v})
+
+
+def _slug(text: str, prefix: str = "") -> str:
+    from django.utils.text import slugify
+
+    return (prefix + slugify(text))[:32] or prefix.rstrip("-")
+
+
+def _places(folder: Path) -> tuple[list, list]:
+    """Regions from the cases' districts; agencies from carriers, issuers and operators."""
+    from epitrace.hub.accounts.models import Agency, Region
+
+    regions = [
+        Region.objects.update_or_create(code=_slug(name), defaults={"name": name})[0]
+        for name in _distinct(folder, "cases", "region")
+    ]
+    sources = [
+        ("subscribers", "carrier", "carrier-", "mobile carrier"),
+        ("card_holders", "issuer", "card-", "card issuer"),
+        ("entry_logs", "operator", "entry-", "entry-log operator"),
+    ]
+    agencies = [
+        Agency.objects.update_or_create(
+            code=_slug(name, prefix), defaults={"name": f"{name} ({kind})"}
+        )[0]
+        for table, column, prefix, kind in sources
+        for name in _distinct(folder, table, column)
+    ]
+    return regions, agencies
+
+
+def _accounts(regions: list, agencies: list) -> list[tuple[str, str, dict]]:
+    """(username, role, binding) for one account per role."""
+    carriers = [a for a in agencies if a.code.startswith("carrier-")] or agencies
+    region_binding = {"region": regions[0]} if regions else {}
+    agency_binding = {"agency": carriers[0]} if carriers else {}
+    accounts = [("national", "national_investigator", {})]
+    if region_binding:
+        accounts.append(("regional", "regional_investigator", region_binding))
+    accounts.append(("police", "police_approver", {}))
+    if agency_binding:
+        accounts.append(("provider", "provider_operator", agency_binding))
+    accounts += [("auditor", "auditor", {}), ("admin", "administrator", {})]
+    return accounts
+
+
+def _demo_account(username: str, role: str, binding: dict) -> DemoLogin:
+    """Create or reuse the account; a new password each run, the same TOTP key."""
+    from django.contrib.auth import get_user_model
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from epitrace.hub.accounts.roles import assign_role, current_assignment
+
+    user, _ = get_user_model().objects.get_or_create(username=username)
+    password = secrets.token_urlsafe(15)  # 20 characters, about 120 bits
+    user.set_password(password)
+    user.is_active = True
+    user.save()
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        TOTPDevice.objects.filter(user=user).delete()
+        device = TOTPDevice.objects.create(user=user, name="demo authenticator", confirmed=True)
+    now = current_assignment(user)
+    place = binding.get("region") or binding.get("agency")
+    if now is None or now.role != role or (place and place not in (now.region, now.agency)):
+        assign_role(user, role, by=SETUP_BY, reason="demo account", **binding)
+    where = f"{place.name} ({place.code})" if place else "nationwide"
+    secret = _base32(device.bin_key)
+    return DemoLogin(username, role, where, password, device.config_url, secret)
+
+
+def _base32(key: bytes) -> str:
+    import base64
+
+    return base64.b32encode(key).decode().rstrip("=")
+
+
+def prepare_local_http() -> None:
+    for name, value in LOCAL_HTTP.items():
+        os.environ.setdefault(name, value)
+
+
+def setup_hub(folder: Path) -> list[DemoLogin]:
+    """Migrate the embedded database and fill it with the city's places and the accounts."""
+    prepare_local_http()
+    from epitrace.hub import setup
+
+    setup()
+    from django.conf import settings
+    from django.db import transaction
+
+    from epitrace.hub.serving import migrate
+
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+        raise click.ClickException(
+            "the demo sets up the embedded database only: unset DATABASE_URL"
+        )
+    migrate(click.echo)
+    with transaction.atomic():
+        regions, agencies = _places(folder)
+        logins = [_demo_account(*account) for account in _accounts(regions, agencies)]
+    marker = settings.HOME / DEMO_MARKER
+    marker.write_text(json.dumps({"database": settings.DATABASES["default"]["NAME"]}))
+    click.echo(
+        f"Hub set up: {len(regions)} regions, {len(agencies)} agencies, {len(logins)} accounts"
+    )
+    return logins
+
+
+def print_logins(logins: list[DemoLogin]) -> None:
+    click.echo(
+        "\nDemo logins (shown only now; run the demo again for new passwords).\n"
+        "Add each TOTP secret to an authenticator app, or get the current code with\n"
+        "  .venv/bin/epitrace demo-code USERNAME\n"
+    )
+    for login in logins:
+        click.echo(f"  {login.username:<9} {login.role:<22} {login.where}")
+        click.echo(f"      password: {login.password}")
+        click.echo(f"      TOTP secret: {login.secret}")
+        click.echo(f"      {login.otpauth_uri}")
+
+
+def current_code(username: str) -> str:
+    """The current TOTP code of a demo account; refused for any other database."""
+    prepare_local_http()
+    from epitrace.hub import setup
+
+    setup()
+    from django.conf import settings
+    from django_otp.oath import TOTP
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    marker = settings.HOME / DEMO_MARKER
+    database = settings.DATABASES["default"]["NAME"]
+    try:
+        is_demo = json.loads(marker.read_text()).get("database") == database
+    except (OSError, ValueError):
+        is_demo = False
+    if not is_demo or settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+        raise click.ClickException("demo-code works on the demo database only (run epitrace demo)")
+    device = TOTPDevice.objects.filter(user__username=username, confirmed=True).first()
+    if device is None:
+        raise click.ClickException(f"no demo account {username!r} with a TOTP device")
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    return f"{totp.token():0{device.digits}d}"

@@ -181,3 +181,8 @@ def visible(user: Any, action: str, queryset: QuerySet) -> QuerySet:
         lookup = getattr(queryset.model, "agency_lookup", "agency")
         return queryset.filter(**{lookup: assignment.agency_id})
     return queryset
+
+
+def permits(user: Any, action: str) -> bool:
+    """Would ``action`` be allowed at all? For showing links: not recorded, decides nothing."""
+    return _judge(user, action, None).allowed

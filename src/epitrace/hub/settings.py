@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "epitrace.hub.audit",
     "epitrace.hub.accounts",
     "epitrace.hub.cases",
+    "epitrace.hub.web",
 ]
 MIDDLEWARE = [
     # First: a request from outside the closed network gets no further.
@@ -154,10 +155,12 @@ AXES_VERBOSE = False
 SESSION_COOKIE_AGE = int(dt.timedelta(minutes=30).total_seconds())
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
-SESSION_COOKIE_SECURE = True
+# Secure cookies only travel over HTTPS; EPITRACE_COOKIE_SECURE=0 is for the local
+# demo on http://127.0.0.1 (epitrace demo sets it), never for service.
+SESSION_COOKIE_SECURE = os.environ.get("EPITRACE_COOKIE_SECURE", "1") != "0"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Strict"
-CSRF_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 CSRF_COOKIE_HTTPONLY = True  # clients get the token from GET /api/csrf
 CSRF_COOKIE_SAMESITE = "Strict"
 CSRF_USE_SESSIONS = False
@@ -175,6 +178,8 @@ X_FRAME_OPTIONS = "DENY"
 # TOTP: the issuer shown in authenticator apps.
 OTP_TOTP_ISSUER = "epitrace"
 LOGIN_URL = "/login"
+# The monthly audit review counts access outside working hours in this time zone.
+EPITRACE_LOCAL_TIME_ZONE = os.environ.get("EPITRACE_LOCAL_TIME_ZONE", "Asia/Seoul")
 # Lockout is per username from any address (above), on purpose: on a closed network
 # behind one proxy, locking addresses would lock whole offices. Axes warns anyway.
 # HSTS preload lists are for public domains; the hub's name is internal.

@@ -5,7 +5,11 @@ from __future__ import annotations
 from django.urls import include, path
 
 from epitrace.hub.accounts import login, views
+from epitrace.hub.audit import pages as audit_pages
 from epitrace.hub.audit import views as audit_views
+from epitrace.hub.web import openapi
+from epitrace.hub.web import pages as web_pages
+from epitrace.hub.web import views as web_views
 
 urlpatterns = [
     path("api/csrf", login.csrf, name="csrf"),
@@ -24,4 +28,18 @@ urlpatterns = [
     path("api/users/<str:username>/role-history", views.role_history, name="role-history"),
     path("api/audit/entries", audit_views.entry_list, name="audit-entries"),
     path("api/", include("epitrace.hub.cases.urls")),  # api/cases, api/cases/...
+    path("api/openapi.json", openapi.schema, name="openapi"),
+    # Server-rendered pages (epitrace.hub.web, the auditor's pages in epitrace.hub.audit).
+    path("", web_views.home, name="home"),
+    path("login", web_views.login_page, name="web-login"),
+    path("enrol", web_views.enrol_page, name="web-enrol"),
+    path("verify", web_views.verify_page, name="web-verify"),
+    path("logout", web_views.logout_page, name="web-logout"),
+    path("regions", web_views.regions_page, name="web-regions"),
+    path("users", web_views.users_page, name="web-users"),
+    path("audit", audit_pages.log_page, name="web-audit"),
+    path("audit/export.csv", audit_pages.export_csv, name="web-audit-csv"),
+    path("audit/export.fhir", audit_pages.export_fhir, name="web-audit-fhir"),
+    path("audit/review", audit_pages.review_page, name="web-audit-review"),
+    path("static/hub.css", web_pages.stylesheet, name="stylesheet"),
 ]
