@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import pytest
 from django.db import connection, connections
@@ -60,7 +59,7 @@ def test_parallel_clients_leave_one_valid_chain_on_postgresql() -> None:
     assert_one_valid_chain(CLIENTS * ENTRIES_EACH)
 
 
-def test_interleaved_clients_leave_one_valid_chain(settings: Any) -> None:
+def test_interleaved_clients_leave_one_valid_chain() -> None:
     """The light variant, run on every database: clients take turns entry by entry."""
     for i in range(ENTRIES_EACH):
         for client in range(CLIENTS):
