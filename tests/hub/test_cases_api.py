@@ -152,8 +152,12 @@ def test_search_rejects_unknown_or_empty_criteria(national: Any) -> None:
 
 def test_viewing_personal_data_needs_a_purpose(national: Any) -> None:
     case_id = create(national).json()["case_id"]
+    views_before = AuditEntry.objects.filter(action="case.view").count()
     response = national.get(f"/api/cases/{case_id}")
     assert response.status_code == 400 and "purpose" in response.json()["error"]
+    assert "identifiers" not in response.json()
+    # No data was shown, so no view is recorded.
+    assert AuditEntry.objects.filter(action="case.view").count() == views_before
 
 
 def test_every_view_search_and_creation_is_audited(national: Any) -> None:

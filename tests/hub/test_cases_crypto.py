@@ -14,7 +14,9 @@ from epitrace.hub.cases.records import (
     CaseDates,
     Identifiers,
     cases_matching,
+    decrypt_for_case,
     destroy_case_key,
+    encrypt_for_case,
     identifiers_of,
     register_case,
 )
@@ -162,3 +164,13 @@ class RecordingProvider(crypto.LocalKeyProvider):
     def unwrap(self, wrapped: bytes, context: bytes = b"") -> bytes:
         self.calls.append("unwrap")
         return super().unwrap(wrapped, context)
+
+
+def test_other_personal_data_shares_the_case_key_and_its_fate(case: Case) -> None:
+    blob = encrypt_for_case(case, "provider-result:17", b"cell 4410, 2026-03-01 10:00")
+    assert decrypt_for_case(fresh(case), "provider-result:17", blob).startswith(b"cell")
+    with pytest.raises(crypto.Undecryptable):
+        decrypt_for_case(fresh(case), "provider-result:18", blob)
+    destroy_case_key(case)
+    with pytest.raises(crypto.KeyDestroyed):
+        decrypt_for_case(fresh(case), "provider-result:17", blob)

@@ -135,6 +135,17 @@ def identifiers_of(case: Case) -> Identifiers:
     )
 
 
+def encrypt_for_case(case: Case, label: str, plaintext: bytes) -> bytes:
+    """Encrypt other personal data of a case (provider results, analysis outputs, files)
+    under the case's data key, bound to the case and ``label``: destroying the case's
+    key shreds it along with the identifiers."""
+    return crypto.seal(data_key_of(case), plaintext, associated_data(case, label))
+
+
+def decrypt_for_case(case: Case, label: str, blob: bytes) -> bytes:
+    return crypto.open_sealed(data_key_of(case), blob, associated_data(case, label))
+
+
 def destroy_case_key(case: Case) -> None:
     """Crypto-shred a case: drop its wrapped data key and its blind-index digests.
 

@@ -222,6 +222,9 @@ def _identifiers_json(ids: Identifiers) -> dict[str, Any]:
 @require_GET
 def case_detail(request: HttpRequest, case_id: str) -> JsonResponse:
     purpose = request.GET.get("purpose", "").strip()
+    if not purpose and policy.is_verified(request.user):
+        # Refused before the lookup, so the audit log shows no view that never happened.
+        return bad_request(BadRequest("purpose is required to view a case's personal data"))
     decision, case = policy.find(
         request.user,
         "case.view",
@@ -232,8 +235,6 @@ def case_detail(request: HttpRequest, case_id: str) -> JsonResponse:
     )
     if not decision.allowed:
         return refusal(decision)
-    if not purpose:
-        return bad_request(BadRequest("purpose is required to view a case's personal data"))
     try:
         identifiers: dict[str, Any] | None = _identifiers_json(identifiers_of(case))
         status = "readable"
