@@ -174,3 +174,18 @@ def test_other_personal_data_shares_the_case_key_and_its_fate(case: Case) -> Non
     destroy_case_key(case)
     with pytest.raises(crypto.KeyDestroyed):
         decrypt_for_case(fresh(case), "provider-result:17", blob)
+
+
+def test_keys_are_kept_outside_the_database_with_mode_0600(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from epitrace.hub import settings as hub_settings
+
+    monkeypatch.setattr(hub_settings, "HOME", tmp_path)
+    monkeypatch.delenv("EPITRACE_MASTER_KEY", raising=False)
+    master = hub_settings._kept_secret("master_key", "EPITRACE_MASTER_KEY")
+    assert (tmp_path / "master_key").stat().st_mode & 0o777 == 0o600
+    assert hub_settings._kept_secret("master_key", "EPITRACE_MASTER_KEY") == master  # kept
+    assert len(master) >= 48
+    monkeypatch.setenv("EPITRACE_MASTER_KEY", "from-the-environment-" + "z" * 40)
+    assert hub_settings._kept_secret("master_key", "EPITRACE_MASTER_KEY").startswith("from-the")
