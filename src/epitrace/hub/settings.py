@@ -22,6 +22,10 @@
   common passwords is the breached list.
 - ``EPITRACE_SSL_REDIRECT``: ``0`` only when nothing but the proxy can reach the hub
   over plain HTTP and it redirects itself; default ``1``.
+- ``EPITRACE_COOKIE_SECURE``: ``0`` only for the local demo over plain HTTP on loopback
+  (``epitrace demo`` sets it and ``EPITRACE_SSL_REDIRECT=0``); default ``1``.
+- ``EPITRACE_LOCAL_TIME_ZONE``: the working hours of the monthly audit review (08-20)
+  are counted in this zone; default ``Asia/Seoul``.
 """
 
 from __future__ import annotations
