@@ -26,7 +26,9 @@ def _ref(name: str) -> Json:
 
 def _body(*required: str, optional: tuple[str, ...] = ()) -> Json:
     properties = {name: {"type": "string"} for name in (*required, *optional)}
-    schema = {"type": "object", "required": list(required), "properties": properties}
+    schema: Json = {"type": "object", "properties": properties}
+    if required:  # OpenAPI 3.0 (JSON Schema draft 4): "required" may not be empty
+        schema["required"] = list(required)
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
@@ -133,6 +135,44 @@ OPERATIONS: dict[str, Json] = {
             ],
         }
     },
+    "/api/cases": {
+        "get": _op("Cases in the account's jurisdiction (no identifiers)", _ok("cases")),
+        "post": _op(
+            "Register a confirmed case (investigators, in their jurisdiction)",
+            _ok("registered", status="201"),
+            {"required": True, "content": {"application/json": {"schema": _ref("NewCase")}}},
+        ),
+    },
+    "/api/cases/search": {
+        "post": _op(
+            "Find cases (a POST body: identifiers never go into a query string)",
+            _ok("cases"),
+            _body(
+                optional=(
+                    "purpose",
+                    "case_id",
+                    "person_ref",
+                    "phone",
+                    "national_id",
+                    "region",
+                    "confirmed_from",
+                    "confirmed_to",
+                )
+            ),
+        )
+    },
+    "/api/cases/{case_id}": {
+        "parameters": [_path_param("case_id")],
+        "get": {
+            **_op(
+                "One case with its identifiers; the purpose is audited",
+                {**_ok("case"), **NOT_FOUND},
+            ),
+            "parameters": [
+                {"name": "purpose", "in": "query", "required": True, "schema": {"type": "string"}}
+            ],
+        },
+    },
     "/api/openapi.json": {"get": {"summary": "This schema", "responses": _ok("OpenAPI 3")}},
 }
 
@@ -156,6 +196,38 @@ COMPONENTS: Json = {
         "Region": {
             "type": "object",
             "properties": {"code": {"type": "string"}, "name": {"type": "string"}},
+        },
+        "NewCase": {
+            "type": "object",
+            "required": [
+                "region",
+                "name",
+                "birth_date",
+                "national_id",
+                "address",
+                "person_ref",
+                "phones",
+                "specimen_date",
+                "confirmation_date",
+                "isolation_date",
+            ],
+            "properties": {
+                **{
+                    name: {"type": "string"}
+                    for name in ("region", "name", "national_id", "address", "person_ref")
+                },
+                **{
+                    name: {"type": "string", "format": "date"}
+                    for name in (
+                        "birth_date",
+                        "onset_date",
+                        "specimen_date",
+                        "confirmation_date",
+                        "isolation_date",
+                    )
+                },
+                "phones": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+            },
         },
         "Error": {"type": "object", "properties": {"error": {"type": "string"}}},
     },
