@@ -11,6 +11,7 @@ import http.cookiejar
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -134,7 +135,7 @@ def served(demo: dict[str, Any]) -> Iterator[str]:
                 time.sleep(0.2)
         yield base
     finally:
-        server.terminate()
+        server.send_signal(signal.SIGINT)  # Ctrl-C
         out, err = server.communicate(timeout=20)
     assert server.returncode == 0, err
     assert "The hub stopped." in out and "Traceback" not in err
