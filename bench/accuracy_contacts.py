@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from docs_block import write_block
 from epitrace.analysis.contacts import (
     ContactParams,
     infectious_window,
@@ -168,16 +169,16 @@ def main() -> None:
 
 
 def record(text: str, args: argparse.Namespace) -> None:
-    path = ROOT / "docs" / "accuracy.md"
-    doc = path.read_text()
-    if SECTION in doc:
-        doc = doc[: doc.index(SECTION)].rstrip() + "\n"
     command = (
         f".venv/bin/python bench/accuracy_contacts.py --residents {args.residents} "
         f"--days {args.days} --cases {args.cases}"
     )
-    doc += f"\n{SECTION}\n\n<!-- written by {command} --record -->\n\n{text}\n"
-    path.write_text(doc)
+    write_block(
+        ROOT / "docs" / "accuracy.md",
+        "accuracy_contacts",
+        f"<!-- {command} --record -->\n\n{text}\n",
+        SECTION,
+    )
 
 
 if __name__ == "__main__":

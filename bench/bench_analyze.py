@@ -23,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from docs_block import write_block
 from epitrace.analysis.trajectory import trace_subject
 from epitrace.formats.readers import read_dataset_table
 from epitrace.investigation import investigate
@@ -127,16 +128,8 @@ def render(results: dict[str, dict[str, dict[str, float]]], folder: Path, comman
 
 
 def record(text: str) -> None:
-    doc = ROOT / "docs" / "benchmarks.md"
-    current = doc.read_text()
-    if SECTION in current:
-        head, _, rest = current.partition(SECTION)
-        following = rest.find("\n## ")
-        tail = rest[following + 1 :] if following >= 0 else ""
-        current = head + text + ("\n" + tail if tail else "")
-    else:
-        current = current.rstrip("\n") + "\n\n" + text
-    doc.write_text(current)
+    body = text.partition("\n")[2]  # the heading stays where it is
+    write_block(ROOT / "docs" / "benchmarks.md", "bench_analyze", body, SECTION)
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from docs_block import write_block
 from epitrace.analysis.contacts import infectious_window
 from epitrace.analysis.trajectory import trace_subject
 from epitrace.exposure import search_contacts
@@ -88,22 +89,19 @@ def table_text(rows: list[tuple]) -> str:
 
 
 def record(text: str, args: argparse.Namespace) -> None:
-    path = ROOT / "docs" / "benchmarks.md"
-    doc = path.read_text()
-    if SECTION in doc:
-        doc = doc[: doc.index(SECTION)].rstrip() + "\n"
     load = os.getloadavg()[0]
-    doc += (
-        f"\n{SECTION}\n\n"
+    write_block(
+        ROOT / "docs" / "benchmarks.md",
+        "bench_contacts",
         f"`.venv/bin/python bench/bench_contacts.py --cases {args.cases} --record` on the "
         f"100,000-resident x 14-day city ({args.city}, stores {args.stores}); "
         f"{platform.machine()}, {os.cpu_count()} cores, load {load:.1f} at start. One case's "
         "full search: every stay searched in its infectious window, every carrier, card "
         "issuer (25) and entry-log operator asked on DuckDB; the trace before it is not "
         'timed (see "One subject\'s stays and path").\n\n'
-        f"{text}\n"
+        f"{text}\n",
+        SECTION,
     )
-    path.write_text(doc)
 
 
 if __name__ == "__main__":

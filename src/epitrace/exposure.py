@@ -27,6 +27,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import pyarrow as pa
 
 from epitrace.analysis.contacts import (
@@ -286,35 +287,81 @@ def _name_visitors(
     return named
 
 
-def _merchant_batches(stays: Sequence[StayToSearch]) -> list[list[StayToSearch]]:
-    """Named stays in groups of at most MAX_MERCHANTS merchants spanning few days."""
-    named = sorted((s for s in stays if s.merchant_id), key=lambda s: s.start)
-    batches: list[list[StayToSearch]] = []
-    for stay in named:
+def _haversine_m(lat: float, lon: float, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
+    """Distances in metres from one point to many (the formula of ``contacts.distance_m``)."""
+    p1, p2 = np.radians(lat), np.radians(lats)
+    a = (
+        np.sin((p2 - p1) / 2) ** 2
+        + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lons - lon) / 2) ** 2
+    )
+    return 2 * 6_371_008.8 * np.arcsin(np.sqrt(np.minimum(1.0, a)))
+
+
+def _merchants_near(
+    network: StoreNetwork, stays: Sequence[StayToSearch], radius_m: float
+) -> dict[int, frozenset[str]]:
+    """For each unnamed stay, the merchants within ``radius_m``, from the merchant
+    registry the credit-finance association keeps (a registry, not anyone's records):
+    the issuers are then asked about those merchants in batches, not once per stay."""
+    unnamed = [s for s in stays if not s.merchant_id]
+    registry = next((st for st in network.stores if st.kind == "card_association"), None)
+    if not unnamed or registry is None or not registry.has("merchants"):
+        return {s.seq: frozenset() for s in unnamed}
+    merchants = registry.whole_registry("merchants", ["merchant_id", "lat", "lon"])
+    ids = merchants.column("merchant_id").to_pylist()
+    lat = np.asarray(merchants.column("lat"), float)
+    lon = np.asarray(merchants.column("lon"), float)
+    near: dict[int, frozenset[str]] = {}
+    for stay in unnamed:
+        metres = _haversine_m(stay.lat, stay.lon, lat, lon)
+        near[stay.seq] = frozenset(ids[i] for i in np.flatnonzero(metres <= radius_m))
+    return near
+
+
+def _merchant_batches(
+    stays: Sequence[StayToSearch], near: dict[int, frozenset[str]]
+) -> list[list[tuple[StayToSearch, frozenset[str]]]]:
+    """Stays with their merchants, in groups of at most MAX_MERCHANTS merchants
+    spanning few days (one query per issuer and group)."""
+    wanted = [
+        (s, frozenset({s.merchant_id}) if s.merchant_id else near.get(s.seq, frozenset()))
+        for s in sorted(stays, key=lambda s: s.start)
+    ]
+    batches: list[list[tuple[StayToSearch, frozenset[str]]]] = []
+    for stay, merchants in (w for w in wanted if w[1]):
+        if len(merchants) > MAX_MERCHANTS:  # a dense block: its own batches
+            chunks = sorted(merchants)
+            batches += [
+                [(stay, frozenset(chunks[i : i + MAX_MERCHANTS]))]
+                for i in range(0, len(chunks), MAX_MERCHANTS)
+            ]
+            continue
         batch = batches[-1] if batches else None
         if (
             batch is None
-            or len({s.merchant_id for s in batch} | {stay.merchant_id}) > MAX_MERCHANTS
-            or stay.end - batch[0].start > dt.timedelta(days=min(MAX_WINDOW_DAYS, 7))
+            or len(set().union(*(m for _, m in batch)) | merchants) > MAX_MERCHANTS
+            or stay.end - batch[0][0].start > dt.timedelta(days=min(MAX_WINDOW_DAYS, 7))
         ):
-            batches.append([stay])
+            batches.append([(stay, merchants)])
         else:
-            batch.append(stay)
+            batch.append((stay, merchants))
     return batches
 
 
 def _cards(
     asker: _Asker,
-    issuers: list[ProviderStore],
+    network: StoreNetwork,
     stays: Sequence[StayToSearch],
     params: ContactParams,
 ) -> list[Sighting]:
+    issuers = _of_kind(network, "card_issuer")
     margin = min(max(params.card_before_min, params.card_after_min), MAX_MARGIN_MIN)
+    near = _merchants_near(network, stays, min(params.merchant_radius_m, MAX_RADIUS_M))
     found: list[Sighting] = []
-    for batch in _merchant_batches(stays):
-        merchants = tuple(sorted({s.merchant_id for s in batch if s.merchant_id}))
-        start, end = min(s.start for s in batch), max(s.end for s in batch)
-        label = f"merchant-time at stays {', '.join(str(s.seq) for s in batch)}"
+    for batch in _merchant_batches(stays, near):
+        merchants = tuple(sorted(set().union(*(m for _, m in batch))))
+        start, end = min(s.start for s, _ in batch), max(s.end for s, _ in batch)
+        label = f"merchant-time at stays {', '.join(str(s.seq) for s, _ in batch)}"
         for store in issuers:
             what = f"{store.agency} {label}"
             query = _build(
@@ -327,43 +374,27 @@ def _cards(
             answer = asker.ask(what, store.merchant_time, query) if query is not None else None
             if answer is not None:
                 found += _payments_at(answer, batch, _may_resolve(store), params, margin)
-    radius = min(params.merchant_radius_m, MAX_RADIUS_M)
-    for stay in (s for s in stays if not s.merchant_id):
-        for store in issuers:
-            what = f"{store.agency} merchant-time near stay {stay.seq}"
-            query = _build(
-                asker,
-                what,
-                lambda stay=stay: MerchantTime(
-                    stay.start,
-                    stay.end,
-                    near=Circle(stay.lat, stay.lon, radius),
-                    margin_min=margin,
-                ),
-            )
-            answer = asker.ask(what, store.merchant_time, query) if query is not None else None
-            if answer is not None:
-                found += _payments_at(answer, [stay], _may_resolve(store), params, margin)
     return found
 
 
 def _payments_at(
     answer: pa.Table,
-    stays: Sequence[StayToSearch],
+    stays: Sequence[tuple[StayToSearch, frozenset[str]]],
     resolve: bool,
     params: ContactParams,
     margin_min: float,
 ) -> list[Sighting]:
-    """Each payment to the stays it can belong to (merchant and time ± margin)."""
+    """Each payment to the stays it can belong to (one of the stay's merchants, at the
+    stay's time ± margin); only a payment at the stay's own named merchant is "same place"."""
     margin = dt.timedelta(minutes=margin_min)
     found = []
     for row in answer.to_pylist():
         ref = row["person_ref"] if resolve and row["person_ref"] else None
         ref = ref or f"{row['issuer']}:{row['card_id']}"
-        for stay in stays:
-            if not stay.start - margin <= row["ts"] <= stay.end + margin:
+        for stay, merchants in stays:
+            if row["merchant_id"] not in merchants:
                 continue
-            if stay.merchant_id and stay.merchant_id != row["merchant_id"]:
+            if not stay.start - margin <= row["ts"] <= stay.end + margin:
                 continue
             same = stay.merchant_id == row["merchant_id"]
             found.append(card_sighting(stay.seq, ref, row["ts"], same, params))
@@ -380,7 +411,7 @@ def _ask_stores(
         sightings += _telecom(asker, carriers, stay, params)
         checkins += _checkins(asker, _of_kind(network, "entry_operator"), stay, params)
     sightings += _name_visitors(carriers, checkins)
-    sightings += _cards(asker, _of_kind(network, "card_issuer"), stays, params)
+    sightings += _cards(asker, network, stays, params)
     return sightings
 
 

@@ -492,6 +492,13 @@ class ProviderStore:
         sort = [key, "ts", *[c for c in table(contract).column_names if c not in (key, "ts")]]
         return conform_answer(self._run(expr), table(contract).arrow_schema, sort)
 
+    def whole_registry(self, registry: str, columns: list[str]) -> pa.Table:
+        """All rows of a small public directory (``merchants``, ``cells``): where places
+        are, nothing about anyone."""
+        if registry not in ("merchants", "cells"):
+            raise QueryRefused(f"{registry} is not a public directory")
+        return self._run(self._table(registry).select(*columns))
+
     def lookup(self, registry: str, column: str, values: list[str]) -> pa.Table:
         """Rows of a registry (``subscribers``, ``card_holders``, ...) whose ``column``
         is one of ``values``: how the exchange finds a person's lines and cards."""
