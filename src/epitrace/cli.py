@@ -454,6 +454,27 @@ def audit() -> None:
     """The audit log of every access and view of personal data."""
 
 
+@audit.command("prune")
+@click.option("--dry-run", is_flag=True, help="Say what would be removed, remove nothing.")
+def audit_prune(dry_run: bool) -> None:
+    """Remove audit entries past their retention (default 2 years), keeping the chain
+    verifiable through a sealed checkpoint."""
+    from epitrace.hub import setup
+
+    setup()
+    from epitrace.hub.audit.chain import prune_expired, retention
+
+    pruning = prune_expired(dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    if pruning.removed == 0:
+        click.echo(f"no audit entry is older than {retention().days} days")
+        return
+    click.echo(
+        f"{verb} {pruning.removed:,} entries older than {retention().days} days; "
+        f"the chain {'would begin' if dry_run else 'begins'} at #{pruning.first_kept}"
+    )
+
+
 @audit.command("verify")
 def audit_verify() -> None:
     """Check the audit log's integrity; exit 1 naming the first bad entry."""

@@ -99,3 +99,63 @@ def test_entries_are_numbered_without_gaps_and_each_follows_the_last() -> None:
 def test_runs_on_the_configured_database() -> None:
     write_entries(1)
     assert connection.vendor in ("sqlite", "postgresql")
+
+
+def age_entries(days: int, through_seq: int) -> None:
+    """Move the first entries into the past, as if written ``days`` ago (and reseal them,
+    as the system would have sealed them then)."""
+    import datetime as dt
+
+    from epitrace.hub.audit.chain import GENESIS, seal_of
+
+    previous = GENESIS
+    for entry in AuditEntry.objects.order_by("seq"):
+        if entry.seq <= through_seq:
+            entry.at = entry.at - dt.timedelta(days=days)
+        entry.previous_seal = previous
+        entry.seal = seal_of(entry, previous)
+        entry.save()
+        previous = entry.seal
+    from epitrace.hub.audit.models import ChainHead
+
+    ChainHead.objects.filter(id=1).update(seal=previous)
+
+
+def test_entries_past_retention_are_pruned_and_the_rest_still_verifies() -> None:
+    from epitrace.hub.audit.chain import prune_expired
+
+    write_entries(6)
+    age_entries(800, through_seq=4)
+    assert prune_expired(dry_run=True).removed == 4
+    assert AuditEntry.objects.count() == 6
+    pruning = prune_expired()
+    assert (pruning.removed, pruning.first_kept) == (4, 5)
+    assert list(AuditEntry.objects.values_list("seq", flat=True)) == [5, 6, 7]
+    assert AuditEntry.objects.get(seq=7).action == "audit.prune"
+    check = verify_chain()
+    assert check.ok, check
+    assert verify_command().exit_code == 0
+
+
+def test_deleting_recent_entries_behind_a_forged_checkpoint_is_caught() -> None:
+    from epitrace.hub.audit.chain import prune_expired
+    from epitrace.hub.audit.models import ChainCheckpoint
+
+    write_entries(6)
+    age_entries(800, through_seq=2)
+    prune_expired()
+    # A forger deletes #3-#4 and moves the checkpoint forward without the key.
+    fourth = AuditEntry.objects.get(seq=4)
+    AuditEntry.objects.filter(seq__in=[3, 4]).delete()
+    ChainCheckpoint.objects.filter(id=1).update(seq=4, seal=fourth.seal)
+    check = verify_chain()
+    assert not check.ok and "checkpoint" in check.reason
+
+
+def test_prune_command_reports_what_it_removes() -> None:
+    write_entries(3)
+    age_entries(800, through_seq=1)
+    result = CliRunner().invoke(main, ["audit", "prune", "--dry-run"])
+    assert result.exit_code == 0 and "would remove 1 entries" in result.output
+    result = CliRunner().invoke(main, ["audit", "prune"])
+    assert result.exit_code == 0 and "begins at #2" in result.output

@@ -74,6 +74,8 @@ def database_from_url(url: str | None) -> dict[str, object]:
 
 SECRET_KEY = _kept_secret("secret_key", "EPITRACE_SECRET_KEY")
 AUDIT_KEY = _kept_secret("audit_key", "EPITRACE_AUDIT_KEY")
+# Audit entries are kept this long, then pruned behind a sealed checkpoint.
+AUDIT_RETENTION_DAYS = int(os.environ.get("EPITRACE_AUDIT_RETENTION_DAYS", "730"))
 MASTER_KEY = _kept_secret("master_key", "EPITRACE_MASTER_KEY")
 INDEX_KEY = _kept_secret("index_key", "EPITRACE_INDEX_KEY")
 DEBUG = os.environ.get("EPITRACE_DEBUG") == "1"

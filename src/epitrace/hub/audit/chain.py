@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from epitrace.hub.audit.models import AuditEntry, ChainHead
+from epitrace.hub.audit.models import AuditEntry, ChainCheckpoint, ChainHead
 
 GENESIS = "0" * 64
 SEALED_FIELDS = ("seq", "at", "actor", "role", "action", "object_type", "object_id", "detail")
@@ -82,9 +82,71 @@ def _entries() -> Iterator[AuditEntry]:
     return AuditEntry.objects.order_by("seq").iterator(chunk_size=2000)
 
 
+def _checkpoint_seal(seq: int, seal: str, pruned_at: dt.datetime) -> str:
+    message = f"checkpoint\n{seq}\n{seal}\n{pruned_at.astimezone(dt.UTC).isoformat()}"
+    return hmac.new(settings.AUDIT_KEY.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def _chain_start() -> tuple[str, int] | None:
+    """(seal, next seq) the chain starts from; None if the checkpoint is forged."""
+    checkpoint = ChainCheckpoint.objects.filter(id=1).first()
+    if checkpoint is None:
+        return GENESIS, 1
+    expected = _checkpoint_seal(checkpoint.seq, checkpoint.seal, checkpoint.pruned_at)
+    if not hmac.compare_digest(checkpoint.checkpoint_seal, expected):
+        return None
+    return checkpoint.seal, checkpoint.seq + 1
+
+
+def retention() -> dt.timedelta:
+    """How long audit entries are kept (default 2 years; EPITRACE_AUDIT_RETENTION_DAYS)."""
+    return dt.timedelta(days=getattr(settings, "AUDIT_RETENTION_DAYS", 730))
+
+
+@dataclass(frozen=True)
+class Pruning:
+    removed: int
+    first_kept: int | None  # seq the chain now begins at
+
+
+def prune_expired(now: dt.datetime | None = None, dry_run: bool = False) -> Pruning:
+    """Remove the entries older than the retention period from the start of the chain,
+    keeping it verifiable through a sealed checkpoint; the pruning is itself recorded."""
+    cutoff = (now or timezone.now()) - retention()
+    with transaction.atomic():
+        ChainHead.objects.select_for_update().get_or_create(id=1)
+        expired = AuditEntry.objects.filter(at__lt=cutoff).order_by("-seq").first()
+        if expired is None:
+            return Pruning(0, None)
+        removed = AuditEntry.objects.filter(seq__lte=expired.seq).count()
+        if dry_run:
+            return Pruning(removed, expired.seq + 1)
+        pruned_at = timezone.now()
+        ChainCheckpoint.objects.update_or_create(
+            id=1,
+            defaults={
+                "seq": expired.seq,
+                "seal": expired.seal,
+                "pruned_at": pruned_at,
+                "checkpoint_seal": _checkpoint_seal(expired.seq, expired.seal, pruned_at),
+            },
+        )
+        AuditEntry.objects.filter(seq__lte=expired.seq).delete()
+    record(
+        "system",
+        "audit.prune",
+        detail={"removed": removed, "through_seq": expired.seq, "retention_days": retention().days},
+    )
+    return Pruning(removed, expired.seq + 1)
+
+
 def verify_chain() -> ChainCheck:
     """Walk the chain in order; the first entry altered, removed or moved is named."""
-    previous, expected_seq, count = GENESIS, 1, 0
+    start = _chain_start()
+    if start is None:
+        return ChainCheck(0, 0, "the retention checkpoint was forged or altered")
+    previous, expected_seq = start
+    count = 0
     for entry in _entries():
         count += 1
         if entry.seq != expected_seq:

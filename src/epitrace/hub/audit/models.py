@@ -33,3 +33,15 @@ class ChainHead(models.Model):
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     seq = models.BigIntegerField(default=0)
     seal = models.CharField(max_length=64, default="")
+
+
+class ChainCheckpoint(models.Model):
+    """Where the chain now begins after entries past retention were removed: the last
+    removed entry's number and seal, sealed in turn, so the rest still verifies and a
+    forged checkpoint (hiding later deletions) does not."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    seq = models.BigIntegerField()
+    seal = models.CharField(max_length=64)
+    pruned_at = models.DateTimeField()
+    checkpoint_seal = models.CharField(max_length=64)
