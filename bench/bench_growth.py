@@ -24,9 +24,10 @@ import sys
 import time
 from pathlib import Path
 
+from docs_block import write_block
+
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## Growth with city size"
-sys.path.insert(0, str(ROOT / "bench"))
 
 
 def city_folder(residents: int) -> Path:
@@ -65,14 +66,19 @@ def ensure_city(residents: int) -> None:
 
 
 def ensure_stores(residents: int) -> dict[str, float]:
-    """Build figures, measured now; stores built earlier are reused unmeasured."""
+    """Build figures: measured now, or those saved when the stores were built here."""
     from bench_stores import timed_build
 
     stores = stores_folder(residents)
+    saved = stores / "bench_build.json"
     if stores.is_dir() and any(stores.glob("*/store.json")):
+        if saved.is_file():
+            return json.loads(saved.read_text())
         return {"build_s": float("nan"), "build_gib": float("nan"), "reused": 1.0}
     wall, _cpu, peak = timed_build(city_folder(residents), stores)
-    return {"build_s": wall, "build_gib": peak / 2**30, "reused": 0.0}
+    figures = {"build_s": wall, "build_gib": peak / 2**30, "reused": 0.0}
+    saved.write_text(json.dumps(figures))
+    return figures
 
 
 def measure_one(residents: int) -> dict[str, float]:
@@ -143,15 +149,8 @@ def render(results: dict[int, dict[str, float]]) -> str:
 
 
 def record(text: str) -> None:
-    doc = ROOT / "docs" / "benchmarks.md"
-    current = doc.read_text()
-    if SECTION in current:
-        head, _, rest = current.partition(SECTION)
-        following = rest.find("\n## ")
-        current = head + text + ("\n" + rest[following + 1 :] if following >= 0 else "")
-    else:
-        current = current.rstrip("\n") + "\n\n" + text
-    doc.write_text(current)
+    body = text.partition("\n")[2]  # the heading stays where it is
+    write_block(ROOT / "docs" / "benchmarks.md", "bench_growth", body, SECTION)
 
 
 def main() -> None:
