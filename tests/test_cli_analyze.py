@@ -147,3 +147,16 @@ def test_evaluate_needs_ground_truth(tmp_path: Path) -> None:
     result = run("evaluate", tmp_path)
     assert result.exit_code == 1
     assert "only simulated datasets can be evaluated" in result.output
+
+
+def test_output_zone_can_be_chosen_and_a_bad_zone_is_a_usage_error(
+    csv_city: Path, tmp_path: Path
+) -> None:
+    person = a_case(csv_city)
+    result = run(
+        "analyze", csv_city, "--person", person, "--no-contacts", "--tz", "UTC", "--out", tmp_path
+    )
+    assert result.exit_code == 0, result.output
+    assert "+00:00" in (tmp_path / "stays.csv").read_text()
+    bad = run("analyze", csv_city, "--person", person, "--tz", "Mars/Olympus", "--out", tmp_path)
+    assert bad.exit_code == 2 and "unknown time zone" in bad.output

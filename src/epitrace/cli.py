@@ -128,6 +128,15 @@ def validate(folder: Path, max_problems: int | None) -> None:
         raise SystemExit(1)
 
 
+def _check_zone(name: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UserError(f"--tz: unknown time zone {name!r} (e.g. Asia/Seoul, UTC)") from None
+
+
 class Timestamp(click.ParamType):
     """ISO 8601 with a UTC offset; a time without an offset is refused, never guessed."""
 
@@ -167,6 +176,11 @@ class Timestamp(click.ParamType):
     help="cases file giving the infectious window [default: the one in FOLDER, if any].",
 )
 @click.option(
+    "--tz",
+    default=None,
+    help="Time zone of the output times, e.g. Asia/Seoul [default: the dataset's, else UTC].",
+)
+@click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     required=True,
@@ -180,6 +194,7 @@ def analyze(
     interview: Path | None,
     no_contacts: bool,
     cases_file: Path | None,
+    tz: str | None,
     out: Path,
 ) -> None:
     """One subject's investigation from the provider records in FOLDER.
@@ -194,6 +209,8 @@ def analyze(
 
     if start is not None and end is not None and end <= start:
         raise UserError("--to must come after --from")
+    if tz is not None:
+        _check_zone(tz)
     try:
         result = investigate(
             folder,
@@ -204,6 +221,7 @@ def analyze(
             interview_file=interview,
             contacts=not no_contacts,
             cases_file=cases_file,
+            tz=tz,
         )
     except AnalysisError as exc:
         raise click.ClickException(str(exc)) from None

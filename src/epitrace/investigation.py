@@ -71,20 +71,24 @@ class InvestigationResult:
         )
 
 
+def manifest_timezone(*folders: Path) -> str | None:
+    """The zone a dataset was written in, from the first of ``folders`` whose manifest says."""
+    for folder in folders:
+        try:
+            return str(json.loads((folder / "manifest.json").read_text())["config"]["timezone"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return None
+
+
 def dataset_timezone(folder: Path) -> str:
-    """The zone a dataset was written in (its manifest says), for readable output."""
-    try:
-        return str(json.loads((folder / "manifest.json").read_text())["config"]["timezone"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return "UTC"
+    """The zone for readable output: the dataset's, else UTC."""
+    return manifest_timezone(folder) or "UTC"
 
 
 def analysis_timezone(folder: Path) -> str:
     """The zone for local-time rules (nights, days): the dataset's, else Korea's."""
-    try:
-        return str(json.loads((folder / "manifest.json").read_text())["config"]["timezone"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return DEFAULT_TIMEZONE
+    return manifest_timezone(folder) or DEFAULT_TIMEZONE
 
 
 def _interview_visits(
@@ -130,7 +134,10 @@ def investigate(
     contacts: bool = True,
     cases_file: Path | None = None,
     contact_params: ContactParams | None = None,
+    tz: str | None = None,
 ) -> InvestigationResult:
+    """``tz``: the zone output times are written in [default: the dataset's — or, for
+    stores, that of the dataset the cases file comes from — else UTC]."""
     began = time.perf_counter()
     try:
         if is_store_network(folder):  # the agencies' own stores, asked one by one
@@ -157,7 +164,8 @@ def investigate(
         )
         result.contacts = find_contacts(folder, store, records, trajectory, window, contact_params)
         result.contacts.notes.insert(0, note)
-    write_outputs(result, dataset_timezone(folder))
+    sources = [folder, *([cases_file.parent] if cases_file is not None else [])]
+    write_outputs(result, tz or manifest_timezone(*sources) or "UTC")
     result.seconds = time.perf_counter() - began
     return result
 

@@ -28,6 +28,12 @@ def _sources(stay: Stay) -> str:
     return "+".join(s for s in SOURCE_ORDER if s in stay.sources)
 
 
+def _to_second(micros: list[int]) -> pa.Array:
+    """Estimated times to the second: midpoints carry no meaningful microseconds."""
+    seconds = [(m + 500_000) // 1_000_000 * 1_000_000 for m in micros]
+    return pa.array(seconds, pa.int64()).cast(pa.timestamp("us", "UTC"))
+
+
 def stays_table(stays: list[Stay], timeline: Timeline) -> pa.Table:
     """Stays as the contract's ``stays`` table, in time order, numbered from 1."""
     x = np.array([s.x for s in stays], dtype=float)
@@ -36,8 +42,8 @@ def stays_table(stays: list[Stay], timeline: Timeline) -> pa.Table:
     columns = {
         "person_ref": [timeline.person_ref] * len(stays),
         "seq": list(range(1, len(stays) + 1)),
-        "start": pa.array([s.start for s in stays], pa.int64()).cast(pa.timestamp("us", "UTC")),
-        "end": pa.array([s.end for s in stays], pa.int64()).cast(pa.timestamp("us", "UTC")),
+        "start": _to_second([s.start for s in stays]),
+        "end": _to_second([s.end for s in stays]),
         "lat": np.round(lat, 6),
         "lon": np.round(lon, 6),
         "radius_m": [round(s.radius, 1) for s in stays],
