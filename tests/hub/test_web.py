@@ -132,3 +132,20 @@ def test_pages_keep_the_strict_csp(
         assert "script-src 'self'" in answer["Content-Security-Policy"]
         assert b"<script" not in answer.content and b"style=" not in answer.content
     assert Client().get("/static/hub.css")["Content-Type"].startswith("text/css")
+
+
+def test_a_locked_out_person_sees_the_sign_in_page_with_the_reason(
+    make_account: Callable[..., Any],
+) -> None:
+    name = make_account(Role.AUDITOR).username
+    client = Client()
+    for _ in range(5):
+        client.post("/login", {"username": name, "password": "wrong-password-123456"})
+    page = client.post("/login", {"username": name, "password": PASSWORD})
+    assert page.status_code == 403
+    assert page["Content-Type"].startswith("text/html")
+    assert b"locked until an administrator unlocks it" in page.content
+    api = Client().post(
+        "/api/login", {"username": name, "password": PASSWORD}, content_type="application/json"
+    )
+    assert api.status_code == 403 and api["Content-Type"] == "application/json"

@@ -39,8 +39,15 @@ LOCKED = {
 
 
 def locked_out(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-    """django-axes' answer to a locked-out username (unknown usernames lock alike)."""
-    return JsonResponse(LOCKED, status=403)
+    """django-axes' answer to a locked-out username (unknown usernames lock alike):
+    JSON for the API, the sign-in page with the reason for a person at a browser."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(LOCKED, status=403)
+    from django.shortcuts import render
+
+    return render(
+        request, "web/login.html", {"error": LOCKED["error"].capitalize() + "."}, status=403
+    )
 
 
 @require_GET
