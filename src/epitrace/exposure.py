@@ -39,6 +39,7 @@ from epitrace.analysis.contacts import (
     card_sighting,
     checkin_sighting,
     clip_stay,
+    distance_m,
     merge_contacts,
     search_radius_m,
     searched_stays,
@@ -287,16 +288,6 @@ def _name_visitors(
     return named
 
 
-def _haversine_m(lat: float, lon: float, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
-    """Distances in metres from one point to many (the formula of ``contacts.distance_m``)."""
-    p1, p2 = np.radians(lat), np.radians(lats)
-    a = (
-        np.sin((p2 - p1) / 2) ** 2
-        + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lons - lon) / 2) ** 2
-    )
-    return 2 * 6_371_008.8 * np.arcsin(np.sqrt(np.minimum(1.0, a)))
-
-
 def _merchants_near(
     network: StoreNetwork, stays: Sequence[StayToSearch], radius_m: float
 ) -> dict[int, frozenset[str]]:
@@ -313,7 +304,7 @@ def _merchants_near(
     lon = np.asarray(merchants.column("lon"), float)
     near: dict[int, frozenset[str]] = {}
     for stay in unnamed:
-        metres = _haversine_m(stay.lat, stay.lon, lat, lon)
+        metres = distance_m(stay.lat, stay.lon, lat, lon)
         near[stay.seq] = frozenset(ids[i] for i in np.flatnonzero(metres <= radius_m))
     return near
 

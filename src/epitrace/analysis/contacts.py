@@ -31,14 +31,16 @@ Score (higher = more likely exposed), for one contact at one stay::
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from numpy.typing import ArrayLike
 
 from epitrace.formats.schemas import table
 
@@ -142,14 +144,14 @@ class StayVerdict:
     reason: str = ""  # why not searched
 
 
-def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Haversine distance in metres."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
+def distance_m(lat1: float, lon1: float, lat2: ArrayLike, lon2: ArrayLike) -> Any:
+    """Haversine distance in metres from one point to one or many (NumPy arrays)."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
     a = (
-        math.sin((p2 - p1) / 2) ** 2
-        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+        np.sin((p2 - p1) / 2) ** 2
+        + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
     )
-    return 2 * 6_371_008.8 * math.asin(math.sqrt(min(1.0, a)))
+    return 2 * 6_371_008.8 * np.arcsin(np.sqrt(np.minimum(1.0, a)))
 
 
 def _night_minutes(stay: StayToSearch, zone: ZoneInfo, params: ContactParams) -> float:
