@@ -31,6 +31,7 @@ from epitrace.providers.dataset import DatasetStore
 from epitrace.providers.network import StoreNetwork
 from epitrace.providers.store import build_stores
 from epitrace.simulate import SimulationConfig, simulate_city
+from epitrace.simulate.run import cases_confirmed_last
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## One subject's stays and path"
@@ -54,8 +55,7 @@ def busiest_cases(folder: Path, count: int) -> list[str]:
     """Cases confirmed last: the longest records before isolation."""
     cases = read_dataset_table(folder, "cases")
     assert cases is not None, "the city has no cases"
-    latest = cases.table.sort_by([("confirmed_date", "descending"), ("case_id", "ascending")])
-    return [str(p) for p in latest.column("person_ref").to_pylist()[:count]]
+    return cases_confirmed_last(cases.table, count)
 
 
 def time_subject(
