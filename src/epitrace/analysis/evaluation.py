@@ -19,15 +19,12 @@ import numpy as np
 import pyarrow as pa
 
 from epitrace.analysis.trajectory.projection import LocalProjection
+from epitrace.analysis.trajectory.timeline import micros
 
 PRECISE_SOURCES = ("card", "transit", "entry", "gps")
 # Stays located this loosely sit under suburban or rural cells, which cannot
 # separate places a kilometre or two apart: their precision is reported apart.
 LARGE_RADIUS_M = 700.0
-
-
-def _micros(column: pa.ChunkedArray) -> np.ndarray:
-    return np.asarray(column.cast(pa.timestamp("us", "UTC")).cast(pa.int64()).to_numpy(), np.int64)
 
 
 @dataclass
@@ -105,8 +102,8 @@ def score_stays(
     located = visits.join(
         places.select(["place_id", "lat", "lon"]), "place_id", join_type="inner", use_threads=False
     ).sort_by("start")
-    v_start, v_end = _micros(located.column("start")), _micros(located.column("end"))
-    s_start, s_end = _micros(stays.column("start")), _micros(stays.column("end"))
+    v_start, v_end = micros(located.column("start")), micros(located.column("end"))
+    s_start, s_end = micros(stays.column("start")), micros(stays.column("end"))
     overlap = np.maximum(
         0,
         np.minimum(s_end[:, None], v_end[None, :]) - np.maximum(s_start[:, None], v_start[None, :]),

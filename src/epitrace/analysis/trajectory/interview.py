@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from epitrace.analysis.trajectory.params import TrajectoryParams
 from epitrace.analysis.trajectory.projection import LocalProjection
-from epitrace.analysis.trajectory.timeline import MICROS_PER_MINUTE
+from epitrace.analysis.trajectory.timeline import MICROS_PER_MINUTE, micros
 
 CONFIRMED = "confirmed"
 DATA_ONLY = "data_only"
@@ -43,10 +43,6 @@ COMPARISON_SCHEMA = pa.schema(
 )
 
 
-def _micros(column: pa.ChunkedArray) -> np.ndarray:
-    return np.asarray(column.cast(pa.timestamp("us", "UTC")).cast(pa.int64()).to_numpy(), np.int64)
-
-
 def _same_name(a: str | None, b: str | None) -> bool:
     return bool(a) and bool(b) and a.strip().casefold() == b.strip().casefold()  # type: ignore[union-attr]
 
@@ -56,8 +52,8 @@ def _match_scores(
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Pairwise (stay × visit) overlap in µs where the pair may be the same visit, else 0."""
     slack = int(params.interview_time_slack_min * MICROS_PER_MINUTE)
-    s_start, s_end = _micros(stays.column("start")), _micros(stays.column("end"))
-    v_start, v_end = _micros(visits.column("start")) - slack, _micros(visits.column("end")) + slack
+    s_start, s_end = micros(stays.column("start")), micros(stays.column("end"))
+    v_start, v_end = micros(visits.column("start")) - slack, micros(visits.column("end")) + slack
     overlap = np.maximum(
         0,
         np.minimum(s_end[:, None], v_end[None, :]) - np.maximum(s_start[:, None], v_start[None, :]),

@@ -22,7 +22,8 @@ from epitrace.analysis.trajectory.projection import LocalProjection
 MICROS_PER_MINUTE = 60_000_000
 
 
-def _micros(ts: pa.ChunkedArray | pa.Array) -> np.ndarray:
+def micros(ts: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Timestamps as int64 microseconds since the epoch, UTC."""
     return np.asarray(
         pc.cast(ts, pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy(), dtype=np.int64
     )
@@ -199,7 +200,7 @@ def _evidence(events: pa.Table, projection: LocalProjection, params: TrajectoryP
     events = events.sort_by([("ts", "ascending")])
     x, y = projection.to_xy(_floats(events.column("lat")), _floats(events.column("lon")))
     return Evidence(
-        t=_micros(events.column("ts")),
+        t=micros(events.column("ts")),
         x=x,
         y=y,
         radius=np.full(events.num_rows, params.evidence_radius_m),
@@ -219,7 +220,7 @@ def _rides(records: SubjectRecords, projection: LocalProjection, notes: list[str
     )
     taps = taps.sort_by([("issuer", "ascending"), ("card_id", "ascending"), ("ts", "ascending")])
     x, y = projection.to_xy(_floats(taps.column("lat")), _floats(taps.column("lon")))
-    t = _micros(taps.column("ts"))
+    t = micros(taps.column("ts"))
     card = _strings(pc.binary_join_element_wise(taps.column("issuer"), taps.column("card_id"), ":"))
     kind, mode, stop = (_strings(taps.column(c)) for c in ("tap", "mode", "stop_name"))
     rides: list[Ride] = []
@@ -282,7 +283,7 @@ def build_timeline(records: SubjectRecords, params: TrajectoryParams) -> Timelin
         pc.binary_join_element_wise(telecom.column("carrier"), telecom.column("cell_id"), ":")
     )
     track = CellTrack(
-        _micros(telecom.column("ts")), x, y, _floats(telecom.column("radius_m")), cell_keys
+        micros(telecom.column("ts")), x, y, _floats(telecom.column("radius_m")), cell_keys
     )
     bad = _speed_outliers(track, params)
     outliers = [
