@@ -47,6 +47,11 @@ RULES: dict[str, dict[Role, Scope]] = {
     "case.create": INVESTIGATORS,
     "case.search": INVESTIGATORS,
     "result.view": INVESTIGATORS,  # analysis results: never a provider operator
+    "result.export": INVESTIGATORS,  # files leave the hub: each with a reason, audited
+    # Aggregate counts only; investigators within their jurisdiction, administrators all.
+    "dashboard.view": {**INVESTIGATORS, Role.ADMINISTRATOR: EVERYWHERE},
+    "disclosure.prepare": INVESTIGATORS,
+    "disclosure.publish": INVESTIGATORS,
     "request.create": INVESTIGATORS,
     "request.view": {
         **INVESTIGATORS,
