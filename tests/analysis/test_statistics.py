@@ -10,7 +10,10 @@ import pytest
 from epitrace.analysis.statistics import (
     attack_rates,
     cases_by_region,
+    counts_by,
+    curve_by_group,
     epidemic_curve,
+    turnaround_stages,
     turnaround_times,
     wilson_interval,
 )
@@ -105,3 +108,64 @@ def test_turnaround_rejects_answers_before_creation() -> None:
     requests = pa.table({"created": [t0], "answered": [t0 - dt.timedelta(hours=1)]})
     with pytest.raises(ValueError, match="before they were created"):
         turnaround_times(requests)
+
+
+def test_purged_aggregates_count_as_many_cases_as_they_hold() -> None:
+    held = cases().select(["confirmed_date", "onset_date", "region"])
+    held = held.append_column("count", pa.array([1, 1, 1, 1], pa.int64()))
+    purged = pa.table(
+        {
+            "confirmed_date": [D(2020, 2, 21)],
+            "onset_date": pa.array([None], pa.date32()),
+            "region": ["Nam-gu"],
+            "count": pa.array([5], pa.int64()),
+        }
+    )
+    both = pa.concat_tables([held, purged])
+    curve = epidemic_curve(both, by="confirmed").to_pydict()
+    assert curve["cases"] == [2, 5, 0, 1, 1]
+    assert epidemic_curve(both, by="onset").schema.metadata[b"without_date"] == b"6"
+    assert cases_by_region(both).to_pydict()["cases"] == [7, 1, 1]
+
+
+def test_curve_by_group_has_every_day_for_every_group() -> None:
+    curve = curve_by_group(cases(), by="confirmed", group="region").to_pylist()
+    assert len(curve) == 5 * 3  # days 20..24 x ('', Jung-gu, Nam-gu)
+    assert {r["group"] for r in curve} == {"", "Jung-gu", "Nam-gu"}
+    nam = [r["cases"] for r in curve if r["group"] == "Nam-gu"]
+    assert nam == [1, 0, 0, 1, 0]
+    assert sum(r["cases"] for r in curve) == 4
+    assert curve_by_group(cases().slice(0, 0)).num_rows == 0
+
+
+def test_turnaround_stages_follow_each_request_through_its_steps() -> None:
+    t = dt.datetime(2020, 3, 1, 9, tzinfo=dt.UTC)
+    hours = [dt.timedelta(hours=h) for h in range(10)]
+    requests = pa.table(
+        {
+            "created": [t, t, t],
+            "decided": [t + hours[1], t + hours[3], None],
+            "answered": [t + hours[4], None, None],
+        }
+    )
+    stages = turnaround_stages(
+        requests, [("approval", "created", "decided"), ("answers", "decided", "answered")]
+    ).to_pylist()
+    assert [s["stage"] for s in stages] == ["approval", "answers"]
+    assert (stages[0]["requests"], stages[0]["answered"], stages[0]["pending"]) == (3, 2, 1)
+    assert stages[0]["median_h"] == pytest.approx(2.0)
+    # Only the two decided requests reached the answers step; one is answered after 3 h.
+    assert (stages[1]["requests"], stages[1]["answered"]) == (2, 1)
+    assert stages[1]["median_h"] == pytest.approx(3.0)
+    assert turnaround_stages(requests, []).num_rows == 0
+
+
+def test_counts_by_largest_first_with_nulls_as_empty() -> None:
+    rows = pa.table({"agency": ["A", "B", "A", None], "status": ["ok", "ok", "ok", "late"]})
+    assert counts_by(rows, ["agency", "status"]).to_pylist() == [
+        {"agency": "A", "status": "ok", "count": 2},
+        {"agency": "", "status": "late", "count": 1},
+        {"agency": "B", "status": "ok", "count": 1},
+    ]
+    with pytest.raises(ValueError, match="lack column"):
+        counts_by(rows, ["user"])

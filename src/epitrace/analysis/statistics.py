@@ -7,6 +7,15 @@
   people who became cases, with a Wilson 95 % interval.
 - ``turnaround_times(requests)``: hours from a request's creation to its
   answer, per group (agency, kind, ...) or overall.
+- ``curve_by_group(cases, by, group)``: the epidemic curve split by a column
+  (region), every day x every group, for stacked charts.
+- ``turnaround_stages(requests, stages)``: ``turnaround_times`` for each step
+  of a request (request -> approval -> answers -> analysis) in one table.
+- ``counts_by(table, columns)``: rows per combination of columns (requests by
+  agency and status, data accesses per user), largest first.
+
+A ``count`` column, when present in ``cases``, weighs each row (anonymous
+aggregates of purged cases: one row per day and region with its count).
 
 Inputs are contract tables (``cases``) or small documented tables the caller
 assembles (exposures from stays or truth visits, requests from the hub's
@@ -34,6 +43,14 @@ def _require(data: pa.Table, columns: tuple[str, ...], what: str) -> None:
 # --- epidemic curve --------------------------------------------------------
 
 
+def _weights(cases: pa.Table) -> np.ndarray:
+    """How many cases each row stands for: its ``count`` if given, else one."""
+    if "count" not in cases.column_names:
+        return np.ones(cases.num_rows, dtype=np.int64)
+    counts = pc.fill_null(pc.cast(cases.column("count"), pa.int64()), 0)
+    return counts.to_numpy(zero_copy_only=False).astype(np.int64)
+
+
 def epidemic_curve(cases: pa.Table, by: Literal["onset", "confirmed"] = "confirmed") -> pa.Table:
     """Cases per day by onset or confirmation date: ``date``, ``cases``, ``cumulative``.
 
@@ -47,7 +64,9 @@ def epidemic_curve(cases: pa.Table, by: Literal["onset", "confirmed"] = "confirm
         raise ValueError(f"by must be 'onset' or 'confirmed', got {by!r}")
     _require(cases, (column,), "cases")
     dates = pc.cast(cases.column(column), pa.date32())
-    without = dates.null_count
+    weights = _weights(cases)
+    without = int(weights[np.asarray(dates.is_null())].sum())
+    known = np.asarray(dates.is_valid())
     days = dates.drop_null().to_numpy(zero_copy_only=False).astype("datetime64[D]")
     schema = pa.schema(
         [("date", pa.date32()), ("cases", pa.int64()), ("cumulative", pa.int64())],
@@ -57,12 +76,39 @@ def epidemic_curve(cases: pa.Table, by: Literal["onset", "confirmed"] = "confirm
         return schema.empty_table()
     first, last = days.min(), days.max()
     offsets = (days - first).astype(np.int64)
-    counts = np.bincount(offsets, minlength=int(offsets.max()) + 1)
+    counts = np.bincount(offsets, weights=weights[known], minlength=int(offsets.max()) + 1)
+    counts = counts.astype(np.int64)
     span = np.arange(first, last + np.timedelta64(1, "D"), dtype="datetime64[D]")
     return pa.Table.from_arrays(
         [pa.array(span, pa.date32()), pa.array(counts, pa.int64()), pa.array(np.cumsum(counts))],
         schema=schema,
     )
+
+
+def curve_by_group(
+    cases: pa.Table, by: Literal["onset", "confirmed"] = "confirmed", group: str = "region"
+) -> pa.Table:
+    """``date``, ``group``, ``cases``: every day of the whole span for every group
+    (zeros included, groups in name order; an empty group as ''), so stacked bars
+    line up. Cases without the date are left out, as in ``epidemic_curve``."""
+    _require(cases, (group,), "cases")
+    overall = epidemic_curve(cases, by)
+    schema = pa.schema([("date", pa.date32()), ("group", pa.string()), ("cases", pa.int64())])
+    if overall.num_rows == 0:
+        return schema.empty_table()
+    names = pc.fill_null(pc.cast(cases.column(group), pa.string()), "").to_pylist()
+    dates, groups, counts = [], [], []
+    for name in sorted(set(names)):
+        mine = cases.filter(pa.array([n == name for n in names]))
+        curve = epidemic_curve(mine, by)
+        per_day = dict(
+            zip(curve.column("date").to_pylist(), curve.column("cases").to_pylist(), strict=True)
+        )
+        for day in overall.column("date").to_pylist():
+            dates.append(day)
+            groups.append(name)
+            counts.append(per_day.get(day, 0))
+    return pa.Table.from_pydict({"date": dates, "group": groups, "cases": counts}, schema=schema)
 
 
 # --- regions ---------------------------------------------------------------
@@ -72,12 +118,15 @@ def cases_by_region(cases: pa.Table) -> pa.Table:
     """``region``, ``cases``, ``share``: largest first, ties by name; empty region as ''."""
     _require(cases, ("region",), "cases")
     regions = pc.fill_null(pc.cast(cases.column("region"), pa.string()), "")
-    counts = pa.table({"region": regions}).group_by("region").aggregate([("region", "count")])
-    total = max(cases.num_rows, 1)
+    weights = pa.array(_weights(cases))
+    counts = (
+        pa.table({"region": regions, "n": weights}).group_by("region").aggregate([("n", "sum")])
+    )
+    total = max(int(weights.to_numpy().sum()), 1)
     table = pa.table(
         {
             "region": counts.column("region"),
-            "cases": pc.cast(counts.column("region_count"), pa.int64()),
+            "cases": pc.cast(counts.column("n_sum"), pa.int64()),
         }
     )
     table = table.append_column(
@@ -199,3 +248,35 @@ def turnaround_times(requests: pa.Table, by: str | None = None) -> pa.Table:
             for name, column in rows.items()
         }
     )
+
+
+def turnaround_stages(requests: pa.Table, stages: list[tuple[str, str, str]]) -> pa.Table:
+    """``turnaround_times`` for each step of a request, one row per step.
+
+    ``stages`` are (name, from column, to column), e.g. ("approval", "created",
+    "decided"); a request counts in a step once it reached its start (a null
+    start: not yet there). Returns ``stage`` then the columns of
+    ``turnaround_times`` (``requests`` = reached the step, ``answered`` = done).
+    """
+    parts = []
+    for name, start, end in stages:
+        _require(requests, (start, end), "requests")
+        reached = requests.filter(pc.is_valid(requests.column(start)))
+        step = pa.table({"created": reached.column(start), "answered": reached.column(end)})
+        times = turnaround_times(step).drop_columns(["group"])
+        parts.append(times.add_column(0, "stage", pa.array([name], pa.string())))
+    if not parts:
+        empty = turnaround_times(pa.table({"created": [], "answered": []}))
+        return empty.drop_columns(["group"]).add_column(0, "stage", pa.array([], pa.string()))
+    return pa.concat_tables(parts)
+
+
+def counts_by(table: pa.Table, columns: list[str]) -> pa.Table:
+    """Rows per combination of ``columns`` (nulls as ''), as ``columns`` + ``count``,
+    largest first, ties in column order."""
+    _require(table, tuple(columns), "rows")
+    keys = {c: pc.fill_null(pc.cast(table.column(c), pa.string()), "") for c in columns}
+    keyed = pa.table({**keys, "n": pa.array(np.ones(table.num_rows, dtype=np.int64))})
+    grouped = keyed.group_by(columns).aggregate([("n", "sum")]).rename_columns([*columns, "count"])
+    grouped = grouped.select([*columns, "count"])
+    return grouped.sort_by([("count", "descending"), *((c, "ascending") for c in columns)])

@@ -7,7 +7,7 @@ from django.urls import include, path
 from epitrace.hub.accounts import login, views
 from epitrace.hub.audit import pages as audit_pages
 from epitrace.hub.audit import views as audit_views
-from epitrace.hub.web import openapi
+from epitrace.hub.web import dashboard, openapi
 from epitrace.hub.web import pages as web_pages
 from epitrace.hub.web import views as web_views
 
@@ -41,5 +41,6 @@ urlpatterns = [
     path("audit/export.csv", audit_pages.export_csv, name="web-audit-csv"),
     path("audit/export.fhir", audit_pages.export_fhir, name="web-audit-fhir"),
     path("audit/review", audit_pages.review_page, name="web-audit-review"),
+    path("dashboard", dashboard.dashboard_page, name="web-dashboard"),
     path("static/hub.css", web_pages.stylesheet, name="stylesheet"),
 ]

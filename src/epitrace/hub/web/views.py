@@ -31,6 +31,7 @@ from epitrace.hub.web.pages import refused
 # What the home page may link to: (action the policy decides, address, label).
 LINKS = [
     ("region.view", "/regions", "Regions"),
+    ("dashboard.view", "/dashboard", "Operations dashboard"),
     ("user.manage", "/users", "Users and roles"),
     ("audit.read", "/audit", "Audit log"),
     ("audit.read", "/audit/review", "Monthly audit review"),

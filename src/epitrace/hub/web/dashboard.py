@@ -1,0 +1,352 @@
+"""The operations dashboard: the epidemic curve, requests, turnaround and data accesses.
+
+Aggregate counts only, never a person: investigators see their jurisdiction (a
+regional investigator their region's cases, requests and the accesses to those
+cases), administrators see the whole country. The figures are computed by
+``epitrace.analysis.statistics`` (the one place they are defined) and drawn as
+inline SVG by ``epitrace.hub.web.charts``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from django.apps import apps
+from django.db.models import Max, Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from epitrace.analysis import statistics
+from epitrace.hub import policy
+from epitrace.hub.audit.models import AuditEntry
+from epitrace.hub.cases.models import Case
+from epitrace.hub.security import client_ip
+from epitrace.hub.web.charts import Chart, bar_chart, column_chart
+from epitrace.hub.web.pages import refused
+
+# What counts as a data access in the audit log: opening personal data, not a page.
+ACCESS_ACTIONS = ("case.view", "case.search", "result.view")
+EXPORT_PREFIX = "export."
+ACCESS_DAYS_DEFAULT = 30
+ACCESS_USERS_SHOWN = 20
+PURGED_LABEL = "purged"  # the curve's series for anonymous aggregates of purged cases
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which cases the dashboard counts, and whether every region is in view."""
+
+    cases: QuerySet
+    region_code: str | None  # None: every region
+
+    @property
+    def nationwide(self) -> bool:
+        return self.region_code is None
+
+
+def scope_of(user: Any) -> Scope:
+    cases = policy.visible(user, "dashboard.view", Case.objects.select_related("region"))
+    assignment = policy.assignment_of(user)
+    region = assignment.region if assignment is not None else None
+    return Scope(cases, region.code if region is not None else None)
+
+
+# --- cases -------------------------------------------------------------------
+
+
+def cases_table(cases: QuerySet) -> pa.Table:
+    """The hub's cases as the contract's ``cases`` columns the statistics need."""
+    rows = list(cases.values_list("confirmation_date", "onset_date", "region__code"))
+    return pa.table(
+        {
+            "confirmed_date": pa.array([r[0] for r in rows], pa.date32()),
+            "onset_date": pa.array([r[1] for r in rows], pa.date32()),
+            "region": pa.array([r[2] for r in rows], pa.string()),
+        }
+    )
+
+
+def retention_installed() -> bool:
+    return apps.is_installed("epitrace.hub.retention")
+
+
+def held_cases(cases: QuerySet) -> QuerySet:
+    """Cases still held: once issue 9's purge has begun on a case, it counts among the
+    purged aggregates instead, never twice."""
+    if not retention_installed():
+        return cases
+    from epitrace.hub.retention.aggregates import live_cases
+
+    return cases.filter(pk__in=live_cases().values("pk"))
+
+
+def purged_case_counts(scope: Scope) -> pa.Table | None:
+    """Anonymous counts of purged cases (issue 9's ``PurgedCaseCount``: dates, region,
+    count), so the curve does not drop after a purge; None without the retention app."""
+    if not retention_installed():
+        return None
+    purged = apps.get_model("retention", "PurgedCaseCount").objects.all()
+    if not scope.nationwide:
+        purged = purged.filter(region_code=scope.region_code)
+    rows = list(purged.values_list("confirmation_date", "onset_date", "region_code", "cases"))
+    return pa.table(
+        {
+            "confirmed_date": pa.array([r[0] for r in rows], pa.date32()),
+            "onset_date": pa.array([r[1] for r in rows], pa.date32()),
+            "region": pa.array([r[2] for r in rows], pa.string()),
+            "count": pa.array([r[3] for r in rows], pa.int64()),
+        }
+    )
+
+
+def with_purged(held: pa.Table, purged: pa.Table | None) -> pa.Table:
+    """Held cases (one row each) and purged aggregates (a count per row), region
+    of the purged rows marked so the chart shows them apart."""
+    held = held.append_column("count", pa.array([1] * held.num_rows, pa.int64()))
+    if purged is None or purged.num_rows == 0:
+        return held
+    marked = pa.table(
+        {
+            "confirmed_date": pc.cast(purged.column("confirmed_date"), pa.date32()),
+            "onset_date": pc.cast(purged.column("onset_date"), pa.date32()),
+            "region": pa.array([PURGED_LABEL] * purged.num_rows, pa.string()),
+            "count": pc.cast(purged.column("count"), pa.int64()),
+        }
+    )
+    return pa.concat_tables([held, marked])
+
+
+def curve_chart(cases: pa.Table, by: str) -> Chart:
+    curve = statistics.curve_by_group(cases, by, "region")
+    days = [d.isoformat() for d in dict.fromkeys(curve.column("date").to_pylist())]
+    groups = sorted(set(curve.column("group").to_pylist()), key=lambda g: (g == PURGED_LABEL, g))
+    values = {
+        (d.isoformat(), g): n
+        for d, g, n in zip(
+            *(curve.column(c).to_pylist() for c in ("date", "group", "cases")), strict=True
+        )
+    }
+    without = int(statistics.epidemic_curve(cases, by).schema.metadata[b"without_date"])
+    if by == "onset":
+        title = _("Cases by onset date and region")
+        note = _("%(n)d cases without symptoms (no onset date) are not shown.") % {"n": without}
+    else:
+        title = _("Cases by confirmation date and region")
+        note = ""
+    total = sum(values.values())
+    description = _("%(total)d cases over %(days)d days, stacked by region.") % {
+        "total": total,
+        "days": len(days),
+    }
+    return column_chart(
+        f"curve-{by}",
+        title,
+        f"{description} {note}".strip(),
+        days,
+        groups,
+        values,
+        value_header=_("Cases"),
+    )
+
+
+# --- requests ----------------------------------------------------------------
+
+
+def exchange_models() -> tuple[Any, Any] | None:
+    """(DataRequest, AgencyTask) once the exchange app (issue 6) is installed."""
+    if not apps.is_installed("epitrace.hub.exchange"):
+        return None
+    return apps.get_model("exchange", "DataRequest"), apps.get_model("exchange", "AgencyTask")
+
+
+def requests_chart(cases: QuerySet) -> Chart | None:
+    models = exchange_models()
+    if models is None:
+        return None
+    _request, task = models
+    rows = task.objects.filter(request__case__in=cases).values_list("agency__code", "status")
+    table = pa.table(
+        {
+            "agency": pa.array([r[0] for r in rows], pa.string()),
+            "status": pa.array([r[1] for r in rows], pa.string()),
+        }
+    )
+    counts = statistics.counts_by(table, ["agency", "status"]).to_pylist()
+    agencies = sorted({r["agency"] for r in counts})
+    statuses = sorted({r["status"] for r in counts})
+    values = {(r["agency"], r["status"]): r["count"] for r in counts}
+    return bar_chart(
+        "requests",
+        _("Requests by agency and status"),
+        _("%(n)d tasks sent to %(a)d agencies, stacked by status.")
+        % {"n": table.num_rows, "a": len(agencies)},
+        agencies,
+        statuses,
+        values,
+        category_header=_("Agency"),
+        value_header=_("Tasks"),
+    )
+
+
+def turnaround_table(cases: QuerySet) -> pa.Table | None:
+    """One row per request: when it was created, decided, answered (last agency) and
+    analysed. Requests that need no approval start their answers at creation."""
+    models = exchange_models()
+    if models is None:
+        return None
+    request_model, _task = models
+    rows = (
+        request_model.objects.filter(case__in=cases)
+        .annotate(answered=Max("tasks__answered_at"))
+        .values_list("created_at", "decided_at", "answered", "completed_at", "status")
+    )
+    ts = pa.timestamp("us", tz="UTC")
+    created = [r[0] for r in rows]
+    decided = [r[1] for r in rows]
+    answered = [r[2] for r in rows]
+    analysed = [r[3] if r[4] == "analysed" else None for r in rows]
+    return pa.table(
+        {
+            "created": pa.array(created, ts),
+            "decided": pa.array(decided, ts),
+            "answers_from": pa.array([d or c for c, d in zip(created, decided, strict=True)], ts),
+            "answered": pa.array(answered, ts),
+            "analysed": pa.array(analysed, ts),
+        }
+    )
+
+
+def turnaround_chart(cases: QuerySet) -> Chart | None:
+    table = turnaround_table(cases)
+    if table is None:
+        return None
+    steps = [
+        (_("request → approval"), "created", "decided"),
+        (_("approval → answers"), "answers_from", "answered"),
+        (_("answers → analysis"), "answered", "analysed"),
+        (_("request → analysis"), "created", "analysed"),
+    ]
+    stages = statistics.turnaround_stages(table, steps).to_pylist()
+    names = [s[0] for s in steps]
+    median, p90 = _("median"), _("90th percentile beyond the median")
+    values: dict[tuple[str, str], float] = {}
+    for row in stages:
+        if row["median_h"] is not None:
+            values[(row["stage"], median)] = round(row["median_h"], 2)
+            values[(row["stage"], p90)] = round(row["p90_h"] - row["median_h"], 2)
+    chart = bar_chart(
+        "turnaround",
+        _("Turnaround times (hours)"),
+        _("Median hours per step of %(n)d requests; the lighter bar reaches the 90th percentile.")
+        % {"n": table.num_rows},
+        names,
+        [median, p90],
+        values,
+        category_header=_("Step"),
+        value_header=_("Hours"),
+        unit=" h",
+    )
+    chart.headers = [_("Step"), _("Requests"), _("Done"), _("Pending"), _("Median h"), _("P90 h")]
+    chart.rows = [
+        [
+            row["stage"],
+            str(row["requests"]),
+            str(row["answered"]),
+            str(row["pending"]),
+            _hours(row["median_h"]),
+            _hours(row["p90_h"]),
+        ]
+        for row in stages
+    ]
+    return chart
+
+
+def _hours(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f}"
+
+
+# --- data accesses -----------------------------------------------------------
+
+
+def access_entries(scope: Scope, since: dt.datetime) -> QuerySet:
+    """Audit entries that opened personal data since ``since``: allowed views and
+    searches, and exports. Regionally, only those about the region's cases."""
+    entries = AuditEntry.objects.filter(at__gte=since).filter(
+        Q(action__in=ACCESS_ACTIONS, detail__allowed=True) | Q(action__startswith=EXPORT_PREFIX)
+    )
+    if not scope.nationwide:
+        case_pks = [str(pk) for pk in scope.cases.values_list("pk", flat=True)]
+        entries = entries.filter(object_type="case", object_id__in=case_pks)
+    return entries
+
+
+def accesses_chart(scope: Scope, days: int) -> Chart:
+    since = timezone.now() - dt.timedelta(days=days)
+    rows = list(access_entries(scope, since).values_list("actor", "action"))
+    table = pa.table(
+        {
+            "user": pa.array([r[0] for r in rows], pa.string()),
+            "action": pa.array(
+                [r[1] if not r[1].startswith(EXPORT_PREFIX) else "export" for r in rows],
+                pa.string(),
+            ),
+        }
+    )
+    counts = statistics.counts_by(table, ["user", "action"]).to_pylist()
+    per_user = statistics.counts_by(table, ["user"]).to_pylist()[:ACCESS_USERS_SHOWN]
+    users = [r["user"] for r in per_user]
+    actions = sorted({r["action"] for r in counts})
+    values = {(r["user"], r["action"]): r["count"] for r in counts}
+    return bar_chart(
+        "accesses",
+        _("Data accesses per user"),
+        _("%(n)d accesses to personal data in the last %(d)d days (the audit log), by kind.")
+        % {"n": table.num_rows, "d": days},
+        users,
+        actions,
+        values,
+        category_header=_("User"),
+        value_header=_("Accesses"),
+    )
+
+
+# --- the page ----------------------------------------------------------------
+
+
+def _days(request: HttpRequest) -> int:
+    try:
+        return max(1, min(int(request.GET.get("days", ACCESS_DAYS_DEFAULT)), 366))
+    except ValueError:
+        return ACCESS_DAYS_DEFAULT
+
+
+def figures(user: Any, days: int = ACCESS_DAYS_DEFAULT) -> dict[str, Any]:
+    """Every chart of the dashboard for ``user``'s jurisdiction (None: not available)."""
+    scope = scope_of(user)
+    cases = with_purged(cases_table(held_cases(scope.cases)), purged_case_counts(scope))
+    return {
+        "case_count": int(sum(cases.column("count").to_pylist())),
+        "curves": [curve_chart(cases, "confirmed"), curve_chart(cases, "onset")],
+        "requests": requests_chart(scope.cases),
+        "turnaround": turnaround_chart(scope.cases),
+        "accesses": accesses_chart(scope, days),
+        "nationwide": scope.nationwide,
+        "days": days,
+    }
+
+
+@require_GET
+def dashboard_page(request: HttpRequest) -> HttpResponse:
+    decision = policy.decide(request.user, "dashboard.view", ip=client_ip(request))
+    if not decision.allowed:
+        return refused(request, decision)
+    assignment = policy.assignment_of(request.user)
+    context = {**figures(request.user, _days(request)), "region": assignment.region}
+    return render(request, "web/dashboard.html", context)

@@ -1,0 +1,238 @@
+"""The operations dashboard: who may open it, what it counts, and the charts as SVG."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from epitrace.hub.accounts.models import Role
+from epitrace.hub.audit.chain import record
+from epitrace.hub.audit.models import AuditEntry
+from epitrace.hub.cases.models import Case
+from epitrace.hub.cases.records import CaseDates, Identifiers, register_case
+from epitrace.hub.web import charts, dashboard
+
+pytestmark = pytest.mark.django_db
+
+D = dt.date
+MAY_OPEN = {
+    Role.NATIONAL_INVESTIGATOR: True,
+    Role.REGIONAL_INVESTIGATOR: True,
+    Role.ADMINISTRATOR: True,
+    Role.POLICE_APPROVER: False,
+    Role.PROVIDER_OPERATOR: False,
+    Role.AUDITOR: False,
+    None: False,
+}
+
+
+def add_case(region: Any, confirmed: dt.date, onset: dt.date | None, n: int) -> Case:
+    dates = CaseDates(
+        onset_date=onset,
+        specimen_date=confirmed - dt.timedelta(days=1),
+        confirmation_date=confirmed,
+        isolation_date=confirmed,
+    )
+    ids = Identifiers(
+        name=f"Person {n}",
+        birth_date=D(1980, 1, 1),
+        phones=[f"010-0000-{n:04d}"],
+        national_id=f"800101-100{n:04d}",
+        address="1 Somewhere-ro",
+        person_ref=f"P{n:05d}",
+    )
+    return register_case(region, dates, ids, by="setup")
+
+
+@pytest.fixture
+def outbreak(places: dict[str, Any]) -> list[Case]:
+    """Seoul: 3 cases over 3 days (one without symptoms); Busan: 2 on one day."""
+    seoul, busan = places["seoul"], places["busan"]
+    return [
+        add_case(seoul, D(2020, 3, 1), D(2020, 2, 27), 1),
+        add_case(seoul, D(2020, 3, 1), None, 2),
+        add_case(seoul, D(2020, 3, 3), D(2020, 3, 1), 3),
+        add_case(busan, D(2020, 3, 2), D(2020, 2, 29), 4),
+        add_case(busan, D(2020, 3, 2), D(2020, 3, 1), 5),
+    ]
+
+
+def table_rows(html: str, key: str) -> list[list[str]]:
+    """The fallback table of chart ``key`` as text cells (header row first)."""
+    figure = re.search(rf'<figure class="chart" id="chart-{key}">(.*?)</figure>', html, re.S)
+    assert figure, key
+    rows = re.findall(r"<tr>(.*?)</tr>", figure.group(1), re.S)
+    return [re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S) for row in rows]
+
+
+@pytest.mark.parametrize("role", list(MAY_OPEN), ids=lambda r: str(r or "no-role"))
+def test_who_may_open_the_dashboard(
+    role: Role | None, make_account: Callable[..., Any], signed_in: Callable[..., Client]
+) -> None:
+    client = signed_in(make_account(role))
+    answer = client.get("/dashboard")
+    assert answer.status_code == (200 if MAY_OPEN[role] else 403)
+    assert ('href="/dashboard"' in client.get("/").content.decode()) == MAY_OPEN[role]
+
+
+def test_dashboard_needs_both_factors(make_account: Callable[..., Any]) -> None:
+    from tests.hub.conftest import sign_in
+
+    assert Client().get("/dashboard").status_code == 302
+    half = sign_in(make_account(Role.NATIONAL_INVESTIGATOR), second_factor=False)
+    assert half.get("/dashboard")["Location"] == "/verify"
+
+
+def test_national_investigator_sees_every_region_on_the_curve(
+    outbreak: list[Case], make_account: Callable[..., Any], signed_in: Callable[..., Client]
+) -> None:
+    html = signed_in(make_account(Role.NATIONAL_INVESTIGATOR)).get("/dashboard").content.decode()
+    rows = table_rows(html, "curve-confirmed")
+    assert rows[0] == ["Cases by confirmation date and region", "busan", "seoul", "Cases"]
+    assert rows[1:] == [
+        ["2020-03-01", "0", "2", "2"],
+        ["2020-03-02", "2", "0", "2"],
+        ["2020-03-03", "0", "1", "1"],
+    ]
+    onset = table_rows(html, "curve-onset")
+    assert [r[0] for r in onset[1:]] == ["2020-02-27", "2020-02-28", "2020-02-29", "2020-03-01"]
+    assert "1 cases without symptoms" in html
+    assert "5 cases counted" in html
+    # Every bar of the SVG is a count: 2 + 2 + 1 cases in 3 non-empty segments.
+    svg = re.search(r'id="chart-curve-confirmed">.*?<svg(.*?)</svg>', html, re.S).group(1)
+    assert len(re.findall(r"<rect ", svg)) == 3
+    assert '<title id="curve-confirmed-title">' in svg and "<desc " in svg
+
+
+def test_regional_investigator_counts_only_its_region(
+    outbreak: list[Case],
+    make_account: Callable[..., Any],
+    signed_in: Callable[..., Client],
+    places: dict[str, Any],
+) -> None:
+    user = make_account(Role.REGIONAL_INVESTIGATOR, region=places["busan"])
+    html = signed_in(user).get("/dashboard").content.decode()
+    rows = table_rows(html, "curve-confirmed")
+    assert rows[0][1:] == ["busan"]
+    assert rows[1:] == [["2020-03-02", "2"]]
+    assert "seoul" not in html and "Cases of Busan only" in html
+    assert "2 cases counted" in html
+
+
+def test_the_page_names_nobody(
+    outbreak: list[Case], make_account: Callable[..., Any], signed_in: Callable[..., Client]
+) -> None:
+    html = signed_in(make_account(Role.ADMINISTRATOR)).get("/dashboard").content.decode()
+    for case in outbreak:
+        assert case.case_id not in html
+    assert "Person 1" not in html and "P00001" not in html and "010-0000" not in html
+
+
+def test_accesses_per_user_come_from_the_audit_log(
+    outbreak: list[Case],
+    make_account: Callable[..., Any],
+    signed_in: Callable[..., Client],
+    places: dict[str, Any],
+) -> None:
+    seoul_case, busan_case = outbreak[0], outbreak[3]
+    for _ in range(3):
+        record(
+            "alice",
+            "case.view",
+            object_type="case",
+            object_id=str(seoul_case.pk),
+            detail={"allowed": True},
+        )
+    record(
+        "alice",
+        "case.view",
+        object_type="case",
+        object_id=str(busan_case.pk),
+        detail={"allowed": False},
+    )  # refused: not an access
+    record(
+        "bob",
+        "export.stays",
+        object_type="case",
+        object_id=str(busan_case.pk),
+        detail={"reason": "contact tracing"},
+    )
+    record(
+        "bob",
+        "case.view",
+        object_type="case",
+        object_id=str(busan_case.pk),
+        detail={"allowed": True},
+    )
+    national = signed_in(make_account(Role.NATIONAL_INVESTIGATOR, "nat")).get("/dashboard")
+    rows = table_rows(national.content.decode(), "accesses")
+    assert rows[0] == ["User", "case.view", "export"]
+    assert ["alice", "3", "0"] in rows and ["bob", "1", "1"] in rows
+    busan = make_account(Role.REGIONAL_INVESTIGATOR, "reg-busan", region=places["busan"])
+    rows = table_rows(signed_in(busan).get("/dashboard").content.decode(), "accesses")
+    assert rows[1:] == [["bob", "1", "1"]]  # alice's views were of a Seoul case
+
+
+def test_old_accesses_fall_outside_the_days_asked(
+    outbreak: list[Case], make_account: Callable[..., Any], signed_in: Callable[..., Client]
+) -> None:
+    entry = record(
+        "carol",
+        "result.view",
+        object_type="case",
+        object_id=str(outbreak[0].pk),
+        detail={"allowed": True},
+    )
+    AuditEntry.objects.filter(pk=entry.pk).update(at=entry.at - dt.timedelta(days=10))
+    client = signed_in(make_account(Role.NATIONAL_INVESTIGATOR, "nat"))
+    assert "carol" in client.get("/dashboard?days=30").content.decode()
+    assert "carol" not in client.get("/dashboard?days=7").content.decode()
+    assert client.get("/dashboard?days=nonsense").status_code == 200
+
+
+def test_opening_the_dashboard_is_audited(
+    make_account: Callable[..., Any], signed_in: Callable[..., Client]
+) -> None:
+    signed_in(make_account(Role.ADMINISTRATOR, "admin")).get("/dashboard")
+    entry = AuditEntry.objects.filter(action="dashboard.view").last()
+    assert entry.actor == "admin" and entry.detail["allowed"] is True
+
+
+def test_purged_aggregates_join_the_curve_as_their_own_series() -> None:
+    import pyarrow as pa
+
+    held = dashboard.cases_table(Case.objects.none())
+    purged = pa.table(
+        {
+            "confirmed_date": [D(2020, 3, 1)],
+            "onset_date": pa.array([None], pa.date32()),
+            "region": ["seoul"],
+            "count": [4],
+        }
+    )
+    merged = dashboard.with_purged(held, purged)
+    chart = dashboard.curve_chart(merged, "confirmed")
+    assert chart.rows == [["2020-03-01", "4"]]
+    assert chart.headers[1] == dashboard.PURGED_LABEL
+
+
+def test_nice_steps_and_stacked_columns() -> None:
+    assert [charts.nice_step(t) for t in (0, 4, 9, 23, 480)] == [1.0, 1.0, 2.0, 5.0, 100.0]
+    chart = charts.column_chart(
+        "t",
+        "T",
+        "d",
+        ["a", "b"],
+        ["x", "y"],
+        {("a", "x"): 2, ("a", "y"): 1, ("b", "y"): 3},
+        value_header="n",
+    )
+    heights = {bar.label: round(bar.height, 3) for bar in chart.bars}
+    # One scale for every column: 3 cases are as tall whatever their series.
+    assert heights["a · x: 2"] + heights["a · y: 1"] == pytest.approx(heights["b · y: 3"])
+    assert chart.rows == [["a", "2", "1", "3"], ["b", "0", "3", "3"]]
