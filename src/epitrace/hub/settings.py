@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "epitrace.hub.accounts",
     "epitrace.hub.cases",
     "epitrace.hub.web",
+    "epitrace.hub.retention",
 ]
 MIDDLEWARE = [
     # First: a request from outside the closed network gets no further.

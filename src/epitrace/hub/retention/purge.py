@@ -1,0 +1,273 @@
+"""The purge: destroy what has passed its retention, in steps that survive a crash.
+
+``run_purge(now=None, dry_run=False) -> PurgeReport`` is what ``epitrace purge``, the
+``purge`` management command and the hub's daily job call. For each item a target
+says is due:
+
+1. **intent**: a ``PurgeRecord`` row is committed (with the case folded into the
+   anonymous aggregates, in the same transaction, so it is counted exactly once);
+2. the target's **steps**, each committed with the record's progress (for a case:
+   destroy the wrapped key and the blind-index digests, delete the rows, delete the
+   folder);
+3. **completion**: the record is closed and ``purge.<kind>`` is appended to the audit
+   log in one transaction — what, when and by which rule, never the data.
+
+A run first finishes every destruction an earlier run left open, from the step it
+reached; every step is safe to repeat. Last, the tables touched are vacuumed so the
+deleted rows do not linger in free pages (SQLite ``VACUUM``, PostgreSQL ``VACUUM
+FULL``); a run that cannot (inside a transaction) leaves that to the next.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import Counter
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from epitrace.hub.audit.chain import record as audit_record
+from epitrace.hub.retention import registry
+from epitrace.hub.retention.models import PurgeRecord, RetentionSettings
+from epitrace.hub.retention.registry import Due, Scheduled, Target
+from epitrace.hub.retention.rules import Kind, local_today
+
+log = logging.getLogger("epitrace.purge")  # case numbers and counts only, never identifiers
+SYSTEM = "system"
+
+
+def crash_point(name: str) -> None:
+    """A seam for the crash tests: called inside each step's transaction
+    (``during:<step>``) and after it committed (``after:<step>``). Does nothing."""
+
+
+@dataclass
+class PurgeReport:
+    now: dt.datetime
+    today: dt.date
+    dry_run: bool
+    destroyed: list[Due] = field(default_factory=list)  # or, in a dry run, would be
+    resumed: list[PurgeRecord] = field(default_factory=list)  # interrupted ones finished
+    failed: list[str] = field(default_factory=list)  # "kind item: error class"
+    vacuumed: list[str] = field(default_factory=list)
+    upcoming: list[Scheduled] = field(default_factory=list)
+
+    def counts(self) -> dict[Kind, int]:
+        totals: Counter[Kind] = Counter()
+        for due in self.destroyed:
+            totals[due.kind] += due.count
+        return dict(totals)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def lines(self) -> list[str]:
+        """The listing ``epitrace purge`` prints: kinds, counts, case numbers, dates, rules."""
+        verb = "would destroy" if self.dry_run else "destroyed"
+        head = f"Purge{' (dry run, nothing destroyed)' if self.dry_run else ''}"
+        out = [f"{head} as of {self.today.isoformat()}:"]
+        finish = "would finish" if self.dry_run else "finished"
+        for record in self.resumed:
+            out.append(
+                f"  {finish} an interrupted destruction: {record.kind} "
+                f"{record.case_number or record.item} (steps done: {record.steps_done})"
+            )
+        if not self.destroyed:
+            out.append(f"  nothing has passed its retention: {verb} nothing")
+        for kind, count in self.counts().items():
+            out.append(f"  {kind.label}: {verb} {count:,}")
+            for due in (d for d in self.destroyed if d.kind == kind):
+                what = due.case_number or due.item
+                unit = f" ({due.count:,} rows)" if due.count != 1 else ""
+                out.append(
+                    f"    {what}{unit}  expired {due.expires_on.isoformat()}  rule: {due.rule}"
+                )
+        for failure in self.failed:
+            out.append(f"  FAILED {failure} (left open: the next run finishes it)")
+        if self.vacuumed:
+            out.append(f"  vacuumed: {', '.join(self.vacuumed)}")
+        if self.upcoming:
+            out.append("  next to expire:")
+            for item in self.upcoming:
+                out.append(
+                    f"    {item.on.isoformat()}  {item.kind.label}: {item.count:,}  ({item.rule})"
+                )
+        return out
+
+    def describe(self) -> str:
+        return "\n".join(self.lines())
+
+
+def _start(target: Target, due: Due, now: dt.datetime) -> PurgeRecord:
+    """Commit the intent (and the target's preparation, e.g. folding the aggregates)."""
+    with transaction.atomic():
+        record = PurgeRecord.objects.create(
+            target=target.name,
+            kind=str(due.kind),
+            item=due.item,
+            case_uid=due.case_uid,
+            case_pk=due.case_pk,
+            case_number=due.case_number,
+            count=due.count,
+            expires_on=due.expires_on,
+            rule=due.rule[:200],
+            started_at=now,
+        )
+        target.prepare(record)
+        crash_point("during:intent")
+    crash_point("after:intent")
+    return record
+
+
+def _detail(record: PurgeRecord, target: Target) -> dict[str, object]:
+    # What, when, by which rule: never the data (the case number names no one).
+    return {
+        "kind": record.kind,
+        "case": record.case_number,
+        "item": record.item if not record.case_number else "",
+        "rows": record.count,
+        "rule": record.rule,
+        "expired_on": record.expires_on.isoformat(),
+        "started_at": record.started_at.isoformat(),
+        "steps": [step.name for step in target.steps()],
+        "purge_record": record.pk,
+    }
+
+
+def _finish(target: Target, record: PurgeRecord) -> None:
+    """Run the steps not yet done, then close the record with its audit entry."""
+    for index, step in enumerate(target.steps()):
+        if index < record.steps_done:
+            continue
+        with transaction.atomic() if step.transactional else nullcontext():
+            step.run(record)
+            crash_point(f"during:{step.name}")
+            record.steps_done = index + 1
+            record.save(update_fields=["steps_done"])
+        crash_point(f"after:{step.name}")
+    with transaction.atomic():
+        current = PurgeRecord.objects.select_for_update().get(pk=record.pk)
+        if current.done:  # another run closed it meanwhile
+            return
+        current.finished_at = timezone.now()
+        current.save(update_fields=["finished_at"])
+        audit_record(
+            SYSTEM,
+            target.action,
+            object_type="case" if record.case_pk is not None else record.kind,
+            object_id=str(record.case_pk) if record.case_pk is not None else "",
+            detail=_detail(record, target),
+        )
+        crash_point("during:done")
+    record.finished_at = current.finished_at
+    crash_point("after:done")
+
+
+def _open_records() -> list[PurgeRecord]:
+    return list(PurgeRecord.objects.filter(finished_at__isnull=True).order_by("id"))
+
+
+def _resume_open(report: PurgeReport) -> None:
+    for record in _open_records():
+        what = f"{record.kind} {record.case_number or record.item}"
+        try:
+            _finish(registry.target_named(record.target), record)
+        except Exception as error:  # reported; the next run tries again
+            report.failed.append(f"{what}: {type(error).__name__}")
+            log.error("purge: finishing %s failed: %s", what, type(error).__name__)
+            continue
+        report.resumed.append(record)
+        log.info("purge: finished the interrupted destruction of %s", what)
+
+
+def _destroy(target: Target, due: Due, report: PurgeReport) -> None:
+    try:
+        record = _start(target, due, report.now)
+    except IntegrityError:
+        return  # another run started this one: it (or the next run) finishes it
+    _finish(target, record)
+    report.destroyed.append(due)
+    log.info("purge: destroyed %s %s (%s)", due.kind, due.case_number or due.item, due.rule)
+
+
+def vacuum(tables: list[str]) -> list[str]:
+    """Rewrite ``tables`` so deleted rows leave no trace in free pages; [] if impossible
+    here (VACUUM cannot run inside a transaction)."""
+    if connection.in_atomic_block or not tables:
+        return []
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("VACUUM")  # the whole file: SQLite has no per-table vacuum
+            # In WAL mode the old pages also sit in the -wal file until a checkpoint.
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            return ["(whole database)"]
+        if connection.vendor == "postgresql":
+            quote = connection.ops.quote_name
+            for table in tables:
+                cursor.execute(f"VACUUM FULL {quote(table)}")
+            return list(tables)
+    return []
+
+
+def _vacuum_pending(report: PurgeReport) -> None:
+    pending = PurgeRecord.objects.filter(finished_at__isnull=False, vacuumed_at__isnull=True)
+    names = set(pending.values_list("target", flat=True))
+    if not names:
+        return
+    tables: list[str] = []
+    for name in sorted(names):
+        for table in registry.target_named(name).tables():
+            if table not in tables:
+                tables.append(table)
+    crash_point("before:vacuum")
+    report.vacuumed = vacuum(tables)
+    if report.vacuumed:
+        pending.update(vacuumed_at=timezone.now())
+
+
+def upcoming(policy: RetentionSettings, today: dt.date, limit: int = 10) -> list[Scheduled]:
+    later = [s for t in registry.targets() for s in t.schedule(policy) if s.on > today]
+    return sorted(later, key=lambda s: (s.on, list(Kind).index(s.kind)))[:limit]
+
+
+def _overwrite_deleted_rows() -> None:
+    # SQLite zeroes deleted content in place only with secure_delete, a per-connection
+    # setting whose default depends on how SQLite was built; the VACUUM at the end
+    # rewrites the file anyway, this covers the time until then.
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA secure_delete = ON")
+
+
+def run_purge(now: dt.datetime | None = None, dry_run: bool = False) -> PurgeReport:
+    """Destroy everything whose retention has ended at ``now`` (default: now); in a dry
+    run, list it and destroy nothing. An error on one item is reported and the rest
+    go on; that item stays open and the next run finishes it."""
+    now = now or timezone.now()
+    if not dry_run:
+        _overwrite_deleted_rows()
+    policy = RetentionSettings.current()
+    report = PurgeReport(now=now, today=local_today(now), dry_run=dry_run)
+    if dry_run:
+        report.resumed = _open_records()
+    else:
+        _resume_open(report)
+    for target in registry.targets():
+        for due in target.due(policy, now):
+            if dry_run:
+                report.destroyed.append(due)
+                continue
+            try:
+                _destroy(target, due, report)
+            except Exception as error:  # one bad item must not stop the others
+                what = f"{due.kind} {due.case_number or due.item}"
+                report.failed.append(f"{what}: {type(error).__name__}")
+                log.error("purge: %s failed: %s", what, type(error).__name__)
+    if not dry_run:
+        _vacuum_pending(report)
+    report.upcoming = upcoming(policy, report.today)
+    return report

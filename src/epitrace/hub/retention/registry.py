@@ -1,0 +1,362 @@
+"""The kinds of data the purge destroys: a small registry of targets.
+
+A target knows, for one kind of data, what has expired (``due``), what will expire
+and when (``schedule``, counts only), and how to destroy one item in steps
+(``steps``), each step safe to repeat. The purge (``purge.run_purge``) writes its
+intent before the first step and its completion, with an audit entry, after the
+last, so an interrupted destruction is finished by the next run.
+
+Built in: whole cases (identifiers: key, rows, files) and the audit log. Another app
+plugs in with ``register(...)`` in its ``AppConfig.ready``; ``CaseDataTarget`` covers
+the usual case: rows with a ForeignKey to ``Case`` and files in a sub-folder of the
+case's folder that expire before the case itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from django.db import models
+from django.db.models import Count
+
+from epitrace.hub.audit.chain import prune_expired
+from epitrace.hub.audit.chain import retention as audit_chain_retention
+from epitrace.hub.audit.models import AuditEntry
+from epitrace.hub.cases.models import BlindIndex, Case, CaseKey
+from epitrace.hub.cases.storage import delete_folder_for_uid, folder_for_uid
+from epitrace.hub.retention import aggregates
+from epitrace.hub.retention.models import PurgeRecord, RetentionSettings
+from epitrace.hub.retention.rules import (
+    Kind,
+    expiry,
+    latest_expired_anchor,
+    local_today,
+    retention_rule,
+)
+
+CONFIRMATION = "confirmation_date"
+
+
+@dataclass(frozen=True)
+class Due:
+    """One item whose retention has ended: what the purge destroys (or would)."""
+
+    target: str
+    kind: Kind
+    item: str
+    expires_on: dt.date
+    rule: str
+    case_uid: uuid.UUID | None = None
+    case_pk: int | None = None
+    case_number: str = ""
+    count: int = 1  # rows it stands for (cases: 1; the audit log: entries)
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    """How many items of a kind expire on a day, and by which rule (no personal data)."""
+
+    kind: Kind
+    on: dt.date
+    count: int
+    rule: str
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    run: Callable[[PurgeRecord], None]
+    # Database steps commit together with the purge log's progress; file steps cannot,
+    # and are written to be repeated instead.
+    transactional: bool = True
+
+
+class Target(Protocol):
+    name: str
+    kind: Kind
+    action: str  # the audit log's action for one destruction, e.g. "purge.case"
+
+    def due(self, policy: RetentionSettings, now: dt.datetime) -> list[Due]: ...
+
+    def schedule(self, policy: RetentionSettings) -> list[Scheduled]: ...
+
+    def prepare(self, record: PurgeRecord) -> None: ...
+
+    def steps(self) -> list[Step]: ...
+
+    def tables(self) -> list[str]: ...
+
+
+_TARGETS: dict[str, Target] = {}
+
+
+def register(target: Target) -> None:
+    """Add (or replace, by name) a target; destruction follows the order of ``Kind``."""
+    _TARGETS[target.name] = target
+
+
+def targets() -> list[Target]:
+    order = list(Kind)
+    return sorted(_TARGETS.values(), key=lambda t: (order.index(t.kind), t.name))
+
+
+def target_named(name: str) -> Target:
+    return _TARGETS[name]
+
+
+def cascade_tables(model: type[models.Model]) -> list[str]:
+    """The tables whose rows go when a row of ``model`` is deleted (on_delete=CASCADE):
+    the ones the purge must vacuum. Read at call time, so apps added later count."""
+    found: list[str] = []
+
+    def walk(current: type[models.Model]) -> None:
+        table = current._meta.db_table
+        if table in found:
+            return
+        found.append(table)
+        for relation in current._meta.related_objects:
+            if getattr(relation, "on_delete", None) is models.CASCADE:
+                walk(relation.related_model)
+        for many in current._meta.many_to_many:
+            through = many.remote_field.through
+            if through is not None and through._meta.db_table not in found:
+                found.append(through._meta.db_table)
+
+    walk(model)
+    return found
+
+
+def _group_schedule(
+    policy: RetentionSettings, kind: Kind, anchors: dict[dt.date, int], anchor_name: str
+) -> list[Scheduled]:
+    grouped: dict[tuple[dt.date, str], int] = defaultdict(int)
+    for anchor, count in anchors.items():
+        when = expiry(policy, kind, anchor, anchor_name)
+        grouped[(when.on, when.rule)] += count
+    return [Scheduled(kind, on, count, rule) for (on, rule), count in sorted(grouped.items())]
+
+
+def _open_items(target: str) -> set[str]:
+    return set(
+        PurgeRecord.objects.filter(target=target, finished_at__isnull=True).values_list(
+            "item", flat=True
+        )
+    )
+
+
+def _case_due(
+    target: Target, policy: RetentionSettings, case: Case, rule: str | None = None
+) -> Due:
+    when = expiry(policy, target.kind, case.confirmation_date, CONFIRMATION)
+    return Due(
+        target=target.name,
+        kind=target.kind,
+        item=str(case.uid),
+        expires_on=when.on,
+        rule=rule or when.rule,
+        case_uid=case.uid,
+        case_pk=case.pk,
+        case_number=case.case_id or "",
+    )
+
+
+# --- whole cases: the identifiers, and with them everything of the case ---
+
+
+def _destroy_key(record: PurgeRecord) -> None:
+    # Crypto-shredding first: from here on no ciphertext of the case can be read,
+    # in this database or in any copy. The blind-index digests go with the key.
+    CaseKey.objects.filter(case__uid=record.case_uid).delete()
+    BlindIndex.objects.filter(case__uid=record.case_uid).delete()
+
+
+def _delete_case_rows(record: PurgeRecord) -> None:
+    # Every row that belongs to the case has a ForeignKey with on_delete=CASCADE.
+    Case.objects.filter(uid=record.case_uid).delete()
+
+
+def _delete_case_files(record: PurgeRecord) -> None:
+    delete_folder_for_uid(record.case_uid)
+
+
+class CaseTarget:
+    """A case whose identifiers expired: its key, every row of it, its folder."""
+
+    name = "cases"
+    kind = Kind.IDENTIFIERS
+    action = "purge.case"
+
+    def due(self, policy: RetentionSettings, now: dt.datetime) -> list[Due]:
+        cutoff = latest_expired_anchor(policy, self.kind, local_today(now))
+        skip = _open_items(self.name)
+        expired = Case.objects.filter(confirmation_date__lte=cutoff).order_by("pk")
+        found = [_case_due(self, policy, c) for c in expired if str(c.uid) not in skip]
+        # A case whose key is already gone (shredded by hand, or a key provider that lost
+        # it) holds nothing readable: its rows and files go too, not kept ambiguous.
+        keyless = Case.objects.filter(key__isnull=True, confirmation_date__gt=cutoff)
+        found += [
+            _case_due(self, policy, c, rule="data key already destroyed")
+            for c in keyless.order_by("pk")
+            if str(c.uid) not in skip
+        ]
+        return found
+
+    def schedule(self, policy: RetentionSettings) -> list[Scheduled]:
+        rows = Case.objects.values("confirmation_date").annotate(n=Count("id"))
+        anchors = {row["confirmation_date"]: row["n"] for row in rows}
+        return _group_schedule(policy, self.kind, anchors, CONFIRMATION)
+
+    def prepare(self, record: PurgeRecord) -> None:
+        # In the transaction that writes the intent: the case is counted exactly once.
+        case = Case.objects.select_related("region").filter(uid=record.case_uid).first()
+        if case is not None:
+            aggregates.fold(case)
+
+    def steps(self) -> list[Step]:
+        return [
+            Step("key", _destroy_key),
+            Step("rows", _delete_case_rows),
+            Step("files", _delete_case_files, transactional=False),
+        ]
+
+    def tables(self) -> list[str]:
+        return cascade_tables(Case)
+
+
+# --- parts of a case that expire before it (provider results, analysis outputs) ---
+
+
+@dataclass
+class CaseDataTarget:
+    """Rows of ``model`` (a ForeignKey ``case_field`` to Case) and the files under
+    ``case_folder(case) / subfolder``, destroyed ``kind``'s retention after the case's
+    confirmation, while the case itself stays."""
+
+    name: str
+    kind: Kind
+    model: type[models.Model]
+    subfolder: str
+    case_field: str = "case"
+    action: str = field(default="")
+
+    def __post_init__(self) -> None:
+        self.action = self.action or f"purge.{self.kind}"
+
+    def _rows_of(self, case_uid: Any) -> models.QuerySet:
+        return self.model._default_manager.filter(**{f"{self.case_field}__uid": case_uid})
+
+    def _has_data(self, case: Case) -> bool:
+        folder = folder_for_uid(case.uid) / self.subfolder
+        return folder.exists() or self._rows_of(case.uid).exists()
+
+    def due(self, policy: RetentionSettings, now: dt.datetime) -> list[Due]:
+        cutoff = latest_expired_anchor(policy, self.kind, local_today(now))
+        skip = _open_items(self.name)
+        expired = Case.objects.filter(confirmation_date__lte=cutoff).order_by("pk")
+        return [
+            _case_due(self, policy, case)
+            for case in expired
+            if str(case.uid) not in skip and self._has_data(case)
+        ]
+
+    def schedule(self, policy: RetentionSettings) -> list[Scheduled]:
+        date_field = f"{self.case_field}__confirmation_date"
+        rows = (
+            self.model._default_manager.values(date_field)
+            .annotate(n=Count(self.case_field, distinct=True))
+            .order_by()
+        )
+        anchors = {row[date_field]: row["n"] for row in rows}
+        return _group_schedule(policy, self.kind, anchors, CONFIRMATION)
+
+    def prepare(self, record: PurgeRecord) -> None:
+        record.count = self._rows_of(record.case_uid).count()
+        record.save(update_fields=["count"])
+
+    def _delete_rows(self, record: PurgeRecord) -> None:
+        self._rows_of(record.case_uid).delete()
+
+    def _delete_files(self, record: PurgeRecord) -> None:
+        folder = folder_for_uid(record.case_uid) / self.subfolder
+        if folder.exists():
+            shutil.rmtree(folder)
+
+    def steps(self) -> list[Step]:
+        return [
+            Step("rows", self._delete_rows),
+            Step("files", self._delete_files, transactional=False),
+        ]
+
+    def tables(self) -> list[str]:
+        return cascade_tables(self.model)
+
+
+# --- the audit log ---
+
+
+def _pruning_clock(policy: RetentionSettings, now: dt.datetime) -> dt.datetime:
+    # audit.chain.prune_expired cuts at now - EPITRACE_AUDIT_RETENTION_DAYS; shifting its
+    # clock makes it cut at now - the administrator's audit_log_days instead.
+    return now - dt.timedelta(days=policy.audit_log_days) + audit_chain_retention()
+
+
+class AuditLogTarget:
+    """Audit entries past their retention, removed behind the chain's sealed checkpoint."""
+
+    name = "audit_log"
+    kind = Kind.AUDIT_LOG
+    action = "purge.audit_log"
+
+    def due(self, policy: RetentionSettings, now: dt.datetime) -> list[Due]:
+        # One pruning at a time: an unfinished one is resumed, not doubled.
+        if PurgeRecord.objects.filter(target=self.name, finished_at__isnull=True).exists():
+            return []
+        pruning = prune_expired(now=_pruning_clock(policy, now), dry_run=True)
+        if pruning.removed == 0:
+            return []
+        oldest = AuditEntry.objects.order_by("seq").values_list("at", flat=True).first()
+        assert oldest is not None  # something is due, so an entry exists
+        days = policy.audit_log_days
+        return [
+            Due(
+                target=self.name,
+                kind=self.kind,
+                item=f"through #{(pruning.first_kept or 1) - 1}",
+                expires_on=oldest.date() + dt.timedelta(days=days),
+                rule=retention_rule(self.kind, days, "the entry was written"),
+                count=pruning.removed,
+            )
+        ]
+
+    def schedule(self, policy: RetentionSettings) -> list[Scheduled]:
+        from django.db.models.functions import TruncDate
+
+        rows = (
+            AuditEntry.objects.annotate(day=TruncDate("at")).values("day").annotate(n=Count("id"))
+        )
+        anchors = {row["day"]: row["n"] for row in rows.order_by()}
+        return _group_schedule(policy, self.kind, anchors, "the entry was written")
+
+    def prepare(self, record: PurgeRecord) -> None:
+        return None
+
+    def _prune(self, record: PurgeRecord) -> None:
+        prune_expired(now=_pruning_clock(RetentionSettings.current(), record.started_at))
+
+    def steps(self) -> list[Step]:
+        # prune_expired is atomic and appends its own audit.prune entry.
+        return [Step("prune", self._prune, transactional=False)]
+
+    def tables(self) -> list[str]:
+        return [AuditEntry._meta.db_table]
+
+
+def register_builtin() -> None:
+    register(CaseTarget())
+    register(AuditLogTarget())

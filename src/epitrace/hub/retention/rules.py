@@ -1,0 +1,86 @@
+"""When each kind of data expires.
+
+A kind's retention is counted in days from a date its target names (for a case's
+data, the case's confirmation date). While the emergency lasts, that is the only
+rule. Once the administrator has set the emergency's end and that day has passed,
+every kind of personal data expires at once, whatever is left of its retention: the
+law allowed the data for the emergency only. The audit log is the exception: it
+stays its full retention, so that what was done with the data can still be checked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import zoneinfo
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils import timezone
+
+from epitrace.hub.retention.models import RetentionSettings
+
+
+class Kind(enum.StrEnum):
+    # In the order a purge destroys them: the shorter-lived parts of a case first.
+    RAW_RESULTS = "raw_results"
+    ANALYSIS_RESULTS = "analysis_results"
+    DISCLOSURES = "disclosures"
+    IDENTIFIERS = "identifiers"
+    AUDIT_LOG = "audit_log"
+
+    @property
+    def label(self) -> str:
+        return LABELS[self]
+
+
+LABELS = {
+    Kind.RAW_RESULTS: "Raw provider results",
+    Kind.ANALYSIS_RESULTS: "Analysis results",
+    Kind.DISCLOSURES: "Public disclosures",
+    Kind.IDENTIFIERS: "Case identifiers (the whole case)",
+    Kind.AUDIT_LOG: "Audit log",
+}
+OUTLIVES_THE_EMERGENCY = {Kind.AUDIT_LOG}
+
+
+@dataclass(frozen=True)
+class Expiry:
+    on: dt.date  # the first day it may no longer be kept: a purge on or after it destroys it
+    rule: str  # which rule, as the audit log and the listings name it
+
+
+def local_today(now: dt.datetime | None = None) -> dt.date:
+    """Today where the hub serves (retention is counted in calendar days there)."""
+    zone = zoneinfo.ZoneInfo(settings.EPITRACE_LOCAL_TIME_ZONE)
+    return timezone.localtime(now or timezone.now(), zone).date()
+
+
+def retention_rule(kind: Kind, days: int, anchor_name: str) -> str:
+    return f"{kind}: {days} days after {anchor_name}"
+
+
+def emergency_rule(end: dt.date) -> str:
+    return f"emergency ended {end.isoformat()}"
+
+
+def expiry(policy: RetentionSettings, kind: Kind, anchor: dt.date, anchor_name: str) -> Expiry:
+    """When data of ``kind`` dated ``anchor`` expires: its retention, or the day after the
+    emergency's end if that comes first."""
+    days = policy.days(kind)
+    by_retention = Expiry(anchor + dt.timedelta(days=days), retention_rule(kind, days, anchor_name))
+    end = policy.emergency_end
+    if end is None or kind in OUTLIVES_THE_EMERGENCY:
+        return by_retention
+    after_end = end + dt.timedelta(days=1)
+    if after_end < by_retention.on:
+        return Expiry(after_end, emergency_rule(end))
+    return by_retention
+
+
+def latest_expired_anchor(policy: RetentionSettings, kind: Kind, today: dt.date) -> dt.date:
+    """Data of ``kind`` dated on or before this day has expired by ``today``."""
+    end = policy.emergency_end
+    if end is not None and kind not in OUTLIVES_THE_EMERGENCY and today > end:
+        return dt.date.max
+    return today - dt.timedelta(days=policy.days(kind))

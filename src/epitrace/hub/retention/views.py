@@ -1,0 +1,73 @@
+"""The administrator's retention page and its JSON twin (``settings.manage``).
+
+- ``GET /retention``, ``GET /api/retention``: the settings, what is due at the next
+  purge, what will be destroyed when (counts per kind and date) and what was
+  destroyed; never a case number or anything personal.
+- ``POST /retention`` (form), ``POST /api/retention`` (JSON): change the settings,
+  with a required reason; every change is appended to the audit log.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
+
+from epitrace.hub import policy
+from epitrace.hub.api import BadRequest, bad_request, body_of, refusal
+from epitrace.hub.retention.editing import InvalidSettings, change_settings, forecast
+from epitrace.hub.retention.rules import Kind
+from epitrace.hub.security import client_ip
+from epitrace.hub.web.pages import refused
+
+ACTION = "settings.manage"
+FIELDS = ("emergency_end", *(f"{kind}_days" for kind in Kind))
+
+
+def _change(request: HttpRequest, data: dict[str, object]) -> dict[str, list[object]]:
+    assignment = policy.assignment_of(request.user)
+    reason = data.get("reason", "")
+    return change_settings(
+        {name: data[name] for name in FIELDS if name in data},
+        by=request.user.get_username(),
+        role=assignment.role if assignment else "",
+        ip=client_ip(request),
+        reason=reason if isinstance(reason, str) else "",
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def retention_page(request: HttpRequest) -> HttpResponse:
+    decision = policy.decide(request.user, ACTION, ip=client_ip(request))
+    if not decision.allowed:
+        return refused(request, decision)
+    error, status = "", 200
+    if request.method == "POST":
+        try:
+            changes = _change(request, request.POST.dict())
+        except InvalidSettings as problem:
+            error, status = str(problem), 400
+        else:
+            return HttpResponseRedirect(f"/retention?saved={len(changes)}")
+    context = {
+        **forecast(),
+        "error": error,
+        "saved": request.GET.get("saved"),
+        "form": request.POST if error else None,
+        "kind_fields": [(f"{kind}_days", kind.label) for kind in Kind],
+    }
+    return render(request, "retention/retention.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def retention_api(request: HttpRequest) -> JsonResponse:
+    decision = policy.decide(request.user, ACTION, ip=client_ip(request))
+    if not decision.allowed:
+        return refusal(decision)
+    if request.method == "POST":
+        try:
+            changes = _change(request, body_of(request))
+        except (BadRequest, InvalidSettings) as problem:
+            return bad_request(problem)
+        return JsonResponse({"changed": changes, **forecast()})
+    return JsonResponse(forecast())
