@@ -7,7 +7,7 @@ from django.urls import include, path
 from epitrace.hub.accounts import login, views
 from epitrace.hub.audit import pages as audit_pages
 from epitrace.hub.audit import views as audit_views
-from epitrace.hub.web import dashboard, openapi
+from epitrace.hub.web import dashboard, exports, openapi
 from epitrace.hub.web import pages as web_pages
 from epitrace.hub.web import views as web_views
 
@@ -42,5 +42,7 @@ urlpatterns = [
     path("audit/export.fhir", audit_pages.export_fhir, name="web-audit-fhir"),
     path("audit/review", audit_pages.review_page, name="web-audit-review"),
     path("dashboard", dashboard.dashboard_page, name="web-dashboard"),
+    path("cases/<str:case_id>/exports", exports.export_page, name="web-exports"),
+    path("cases/<str:case_id>/exports/<str:name>", exports.export_file, name="web-export"),
     path("static/hub.css", web_pages.stylesheet, name="stylesheet"),
 ]

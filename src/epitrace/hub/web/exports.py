@@ -1,0 +1,426 @@
+"""Exports of a case's analysis: stays and contacts as CSV or GeoJSON, a printable PDF.
+
+Files leave the hub here, so each one is asked for with a reason (refused without
+one), decided by the policy (``result.view`` to see what can be exported,
+``result.export`` to take a file: investigators within their jurisdiction) and
+appended to the audit log (``export.stays``, ``export.contacts``,
+``export.report``: the case, the format, the rows, the reason).
+
+The CSV files are the contract's ``stays`` and ``contacts`` tables, times in ISO
+8601 with the offset of the place's zone (the analysis's), as ``epitrace analyze``
+writes them. The PDF report holds the case number, its dates, the data window,
+the stays, a drawn map of the path and a summary of the contacts (counts, never
+who they are); no name, phone, address or national identity number.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import zoneinfo
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from django.apps import apps
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from epitrace.formats.schemas import table as contract_table
+from epitrace.formats.writers import conform
+from epitrace.hub import crypto, policy
+from epitrace.hub.audit.chain import record
+from epitrace.hub.cases.models import Case
+from epitrace.hub.security import client_ip
+from epitrace.hub.web.pages import refused
+
+REASON_MAX = 500
+
+
+@dataclass(frozen=True)
+class ExportKind:
+    name: str  # the file's name in the address: stays.csv
+    subject: str  # stays, contacts, report: the audit action is export.<subject>
+    fmt: str  # csv, geojson, pdf
+    content_type: str
+
+
+KINDS = {
+    kind.name: kind
+    for kind in (
+        ExportKind("stays.csv", "stays", "csv", "text/csv; charset=utf-8"),
+        ExportKind("stays.geojson", "stays", "geojson", "application/geo+json"),
+        ExportKind("contacts.csv", "contacts", "csv", "text/csv; charset=utf-8"),
+        ExportKind("contacts.geojson", "contacts", "geojson", "application/geo+json"),
+        ExportKind("report.pdf", "report", "pdf", "application/pdf"),
+    )
+}
+
+
+def latest_analysis(case: Case) -> Any:
+    """The case's latest ``CaseAnalysis`` (issue 6's exchange), None if none yet."""
+    if not apps.is_installed("epitrace.hub.exchange"):
+        return None
+    from epitrace.hub.exchange.results import latest_analysis as latest
+
+    return latest(case)
+
+
+def _cases() -> Any:
+    return Case.objects.select_related("region")
+
+
+# --- files -------------------------------------------------------------------
+
+
+def _local_text(column: pa.ChunkedArray, tz: str) -> pa.ChunkedArray:
+    """Timestamps as ISO 8601 with the zone's offset: 2020-03-02T17:15:00+09:00."""
+    local = column.cast(pa.timestamp("s", tz=tz))
+    return pc.strftime(local, format="%Y-%m-%dT%H:%M:%S%Ez")
+
+
+def csv_bytes(data: pa.Table, name: str, tz: str) -> bytes:
+    """The contract's table ``name`` as CSV, in memory (nothing personal on disk)."""
+    spec = contract_table(name)
+    data = conform(data, spec)
+    columns = [
+        _local_text(col, tz) if pa.types.is_timestamp(field.type) else col
+        for field, col in zip(data.schema, data.columns, strict=True)
+    ]
+    rendered = pa.table(columns, names=data.column_names)
+    sink = io.BytesIO()
+    pacsv.write_csv(rendered, sink, pacsv.WriteOptions(quoting_style="needed"))
+    return sink.getvalue()
+
+
+def _json_value(value: Any, tz: zoneinfo.ZoneInfo) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(tz).isoformat()
+    return value
+
+
+def points_geojson(data: pa.Table, tz: str) -> dict[str, Any]:
+    """A Point per row (lat, lon), the other columns as properties."""
+    zone = zoneinfo.ZoneInfo(tz)
+    features = []
+    for row in data.to_pylist():
+        properties = {k: _json_value(v, zone) for k, v in row.items() if k not in ("lat", "lon")}
+        geometry = {"type": "Point", "coordinates": [row["lon"], row["lat"]]}
+        features.append({"type": "Feature", "properties": properties, "geometry": geometry})
+    return {"type": "FeatureCollection", "features": features}
+
+
+def contacts_of(analysis: Any) -> pa.Table:
+    if analysis.contacts is None:
+        return contract_table("contacts").arrow_schema.empty_table()
+    return analysis.contacts
+
+
+def file_for(kind: ExportKind, case: Case, analysis: Any) -> tuple[bytes, int]:
+    """The file's bytes and how many rows it holds."""
+    tz = analysis.timezone or "UTC"
+    if kind.subject == "report":
+        return case_report_pdf(case, analysis), analysis.stays.num_rows
+    data = analysis.stays if kind.subject == "stays" else contacts_of(analysis)
+    if kind.fmt == "csv":
+        return csv_bytes(data, kind.subject, tz), data.num_rows
+    # Stays: the whole path (a Point per stay, a LineString per move); contacts: points.
+    collection = analysis.path if kind.subject == "stays" else points_geojson(data, tz)
+    return json.dumps(collection, ensure_ascii=False).encode(), data.num_rows
+
+
+# --- the printable report ----------------------------------------------------
+
+
+def _needs_cjk(texts: list[str]) -> bool:
+    return any(ord(ch) > 0xFF for text in texts for ch in text)
+
+
+def _font(texts: list[str]) -> str:
+    """Helvetica, or a Korean CID font (built into PDF readers: no font file) when
+    the report holds Hangul (Korean labels or place names)."""
+    if not _needs_cjk(texts):
+        return "Helvetica"
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+
+    name = "HYGothic-Medium"
+    if name not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(UnicodeCIDFont(name))
+    return name
+
+
+def _when(value: dt.datetime | None, zone: zoneinfo.ZoneInfo) -> str:
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def _day(value: dt.date | None) -> str:
+    return value.isoformat() if value else _("none (no symptoms)")
+
+
+def path_drawing(stays: pa.Table, path: dict[str, Any], width: float, height: float) -> Any:
+    """The path on a plain equirectangular sketch: moves as lines, stays as numbered
+    circles, a scale bar. No base map: the report is drawn offline."""
+    import math
+
+    from reportlab.graphics.shapes import Circle, Drawing, Line, PolyLine, String
+    from reportlab.lib import colors
+
+    drawing = Drawing(width, height)
+    rows = stays.to_pylist()
+    lines = [
+        f["geometry"]["coordinates"]
+        for f in path.get("features", [])
+        if f.get("geometry", {}).get("type") == "LineString"
+    ]
+    points = [(r["lon"], r["lat"]) for r in rows] + [tuple(p) for line in lines for p in line]
+    if not points:
+        drawing.add(String(10, height / 2, _("No stays to draw."), fontSize=9))
+        return drawing
+    lat0 = sum(p[1] for p in points) / len(points)
+    kx = math.cos(math.radians(lat0)) * 111_320.0  # metres per degree of longitude
+    ky = 110_540.0
+    xs = [p[0] * kx for p in points]
+    ys = [p[1] * ky for p in points]
+    span = max(max(xs) - min(xs), max(ys) - min(ys), 200.0)
+    margin = 16
+    scale = min(width - 2 * margin, height - 2 * margin) / span
+
+    def place(lon: float, lat: float) -> tuple[float, float]:
+        return margin + (lon * kx - min(xs)) * scale, margin + (lat * ky - min(ys)) * scale
+
+    drawing.add(Line(0, 0, width, 0, strokeColor=colors.lightgrey))
+    for line in lines:
+        flat = [c for lon, lat in line for c in place(lon, lat)]
+        drawing.add(PolyLine(flat, strokeColor=colors.HexColor("#0072B2"), strokeWidth=1.2))
+    for row in rows:
+        x, y = place(row["lon"], row["lat"])
+        radius = max(3.0, min(row["radius_m"] * scale, 30.0))
+        drawing.add(
+            Circle(
+                x,
+                y,
+                radius,
+                fillColor=colors.HexColor("#E69F00"),
+                fillOpacity=0.35,
+                strokeColor=colors.HexColor("#D55E00"),
+            )
+        )
+        drawing.add(String(x + 4, y + 4, str(row["seq"]), fontSize=8))
+    bar_m = _round_metres(span / 4)
+    drawing.add(Line(margin, 6, margin + bar_m * scale, 6, strokeWidth=2))
+    label = f"{bar_m / 1000:g} km" if bar_m >= 1000 else f"{bar_m:g} m"
+    drawing.add(String(margin + bar_m * scale + 4, 3, label, fontSize=7))
+    return drawing
+
+
+def _round_metres(value: float) -> float:
+    for step in (50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000):
+        if step >= value:
+            return float(step)
+    return 100_000.0
+
+
+def contacts_summary(contacts: pa.Table) -> list[list[str]]:
+    """Counts only: contacts, by evidence, and the places with the most of them."""
+    rows = contacts.to_pylist()
+    people = {r["contact_ref"] for r in rows}
+    by_via = Counter(via for r in rows for via in (r["via"] or "").split("+") if via)
+    by_place = Counter(r["place_name"] or _("(unnamed place)") for r in rows)
+    summary = [
+        [_("People who may have been exposed"), str(len(people))],
+        [_("Exposure records"), str(len(rows))],
+    ]
+    summary += [[_("Found through %(via)s") % {"via": via}, str(n)] for via, n in by_via.items()]
+    summary += [
+        [_("At %(place)s") % {"place": place}, str(n)] for place, n in by_place.most_common(5)
+    ]
+    return summary
+
+
+def case_report_pdf(case: Case, analysis: Any) -> bytes:
+    """The printable case report (A4): case, dates, window, stays, path map, contacts."""
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    zone = zoneinfo.ZoneInfo(analysis.timezone or "UTC")
+    stays = analysis.stays.to_pylist()
+    contacts = contacts_of(analysis)
+    dates = [
+        [_("Case"), case.case_id or ""],
+        [_("Region"), case.region.name],
+        [_("Onset"), _day(case.onset_date)],
+        [_("Specimen"), _day(case.specimen_date)],
+        [_("Confirmation"), _day(case.confirmation_date)],
+        [_("Isolation"), _day(case.isolation_date)],
+        [
+            _("Data window"),
+            f"{_when(analysis.window[0], zone)} - {_when(analysis.window[1], zone)} ({zone.key})",
+        ],
+        [_("Analysed"), f"{_when(analysis.computed_at, zone)} ({zone.key})"],
+    ]
+    stay_rows = [[_("#"), _("From"), _("To"), _("Place"), _("Sources"), _("Conf."), _("± m")]]
+    stay_rows += [
+        [
+            str(s["seq"]),
+            _when(s["start"], zone),
+            _when(s["end"], zone),
+            s["place_name"] or "",
+            s["sources"],
+            f"{s['confidence']:.2f}",
+            f"{s['radius_m']:.0f}",
+        ]
+        for s in stays
+    ]
+    summary = contacts_summary(contacts)
+    texts = [c for row in dates + stay_rows + summary for c in row]
+    font = _font(texts)
+    styles = getSampleStyleSheet()
+    for style in styles.byName.values():
+        if hasattr(style, "fontName"):
+            style.fontName = font
+    grid = TableStyle(
+        [
+            ("FONTNAME", (0, 0), (-1, -1), font),
+            ("FONTSIZE", (0, 0), (-1, -1), 8),
+            ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ]
+    )
+    stays_table = Table(stay_rows, repeatRows=1, style=grid)
+    stays_table.setStyle(TableStyle([("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eeeeee"))]))
+    buffer = io.BytesIO()
+    title = _("Case report %(case)s") % {"case": case.case_id}
+    document = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        title=title,
+        author="epitrace hub",
+        leftMargin=15 * mm,
+        rightMargin=15 * mm,
+        topMargin=15 * mm,
+        bottomMargin=15 * mm,
+    )
+    width = A4[0] - 30 * mm
+    story = [
+        Paragraph(title, styles["Title"]),
+        Table(dates, colWidths=[35 * mm, width - 35 * mm], style=grid),
+        Spacer(1, 6 * mm),
+        Paragraph(_("Path"), styles["Heading2"]),
+        path_drawing(analysis.stays, analysis.path, width, 90 * mm),
+        Spacer(1, 4 * mm),
+        Paragraph(_("Stays (%(n)d)") % {"n": len(stays)}, styles["Heading2"]),
+        stays_table,
+        Spacer(1, 6 * mm),
+        Paragraph(_("Contacts"), styles["Heading2"]),
+        Table(summary, colWidths=[80 * mm, 25 * mm], style=grid),
+        Spacer(1, 6 * mm),
+        Paragraph(
+            _("Confidential: personal data for the epidemiological investigation only."),
+            styles["Italic"],
+        ),
+    ]
+    document.build(story)
+    return buffer.getvalue()
+
+
+# --- the pages ---------------------------------------------------------------
+
+
+def _form(
+    request: HttpRequest,
+    case_id: str,
+    *,
+    analysis: Any = None,
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    context = {
+        "case_id": case_id,
+        "kinds": list(KINDS.values()),
+        "analysis": analysis,
+        "error": error,
+        "reason_max": REASON_MAX,
+    }
+    return render(request, "web/export.html", context, status=status)
+
+
+def _analysis_or_page(request: HttpRequest, case: Case) -> tuple[Any, HttpResponse | None]:
+    try:
+        analysis = latest_analysis(case)
+    except crypto.KeyDestroyed:
+        message = _("This case's data was destroyed: there is nothing to export.")
+        return None, _form(request, case.case_id, error=message, status=410)
+    if analysis is None:
+        message = _("This case has no analysis yet: nothing to export.")
+        return None, _form(request, case.case_id, error=message, status=404)
+    return analysis, None
+
+
+@require_GET
+def export_page(request: HttpRequest, case_id: str) -> HttpResponse:
+    """What can be exported for the case, each behind the reason form."""
+    decision, case = policy.find(
+        request.user,
+        "result.view",
+        _cases(),
+        ip=client_ip(request),
+        purpose="export page",
+        case_id=case_id,
+    )
+    if not decision.allowed:
+        return refused(request, decision)
+    analysis, page = _analysis_or_page(request, case)
+    return page or _form(request, case.case_id, analysis=analysis)
+
+
+@require_POST
+def export_file(request: HttpRequest, case_id: str, name: str) -> HttpResponse:
+    kind = KINDS.get(name)
+    reason = request.POST.get("reason", "").strip()[:REASON_MAX]
+    if policy.is_verified(request.user) and (kind is None or not reason):
+        # Refused before the lookup: the audit log shows no access that never happened.
+        error = _("An export needs a reason.") if kind else _("No such export.")
+        return _form(request, case_id, error=error, status=400 if kind else 404)
+    decision, case = policy.find(
+        request.user,
+        "result.export",
+        _cases(),
+        ip=client_ip(request),
+        purpose=reason,
+        case_id=case_id,
+    )
+    if not decision.allowed:
+        return refused(request, decision)
+    analysis, page = _analysis_or_page(request, case)
+    if page is not None:
+        return page
+    body, rows = file_for(kind, case, analysis)
+    record(
+        request.user.get_username(),
+        f"export.{kind.subject}",
+        role=getattr(policy.assignment_of(request.user), "role", ""),
+        object_type="case",
+        object_id=str(case.pk),
+        detail={
+            "case": case.case_id,
+            "format": kind.fmt,
+            "rows": rows,
+            "reason": reason,
+            "computed_at": analysis.computed_at.isoformat(),
+            "ip": client_ip(request),
+        },
+    )
+    response = HttpResponse(body, content_type=kind.content_type)
+    filename = f"{case.case_id}-{kind.name}"
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

@@ -1,0 +1,296 @@
+"""Exports of a case's analysis: reason required, audited, right files, policy per role."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import datetime as dt
+import io
+import json
+import re
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import Client
+from tests.hub.test_disclosure_support import FakeAnalysis, simulated_analysis
+
+from epitrace.hub import crypto
+from epitrace.hub.accounts.models import Role
+from epitrace.hub.audit.chain import verify_chain
+from epitrace.hub.audit.models import AuditEntry
+from epitrace.hub.cases.models import Case
+from epitrace.hub.cases.records import CaseDates, Identifiers, register_case
+from epitrace.hub.web import exports
+
+pytestmark = pytest.mark.django_db
+
+NATIONAL_ID = "800101-1234567"
+FILES = ["stays.csv", "stays.geojson", "contacts.csv", "contacts.geojson", "report.pdf"]
+
+
+@pytest.fixture(scope="module")
+def analysis(csv_city: Path) -> FakeAnalysis:
+    return simulated_analysis(csv_city)
+
+
+def make_case(region: Any, number: int = 1) -> Case:
+    dates = CaseDates(
+        onset_date=dt.date(2020, 3, 1),
+        specimen_date=dt.date(2020, 3, 3),
+        confirmation_date=dt.date(2020, 3, 4),
+        isolation_date=dt.date(2020, 3, 4),
+    )
+    ids = Identifiers(
+        name="Hong Gildong",
+        birth_date=dt.date(1980, 1, 1),
+        national_id=NATIONAL_ID,
+        address="12 Dalgubeol-daero, Jung-gu",
+        person_ref=f"P{number:05d}",
+        phones=["010-1234-5678"],
+    )
+    return register_case(region, dates, ids, by="setup")
+
+
+@pytest.fixture
+def cases(places: dict[str, Any]) -> dict[str, Case]:
+    return {"seoul": make_case(places["seoul"], 1), "busan": make_case(places["busan"], 2)}
+
+
+@pytest.fixture
+def analysed(monkeypatch: pytest.MonkeyPatch, analysis: FakeAnalysis) -> FakeAnalysis:
+    monkeypatch.setattr(exports, "latest_analysis", lambda case: analysis)
+    return analysis
+
+
+def pdf_text(body: bytes) -> str:
+    """The strings drawn in a PDF's page streams (reportlab: ASCII85 then Flate)."""
+    out = []
+    for raw in re.findall(rb"stream\r?\n(.*?)endstream", body, re.S):
+        data = raw.strip()
+        if data.endswith(b"~>"):
+            data = base64.a85decode(data.removeprefix(b"<~").removesuffix(b"~>"))
+        try:
+            data = zlib.decompress(data)
+        except zlib.error:
+            continue
+        out += [_pdf_string(m) for m in re.findall(rb"\((.*?)(?<!\\)\)\s*Tj", data)]
+    return "\n".join(out)
+
+
+def _pdf_string(raw: bytes) -> str:
+    """A PDF literal string: octal escapes undone; UTF-16 (CID fonts) decoded."""
+    data = re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), raw)
+    data = re.sub(rb"\\(.)", rb"\1", data)
+    if b"\x00" in data:
+        return data.decode("utf-16-be", errors="replace")
+    return data.decode("latin-1")
+
+
+def post(client: Client, case: Case, name: str, reason: str = "calling the contacts") -> Any:
+    return client.post(f"/cases/{case.case_id}/exports/{name}", {"reason": reason})
+
+
+# --- who may export ------------------------------------------------------------
+
+EXPECTED = {
+    # role: (own-region case, other-region case)
+    Role.NATIONAL_INVESTIGATOR: (200, 200),
+    Role.REGIONAL_INVESTIGATOR: (200, 404),
+    Role.POLICE_APPROVER: (403, 403),
+    Role.PROVIDER_OPERATOR: (403, 403),
+    Role.AUDITOR: (403, 403),
+    Role.ADMINISTRATOR: (403, 403),
+    None: (403, 403),
+}
+
+
+@pytest.mark.parametrize("role", list(EXPECTED), ids=lambda r: str(r or "no-role"))
+def test_role_by_page(
+    role: Role | None,
+    cases: dict[str, Case],
+    analysed: FakeAnalysis,
+    make_account: Callable[..., Any],
+    signed_in: Callable[..., Client],
+) -> None:
+    client = signed_in(make_account(role))  # a regional investigator of Seoul
+    own, other = EXPECTED[role]
+    for case, status in ((cases["seoul"], own), (cases["busan"], other)):
+        assert client.get(f"/cases/{case.case_id}/exports").status_code == status
+        assert post(client, case, "stays.csv").status_code == status
+    # A case that does not exist answers as one outside the jurisdiction.
+    missing = client.get("/cases/C99999/exports").status_code
+    assert missing == (404 if own == 200 else 403)
+
+
+def test_sign_in_needed(cases: dict[str, Case]) -> None:
+    answer = Client().post(f"/cases/{cases['seoul'].case_id}/exports/stays.csv", {"reason": "x"})
+    assert answer.status_code == 302 and answer["Location"] == "/login"
+
+
+# --- the reason and the audit log ----------------------------------------------
+
+
+def test_an_export_without_a_reason_is_refused_and_not_logged_as_an_access(
+    cases: dict[str, Case],
+    analysed: FakeAnalysis,
+    make_account: Callable[..., Any],
+    signed_in: Callable[..., Client],
+) -> None:
+    client = signed_in(make_account(Role.NATIONAL_INVESTIGATOR))
+    before = AuditEntry.objects.count()
+    answer = post(client, cases["seoul"], "stays.csv", reason="   ")
+    assert answer.status_code == 400
+    assert "needs a reason" in answer.content.decode()
+    assert AuditEntry.objects.count() == before
+
+
+def test_every_export_is_audited_with_case_format_and_reason(
+    cases: dict[str, Case],
+    analysed: FakeAnalysis,
+    make_account: Callable[..., Any],
+    signed_in: Callable[..., Client],
+) -> None:
+    client = signed_in(make_account(Role.REGIONAL_INVESTIGATOR, "kim"))
+    case = cases["seoul"]
+    for name in FILES:
+        answer = post(client, case, name, reason=f"tracing for {name}")
+        assert answer.status_code == 200, name
+        assert answer["Content-Disposition"] == f'attachment; filename="{case.case_id}-{name}"'
+    entries = AuditEntry.objects.filter(action__startswith="export.").order_by("seq")
+    assert [(e.action, e.detail["format"]) for e in entries] == [
+        ("export.stays", "csv"),
+        ("export.stays", "geojson"),
+        ("export.contacts", "csv"),
+        ("export.contacts", "geojson"),
+        ("export.report", "pdf"),
+    ]
+    for entry, name in zip(entries, FILES, strict=True):
+        assert entry.actor == "kim" and entry.role == "regional_investigator"
+        assert entry.object_type == "case" and entry.object_id == str(case.pk)
+        assert entry.detail["case"] == case.case_id
+        assert entry.detail["reason"] == f"tracing for {name}"
+    # The policy's own decision carries the reason as the purpose, too.
+    decision = AuditEntry.objects.filter(action="result.export").last()
+    assert decision.detail["purpose"] == "tracing for report.pdf"
+    assert verify_chain().ok
+
+
+def test_unknown_export_and_missing_analysis(
+    cases: dict[str, Case],
+    monkeypatch: pytest.MonkeyPatch,
+    make_account: Callable[..., Any],
+    signed_in: Callable[..., Client],
+) -> None:
+    client = signed_in(make_account(Role.NATIONAL_INVESTIGATOR))
+    assert post(client, cases["seoul"], "stays.xlsx").status_code == 404
+    monkeypatch.setattr(exports, "latest_analysis", lambda case: None)
+    answer = post(client, cases["seoul"], "stays.csv")
+    assert answer.status_code == 404 and "no analysis yet" in answer.content.decode()
+
+    def destroyed(case: Case) -> None:
+        raise crypto.KeyDestroyed("gone")
+
+    monkeypatch.setattr(exports, "latest_analysis", destroyed)
+    assert post(client, cases["seoul"], "stays.csv").status_code == 410
+    assert not AuditEntry.objects.filter(action__startswith="export.").exists()
+
+
+# --- the files -------------------------------------------------------------------
+
+
+def test_stays_csv_is_the_contract_table_in_the_places_zone(
+    cases: dict[str, Case],
+    analysed: FakeAnalysis,
+    make_account: Callable[..., Any],
+    signed_in: Callable[..., Client],
+) -> None:
+    client = signed_in(make_account(Role.NATIONAL_INVESTIGATOR))
+    text = post(client, cases["seoul"], "stays.csv").content.decode()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert list(rows[0]) == [
+        "person_ref", "seq", "start", "end", "lat", "lon",
+        "radius_m", "place_name", "sources", "confidence",
+    ]  # fmt: skip
+    assert len(rows) == analysed.stays.num_rows
+    first = analysed.stays.to_pylist()[0]
+    assert dt.datetime.fromisoformat(rows[0]["start"]) == first["start"]
+    assert rows[0]["start"].endswith("+09:00")
+
+
+def test_geojson_exports(
+    cases: dict[str, Case],
+    analysed: FakeAnalysis,
+    make_account: Callable[..., Any],
+    signed_in: Callable[..., Client],
+) -> None:
+    client = signed_in(make_account(Role.NATIONAL_INVESTIGATOR))
+    path = json.loads(post(client, cases["seoul"], "stays.geojson").content)
+    assert path == analysed.path
+    points = json.loads(post(client, cases["seoul"], "contacts.geojson").content)
+    assert points["type"] == "FeatureCollection"
+    assert len(points["features"]) == analysed.contacts.num_rows
+    feature = points["features"][0]
+    row = analysed.contacts.to_pylist()[0]
+    assert feature["geometry"]["coordinates"] == [row["lon"], row["lat"]]
+    assert feature["properties"]["contact_ref"] == row["contact_ref"]
+    assert dt.datetime.fromisoformat(feature["properties"]["start"]) == row["start"]
+
+
+def test_contacts_csv_without_a_contact_search_has_only_its_header(
+    cases: dict[str, Case],
+    monkeypatch: pytest.MonkeyPatch,
+    analysis: FakeAnalysis,
+    make_account: Callable[..., Any],
+    signed_in: Callable[..., Client],
+) -> None:
+    import dataclasses
+
+    monkeypatch.setattr(
+        exports, "latest_analysis", lambda case: dataclasses.replace(analysis, contacts=None)
+    )
+    client = signed_in(make_account(Role.NATIONAL_INVESTIGATOR))
+    text = post(client, cases["seoul"], "contacts.csv").content.decode()
+    assert text.strip().splitlines() == [
+        '"person_ref","contact_ref","via","place_name","lat","lon","start","end",'
+        '"overlap_min","score"'
+    ]
+
+
+def test_the_pdf_report_holds_the_case_and_its_stays_but_no_identity_number(
+    cases: dict[str, Case], analysis: FakeAnalysis
+) -> None:
+    body = exports.case_report_pdf(cases["seoul"], analysis)
+    assert body.startswith(b"%PDF")
+    text = pdf_text(body)
+    assert cases["seoul"].case_id in text
+    assert "2020-03-04" in text  # confirmation date
+    assert NATIONAL_ID not in text and "Hong Gildong" not in text and "010-1234" not in text
+    assert "People who may have been exposed" in text
+    for stay in analysis.stays.to_pylist():
+        assert (
+            stay["start"].astimezone(dt.timezone(dt.timedelta(hours=9))).strftime("%Y-%m-%d %H:%M")
+            in text
+        )
+
+
+def test_korean_place_names_are_drawn_with_a_korean_font(
+    cases: dict[str, Case], analysis: FakeAnalysis
+) -> None:
+    import dataclasses
+
+    import pyarrow as pa
+
+    names = analysis.stays.column("place_name").to_pylist()
+    names[0] = "동성로 카페"
+    stays = analysis.stays.set_column(
+        analysis.stays.schema.get_field_index("place_name"),
+        "place_name",
+        pa.array(names, pa.string()),
+    )
+    body = exports.case_report_pdf(cases["seoul"], dataclasses.replace(analysis, stays=stays))
+    assert b"HYGothic-Medium" in body
+    text = pdf_text(body)
+    assert cases["seoul"].case_id in text and "동성로 카페" in text
