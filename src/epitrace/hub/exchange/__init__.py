@@ -1,0 +1,1 @@
+"""The inter-agency exchange: data requests, police approval, agents' answers, analysis jobs."""

@@ -1,0 +1,263 @@
+"""One step of a request: ask the next round of questions, or analyse what came in.
+
+``plan_step`` reads (answers, case, interview) and computes; it writes nothing.
+``commit_step`` writes its outcome — new tasks, or the stored result — and is run
+by the job runner in the same transaction that finishes the job, so a step whose
+job lost its lease leaves no trace and the step is simply taken again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from django.conf import settings
+from django.utils import timezone
+
+from epitrace.analysis.contacts import ContactParams, infectious_window
+from epitrace.analysis.trajectory import TrajectoryParams, trace_subject
+from epitrace.analysis.trajectory.interview import compare_with_interview
+from epitrace.hub.audit.chain import record
+from epitrace.hub.cases.records import decrypt_for_case, encrypt_for_case, identifiers_of
+from epitrace.hub.exchange.answers import asked_fingerprints, load_answers, open_tasks
+from epitrace.hub.exchange.models import (
+    AgencyProfile,
+    AgencyTask,
+    AnalysisResult,
+    DataRequest,
+    Question,
+    Status,
+    TaskStatus,
+)
+from epitrace.hub.exchange.results import CaseAnalysis, seal_bundle
+from epitrace.hub.exchange.routing import (
+    Asked,
+    RemoteNetwork,
+    RemoteStore,
+    StoreProfile,
+    Subject,
+    gather_subject,
+)
+from epitrace.hub.exchange.workflow import local_zone, notify
+
+
+def question_label(request_pk: int) -> str:
+    return f"question:{request_pk}"
+
+
+def interview_label() -> str:
+    return "interview"
+
+
+@dataclass
+class Step:
+    """What one pass over a request found."""
+
+    outcome: str  # for the job's record: counts and statuses, never personal data
+    asked: Asked = field(default_factory=Asked)
+    analysis: CaseAnalysis | None = None
+    provenance: list[dict[str, Any]] = field(default_factory=list)
+    contacts: int | None = None
+
+
+def store_profiles() -> list[StoreProfile]:
+    return [
+        StoreProfile(p.agency.code, p.store_agency, p.kind, p.manifest or {})
+        for p in AgencyProfile.objects.select_related("agency").order_by("agency__code")
+    ]
+
+
+def subject_of(request: DataRequest) -> Subject:
+    ids = identifiers_of(request.case)
+    return Subject(
+        person_ref=ids.person_ref,
+        phones=tuple(ids.phones),
+        start=request.start,
+        end=request.end,
+        kinds=frozenset(request.kinds),
+    )
+
+
+def interview_of(request: DataRequest) -> pa.Table | None:
+    stored = getattr(request.case, "interview", None)
+    if stored is None:
+        return None
+    blob = decrypt_for_case(request.case, interview_label(), bytes(stored.table_enc))
+    return pq.read_table(io.BytesIO(blob))
+
+
+def _clip(visits: pa.Table, start: dt.datetime, end: dt.datetime) -> pa.Table:
+    keep = [
+        s < end and e > start
+        for s, e in zip(visits["start"].to_pylist(), visits["end"].to_pylist(), strict=True)
+    ]
+    return visits.filter(pa.array(keep, pa.bool_()))
+
+
+def _unanswered(asked: Asked, already: set[str]) -> Asked:
+    """Questions never asked before (those asked and still open are just waited for)."""
+    fresh = Asked()
+    for agency, questions in asked.by_agency.items():
+        for name, body in questions.items():
+            if f"{agency}:{name}" not in already:
+                fresh.add(agency, body, name)
+    return fresh
+
+
+def _contact_window(request: DataRequest, tz: str) -> tuple[dt.datetime, dt.datetime]:
+    case = request.case
+    start, end = infectious_window(
+        case.confirmation_date, case.onset_date, tz, ContactParams().days_before
+    )
+    return max(start, request.start), min(end, request.end)
+
+
+def plan_step(request: DataRequest) -> Step:
+    """Take ``request`` one step further, without writing anything."""
+    from epitrace.exposure import search_contacts
+
+    answers, provenance = load_answers(request)
+    asked = Asked()
+    network = RemoteNetwork([RemoteStore(p, answers, asked) for p in store_profiles()])
+    subject = subject_of(request)
+    records = gather_subject(network, subject)
+    already = asked_fingerprints(request)
+    if asked:
+        return _waiting(request, asked, already, "gathering the case's records")
+    trajectory = trace_subject(records, TrajectoryParams())
+    tz = str(local_zone())
+    contacts = None
+    if "contacts" in request.kinds:
+        window = _contact_window(request, tz)
+        search = search_contacts(network, trajectory, records, window, tz)
+        if asked:
+            return _waiting(request, asked, already, "searching contacts around the stays")
+        contacts = search.contacts.table
+    visits = interview_of(request)
+    comparison = None
+    if visits is not None:
+        comparison = compare_with_interview(
+            trajectory.stays, _clip(visits, request.start, request.end), TrajectoryParams()
+        )
+    analysis = CaseAnalysis(
+        case_id=request.case.case_id or "",
+        computed_at=timezone.now(),
+        timezone=tz,
+        window=(request.start, request.end),
+        stays=trajectory.stays,
+        path=trajectory.geojson(),
+        comparison=comparison,
+        contacts=contacts,
+        provenance=provenance,
+        notes=tuple(trajectory.notes),
+        request_id=request.request_id or "",
+    )
+    stays = trajectory.stays.num_rows
+    outcome = f"analysed: {stays} stays" + (
+        f", {contacts.num_rows} contacts" if contacts is not None else ""
+    )
+    return Step(outcome, analysis=analysis, provenance=provenance, contacts=_rows(contacts))
+
+
+def _rows(data: pa.Table | None) -> int | None:
+    return None if data is None else data.num_rows
+
+
+def _waiting(request: DataRequest, asked: Asked, already: set[str], stage: str) -> Step:
+    fresh = _unanswered(asked, already)
+    if fresh:
+        return Step(
+            f"{stage}: {fresh.count()} new questions to {len(fresh.by_agency)} agencies",
+            asked=fresh,
+        )
+    return Step(f"{stage}: waiting for {open_tasks(request)} open tasks")
+
+
+def _task_deadline() -> dt.datetime:
+    return timezone.now() + dt.timedelta(hours=getattr(settings, "EPITRACE_TASK_DEADLINE_HOURS", 6))
+
+
+def _ask_round(request: DataRequest, asked: Asked) -> None:
+    last = request.tasks.order_by("-round").values_list("round", flat=True).first() or 0
+    profiles = {p.agency.code: p.agency for p in AgencyProfile.objects.select_related("agency")}
+    for code, questions in sorted(asked.by_agency.items()):
+        task = AgencyTask.objects.create(
+            request=request,
+            agency=profiles[code],
+            round=last + 1,
+            status=TaskStatus.READY,
+            deadline=_task_deadline(),
+        )
+        Question.objects.bulk_create(
+            Question(
+                task=task,
+                request=request,
+                position=position,
+                fingerprint=name,
+                method=body["method"],
+                agency_fingerprint=f"{code}:{name}",
+                asked_enc=encrypt_for_case(
+                    request.case, question_label(request.pk), json.dumps(body).encode()
+                ),
+            )
+            for position, (name, body) in enumerate(questions.items())
+        )
+        record(
+            "system",
+            "request.route",
+            object_type="agencytask",
+            object_id=str(task.pk),
+            detail={
+                "request": request.request_id,
+                "agency": code,
+                "round": task.round,
+                "questions": len(questions),
+                "methods": sorted({b["method"] for b in questions.values()}),
+            },
+        )
+
+
+def _store_result(request: DataRequest, step: Step) -> None:
+    assert step.analysis is not None
+    AnalysisResult.objects.create(
+        request=request,
+        case=request.case,
+        computed_at=step.analysis.computed_at,
+        stays=step.analysis.stays.num_rows,
+        contacts=step.contacts,
+        provenance=step.provenance,
+        bundle_enc=seal_bundle(request.case, request.pk, step.analysis),
+    )
+    request.status = Status.ANALYSED
+    request.completed_at = timezone.now()
+    request.save(update_fields=["status", "completed_at"])
+    record(
+        "system",
+        "request.analysed",
+        object_type="datarequest",
+        object_id=request.request_id or "",
+        detail={
+            "case": request.case.case_id,
+            "stays": step.analysis.stays.num_rows,
+            "contacts": step.contacts,
+            "answers": [p.get("sha256") or "declined" for p in step.provenance],
+        },
+    )
+    notify(
+        request.requested_by,
+        f"{request}: the path of {request.case} is ready ({step.analysis.stays.num_rows} stays)",
+        request,
+    )
+
+
+def commit_step(request: DataRequest, step: Step) -> None:
+    """Write what ``plan_step`` found (inside the job's transaction)."""
+    if step.asked:
+        _ask_round(request, step.asked)
+    elif step.analysis is not None:
+        _store_result(request, step)

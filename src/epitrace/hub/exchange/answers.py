@@ -1,0 +1,204 @@
+"""Receiving an agency's answer file, keeping it encrypted, and reading answers back.
+
+An upload is accepted once per task: the file is checked (checksum, size, format,
+that it answers exactly the task's questions), encrypted under the case's key and
+written to the case's folder atomically (temporary file, fsync, rename), and only
+then is the task marked answered, in one transaction with the job that follows.
+The same file sent again is acknowledged and changes nothing; different content
+for an answered task is refused. So a retry never duplicates or loses anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from epitrace.hub.audit.chain import record
+from epitrace.hub.cases.records import decrypt_for_case, encrypt_for_case
+from epitrace.hub.cases.storage import case_folder, ensure_case_folder
+from epitrace.hub.exchange.models import AgencyTask, DataRequest, Question, Status, TaskStatus
+from epitrace.hub.exchange.routing import Answers
+from epitrace.hub.exchange.workflow import enqueue
+from epitrace.providers.protocol import Limits, ProtocolError, sha256_of, unpack_answers
+
+
+class UploadRefused(Exception):
+    """An answer file the hub will not take; ``status`` is the HTTP answer."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Receipt:
+    status: int  # 201 first time, 200 when the same file came again
+    sha256: str
+    rows: int
+
+
+def limits() -> Limits:
+    return Limits(max_file_bytes=getattr(settings, "EPITRACE_MAX_ANSWER_BYTES", 256 * 1024**2))
+
+
+def answer_path(task: AgencyTask) -> Path:
+    return case_folder(task.request.case) / "answers" / f"task-{task.pk}.bin"
+
+
+def _label(task: AgencyTask) -> str:
+    return f"answer:{task.pk}"
+
+
+def fingerprints_of(task: AgencyTask) -> list[str]:
+    return list(task.questions.order_by("position").values_list("fingerprint", flat=True))
+
+
+def _write_atomically(path: Path, blob: bytes) -> None:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    with open(temporary, "wb") as sink:
+        sink.write(blob)
+        sink.flush()
+        os.fsync(sink.fileno())
+    os.replace(temporary, path)
+
+
+def _check(task: AgencyTask, blob: bytes, claimed_sha256: str) -> tuple[str, int]:
+    if len(blob) > limits().max_file_bytes:
+        raise UploadRefused(413, f"answer file larger than {limits().max_file_bytes:,} bytes")
+    digest = sha256_of(blob)
+    if claimed_sha256.lower() != digest:
+        raise UploadRefused(400, "checksum mismatch: the file was damaged on the way; send again")
+    try:
+        answers = unpack_answers(blob, fingerprints_of(task), limits())
+    except ProtocolError as error:
+        raise UploadRefused(422, f"malformed answer file: {error}") from None
+    return digest, sum(t.num_rows for answer in answers for t in answer.values())
+
+
+def receive_answer(task: AgencyTask, blob: bytes, claimed_sha256: str, agent: str) -> Receipt:
+    """Accept ``blob`` as ``task``'s answer (idempotent by checksum)."""
+    if task.status == TaskStatus.ANSWERED:
+        if task.answer_sha256 == sha256_of(blob):
+            return Receipt(200, task.answer_sha256, task.answer_rows or 0)
+        raise UploadRefused(409, f"task {task.pk} was already answered with other content")
+    if task.status != TaskStatus.READY:
+        raise UploadRefused(409, f"task {task.pk} is {task.status}: no answer is expected")
+    digest, rows = _check(task, blob, claimed_sha256)
+    ensure_case_folder(task.request.case)
+    _write_atomically(answer_path(task), encrypt_for_case(task.request.case, _label(task), blob))
+    with transaction.atomic():
+        locked = AgencyTask.objects.select_for_update().get(pk=task.pk)
+        if locked.status == TaskStatus.ANSWERED:  # a concurrent retry won the race
+            if locked.answer_sha256 == digest:
+                return Receipt(200, digest, locked.answer_rows or 0)
+            raise UploadRefused(409, f"task {task.pk} was already answered with other content")
+        locked.status = TaskStatus.ANSWERED
+        locked.answered_at = timezone.now()
+        locked.answer_sha256, locked.answer_bytes, locked.answer_rows = digest, len(blob), rows
+        locked.save()
+        record(
+            agent,
+            "request.answer",
+            role="agent",
+            object_type="agencytask",
+            object_id=str(task.pk),
+            detail={
+                "request": task.request.request_id,
+                "case": task.request.case.case_id,
+                "sha256": digest,
+                "bytes": len(blob),
+                "rows": rows,
+            },
+        )
+        enqueue(task.request)
+    return Receipt(201, digest, rows)
+
+
+def refuse_task(task: AgencyTask, reason: str, agent: str) -> None:
+    """The agency declines the task (e.g. a question beyond its limits)."""
+    with transaction.atomic():
+        locked = AgencyTask.objects.select_for_update().get(pk=task.pk)
+        if locked.status != TaskStatus.READY:
+            raise UploadRefused(409, f"task {task.pk} is {locked.status}")
+        locked.status, locked.refusal = TaskStatus.REFUSED, reason[:2000]
+        locked.answered_at = timezone.now()
+        locked.save()
+        record(
+            agent,
+            "request.decline",
+            role="agent",
+            object_type="agencytask",
+            object_id=str(task.pk),
+            detail={"request": task.request.request_id, "reason": reason[:500]},
+        )
+        enqueue(task.request)
+
+
+def questions_of(task: AgencyTask) -> list[dict[str, Any]]:
+    """The task's questions in clear (for its agency's agent only)."""
+    case = task.request.case
+    return [
+        json.loads(decrypt_for_case(case, f"question:{q.request_id}", bytes(q.asked_enc)))
+        for q in task.questions.order_by("position")
+    ]
+
+
+def load_answers(request: DataRequest) -> tuple[Answers, list[dict[str, Any]]]:
+    """Every answer in for ``request``: {(agency, fingerprint): tables}, and provenance.
+
+    A question an agency declined counts as answered with nothing (noted in provenance).
+    """
+    answers: Answers = {}
+    provenance: list[dict[str, Any]] = []
+    tasks = request.tasks.select_related("agency").filter(
+        status__in=(TaskStatus.ANSWERED, TaskStatus.REFUSED)
+    )
+    for task in tasks.order_by("round", "agency__code"):
+        names = fingerprints_of(task)
+        if task.status == TaskStatus.REFUSED:
+            for name in names:
+                answers[(task.agency.code, name)] = {}
+            provenance.append(_provenance(task, declined=True))
+            continue
+        blob = decrypt_for_case(request.case, _label(task), answer_path(task).read_bytes())
+        for name, tables in zip(names, unpack_answers(blob, names, limits()), strict=True):
+            answers[(task.agency.code, name)] = tables
+        provenance.append(_provenance(task))
+    return answers, provenance
+
+
+def _provenance(task: AgencyTask, declined: bool = False) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "agency": task.agency.code,
+        "task": task.pk,
+        "round": task.round,
+        "received_at": task.answered_at.isoformat() if task.answered_at else None,
+    }
+    if declined:
+        entry["declined"] = task.refusal
+    else:
+        entry.update(sha256=task.answer_sha256, rows=task.answer_rows, bytes=task.answer_bytes)
+    return entry
+
+
+def open_tasks(request: DataRequest) -> int:
+    return request.tasks.filter(status=TaskStatus.READY).count()
+
+
+def asked_fingerprints(request: DataRequest) -> set[str]:
+    return set(
+        Question.objects.filter(request=request).values_list("agency_fingerprint", flat=True)
+    )
+
+
+def may_answer(request: DataRequest) -> bool:
+    return request.status == Status.IN_PROGRESS

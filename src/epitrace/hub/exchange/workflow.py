@@ -1,0 +1,209 @@
+"""Asking for a case's data, deciding on it, and telling people what happened.
+
+The guideline's window: from 2 days before symptom onset (before the specimen date
+when there are no symptoms) to isolation. An investigator may narrow it freely and
+widen it only with a written reason; only the named case and that window are asked.
+Location data (telecom, transit, check-ins, presence around stays for contacts)
+waits for a police approver; card payments alone do not.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from epitrace.hub import policy
+from epitrace.hub.audit.chain import record
+from epitrace.hub.cases.models import Case
+from epitrace.hub.exchange.models import (
+    AnalysisJob,
+    DataRequest,
+    JobStatus,
+    Notification,
+    Status,
+    TaskStatus,
+)
+from epitrace.providers.queries import MAX_WINDOW_DAYS
+
+KINDS = ("telecom", "cards", "transit", "checkins", "contacts")
+LOCATION_KINDS = frozenset({"telecom", "transit", "checkins", "contacts"})
+DAYS_BEFORE_ONSET = 2
+
+
+class RequestError(ValueError):
+    """A request or decision that cannot be accepted as given (the reason says why)."""
+
+
+def local_zone() -> ZoneInfo:
+    return ZoneInfo(settings.EPITRACE_LOCAL_TIME_ZONE)
+
+
+def default_window(case: Case) -> tuple[dt.date, dt.date]:
+    """(first day, last day) the guideline allows: onset (or specimen) - 2 days .. isolation."""
+    anchor = case.onset_date or case.specimen_date
+    return anchor - dt.timedelta(days=DAYS_BEFORE_ONSET), case.isolation_date
+
+
+def day_bounds(first: dt.date, last: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """[first 00:00, the day after last 00:00) in the hub's local zone, as UTC instants."""
+    zone = local_zone()
+    start = dt.datetime.combine(first, dt.time(), zone)
+    end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), zone)
+    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+
+
+def _check_kinds(kinds: Iterable[str]) -> list[str]:
+    chosen = sorted(set(kinds))
+    if not chosen:
+        raise RequestError("choose at least one kind of data")
+    unknown = [k for k in chosen if k not in KINDS]
+    if unknown:
+        raise RequestError(f"unknown kind {unknown[0]!r}; choose from {', '.join(KINDS)}")
+    if "contacts" in chosen and "telecom" not in chosen and "cards" not in chosen:
+        raise RequestError("a contact search needs the case's telecom or card data for its stays")
+    return chosen
+
+
+def _check_window(
+    case: Case, start: dt.datetime | None, end: dt.datetime | None, widen_reason: str
+) -> tuple[dt.datetime, dt.datetime]:
+    allowed = day_bounds(*default_window(case))
+    start, end = start or allowed[0], end or allowed[1]
+    for name, value in (("start", start), ("end", end)):
+        if value.tzinfo is None:
+            raise RequestError(f"{name} needs a UTC offset")
+    if end <= start:
+        raise RequestError("the window ends before it starts")
+    if end - start > dt.timedelta(days=MAX_WINDOW_DAYS):
+        raise RequestError(f"the window is longer than {MAX_WINDOW_DAYS} days")
+    if (start < allowed[0] or end > allowed[1]) and not widen_reason.strip():
+        first, last = default_window(case)
+        raise RequestError(
+            f"the guideline's window is {first} to {last}; "
+            "give a written reason (widen_reason) to ask for more"
+        )
+    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+
+
+def _hours(name: str, default: int) -> dt.timedelta:
+    return dt.timedelta(hours=getattr(settings, name, default))
+
+
+def notify(username: str, message: str, request: DataRequest) -> None:
+    Notification.objects.create(
+        username=username, case=request.case, request=request, message=message
+    )
+
+
+def enqueue(request: DataRequest, delay: dt.timedelta | None = None) -> None:
+    """Make sure a job will advance ``request``. Coalesces: one waiting job per request."""
+    run_after = timezone.now() + (delay or dt.timedelta())
+    try:
+        with transaction.atomic():
+            AnalysisJob.objects.create(request=request, run_after=run_after)
+    except IntegrityError:  # one is already waiting: it will see everything there is
+        pass
+
+
+def create_request(
+    user: Any,
+    case: Case,
+    kinds: Iterable[str],
+    justification: str,
+    *,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    widen_reason: str = "",
+    ip: str = "",
+) -> DataRequest:
+    """Register a request for ``case``'s data. The caller has found ``case`` through
+    ``policy.find(user, "request.create", ...)``; this checks again."""
+    decision = policy.decide(user, "request.create", case, ip=ip, purpose=justification)
+    if not decision.allowed:
+        raise PermissionError(decision.reason)
+    if not justification.strip():
+        raise RequestError("a justification is required")
+    chosen = _check_kinds(kinds)
+    window = _check_window(case, start, end, widen_reason)
+    needs_approval = bool(LOCATION_KINDS.intersection(chosen))
+    now = timezone.now()
+    assignment = policy.assignment_of(user)
+    with transaction.atomic():
+        request = DataRequest.objects.create(
+            case=case,
+            kinds=chosen,
+            start=window[0],
+            end=window[1],
+            justification=justification.strip(),
+            widen_reason=widen_reason.strip(),
+            needs_approval=needs_approval,
+            status=Status.AWAITING_APPROVAL if needs_approval else Status.IN_PROGRESS,
+            requested_by=user.get_username(),
+            requested_role=assignment.role if assignment else "",
+            deadline=now + _hours("EPITRACE_REQUEST_DEADLINE_HOURS", 24),
+        )
+        request.request_id = f"R{request.pk:05d}"
+        request.save(update_fields=["request_id"])
+        _audit(user, "request.submit", request, ip, kinds=chosen, widened=bool(widen_reason))
+        if not needs_approval:
+            enqueue(request)
+    return request
+
+
+def _audit(user: Any, action: str, request: DataRequest, ip: str, **detail: object) -> None:
+    assignment = policy.assignment_of(user)
+    record(
+        user.get_username(),
+        action,
+        role=assignment.role if assignment else "",
+        object_type="datarequest",
+        object_id=request.request_id or str(request.pk),
+        detail={"case": request.case.case_id, **({"ip": ip} if ip else {}), **detail},
+    )
+
+
+def decide_request(
+    user: Any, request: DataRequest, *, approve: bool, reason: str = "", ip: str = ""
+) -> DataRequest:
+    """A police approver's decision. Never the requester's own; a refusal needs a reason."""
+    decision = policy.decide(user, "request.approve", request, ip=ip, purpose=reason)
+    if not decision.allowed:
+        raise PermissionError(decision.reason)
+    if user.get_username() == request.requested_by:
+        raise PermissionError("the approver cannot be the requester")
+    if not approve and not reason.strip():
+        raise RequestError("a refusal needs a reason")
+    with transaction.atomic():
+        locked = DataRequest.objects.select_for_update().get(pk=request.pk)
+        if locked.status != Status.AWAITING_APPROVAL:
+            raise RequestError(f"{locked} is {locked.status}, not awaiting approval")
+        locked.status = Status.IN_PROGRESS if approve else Status.REFUSED
+        locked.decided_by = user.get_username()
+        locked.decided_at = timezone.now()
+        locked.decision_reason = reason.strip()
+        locked.save()
+        _audit(user, "request.approve" if approve else "request.refuse", locked, ip)
+        verdict = "approved" if approve else "refused"
+        notify(locked.requested_by, f"{locked} for {locked.case} was {verdict}", locked)
+        if approve:
+            enqueue(locked)
+    return locked
+
+
+def cancel_open_tasks(request: DataRequest) -> None:
+    request.tasks.filter(status=TaskStatus.READY).update(status=TaskStatus.CANCELLED)
+
+
+def is_overdue(request: DataRequest, now: dt.datetime | None = None) -> bool:
+    open_statuses = (Status.AWAITING_APPROVAL, Status.IN_PROGRESS)
+    return request.status in open_statuses and (now or timezone.now()) > request.deadline
+
+
+def open_jobs(request: DataRequest) -> int:
+    return request.jobs.filter(status__in=(JobStatus.QUEUED, JobStatus.RUNNING)).count()
