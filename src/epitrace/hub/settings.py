@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "epitrace.hub.audit",
     "epitrace.hub.accounts",
     "epitrace.hub.cases",
+    "epitrace.hub.exchange",
     "epitrace.hub.web",
     "epitrace.hub.retention",
 ]

@@ -28,6 +28,7 @@ urlpatterns = [
     path("api/users/<str:username>/role-history", views.role_history, name="role-history"),
     path("api/audit/entries", audit_views.entry_list, name="audit-entries"),
     path("api/", include("epitrace.hub.cases.urls")),  # api/cases, api/cases/...
+    path("api/", include("epitrace.hub.exchange.urls")),  # requests, agents, results
     path("api/openapi.json", openapi.schema, name="openapi"),
     # Server-rendered pages (epitrace.hub.web, the auditor's pages in epitrace.hub.audit).
     path("", web_views.home, name="home"),
