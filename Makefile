@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 # The demo needs the package alone; tests also need the dev tools and Spark.
 STAMP := $(VENV)/.installed-base
 TEST_STAMP := $(VENV)/.installed-test
+# The hub's front-end libraries from npm, vendored into its static files (docs/web.md).
+FRONTEND_STAMP := src/epitrace/hub/web/static/vendor/.installed
 
 .PHONY: demo test lint bench install lock clean
 
@@ -20,16 +22,21 @@ $(TEST_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,spark]'
 	touch $(TEST_STAMP)
 
-install: $(TEST_STAMP)
+$(FRONTEND_STAMP): package.json package-lock.json scripts/vendor-frontend.sh src/epitrace/hub/locale/ko/LC_MESSAGES/django.po
+	bash scripts/vendor-frontend.sh
+	touch $(FRONTEND_STAMP)
 
-demo: $(STAMP)
+install: $(TEST_STAMP) $(FRONTEND_STAMP)
+
+demo: $(STAMP) $(FRONTEND_STAMP)
 	$(BIN)/epitrace demo
 
 # The hub's tests run a second time against a real PostgreSQL server.
 TEST_DATABASE_URL ?= postgresql://postgres:postgres@127.0.0.1:5432/postgres
 
-test: $(TEST_STAMP)
+test: $(TEST_STAMP) $(FRONTEND_STAMP)
 	$(BIN)/ruff check src tests bench
+	bash scripts/install-browser.sh
 	$(BIN)/python -m pytest
 	bash scripts/ensure-postgres.sh
 	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python -m pytest tests/hub

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections.abc import Callable, Iterable
+from urllib.parse import urlparse
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -60,10 +61,14 @@ class NetworkAllowListMiddleware:
 
 # Only the hub's own scripts, styles and images (and inline data: images such as the
 # enrolment QR code); no inline script, no framing, forms post only to the hub.
+# The map library starts its worker from its own module file on the hub ('self', no
+# blob:). An administrator's tile server (EPITRACE_MAP_TILE_URL) is the one other origin
+# the maps may load images from (content_security_policy below).
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'none'",
         "script-src 'self'",
+        "worker-src 'self'",
         "style-src 'self'",
         "img-src 'self' data:",
         "connect-src 'self'",
@@ -73,6 +78,19 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "base-uri 'none'",
     ]
 )
+
+
+def content_security_policy(tile_url: str = "") -> str:
+    """The policy, with the tile server's origin allowed for images and fetches if one is set."""
+    if not tile_url:
+        return CONTENT_SECURITY_POLICY
+    parsed = urlparse(tile_url)
+    origin = f"{parsed.scheme}://{parsed.netloc}"
+    return CONTENT_SECURITY_POLICY.replace(
+        "img-src 'self' data:", f"img-src 'self' data: {origin}"
+    ).replace("connect-src 'self'", f"connect-src 'self' {origin}")
+
+
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 
 
@@ -82,10 +100,11 @@ class SecurityHeadersMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
+        self.policy = content_security_policy(getattr(settings, "EPITRACE_MAP_TILE_URL", ""))
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("Content-Security-Policy", self.policy)
         response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
         response.headers.setdefault("Cache-Control", "no-store")
         return response

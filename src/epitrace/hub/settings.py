@@ -25,7 +25,15 @@
 - ``EPITRACE_COOKIE_SECURE``: ``0`` only for the local demo over plain HTTP on loopback
   (``epitrace demo`` sets it and ``EPITRACE_SSL_REDIRECT=0``); default ``1``.
 - ``EPITRACE_LOCAL_TIME_ZONE``: the working hours of the monthly audit review (08-20)
-  are counted in this zone; default ``Asia/Seoul``.
+  are counted in this zone; default ``Asia/Seoul``. Pages show times in the user's
+  chosen zone, this one by default.
+- ``EPITRACE_LANGUAGE``: the pages' language when neither the user's preference nor
+  the browser says (``ko`` or ``en``); default ``en`` (the demo sets ``ko``).
+- ``EPITRACE_MAP_TILE_URL``: an optional raster tile server on the closed network
+  (``https://tiles.example/{z}/{x}/{y}.png``) drawn under the case maps; unset, the
+  maps show only the hub's own offline base (docs/web.md).
+- ``EPITRACE_MAP_BASE_GEOJSON``: an optional GeoJSON file of the city's outlines
+  (districts, roads) drawn as the offline base layer of the maps.
 """
 
 from __future__ import annotations
@@ -87,6 +95,7 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
+    "django.contrib.staticfiles",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
@@ -102,12 +111,17 @@ MIDDLEWARE = [
     # First: a request from outside the closed network gets no further.
     "epitrace.hub.security.NetworkAllowListMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # The hub serves its own static files (stylesheet, vendored front-end libraries).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "epitrace.hub.security.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    # The signed-in user's language and time zone (epitrace.hub.web.preferences).
+    "epitrace.hub.web.preferences.PreferenceMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: turns a locked-out login into the lockout answer.
     "axes.middleware.AxesMiddleware",
@@ -124,6 +138,20 @@ DATABASES = {"default": database_from_url(os.environ.get("DATABASE_URL"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 TIME_ZONE = "UTC"
+
+# Korean and English pages (docs/web.md); the compiled catalogue is in hub/locale.
+USE_I18N = True
+LANGUAGES = [("ko", "한국어"), ("en", "English")]
+LANGUAGE_CODE = os.environ.get("EPITRACE_LANGUAGE", "en")
+LOCALE_PATHS = [str(Path(__file__).with_name("locale"))]
+# Static files from the apps' static/ folders, served by WhiteNoise inside the hub
+# (closed network: no CDN). The front-end libraries are vendored there by
+# scripts/vendor-frontend.sh.
+STATIC_URL = "/static/"
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_MIMETYPES = {".mjs": "text/javascript", ".geojson": "application/geo+json"}
+EPITRACE_MAP_TILE_URL = os.environ.get("EPITRACE_MAP_TILE_URL", "")
+EPITRACE_MAP_BASE_GEOJSON = os.environ.get("EPITRACE_MAP_BASE_GEOJSON", "")
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]
 
 AUTH_USER_MODEL = "auth.User"

@@ -7,9 +7,11 @@ from django.urls import include, path
 from epitrace.hub.accounts import login, views
 from epitrace.hub.audit import pages as audit_pages
 from epitrace.hub.audit import views as audit_views
+from epitrace.hub.cases import pages as case_pages
 from epitrace.hub.web import dashboard, exports, openapi
 from epitrace.hub.web import pages as web_pages
 from epitrace.hub.web import views as web_views
+from epitrace.hub.web import basemap, hotspots, preference_views
 
 urlpatterns = [
     path("api/csrf", login.csrf, name="csrf"),
@@ -46,4 +48,12 @@ urlpatterns = [
     path("cases/<str:case_id>/exports", exports.export_page, name="web-exports"),
     path("cases/<str:case_id>/exports/<str:name>", exports.export_file, name="web-export"),
     path("static/hub.css", web_pages.stylesheet, name="stylesheet"),
+    # Investigators' pages (docs/web.md): cases, the case page and its map, hotspots.
+    path("cases", case_pages.case_list_page, name="web-cases"),
+    path("cases/new", case_pages.case_new_page, name="web-case-new"),
+    path("cases/<str:case_id>", case_pages.case_page, name="web-case"),
+    path("hotspots", hotspots.hotspots_page, name="web-hotspots"),
+    path("map/base.geojson", basemap.base_geojson, name="map-base"),
+    path("preferences", preference_views.preferences_page, name="web-preferences"),
+    path("preferences/language", preference_views.switch_language, name="web-language"),
 ]

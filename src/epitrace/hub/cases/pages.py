@@ -1,0 +1,173 @@
+"""The investigators' case pages: the list with status and deadlines, registration, and
+the case page (map, timeline, stays, interview comparison, contacts).
+
+Each page asks ``epitrace.hub.policy`` exactly as the JSON API in cases/views.py does:
+``visible`` for lists, ``find`` for one case (a case outside the jurisdiction is a 404
+like a missing one), and every view of personal data is in the audit log (``find`` and
+``decide`` record it; registration records ``case.created`` as the API does).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+
+from epitrace.hub import crypto, policy
+from epitrace.hub.accounts.models import Region
+from epitrace.hub.api import BadRequest
+from epitrace.hub.audit.chain import record
+from epitrace.hub.cases.models import Case
+from epitrace.hub.cases.records import identifiers_of, register_case
+from epitrace.hub.cases.views import LIST_LIMIT, _dates, _identifiers, _region
+from epitrace.hub.security import client_ip
+from epitrace.hub.web import case_analysis, case_requests
+from epitrace.hub.web.basemap import map_settings, timeline_labels
+from epitrace.hub.web.pages import refused
+
+CASE_FIELDS = (
+    "region",
+    "name",
+    "birth_date",
+    "national_id",
+    "address",
+    "person_ref",
+    "phones",
+    "onset_date",
+    "specimen_date",
+    "confirmation_date",
+    "isolation_date",
+)
+
+
+def _cases() -> Any:
+    return Case.objects.select_related("region").order_by("-confirmation_date", "case_id")
+
+
+@require_GET
+def case_list_page(request: HttpRequest) -> HttpResponse:
+    decision = policy.decide(request.user, "case.list", ip=client_ip(request))
+    if not decision.allowed:
+        return refused(request, decision)
+    cases = list(policy.visible(request.user, "case.list", _cases())[:LIST_LIMIT])
+    statuses = case_requests.status_of_cases(cases)
+    rows = [(case, statuses.get(case.pk)) for case in cases]
+    return render(
+        request,
+        "web/cases.html",
+        {
+            "rows": rows,
+            "may_create": policy.permits(request.user, "case.create"),
+            "today": timezone.localdate(),
+        },
+    )
+
+
+def _form_data(request: HttpRequest) -> dict[str, Any]:
+    data: dict[str, Any] = {name: request.POST.get(name, "").strip() for name in CASE_FIELDS}
+    data["phones"] = [p.strip() for p in data["phones"].replace(";", ",").split(",") if p.strip()]
+    return data
+
+
+@require_http_methods(["GET", "POST"])
+def case_new_page(request: HttpRequest) -> HttpResponse:
+    decision = policy.decide(request.user, "case.create", ip=client_ip(request))
+    if not decision.allowed:
+        return refused(request, decision)
+    regions = policy.visible(request.user, "case.create", Region.objects.all())
+    error = ""
+    if request.method == "POST":
+        data = _form_data(request)
+        try:
+            region = _region(request, "case.create", data["region"])
+            dates, ids = _dates(data), _identifiers(data)
+        except BadRequest as problem:
+            error = str(problem)  # names the field, never echoes its value
+        else:
+            case = register_case(region, dates, ids, by=request.user.get_username())
+            record(
+                request.user.get_username(),
+                "case.created",
+                role=policy.assignment_of(request.user).role,
+                object_type="case",
+                object_id=str(case.pk),
+                detail={"case_id": case.case_id, "region": region.code, "ip": client_ip(request)},
+            )
+            return HttpResponseRedirect(f"/cases/{case.case_id}")
+    # A refused form comes back empty: its values are personal data, not echoed.
+    return render(
+        request,
+        "web/case_new.html",
+        {"regions": regions, "error": error},
+        status=400 if error else 200,
+    )
+
+
+def _identifiers_for(request: HttpRequest, case_id: str) -> tuple[Any, str]:
+    """The identifiers, only when a purpose is given; recorded as a case.view with it."""
+    purpose = request.GET.get("purpose", "").strip()
+    if not purpose:
+        return None, ""
+    decision, case = policy.find(
+        request.user,
+        "case.view",
+        _cases(),
+        ip=client_ip(request),
+        purpose=purpose,
+        case_id=case_id,
+    )
+    if not decision.allowed:
+        return None, ""
+    try:
+        return identifiers_of(case), "readable"
+    except crypto.KeyDestroyed:
+        return None, "destroyed"
+
+
+def _guideline_window(case: Case) -> tuple[dt.date, dt.date]:
+    # 2 days before onset (or the specimen date without symptoms) to isolation.
+    reference = case.onset_date or case.specimen_date
+    return reference - dt.timedelta(days=2), case.isolation_date
+
+
+@require_GET
+def case_page(request: HttpRequest, case_id: str) -> HttpResponse:
+    decision, case = policy.find(
+        request.user,
+        "result.view",
+        _cases(),
+        ip=client_ip(request),
+        purpose="case page: path, stays, interview comparison and contacts",
+        case_id=case_id,
+    )
+    if not decision.allowed:
+        return refused(request, decision)
+    analysis = case_analysis.latest_analysis(case)
+    view = case_analysis.view_of(analysis) if analysis is not None else None
+    identifiers, personal = _identifiers_for(request, case.case_id)
+    zone = timezone.get_current_timezone_name()
+    context = {
+        "case": case,
+        "analysis": view,
+        "analysis_zone": analysis.timezone if analysis is not None else "",
+        "map_data": (
+            {**view.map_data(zone), **map_settings(), "labels": timeline_labels()} if view else None
+        ),
+        "identifiers": identifiers,
+        "personal_data": personal,
+        "purpose_asked": bool(request.GET.get("purpose", "").strip()),
+        "guideline_window": _guideline_window(case),
+        "requests": case_requests.requests_of_case(request.user, case),
+        "may_request": case_requests.may_request(request.user),
+        "comparison_labels": {
+            "confirmed": _("Confirmed by the data"),
+            "only in data": _("Only in the data (not told in the interview)"),
+            "only in interview": _("Only in the interview (not found in the data)"),
+        },
+    }
+    return render(request, "web/case.html", context)

@@ -1,0 +1,180 @@
+"""A case's analysis (stays, path, interview comparison, contacts) shaped for the pages.
+
+The analysis itself comes from ``epitrace.hub.exchange.results.latest_analysis``; the
+caller must have passed ``policy.find(user, "result.view", ...)`` first. This module only
+turns its Arrow tables into rows the templates and the map scripts read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+from django.apps import apps
+
+from epitrace.hub.cases.models import Case
+
+COMPARISON_STATUSES = ("confirmed", "only in data", "only in interview")
+
+
+def latest_analysis(case: Case) -> Any | None:
+    """The newest CaseAnalysis of ``case``, or None (also before the exchange app exists)."""
+    if not apps.is_installed("epitrace.hub.exchange"):
+        return None
+    try:
+        from epitrace.hub.exchange.results import latest_analysis as newest
+    except ImportError:
+        return None
+    return newest(case)
+
+
+def _rows(table: pa.Table | None) -> list[dict[str, Any]]:
+    return [] if table is None else table.to_pylist()
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.astimezone(dt.UTC).isoformat() if value is not None else None
+
+
+@dataclass
+class StayView:
+    seq: int
+    start: dt.datetime
+    end: dt.datetime
+    lat: float
+    lon: float
+    radius_m: float
+    place_name: str
+    sources: list[str]
+    confidence: float
+    contacts: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def minutes(self) -> int:
+        return round((self.end - self.start).total_seconds() / 60)
+
+
+@dataclass
+class AnalysisView:
+    computed_at: dt.datetime
+    window: tuple[dt.datetime, dt.datetime]
+    stays: list[StayView]
+    moves: list[dict[str, Any]]
+    comparison: dict[str, list[dict[str, Any]]]
+    contacts: list[dict[str, Any]]  # ranked: one row per contact person, best evidence first
+    provenance: list[dict[str, Any]]
+
+    def map_data(self, time_zone: str) -> dict[str, Any]:
+        """What the map and timeline scripts draw (times as UTC ISO strings)."""
+        return {
+            "time_zone": time_zone,
+            "window": [_iso(self.window[0]), _iso(self.window[1])],
+            "stays": [
+                {
+                    "seq": s.seq,
+                    "start": _iso(s.start),
+                    "end": _iso(s.end),
+                    "lat": s.lat,
+                    "lon": s.lon,
+                    "radius_m": s.radius_m,
+                    "place_name": s.place_name,
+                    "source": main_source(s.sources),
+                    "sources": s.sources,
+                    "confidence": s.confidence,
+                    "contacts": len({c["contact_ref"] for c in s.contacts}),
+                }
+                for s in self.stays
+            ],
+            "moves": self.moves,
+        }
+
+
+def main_source(sources: list[str]) -> str:
+    """The colour of a stay: the most precise evidence it has."""
+    for source in ("gps", "card", "checkin", "entry", "transit", "telecom"):
+        if source in sources:
+            return source
+    return sources[0] if sources else "unknown"
+
+
+def _stays(table: pa.Table) -> list[StayView]:
+    return [
+        StayView(
+            seq=int(row["seq"]),
+            start=row["start"],
+            end=row["end"],
+            lat=float(row["lat"]),
+            lon=float(row["lon"]),
+            radius_m=float(row["radius_m"] or 0.0),
+            place_name=row.get("place_name") or "",
+            sources=[s for s in (row.get("sources") or "").split("+") if s],
+            confidence=float(row.get("confidence") or 0.0),
+        )
+        for row in sorted(table.to_pylist(), key=lambda r: r["seq"])
+    ]
+
+
+def _moves(path: dict[str, Any]) -> list[dict[str, Any]]:
+    moves = []
+    for feature in path.get("features", []):
+        geometry = feature.get("geometry") or {}
+        if geometry.get("type") != "LineString":
+            continue
+        properties = feature.get("properties") or {}
+        moves.append(
+            {
+                "start": properties.get("start"),
+                "end": properties.get("end"),
+                "mode": properties.get("mode") or "",
+                "coordinates": geometry.get("coordinates", []),
+            }
+        )
+    return moves
+
+
+def _stay_of(contact: dict[str, Any], stays: list[StayView]) -> StayView | None:
+    """The stay a contact's overlap lies in (contacts' start/end are that overlap)."""
+
+    def overlap(stay: StayView) -> dt.timedelta:
+        return min(stay.end, contact["end"]) - max(stay.start, contact["start"])
+
+    best = max(stays, key=overlap, default=None)
+    return best if best is not None and overlap(best) >= dt.timedelta(0) else None
+
+
+def _ranked_contacts(rows: list[dict[str, Any]], stays: list[StayView]) -> list[dict[str, Any]]:
+    """Attach each evidence row to its stay; one ranked entry per contact person."""
+    people: dict[str, dict[str, Any]] = {}
+    for row in sorted(rows, key=lambda r: -float(r["score"])):
+        stay = _stay_of(row, stays)
+        evidence = {**row, "stay_seq": stay.seq if stay else None, "via": row["via"].split("+")}
+        if stay is not None:
+            stay.contacts.append(evidence)
+        person = people.setdefault(
+            row["contact_ref"],
+            {"contact_ref": row["contact_ref"], "score": float(row["score"]), "evidence": []},
+        )
+        person["evidence"].append(evidence)
+    return sorted(people.values(), key=lambda p: -p["score"])
+
+
+def _comparison(table: pa.Table | None) -> dict[str, list[dict[str, Any]]]:
+    lists: dict[str, list[dict[str, Any]]] = {status: [] for status in COMPARISON_STATUSES}
+    for row in _rows(table):
+        lists.setdefault(row["status"], []).append(row)
+    return lists
+
+
+def view_of(analysis: Any) -> AnalysisView:
+    stays = _stays(analysis.stays)
+    return AnalysisView(
+        computed_at=analysis.computed_at,
+        window=analysis.window,
+        stays=stays,
+        moves=_moves(analysis.path or {}),
+        comparison=_comparison(analysis.comparison),
+        contacts=_ranked_contacts(_rows(analysis.contacts), stays),
+        provenance=list(analysis.provenance or []),
+    )

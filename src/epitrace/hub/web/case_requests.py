@@ -1,0 +1,85 @@
+"""What the case pages show of the data requests (the exchange app), through the policy.
+
+Returns nothing while the exchange app is not installed, so the case pages work alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.apps import apps
+from django.utils.translation import gettext_noop
+
+from epitrace.hub import policy
+from epitrace.hub.cases.models import Case
+
+# Every status a page may show, marked for translation (templates translate the value).
+STATUS_LABELS = (
+    gettext_noop("awaiting approval"),
+    gettext_noop("refused"),
+    gettext_noop("in progress"),
+    gettext_noop("answered"),
+    gettext_noop("analysed"),
+    gettext_noop("failed"),
+    gettext_noop("waiting"),
+    gettext_noop("ready"),
+)
+# Statuses whose deadline still matters to the investigator.
+OPEN_STATUSES = ("awaiting approval", "in progress", "answered")
+
+
+@dataclass(frozen=True)
+class CaseStatus:
+    status: str  # the newest request's status
+    deadline: Any  # the earliest deadline of the open requests, or None
+    requests: int
+
+
+def _request_model() -> Any | None:
+    if not apps.is_installed("epitrace.hub.exchange"):
+        return None
+    try:
+        from epitrace.hub.exchange.models import DataRequest
+    except ImportError:
+        return None
+    return DataRequest
+
+
+def exchange_ready() -> bool:
+    return _request_model() is not None
+
+
+def status_of_cases(cases: list[Case]) -> dict[int, CaseStatus]:
+    """Per case (by pk): its newest request's status and the nearest open deadline."""
+    model = _request_model()
+    if model is None or not cases:
+        return {}
+    statuses: dict[int, CaseStatus] = {}
+    requests = model.objects.filter(case__in=cases).order_by("case_id", "-created_at")
+    for request in requests:
+        known = statuses.get(request.case_id)
+        deadline = request.deadline if request.status in OPEN_STATUSES else None
+        if known is None:
+            statuses[request.case_id] = CaseStatus(request.status, deadline, 1)
+            continue
+        nearest = (
+            min(d for d in (known.deadline, deadline) if d)
+            if (known.deadline or deadline)
+            else None
+        )
+        statuses[request.case_id] = CaseStatus(known.status, nearest, known.requests + 1)
+    return statuses
+
+
+def requests_of_case(user: Any, case: Case) -> list[Any]:
+    """The case's requests the user may see (request.view narrows by jurisdiction)."""
+    model = _request_model()
+    if model is None or not policy.permits(user, "request.view"):
+        return []
+    visible = policy.visible(user, "request.view", model.objects.filter(case=case))
+    return list(visible.order_by("-created_at"))
+
+
+def may_request(user: Any) -> bool:
+    return exchange_ready() and policy.permits(user, "request.create")

@@ -1,0 +1,27 @@
+// The hotspot page: each cluster as a circle of its radius, the cases' events as dots.
+import { createMap, metresToPixels } from "./map.js";
+
+const data = JSON.parse(document.getElementById("hotspot-map-data").textContent);
+const container = document.getElementById("hotspot-map");
+
+function points(items, properties) {
+  return {
+    type: "FeatureCollection",
+    features: items.map((item) => ({
+      type: "Feature", properties: properties(item), geometry: { type: "Point", coordinates: [item.lon, item.lat] },
+    })),
+  };
+}
+
+const where = [...data.clusters, ...data.events].map((item) => [item.lon, item.lat]);
+createMap(container, where, data).then((map) => {
+  const latitude = where.length ? where[0][1] : 37.5;
+  map.addSource("events", { type: "geojson", data: points(data.events, (e) => ({ case_id: e.case_id })) });
+  map.addLayer({ id: "events", type: "circle", source: "events", paint: { "circle-radius": 3, "circle-color": "#4d4d4d", "circle-opacity": 0.7 } });
+  map.addSource("clusters", { type: "geojson", data: points(data.clusters, (c) => ({ number: c.number, radius_m: Math.max(c.radius_m, 50), significant: c.p_value < 0.05 })) });
+  map.addLayer({ id: "clusters", type: "circle", source: "clusters", paint: {
+    "circle-radius": metresToPixels("radius_m", latitude),
+    "circle-color": ["case", ["get", "significant"], "#b2182b", "#f4a582"], "circle-opacity": 0.25,
+    "circle-stroke-color": "#b2182b", "circle-stroke-width": 2 } });
+  map.once("idle", () => { container.dataset.rendered = "true"; });
+});

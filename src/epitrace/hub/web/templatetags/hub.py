@@ -1,0 +1,49 @@
+"""Template helpers of the hub's pages: the navigation a role may use, the language switch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.utils.translation import gettext_lazy as _
+
+from epitrace.hub import policy
+from epitrace.hub.web.models import LANGUAGE_CHOICES
+
+register = template.Library()
+
+# (action the policy decides, address, label): a link shows only if the role may use it.
+NAVIGATION = [
+    ("case.list", "/cases", _("Cases")),
+    ("case.list", "/hotspots", _("Hotspots")),
+    ("request.view", "/requests", _("Data requests")),
+    ("region.view", "/regions", _("Regions")),
+    ("user.manage", "/users", _("Users and roles")),
+    ("audit.read", "/audit", _("Audit log")),
+]
+
+
+def _exchange_ready() -> bool:
+    from epitrace.hub.web.case_requests import exchange_ready
+
+    return exchange_ready()
+
+
+@register.simple_tag(takes_context=True)
+def navigation(context: dict[str, Any]) -> list[tuple[str, str]]:
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not policy.is_verified(user):
+        return []
+    links = []
+    for action, url, label in NAVIGATION:
+        if url == "/requests" and not _exchange_ready():
+            continue
+        if policy.permits(user, action):
+            links.append((url, str(label)))
+    return links
+
+
+@register.simple_tag
+def language_choices() -> list[tuple[str, str]]:
+    return LANGUAGE_CHOICES

@@ -1,0 +1,384 @@
+"""The investigators' case pages: list, registration, the case page with its analysis,
+hotspots and preferences; the same policy as the JSON API, every view audited."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from django.test import Client
+
+from epitrace.hub.accounts.models import Role
+from epitrace.hub.audit.models import AuditEntry
+from epitrace.hub.cases.records import CaseDates, Identifiers, register_case
+from epitrace.hub.web import case_analysis
+
+pytestmark = pytest.mark.django_db
+UTC = dt.UTC
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Shaped like epitrace.hub.exchange.results.CaseAnalysis."""
+
+    case_id: str
+    computed_at: dt.datetime
+    timezone: str
+    window: tuple[dt.datetime, dt.datetime]
+    stays: pa.Table
+    path: dict
+    comparison: pa.Table | None
+    contacts: pa.Table | None
+    provenance: list[dict]
+
+
+STAYS = [  # seq, start hour (2026-11-02 UTC), hours, lat, lon, radius, place, sources
+    (1, 0, 8, 37.5665, 126.9780, 150.0, "", "telecom"),
+    (2, 9, 2, 37.5700, 126.9920, 30.0, "Cafe Namu", "card+telecom"),
+    (3, 12, 3, 37.5600, 126.9750, 80.0, "City Library", "checkin+telecom"),
+    (4, 16, 1, 37.5512, 126.9882, 400.0, "", "telecom"),
+]
+
+
+def sample_analysis(case_id: str = "C00001") -> Analysis:
+    day = dt.datetime(2026, 11, 2, tzinfo=UTC)
+    rows = [
+        {
+            "person_ref": "P1",
+            "seq": seq,
+            "start": day + dt.timedelta(hours=h),
+            "end": day + dt.timedelta(hours=h + n),
+            "lat": lat,
+            "lon": lon,
+            "radius_m": r,
+            "place_name": place,
+            "sources": src,
+            "confidence": 0.9,
+        }
+        for seq, h, n, lat, lon, r, place, src in STAYS
+    ]
+    moves = [
+        {
+            "type": "Feature",
+            "properties": {
+                "start": a["end"].isoformat(),
+                "end": b["start"].isoformat(),
+                "mode": "walk",
+            },
+            "geometry": {
+                "type": "LineString",
+                "coordinates": [[a["lon"], a["lat"]], [b["lon"], b["lat"]]],
+            },
+        }
+        for a, b in itertools.pairwise(rows)
+    ]
+    comparison = pa.Table.from_pylist(
+        [
+            {
+                "status": "confirmed",
+                "stay_seq": 2,
+                "interview_row": 1,
+                "place_name": "Cafe Namu",
+                "start": rows[1]["start"],
+                "end": rows[1]["end"],
+                "lat": 37.57,
+                "lon": 126.992,
+                "distance_m": 12.0,
+            },
+            {
+                "status": "only in data",
+                "stay_seq": 3,
+                "interview_row": None,
+                "place_name": "City Library",
+                "start": rows[2]["start"],
+                "end": rows[2]["end"],
+                "lat": 37.56,
+                "lon": 126.975,
+                "distance_m": None,
+            },
+            {
+                "status": "only in interview",
+                "stay_seq": None,
+                "interview_row": 2,
+                "place_name": "Gym Seoul",
+                "start": rows[3]["start"],
+                "end": rows[3]["end"],
+                "lat": 37.55,
+                "lon": 126.98,
+                "distance_m": None,
+            },
+        ]
+    )
+    contacts = pa.Table.from_pylist(
+        [
+            {
+                "person_ref": "P1",
+                "contact_ref": "P2",
+                "via": "card",
+                "place_name": "Cafe Namu",
+                "lat": 37.57,
+                "lon": 126.992,
+                "start": rows[1]["start"],
+                "end": rows[1]["start"] + dt.timedelta(minutes=50),
+                "overlap_min": 50.0,
+                "score": 0.8,
+            },
+            {
+                "person_ref": "P1",
+                "contact_ref": "kt:0101",
+                "via": "telecom",
+                "place_name": "City Library",
+                "lat": 37.56,
+                "lon": 126.975,
+                "start": rows[2]["start"],
+                "end": rows[2]["start"] + dt.timedelta(minutes=30),
+                "overlap_min": 30.0,
+                "score": 0.4,
+            },
+        ]
+    )
+    return Analysis(
+        case_id=case_id,
+        computed_at=day + dt.timedelta(days=3),
+        timezone="Asia/Seoul",
+        window=(day - dt.timedelta(days=1), day + dt.timedelta(days=2)),
+        stays=pa.Table.from_pylist(rows),
+        path={"type": "FeatureCollection", "features": moves},
+        comparison=comparison,
+        contacts=contacts,
+        provenance=[
+            {
+                "agency": "carrier-a",
+                "task": "T1",
+                "sha256": "ab" * 32,
+                "rows": 120,
+                "received_at": day,
+            }
+        ],
+    )
+
+
+def make_case(region: Any, person_ref: str = "P000001") -> Any:
+    dates = CaseDates(
+        specimen_date=dt.date(2026, 11, 4),
+        confirmation_date=dt.date(2026, 11, 5),
+        isolation_date=dt.date(2026, 11, 5),
+        onset_date=dt.date(2026, 11, 3),
+    )
+    ids = Identifiers(
+        name="Hong Gildong",
+        birth_date=dt.date(1980, 1, 2),
+        national_id="800102-1234567",
+        address="1 Sejong-daero, Jung-gu",
+        person_ref=person_ref,
+        phones=["010-1234-5678"],
+    )
+    return register_case(region, dates, ids, by="test")
+
+
+def without_path_and_token(html: bytes) -> bytes:
+    """A page less what differs by request: the CSRF token and the page's own address."""
+    html = re.sub(rb'name="csrfmiddlewaretoken" value="[^"]*"', b"", html)
+    return re.sub(rb'name="next" value="[^"]*"', b"", html)
+
+
+@pytest.fixture
+def with_analysis(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        case_analysis, "latest_analysis", lambda case: sample_analysis(case.case_id)
+    )
+
+
+def test_case_list_shows_only_the_jurisdiction(
+    places: dict[str, Any], make_account: Callable[..., Any], signed_in: Callable[..., Client]
+) -> None:
+    seoul, busan = make_case(places["seoul"]), make_case(places["busan"], "P000002")
+    regional = signed_in(make_account(Role.REGIONAL_INVESTIGATOR)).get("/cases")
+    assert regional.status_code == 200
+    text = regional.content.decode()
+    assert seoul.case_id in text and busan.case_id not in text
+    national = signed_in(make_account(Role.NATIONAL_INVESTIGATOR, "nat")).get("/cases").content
+    assert seoul.case_id.encode() in national and busan.case_id.encode() in national
+    # Names never appear in a list.
+    assert b"Hong Gildong" not in national
+
+
+@pytest.mark.parametrize(
+    "role", [Role.POLICE_APPROVER, Role.PROVIDER_OPERATOR, Role.AUDITOR, Role.ADMINISTRATOR]
+)
+def test_other_roles_may_not_open_case_pages(
+    role: Role,
+    places: dict[str, Any],
+    make_account: Callable[..., Any],
+    signed_in: Callable[..., Client],
+) -> None:
+    case = make_case(places["seoul"])
+    client = signed_in(make_account(role))
+    for page in ["/cases", "/cases/new", f"/cases/{case.case_id}", "/hotspots"]:
+        assert client.get(page).status_code == 403, page
+
+
+def test_a_case_outside_the_region_is_not_found_like_a_missing_one(
+    places: dict[str, Any],
+    make_account: Callable[..., Any],
+    signed_in: Callable[..., Client],
+    with_analysis: None,
+) -> None:
+    busan = make_case(places["busan"])
+    client = signed_in(make_account(Role.REGIONAL_INVESTIGATOR))
+    outside, missing = client.get(f"/cases/{busan.case_id}"), client.get("/cases/C99999")
+    assert outside.status_code == missing.status_code == 404
+    assert without_path_and_token(outside.content) == without_path_and_token(missing.content)
+
+
+def test_registration_form_creates_an_encrypted_case_and_audits_it(
+    places: dict[str, Any], make_account: Callable[..., Any], signed_in: Callable[..., Client]
+) -> None:
+    client = signed_in(make_account(Role.REGIONAL_INVESTIGATOR))
+    form = {
+        "region": "seoul",
+        "name": "Kim Minji",
+        "birth_date": "1990-05-06",
+        "national_id": "900506-2345678",
+        "address": "2 Jong-ro",
+        "person_ref": "P000760",
+        "phones": "010-2222-3333, +82 10 4444 5555",
+        "onset_date": "2026-11-01",
+        "specimen_date": "2026-11-02",
+        "confirmation_date": "2026-11-03",
+        "isolation_date": "2026-11-03",
+    }
+    answer = client.post("/cases/new", form)
+    assert answer.status_code == 302
+    case_id = answer["Location"].rsplit("/", 1)[-1]
+    assert re.fullmatch(r"C\d{5}", case_id)
+    assert AuditEntry.objects.filter(action="case.created", detail__case_id=case_id).exists()
+    # A region outside the jurisdiction is refused, and the values are not echoed back.
+    refused = client.post("/cases/new", {**form, "region": "busan"})
+    assert refused.status_code == 400 and b"region" in refused.content
+    assert b"Kim Minji" not in refused.content and b"900506" not in refused.content
+
+
+def test_case_page_shows_the_analysis_and_audits_the_view(
+    places: dict[str, Any],
+    make_account: Callable[..., Any],
+    signed_in: Callable[..., Client],
+    with_analysis: None,
+) -> None:
+    case = make_case(places["seoul"])
+    client = signed_in(make_account(Role.REGIONAL_INVESTIGATOR))
+    page = client.get(f"/cases/{case.case_id}")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert text.count('<tr id="stay-') == len(STAYS)
+    assert 'data-stays="4"' in text
+    for status in ("confirmed", "only-in-data", "only-in-interview"):
+        assert f'id="comparison-{status}"' in text
+    assert "Gym Seoul" in text  # only in the interview
+    # Contacts ranked with their evidence per stay: P2 (0.8) before kt:0101 (0.4).
+    assert text.index(">P2<") < text.index(">kt:0101<")
+    assert 'id="contacts-stay-2"' in text and 'id="contacts-stay-3"' in text
+    data = json.loads(re.search(r'id="case-map-data"[^>]*>(.*?)</script>', text, re.S).group(1))
+    assert len(data["stays"]) == 4 and data["stays"][1]["source"] == "card"
+    assert len(data["moves"]) == 3 and data["time_zone"] == "Asia/Seoul"
+    # Times are shown in the user's zone (Asia/Seoul by default): 09:00 UTC is 18:00 KST.
+    assert "11-02 18:00" in text
+    # No name without a purpose; the view is in the audit log.
+    assert "Hong Gildong" not in text
+    entry = AuditEntry.objects.filter(action="result.view", object_id=str(case.pk)).last()
+    assert entry is not None and entry.detail["allowed"] is True
+    # With a purpose: the identifiers, and a case.view entry carrying that purpose.
+    named = client.get(f"/cases/{case.case_id}", {"purpose": "calling the patient"})
+    assert "Hong Gildong" in named.content.decode()
+    viewed = AuditEntry.objects.filter(action="case.view", object_id=str(case.pk)).last()
+    assert viewed.detail["purpose"] == "calling the patient"
+
+
+def test_case_page_loads_only_the_hubs_own_scripts(
+    places: dict[str, Any],
+    make_account: Callable[..., Any],
+    signed_in: Callable[..., Client],
+    with_analysis: None,
+) -> None:
+    case = make_case(places["seoul"])
+    page = signed_in(make_account(Role.NATIONAL_INVESTIGATOR)).get(f"/cases/{case.case_id}")
+    scripts = re.findall(r"<script([^>]*)>", page.content.decode())
+    assert scripts  # the data block and the page's module
+    for attributes in scripts:
+        assert 'type="application/json"' in attributes or 'src="/static/' in attributes
+    assert "'unsafe-inline'" not in page["Content-Security-Policy"]
+    assert "worker-src 'self'" in page["Content-Security-Policy"]
+
+
+def test_case_page_without_analysis_says_so(
+    places: dict[str, Any], make_account: Callable[..., Any], signed_in: Callable[..., Client]
+) -> None:
+    case = make_case(places["seoul"])
+    page = signed_in(make_account(Role.NATIONAL_INVESTIGATOR)).get(f"/cases/{case.case_id}")
+    assert page.status_code == 200 and b"No analysis yet" in page.content
+    assert b"case-map-data" not in page.content
+
+
+def test_hotspot_page_scans_the_visible_cases(
+    places: dict[str, Any],
+    make_account: Callable[..., Any],
+    signed_in: Callable[..., Client],
+    with_analysis: None,
+) -> None:
+    cases = [make_case(places["seoul"], f"P{n:06d}") for n in range(3)]
+    page = signed_in(make_account(Role.REGIONAL_INVESTIGATOR)).get("/hotspots")
+    assert page.status_code == 200
+    data = json.loads(
+        re.search(r'id="hotspot-map-data"[^>]*>(.*?)</script>', page.content.decode(), re.S).group(
+            1
+        )
+    )
+    # Daytime stays only (the one covering 03:00 KST is the night at home), one per place.
+    assert {e["case_id"] for e in data["events"]} == {c.case_id for c in cases}
+    audited = AuditEntry.objects.filter(action="result.view", detail__purpose__startswith="hotspot")
+    assert audited.count() == len(cases)
+
+
+def test_static_files_are_served_by_the_hub(client: Client) -> None:
+    css = client.get("/static/hub.css")
+    assert css.status_code == 200 and css["Content-Type"].startswith("text/css")
+    script = client.get("/static/epitrace/case-page.js")
+    assert script.status_code == 200 and "javascript" in script["Content-Type"]
+
+
+def test_language_switch_is_saved_per_user(
+    make_account: Callable[..., Any], signed_in: Callable[..., Client]
+) -> None:
+    user = make_account(Role.NATIONAL_INVESTIGATOR)
+    client = signed_in(user)
+    assert b'lang="en"' in client.get("/cases").content
+    switched = client.post("/preferences/language", {"language": "ko", "next": "/cases"})
+    assert switched.status_code == 302 and switched["Location"] == "/cases"
+    page = signed_in(user).get("/cases").content.decode()  # a new session: the saved choice
+    assert 'lang="ko"' in page and "확진자" in page
+    # An address elsewhere is not followed.
+    away = client.post("/preferences/language", {"language": "en", "next": "https://evil.example/"})
+    assert away["Location"] == "/"
+
+
+def test_time_zone_preference_changes_the_times_shown(
+    places: dict[str, Any],
+    make_account: Callable[..., Any],
+    signed_in: Callable[..., Client],
+    with_analysis: None,
+) -> None:
+    case = make_case(places["seoul"])
+    user = make_account(Role.NATIONAL_INVESTIGATOR)
+    client = signed_in(user)
+    saved = client.post("/preferences", {"language": "en", "time_zone": "UTC"})
+    assert saved.status_code == 200
+    assert "11-02 09:00" in client.get(f"/cases/{case.case_id}").content.decode()
+    bad = client.post("/preferences", {"language": "en", "time_zone": "Mars/Olympus"})
+    assert bad.status_code == 400
