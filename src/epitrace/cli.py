@@ -467,6 +467,78 @@ def store_build(dataset: Path, out: Path, agencies: tuple[str, ...], force: bool
     click.echo(f"{len(manifests)} stores in {out}")
 
 
+# --- provider agents (epitrace agent, epitrace agent-log ...) ---
+
+
+@main.command()
+@click.option("--agency", required=True, help="The hub's code for this agency, e.g. carrier-skt.")
+@click.option(
+    "--store",
+    "store_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="This agency's built store (one folder of `epitrace store build` output).",
+)
+@click.option("--hub", "hub_url", required=True, help="The hub's URL, e.g. https://hub.example.")
+@click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File holding the agency's token [default: $EPITRACE_AGENT_TOKEN].",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.1),
+    default=30.0,
+    show_default=True,
+    help="Seconds between looks for new tasks.",
+)
+@click.option("--once", is_flag=True, help="Answer what is pending, then exit.")
+@click.option(
+    "--log",
+    "log_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The agent's own log [default: STORE/agent-log.jsonl].",
+)
+@click.option(
+    "--ca-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CA certificate(s) to verify the hub with (a private CA).",
+)
+def agent(
+    agency: str,
+    store_dir: Path,
+    hub_url: str,
+    token_file: Path | None,
+    interval: float,
+    once: bool,
+    log_file: Path | None,
+    ca_file: Path | None,
+) -> None:
+    """Answer the hub's approved requests for AGENCY from its own store, and log them."""
+    from epitrace.providers.agent import run_from_cli
+
+    run_from_cli(agency, store_dir, hub_url, token_file, interval, once, log_file, ca_file)
+
+
+@main.group("agent-log")
+def agent_log() -> None:
+    """A provider agent's own log of what its agency disclosed."""
+
+
+@agent_log.command("verify")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def agent_log_verify(file: Path) -> None:
+    """Check the log's hash chain; exit 1 naming the first bad line."""
+    from epitrace.providers.agent_log import verify_log
+
+    check = verify_log(file)
+    if check.ok:
+        click.echo(f"agent log intact: {check.entries:,} entries, chain verified")
+        return
+    click.echo(f"agent log BROKEN at line {check.first_bad}: {check.reason}", err=True)
+    raise SystemExit(1)
+
+
 @main.group()
 def audit() -> None:
     """The audit log of every access and view of personal data."""
@@ -515,6 +587,33 @@ def audit_verify() -> None:
         return
     click.echo(f"audit log BROKEN at entry #{check.first_bad}: {check.reason}", err=True)
     raise SystemExit(1)
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="List what would be destroyed; destroy nothing.")
+def purge(dry_run: bool) -> None:
+    """Destroy personal data whose retention has ended; print what it destroyed.
+
+    Keys first (crypto-shredding), then rows and files; anonymous counts are kept and
+    each destruction is recorded in the audit log. An interrupted purge is finished
+    by the next run. Exit 1 if a destruction failed (it is retried on the next run).
+    """
+    from epitrace.hub import setup
+
+    setup()
+    from django.db import DatabaseError
+
+    from epitrace.hub.retention.purge import run_purge
+
+    try:
+        report = run_purge(dry_run=dry_run)
+    except DatabaseError as exc:
+        raise click.ClickException(
+            f"cannot purge the configured database ({exc}); has the hub been set up on it?"
+        ) from None
+    click.echo(report.describe())
+    if not report.ok:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

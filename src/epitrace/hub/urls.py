@@ -7,6 +7,7 @@ from django.urls import include, path
 from epitrace.hub.accounts import login, views
 from epitrace.hub.audit import pages as audit_pages
 from epitrace.hub.audit import views as audit_views
+from epitrace.hub.retention import views as retention_views
 from epitrace.hub.cases import pages as case_pages
 from epitrace.hub.web import dashboard, exports, openapi
 from epitrace.hub.web import pages as web_pages
@@ -29,6 +30,7 @@ urlpatterns = [
     path("api/users/<str:username>/unlock", views.user_unlock, name="user-unlock"),
     path("api/users/<str:username>/role-history", views.role_history, name="role-history"),
     path("api/audit/entries", audit_views.entry_list, name="audit-entries"),
+    path("api/retention", retention_views.retention_api, name="retention"),
     path("api/", include("epitrace.hub.cases.urls")),  # api/cases, api/cases/...
     path("api/", include("epitrace.hub.exchange.urls")),  # requests, agents, results
     path("api/openapi.json", openapi.schema, name="openapi"),
@@ -40,6 +42,7 @@ urlpatterns = [
     path("logout", web_views.logout_page, name="web-logout"),
     path("regions", web_views.regions_page, name="web-regions"),
     path("users", web_views.users_page, name="web-users"),
+    path("retention", retention_views.retention_page, name="web-retention"),
     path("audit", audit_pages.log_page, name="web-audit"),
     path("audit/export.csv", audit_pages.export_csv, name="web-audit-csv"),
     path("audit/export.fhir", audit_pages.export_fhir, name="web-audit-fhir"),

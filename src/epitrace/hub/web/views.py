@@ -33,6 +33,7 @@ LINKS = [
     ("region.view", "/regions", "Regions"),
     ("dashboard.view", "/dashboard", "Operations dashboard"),
     ("user.manage", "/users", "Users and roles"),
+    ("settings.manage", "/retention", "Retention and destruction"),
     ("audit.read", "/audit", "Audit log"),
     ("audit.read", "/audit/review", "Monthly audit review"),
 ]

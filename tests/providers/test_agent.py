@@ -1,0 +1,422 @@
+"""The provider agent against a stand-in hub: it answers its agency's tasks from its store,
+retries while the hub is down, never sends twice, declines what its store will not
+answer, stops on a revoked credential, and keeps a chained log of what it disclosed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import socket
+import threading
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+from tests.providers.test_agent_support import Failure, FakeHub, serving
+
+from epitrace.cli import main
+from epitrace.providers import protocol
+from epitrace.providers.agent import (
+    Agent,
+    AgentError,
+    Backoff,
+    CredentialRevoked,
+    HubClient,
+    HubRejected,
+    Stopped,
+    read_token,
+)
+from epitrace.providers.agent_log import AgentLog, AgentLogError, read_entries, verify_log
+from epitrace.providers.queries import Circle, PlaceTimePresence
+
+AGENCY = "carrier-skt"
+TOKEN = "skt-token-0123456789abcdef"
+FAST = Backoff(base=0.01, cap=0.08)
+
+
+@pytest.fixture
+def skt(stores: Path, tmp_path: Path) -> Path:
+    """The SKT store, with its agent log in a folder of the test's own."""
+    return stores / "skt"
+
+
+@pytest.fixture
+def log_path(tmp_path: Path) -> Path:
+    return tmp_path / "agent-log.jsonl"
+
+
+@pytest.fixture
+def hub() -> FakeHub:
+    return FakeHub(tokens={TOKEN: AGENCY, "kb-token": "cards-kb"})
+
+
+def subscriber_lookup(store: Path, n: int = 0) -> dict[str, Any]:
+    rows = pq.read_table(store / "subscribers.parquet").slice(n, 1).to_pylist()
+    return protocol.question(
+        "lookup", registry="subscribers", column="person_ref", values=[rows[0]["person_ref"]]
+    )
+
+
+def presence_question() -> dict[str, Any]:
+    start = dt.datetime(2020, 2, 10, tzinfo=dt.UTC)
+    query = PlaceTimePresence((Circle(35.87, 128.6, 200.0),), start, start + dt.timedelta(hours=6))
+    return protocol.question("presence", query=query)
+
+
+def make_agent(store: Path, url: str, log_path: Path, **options: Any) -> Agent:
+    options.setdefault("backoff", FAST)
+    options.setdefault("token", TOKEN)
+    return Agent(AGENCY, store, url, log_path=log_path, timeout=5.0, **options)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+# --- answering ---
+
+
+def test_answers_its_tasks_and_logs_what_it_sent(skt: Path, hub: FakeHub, log_path: Path) -> None:
+    hub.add_task(1, AGENCY, [subscriber_lookup(skt), subscriber_lookup(skt, 5)])
+    hub.add_task(2, "cards-kb", [subscriber_lookup(skt)])  # another agency's: never listed
+    with serving(hub) as url:
+        done = make_agent(skt, url, log_path).answer_pending()
+    assert (done.tasks, done.answered) == (1, 1)
+    assert hub.tasks[1].status == "answered" and hub.tasks[2].status == "ready"
+    (answer, _) = protocol.unpack_answers(
+        hub.tasks[1].blob or b"", hub.tasks[1].body["fingerprints"]
+    )
+    assert answer["subscribers"].num_rows >= 1
+    (hello,) = hub.hellos
+    assert hello["agency"] == AGENCY
+    assert hello["store"]["agency"] == "SKT" and hello["store"]["kind"] == "carrier"
+    assert hello["store"]["first_date"] and hello["store"]["policy"]["max_window_days"] == 31
+    prepared, sent = read_entries(log_path)
+    assert (prepared["event"], sent["event"]) == ("prepared", "sent")
+    for entry in (prepared, sent):
+        assert entry["task"] == 1 and entry["request"] == "R00001" and entry["case"] == "C00001"
+        assert entry["requested_by"] == "investigator-kim"
+        assert entry["approved_by"] == "police-lee"
+        assert entry["justification"].startswith("confirmed case C00001")
+        assert entry["questions"] == hub.tasks[1].body["questions"]
+        assert entry["sent"]["sha256"] == hub.tasks[1].sha256
+        assert entry["sent"]["bytes"] == len(hub.tasks[1].blob or b"")
+        assert entry["sent"]["answers"][0]["tables"] == {"subscribers": 1}
+    assert sent["hub_reply"] == {
+        "status": 201,
+        "body": {"status": "received", "sha256": hub.tasks[1].sha256},
+    }
+    assert dt.datetime.fromisoformat(sent["at"]).tzinfo == dt.UTC
+    assert TOKEN not in log_path.read_text()
+    assert verify_log(log_path).ok
+
+
+def test_retries_with_backoff_while_the_hub_is_down_then_succeeds(
+    skt: Path, hub: FakeHub, log_path: Path
+) -> None:
+    hub.add_task(1, AGENCY, [subscriber_lookup(skt)])
+    port = free_port()
+    waits: list[tuple[str, str, float]] = []
+    started: list[Any] = []
+
+    def notice(what: str, why: str, seconds: float) -> None:
+        waits.append((what, why, seconds))
+        if len(waits) == 4:  # the hub comes back after four failed tries
+            context = serving(hub, port)
+            context.__enter__()
+            started.append(context)
+
+    agent = make_agent(skt, f"http://127.0.0.1:{port}", log_path, on_retry=notice)
+    try:
+        done = agent.answer_pending()
+    finally:
+        for context in started:
+            context.__exit__(None, None, None)
+    assert done.answered == 1 and hub.tasks[1].status == "answered"
+    assert [what for what, _, _ in waits] == ["hello"] * 4
+    assert all("hub unreachable" in why for _, why, _ in waits)
+    # Exponential with jitter: each wait within [step/2, step], step doubling up to the cap.
+    for attempt, (_, _, seconds) in enumerate(waits):
+        step = min(FAST.cap, FAST.base * 2**attempt)
+        assert step / 2 <= seconds <= step
+    assert verify_log(log_path).ok
+
+
+def test_backoff_is_capped_and_jittered() -> None:
+    backoff = Backoff(base=1.0, cap=60.0)
+    late = [backoff.delay(20) for _ in range(200)]
+    assert all(30.0 <= d <= 60.0 for d in late)
+    assert len(set(late)) > 100  # jitter: agents that failed together do not retry together
+    assert backoff.delay(0, retry_after=600.0) == 60.0  # the hub's Retry-After, within the cap
+    assert 5.0 <= backoff.delay(0, retry_after=5.0) <= 60.0
+
+
+def test_a_5xx_mid_upload_is_retried_and_the_answer_kept_once(
+    skt: Path, hub: FakeHub, log_path: Path
+) -> None:
+    hub.add_task(1, AGENCY, [subscriber_lookup(skt)])
+    hub.add_task(2, AGENCY, [subscriber_lookup(skt, 3)])
+    answer_path = r"/api/agent/tasks/\d+/answer"
+    hub.fail_next = [
+        Failure("PUT", answer_path, 502),  # the proxy failed before the hub saw it
+        Failure("PUT", answer_path, 503, after=True),  # the hub stored it, the reply was lost
+        Failure("GET", "/api/agent/tasks", 500),
+        Failure("PUT", answer_path, 429, headers=(("Retry-After", "0"),)),
+    ]
+    waits: list[str] = []
+    with serving(hub) as url:
+        agent = make_agent(skt, url, log_path, on_retry=lambda what, why, s: waits.append(why))
+        done = agent.answer_pending()
+    assert done.tasks == 2 and done.answered + done.already == 2
+    assert done.already == 1  # the lost reply: the resend was recognised by its checksum
+    assert all(t.status == "answered" for t in hub.tasks.values())
+    assert len(waits) == 4 and "hub answered 502" in waits[1]
+    entries = read_entries(log_path)
+    assert [e["event"] for e in entries].count("sent") == 2
+    assert sorted(e["hub_reply"]["status"] for e in entries if e["event"] == "sent") == [200, 201]
+
+
+def test_never_uploads_twice_after_success(skt: Path, hub: FakeHub, log_path: Path) -> None:
+    hub.add_task(1, AGENCY, [subscriber_lookup(skt)])
+    hub.keep_listing_answered = True  # even a hub that keeps listing it
+    with serving(hub) as url:
+        first = make_agent(skt, url, log_path).answer_pending()
+        again = make_agent(skt, url, log_path)
+        second = again.answer_pending()
+        third = again.answer_pending()
+    assert first.answered == 1
+    assert (second.skipped, third.skipped) == (1, 1)
+    assert hub.puts() == 1
+    assert [e["event"] for e in read_entries(log_path)] == ["prepared", "sent"]
+
+
+def test_a_crash_mid_upload_leaves_a_trace_and_the_resend_is_identical(
+    skt: Path, hub: FakeHub, log_path: Path
+) -> None:
+    hub.add_task(1, AGENCY, [subscriber_lookup(skt)])
+    hub.fail_next = [Failure("PUT", r".*", 503) for _ in range(100)]
+    stop = threading.Event()
+    with serving(hub) as url:
+        agent = make_agent(
+            skt, url, log_path, on_retry=lambda *_: stop.set() if hub.puts() >= 2 else None
+        )
+        with pytest.raises(Stopped):
+            agent.answer_pending(stop)
+        assert [e["event"] for e in read_entries(log_path)] == ["prepared"]
+        hub.fail_next.clear()
+        done = make_agent(skt, url, log_path).answer_pending()
+    assert done.answered == 1
+    first, again, sent = read_entries(log_path)
+    assert (first["event"], again["event"], sent["event"]) == ("prepared", "prepared", "sent")
+    assert first["sent"]["sha256"] == again["sent"]["sha256"] == hub.tasks[1].sha256
+
+
+def test_questions_of_the_wrong_kind_are_declined_with_the_reason(
+    skt: Path, hub: FakeHub, log_path: Path
+) -> None:
+    paid = {
+        "method": "merchant_time",
+        "args": {
+            "start": "2020-02-10T00:00:00+00:00",
+            "end": "2020-02-11T00:00:00+00:00",
+            "merchant_ids": ["M000001"],
+        },
+    }
+    hub.add_task(1, AGENCY, [subscriber_lookup(skt), paid])
+    hub.add_task(2, AGENCY, [{"method": "dump_everything", "args": {}}])
+    tampered = subscriber_lookup(skt)
+    hub.add_task(3, AGENCY, [tampered])
+    hub.tasks[3].body["questions"] = [{**tampered, "args": {**tampered["args"], "values": []}}]
+    with serving(hub) as url:
+        done = make_agent(skt, url, log_path).answer_pending()
+    assert (done.refused, done.answered) == (3, 0) and hub.puts() == 0
+    assert hub.tasks[1].refusal == "question 1: SKT (carrier) does not answer merchant-time queries"
+    assert hub.tasks[2].refusal == "question 0: unknown method 'dump_everything'"
+    assert hub.tasks[3].refusal == "question 0: its fingerprint does not match it"
+    refused = read_entries(log_path)
+    assert [e["event"] for e in refused] == ["refused"] * 3
+    assert refused[0]["reason"] == hub.tasks[1].refusal and "sent" not in refused[0]
+
+
+def test_the_hub_refusing_an_answer_is_logged_not_retried(
+    skt: Path, hub: FakeHub, log_path: Path
+) -> None:
+    hub.add_task(1, AGENCY, [subscriber_lookup(skt)])
+    hub.max_bytes = 10  # every answer is too large for this hub
+    with serving(hub) as url:
+        done = make_agent(skt, url, log_path).answer_pending()
+    assert done.rejected == 1 and hub.puts() == 1
+    _, rejected = read_entries(log_path)
+    assert rejected["event"] == "rejected"
+    assert rejected["hub_reply"] == {"status": 413, "reason": "answer file too large"}
+
+
+def test_a_damaged_upload_is_sent_again(skt: Path, hub: FakeHub, log_path: Path) -> None:
+    hub.add_task(1, AGENCY, [subscriber_lookup(skt)])
+    hub.fail_next = [Failure("PUT", r".*", 400), Failure("PUT", r".*", 400)]
+    with serving(hub) as url:
+        done = make_agent(skt, url, log_path).answer_pending()
+    assert done.answered == 1 and hub.puts() == 3
+
+
+def test_stops_on_a_revoked_credential(skt: Path, hub: FakeHub, log_path: Path) -> None:
+    hub.add_task(1, AGENCY, [subscriber_lookup(skt)])
+    with serving(hub) as url:
+        agent = make_agent(skt, url, log_path)
+        assert agent.answer_pending().answered == 1
+        hub.add_task(2, AGENCY, [subscriber_lookup(skt, 1)])
+        del hub.tokens[TOKEN]  # the administrator revokes it
+        with pytest.raises(CredentialRevoked, match="revoked or unknown"):
+            agent.answer_pending()
+        stop = threading.Event()
+        with pytest.raises(CredentialRevoked):
+            make_agent(skt, url, log_path).run(stop)
+    assert hub.tasks[2].status == "ready" and hub.puts() == 1
+    assert not stop.is_set()
+
+
+def test_a_token_of_another_agency_is_refused_at_hello(
+    skt: Path, hub: FakeHub, log_path: Path
+) -> None:
+    with serving(hub) as url, pytest.raises(AgentError, match="another agency"):
+        make_agent(skt, url, log_path, token="kb-token").answer_pending()
+
+
+def test_run_answers_new_tasks_until_stopped(skt: Path, hub: FakeHub, log_path: Path) -> None:
+    passes: list[int] = []
+    stop = threading.Event()
+    with serving(hub) as url:
+        agent = make_agent(skt, url, log_path, interval=0.05)
+
+        def counted(done: Any) -> None:
+            passes.append(done.answered)
+            if len(passes) == 2:
+                hub.add_task(7, AGENCY, [subscriber_lookup(skt)])
+            if sum(passes) == 1:
+                stop.set()
+
+        thread = threading.Thread(target=agent.run, args=(stop,), kwargs={"on_pass": counted})
+        thread.start()
+        thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert hub.tasks[7].status == "answered" and len(hub.hellos) == 1
+
+
+def test_run_stops_promptly_while_the_hub_is_down(skt: Path, log_path: Path) -> None:
+    stop = threading.Event()
+    agent = make_agent(
+        skt, f"http://127.0.0.1:{free_port()}", log_path, backoff=Backoff(base=5.0, cap=60.0)
+    )
+    thread = threading.Thread(target=agent.run, args=(stop,))
+    thread.start()
+    stop.set()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
+def test_redirects_are_refused_so_the_token_goes_nowhere_else(skt: Path) -> None:
+    def redirecting(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("302 Found", [("Location", "http://elsewhere.example/api/agent/tasks")])
+        return [b""]
+
+    with serving(redirecting) as url:  # type: ignore[arg-type]
+        client = HubClient(url, TOKEN, timeout=5.0)
+        with pytest.raises(HubRejected, match=r"redirects to http://elsewhere\.example"):
+            client.call("GET", "/api/agent/tasks")
+    assert TOKEN not in repr(client)
+
+
+def test_the_token_comes_from_a_file_or_the_environment(tmp_path: Path) -> None:
+    secret = tmp_path / "token"
+    secret.write_text(TOKEN + "\n")
+    assert read_token(secret, {}) == TOKEN
+    assert read_token(None, {"EPITRACE_AGENT_TOKEN": TOKEN}) == TOKEN
+    with pytest.raises(AgentError, match="--token-file FILE or set EPITRACE_AGENT_TOKEN"):
+        read_token(None, {})
+    (tmp_path / "empty").write_text("\n")
+    with pytest.raises(AgentError, match="is empty"):
+        read_token(tmp_path / "empty", {})
+
+
+# --- the log ---
+
+
+def test_the_log_chain_verifies_and_names_a_tampered_line(
+    skt: Path, hub: FakeHub, log_path: Path
+) -> None:
+    for task_id in (1, 2, 3):
+        hub.add_task(task_id, AGENCY, [subscriber_lookup(skt, task_id)])
+    with serving(hub) as url:
+        make_agent(skt, url, log_path).answer_pending()
+    lines = log_path.read_text().splitlines(keepends=True)
+    assert len(lines) == 6 and verify_log(log_path).ok
+    edited = json.loads(lines[2])
+    edited["approved_by"] = "nobody"
+    tampered = log_path.with_name("tampered.jsonl")
+    tampered.write_text("".join([*lines[:2], json.dumps(edited) + "\n", *lines[3:]]))
+    check = verify_log(tampered)
+    assert (check.first_bad, check.entries) == (3, 2) and "edited" in check.reason
+    tampered.write_text("".join([*lines[:3], *lines[4:]]))  # a line removed
+    assert verify_log(tampered).first_bad == 4
+    tampered.write_text("".join(lines[:-1]) + lines[-1].rstrip("\n"))  # cut mid-write
+    assert verify_log(tampered).first_bad == 6
+    runner = CliRunner()
+    good = runner.invoke(main, ["agent-log", "verify", str(log_path)])
+    assert good.exit_code == 0 and "6 entries" in good.output
+    bad = runner.invoke(main, ["agent-log", "verify", str(tampered)])
+    assert bad.exit_code == 1 and "BROKEN at line 6" in bad.output
+    assert "investigator-kim" not in good.output + bad.output  # counts, never contents
+
+
+def test_an_agent_will_not_append_to_a_broken_log(skt: Path, log_path: Path) -> None:
+    log_path.write_text('{"seq": 1}\n')
+    with pytest.raises(AgentLogError, match="broken at line 1"):
+        AgentLog(log_path).open()
+
+
+def test_two_agents_cannot_share_a_log(log_path: Path) -> None:
+    with AgentLog(log_path), pytest.raises(AgentLogError, match="in use by another agent"):
+        AgentLog(log_path).open()
+
+
+# --- the command line ---
+
+
+def test_cli_once_answers_and_prints_counts_only(
+    skt: Path, hub: FakeHub, tmp_path: Path, log_path: Path
+) -> None:
+    hub.add_task(1, AGENCY, [subscriber_lookup(skt)])
+    hub.add_task(2, AGENCY, [presence_question()])
+    secret = tmp_path / "token"
+    secret.write_text(TOKEN)
+    with serving(hub) as url:
+        args = ["agent", "--agency", AGENCY, "--store", str(skt), "--hub", url, "--once"]
+        args += ["--token-file", str(secret), "--log", str(log_path)]
+        result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "carrier-skt: 2 tasks, 2 answered" in result.output
+    assert TOKEN not in result.output
+    for entry in read_entries(log_path):
+        for question in entry["questions"]:
+            assert json.dumps(question["args"]) not in result.output
+
+
+def test_cli_explains_what_is_missing(skt: Path, tmp_path: Path, hub: FakeHub) -> None:
+    runner = CliRunner()
+    base = ["agent", "--agency", AGENCY, "--hub", "http://127.0.0.1:9", "--once"]
+    no_token = runner.invoke(main, [*base, "--store", str(skt)], env={"EPITRACE_AGENT_TOKEN": ""})
+    assert no_token.exit_code == 2 and "no credential" in no_token.output
+    env = {"EPITRACE_AGENT_TOKEN": TOKEN}
+    not_built = runner.invoke(main, [*base, "--store", str(tmp_path)], env=env)
+    assert not_built.exit_code == 2 and "not a built provider store" in not_built.output
+    del hub.tokens[TOKEN]
+    with serving(hub) as url:
+        args = ["agent", "--agency", AGENCY, "--store", str(skt), "--hub", url, "--once"]
+        args += ["--log", str(tmp_path / "log.jsonl")]
+        revoked = runner.invoke(main, args, env=env)
+    assert revoked.exit_code == 1 and "revoked or unknown" in revoked.output
+    assert TOKEN not in revoked.output
