@@ -258,3 +258,35 @@ def test_a_job_whose_worker_died_is_taken_over_and_finished_once(hub: dict, sign
         jobs.run_job(dead)  # the first worker wakes up: its work is refused
     request = DataRequest.objects.get(request_id=made["request_id"])
     assert request.tasks.count() == 1
+
+
+@pytest.mark.django_db
+def test_the_contact_search_through_the_exchange_matches_the_direct_one(
+    hub: dict, stores: Path, signed_in: Any
+) -> None:
+    from epitrace.exposure import search_contacts
+    from epitrace.hub.exchange.analysis import _contact_window
+
+    investigator, police = signed_in(hub["investigator"]), signed_in(hub["police"])
+    kinds = ["telecom", "cards", "transit", "checkins", "contacts"]
+    made = _ask(investigator, hub["case"].case_id, kinds=kinds).json()
+    police.post(
+        f"/api/requests/{made['request_id']}/decision",
+        json.dumps({"approve": True}),
+        content_type="application/json",
+    )
+    request = _run_to_the_end(hub, DataRequest.objects.get(request_id=made["request_id"]))
+    assert request.status == Status.ANALYSED
+    analysis = latest_analysis(hub["case"])
+    assert analysis is not None and analysis.contacts is not None
+
+    network = StoreNetwork(stores)
+    records = network.subject(hub["person"], request.start, request.end)
+    records = records.only("telecom", "card", "transit", "entry")
+    trajectory = trace_subject(records, TrajectoryParams())
+    tz = "Asia/Seoul"
+    direct = search_contacts(network, trajectory, records, _contact_window(request, tz), tz)
+    expected = direct.contacts.table
+    assert analysis.contacts.num_rows == expected.num_rows > 0
+    assert analysis.contacts["contact_ref"].to_pylist() == expected["contact_ref"].to_pylist()
+    assert max(t.round for t in request.tasks.all()) >= 3, "contacts come after the path"
