@@ -103,6 +103,9 @@ def _within(scope: Scope, assignment: RoleAssignment, obj: Any) -> bool:
     if scope is Scope.OWN_REGION:
         return getattr(obj, "region_id", None) == assignment.region_id
     if scope is Scope.OWN_AGENCY:
+        several = getattr(obj, "agency_ids", None)  # an object that concerns many agencies
+        if several is not None:
+            return assignment.agency_id in several
         return getattr(obj, "agency_id", None) == assignment.agency_id
     return True
 

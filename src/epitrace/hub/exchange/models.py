@@ -58,6 +58,11 @@ class DataRequest(models.Model):
     def region_id(self) -> int:
         return self.case.region_id
 
+    @property
+    def agency_ids(self) -> set[int]:
+        """The agencies asked about this request (what an operator may see of it)."""
+        return set(self.tasks.values_list("agency_id", flat=True))
+
 
 class TaskStatus(models.TextChoices):
     READY = "ready"  # the agency may fetch and answer it
