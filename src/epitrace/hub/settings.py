@@ -66,7 +66,14 @@ def _kept_secret(name: str, env: str) -> str:
 def database_from_url(url: str | None) -> dict[str, object]:
     if not url:
         HOME.mkdir(parents=True, exist_ok=True)
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(HOME / "hub.sqlite3")}
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(HOME / "hub.sqlite3"),
+            # The job runner, the agents' uploads and the pages write at once: each
+            # transaction takes the write lock when it begins (no lock upgrade that
+            # fails half-way), and waits for it up to 30 s instead of failing.
+            "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE"},
+        }
     parsed = urlparse(url)
     if parsed.scheme not in ("postgres", "postgresql"):
         raise ValueError(f"DATABASE_URL: unsupported scheme {parsed.scheme!r}; use postgresql://")
