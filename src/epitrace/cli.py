@@ -410,7 +410,13 @@ def demo_code(username: str) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
-def serve(host: str, port: int) -> None:
+@click.option(
+    "--jobs/--no-jobs",
+    default=True,
+    show_default=True,
+    help="Run background jobs in this process (--no-jobs when epitrace worker runs them).",
+)
+def serve(host: str, port: int, jobs: bool) -> None:
     """The web system on its configured database: migrate, then serve (waitress)."""
     from epitrace.hub import setup
 
@@ -422,7 +428,7 @@ def serve(host: str, port: int) -> None:
     from epitrace.hub.serving import serve as serve_hub
 
     try:
-        serve_hub(host, port, echo=click.echo)
+        serve_hub(host, port, echo=click.echo, jobs=jobs)
     except ServeError as error:
         raise click.ClickException(str(error)) from None
 
@@ -614,6 +620,91 @@ def purge(dry_run: bool) -> None:
     click.echo(report.describe())
     if not report.ok:
         raise SystemExit(1)
+
+
+# --- the exchange's background jobs and agents' credentials ---
+
+
+def _hub_ready() -> None:
+    from epitrace.hub import setup
+
+    try:
+        setup()
+    except ValueError as error:  # e.g. an unsupported DATABASE_URL
+        raise click.ClickException(str(error)) from None
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run the jobs that are due, then exit.")
+@click.option("--poll", type=click.FloatRange(0.1, 60), default=1.0, show_default=True)
+def worker(once: bool, poll: float) -> None:
+    """Run the hub's background jobs (requests' rounds and analyses) until stopped.
+
+    Any number of workers may run against one database: a job is claimed by one of
+    them, resumed by another if its worker dies, and its result stored once.
+    """
+    _hub_ready()
+    import threading
+
+    from epitrace.hub.exchange.jobs import run_pending, run_worker
+
+    if once:
+        click.echo(f"{run_pending()} jobs run")
+        return
+    stop = threading.Event()
+    click.echo("Running background jobs (Ctrl-C stops)")
+    try:
+        run_worker(stop, poll_seconds=poll)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+@main.group("agent-token")
+def agent_token() -> None:
+    """Issue or revoke an agency agent's credential (administrators)."""
+
+
+def _agency(code: str) -> object:
+    from epitrace.hub.accounts.models import Agency
+
+    agency = Agency.objects.filter(code=code).first()
+    if agency is None:
+        raise click.ClickException(f"no agency {code!r} in the hub")
+    return agency
+
+
+@agent_token.command("issue")
+@click.option("--agency", "code", required=True, help="The hub's code for the agency.")
+@click.option("--by", default="administrator", show_default=True, help="Who issues it.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Write the token to this file (mode 0600) for the agent's --token-file.",
+)
+def agent_token_issue(code: str, by: str, out: Path) -> None:
+    """A new credential for an agency's agent, written once to a private file."""
+    _hub_ready()
+    import os
+
+    from epitrace.hub.exchange.credentials import issue_token
+
+    token = issue_token(_agency(code), by=by)
+    descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as sink:
+        sink.write(token + "\n")
+    click.echo(f"Token for {code} written to {out} (the hub keeps only its digest)")
+
+
+@agent_token.command("revoke")
+@click.option("--agency", "code", required=True, help="The hub's code for the agency.")
+@click.option("--by", default="administrator", show_default=True, help="Who revokes it.")
+def agent_token_revoke(code: str, by: str) -> None:
+    """Revoke every live credential of an agency: its agent is refused from its next call."""
+    _hub_ready()
+    from epitrace.hub.exchange.credentials import revoke_tokens
+
+    click.echo(f"{revoke_tokens(_agency(code), by=by)} credentials of {code} revoked")
 
 
 if __name__ == "__main__":  # pragma: no cover

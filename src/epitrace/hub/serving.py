@@ -50,8 +50,15 @@ def _stop(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, echo: Callable[[str], None] = print) -> None:
-    """Migrate, then serve until Ctrl-C (or SIGTERM)."""
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    echo: Callable[[str], None] = print,
+    *,
+    jobs: bool = True,
+) -> None:
+    """Migrate, then serve until Ctrl-C (or SIGTERM), running the job runner beside it
+    (``jobs=False`` when dedicated ``epitrace worker`` processes run the jobs)."""
     from django.conf import settings
     from waitress import create_server
 
@@ -69,6 +76,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, echo: Callable[[str], None]
             "(put the hub behind the TLS proxy, or set EPITRACE_SSL_REDIRECT=0 locally)."
         )
     echo(f"The hub is serving on http://{host}:{port}/ (Ctrl-C stops it)")
+    stop_jobs = _start_jobs(echo) if jobs else None
     # Ctrl-C and SIGTERM (service managers) both stop it the same clean way, even when
     # started in the background, where a shell leaves SIGINT ignored.
     signal.signal(signal.SIGINT, _stop)
@@ -78,5 +86,21 @@ def serve(host: str = "127.0.0.1", port: int = 8000, echo: Callable[[str], None]
     except KeyboardInterrupt:
         pass
     finally:
+        if stop_jobs is not None:
+            stop_jobs()
         server.close()
         echo("The hub stopped.")
+
+
+def _start_jobs(echo: Callable[[str], None]) -> Callable[[], None]:
+    """The durable job runner in a thread of this process; returns how to stop it."""
+    from epitrace.hub.exchange.jobs import start_worker_thread
+
+    thread, stop = start_worker_thread()
+    echo("Background jobs: running in this process (a job cut short is resumed on restart)")
+
+    def stop_and_wait() -> None:
+        stop.set()
+        thread.join(timeout=30)
+
+    return stop_and_wait
