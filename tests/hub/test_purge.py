@@ -28,6 +28,7 @@ from tests.hub.test_purge_support import (
     files_bytes,
     find_in,
     plant_case,
+    with_exchange_data,
 )
 
 from epitrace.hub import crypto
@@ -85,6 +86,7 @@ def test_nothing_of_a_purged_case_remains_anywhere(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     purged = plant_case(places["seoul"], PERSON, OLD)
+    with_exchange_data(purged)  # a provider answer file and an analysis result
     kept = plant_case(places["busan"], KEPT_PERSON, RECENT)
     national = signed_in(make_account(Role.NATIONAL_INVESTIGATOR))
     view_detail(national, purged.case)
@@ -104,7 +106,12 @@ def test_nothing_of_a_purged_case_remains_anywhere(
 
     report = run_purge(now=NOW)
 
-    assert [d.case_number for d in report.destroyed] == [purged.case.case_id]
+    # Its answers and results first, each by its own rule, then the whole case.
+    assert [(d.kind, d.case_number) for d in report.destroyed] == [
+        (Kind.RAW_RESULTS, purged.case.case_id),
+        (Kind.ANALYSIS_RESULTS, purged.case.case_id),
+        (Kind.IDENTIFIERS, purged.case.case_id),
+    ]
     assert report.ok and report.vacuumed
     assert_case_gone(purged)
     assert_untouched(kept)
@@ -124,6 +131,7 @@ def test_nothing_of_a_purged_case_remains_anywhere(
     assert aggregates.cases_by_day_and_region("onset") == onset_before
     assert PurgedCaseCount.objects.get().cases == 1
     assert verify_chain().ok
+    assert AuditEntry.objects.filter(action__startswith="purge.").count() == 3
     entry = AuditEntry.objects.get(action="purge.case")
     assert entry.actor == "system" and entry.object_id == str(purged.case.pk)
     assert entry.detail["case"] == purged.case.case_id
@@ -139,7 +147,7 @@ def assert_case_gone(planted: Planted) -> None:
     assert not BlindIndex.objects.filter(case_id=case.pk).exists()
     assert not case_folder(case).exists()
     assert cases_matching("phone", PERSON.phones[0]) == []
-    record = PurgeRecord.objects.get(case_uid=case.uid)
+    record = PurgeRecord.objects.get(case_uid=case.uid, target="cases")
     assert record.done and record.vacuumed_at is not None and record.steps_done == 3
 
 

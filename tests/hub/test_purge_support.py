@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import connection
 
+from epitrace.hub.cases import storage
 from epitrace.hub.cases.models import ENCRYPTED_FIELDS, BlindIndex, Case, CaseKey
 from epitrace.hub.cases.records import (
     CaseDates,
@@ -22,7 +23,7 @@ from epitrace.hub.cases.records import (
     normalise_phone,
     register_case,
 )
-from epitrace.hub.cases.storage import ensure_case_folder
+from epitrace.hub.cases.storage import case_folder, ensure_case_folder
 
 PERSON = Identifiers(
     name="홍길동 Hong Gildong-Purgetest",
@@ -202,3 +203,34 @@ def database_bytes() -> dict[str, bytes]:
     if files is not None:
         found["postgres relation files"] = files
     return found
+
+
+def with_exchange_data(planted: Planted) -> tuple[bytes, bytes]:
+    """An answer file and an analysis result, as the exchange app stores them."""
+    from epitrace.hub.exchange.models import AnalysisResult, DataRequest, Status
+
+    case = planted.case
+    moment = dt.datetime(2026, 5, 11, tzinfo=dt.UTC)
+    request = DataRequest.objects.create(
+        request_id="R00001",
+        case=case,
+        kinds=["telecom"],
+        start=moment - dt.timedelta(days=4),
+        end=moment,
+        justification="contact tracing",
+        needs_approval=True,
+        status=Status.ANALYSED,
+        requested_by="national",
+        requested_role="national_investigator",
+        deadline=moment,
+    )
+    bundle = encrypt_for_case(case, f"result:{request.pk}", f"stays of {PERSON.name}".encode())
+    AnalysisResult.objects.create(
+        request=request, case=case, computed_at=moment, stays=3, provenance=[], bundle_enc=bundle
+    )
+    answers = case_folder(case) / storage.ANSWERS_DIR
+    answers.mkdir(parents=True)
+    answer = encrypt_for_case(case, "answer:1", b"telecom rows of " + PERSON.phones[0].encode())
+    (answers / "task-1.bin").write_bytes(answer)
+    planted.blobs += [answer, bundle]
+    return answer, bundle

@@ -18,6 +18,10 @@ from django.conf import settings
 from epitrace.hub.cases.models import Case
 
 CASES_DIR = "cases"
+# Sub-folders by kind of data, each with its own retention (epitrace.hub.retention):
+ANSWERS_DIR = "answers"  # the providers' raw answers (exchange.answers)
+RESULTS_DIR = "results"  # analysis outputs written as files
+UPLOADS_DIR = "uploads"  # documents uploaded for the case: kept as long as the case
 
 
 def cases_root() -> Path:

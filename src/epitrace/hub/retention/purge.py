@@ -223,6 +223,9 @@ def _vacuum_pending(report: PurgeReport) -> None:
         for table in registry.target_named(name).tables():
             if table not in tables:
                 tables.append(table)
+    if not tables:  # files only: nothing lingers in the database
+        pending.update(vacuumed_at=timezone.now())
+        return
     crash_point("before:vacuum")
     report.vacuumed = vacuum(tables)
     if report.vacuumed:

@@ -20,8 +20,10 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
+from django.apps import apps
 from django.db import models
 from django.db.models import Count
 
@@ -29,7 +31,12 @@ from epitrace.hub.audit.chain import prune_expired
 from epitrace.hub.audit.chain import retention as audit_chain_retention
 from epitrace.hub.audit.models import AuditEntry
 from epitrace.hub.cases.models import BlindIndex, Case, CaseKey
-from epitrace.hub.cases.storage import delete_folder_for_uid, folder_for_uid
+from epitrace.hub.cases.storage import (
+    ANSWERS_DIR,
+    RESULTS_DIR,
+    delete_folder_for_uid,
+    folder_for_uid,
+)
 from epitrace.hub.retention import aggregates
 from epitrace.hub.retention.models import PurgeRecord, RetentionSettings
 from epitrace.hub.retention.rules import (
@@ -234,13 +241,14 @@ class CaseTarget:
 
 @dataclass
 class CaseDataTarget:
-    """Rows of ``model`` (a ForeignKey ``case_field`` to Case) and the files under
+    """Parts of a case that expire before it: rows of ``model`` (a ForeignKey
+    ``case_field`` to Case; None for files only) and the files under
     ``case_folder(case) / subfolder``, destroyed ``kind``'s retention after the case's
-    confirmation, while the case itself stays."""
+    confirmation while the case itself stays."""
 
     name: str
     kind: Kind
-    model: type[models.Model]
+    model: type[models.Model] | None
     subfolder: str
     case_field: str = "case"
     action: str = field(default="")
@@ -248,12 +256,17 @@ class CaseDataTarget:
     def __post_init__(self) -> None:
         self.action = self.action or f"purge.{self.kind}"
 
-    def _rows_of(self, case_uid: Any) -> models.QuerySet:
+    def _rows_of(self, case_uid: Any) -> models.QuerySet | None:
+        if self.model is None:
+            return None
         return self.model._default_manager.filter(**{f"{self.case_field}__uid": case_uid})
 
-    def _has_data(self, case: Case) -> bool:
-        folder = folder_for_uid(case.uid) / self.subfolder
-        return folder.exists() or self._rows_of(case.uid).exists()
+    def _folder(self, case_uid: Any) -> Path:
+        return folder_for_uid(case_uid) / self.subfolder
+
+    def _has_data(self, case_uid: Any) -> bool:
+        rows = self._rows_of(case_uid)
+        return self._folder(case_uid).exists() or (rows is not None and rows.exists())
 
     def due(self, policy: RetentionSettings, now: dt.datetime) -> list[Due]:
         cutoff = latest_expired_anchor(policy, self.kind, local_today(now))
@@ -262,28 +275,32 @@ class CaseDataTarget:
         return [
             _case_due(self, policy, case)
             for case in expired
-            if str(case.uid) not in skip and self._has_data(case)
+            if str(case.uid) not in skip and self._has_data(case.uid)
         ]
 
     def schedule(self, policy: RetentionSettings) -> list[Scheduled]:
-        date_field = f"{self.case_field}__confirmation_date"
-        rows = (
-            self.model._default_manager.values(date_field)
-            .annotate(n=Count(self.case_field, distinct=True))
-            .order_by()
-        )
-        anchors = {row[date_field]: row["n"] for row in rows}
+        # Cases holding data of this kind, by confirmation date (one item per case).
+        anchors: dict[dt.date, int] = defaultdict(int)
+        for uid, confirmed in Case.objects.values_list("uid", "confirmation_date"):
+            if self._has_data(uid):
+                anchors[confirmed] += 1
         return _group_schedule(policy, self.kind, anchors, CONFIRMATION)
 
     def prepare(self, record: PurgeRecord) -> None:
-        record.count = self._rows_of(record.case_uid).count()
+        rows = self._rows_of(record.case_uid)
+        files = self._folder(record.case_uid)
+        record.count = (rows.count() if rows is not None else 0) + (
+            sum(1 for p in files.rglob("*") if p.is_file()) if files.exists() else 0
+        )
         record.save(update_fields=["count"])
 
     def _delete_rows(self, record: PurgeRecord) -> None:
-        self._rows_of(record.case_uid).delete()
+        rows = self._rows_of(record.case_uid)
+        if rows is not None:
+            rows.delete()
 
     def _delete_files(self, record: PurgeRecord) -> None:
-        folder = folder_for_uid(record.case_uid) / self.subfolder
+        folder = self._folder(record.case_uid)
         if folder.exists():
             shutil.rmtree(folder)
 
@@ -294,7 +311,7 @@ class CaseDataTarget:
         ]
 
     def tables(self) -> list[str]:
-        return cascade_tables(self.model)
+        return cascade_tables(self.model) if self.model is not None else []
 
 
 # --- the audit log ---
@@ -357,6 +374,17 @@ class AuditLogTarget:
         return [AuditEntry._meta.db_table]
 
 
+def register_exchange_targets() -> None:
+    """The exchange's provider answers (files) and analysis results (rows), each with
+    its own retention, shorter than the case's."""
+    from epitrace.hub.exchange.models import AnalysisResult
+
+    register(CaseDataTarget("provider_answers", Kind.RAW_RESULTS, None, ANSWERS_DIR))
+    register(CaseDataTarget("analysis_results", Kind.ANALYSIS_RESULTS, AnalysisResult, RESULTS_DIR))
+
+
 def register_builtin() -> None:
     register(CaseTarget())
     register(AuditLogTarget())
+    if apps.is_installed("epitrace.hub.exchange"):
+        register_exchange_targets()

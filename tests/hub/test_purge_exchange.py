@@ -1,0 +1,66 @@
+"""The exchange's data expires before the case: provider answers (14 days by default),
+then analysis results (28 days), each by its own rule, the case staying readable."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.hub.test_purge_support import (
+    PERSON,
+    database_bytes,
+    find_in,
+    plant_case,
+    with_exchange_data,
+)
+
+from epitrace.hub.audit.chain import verify_chain
+from epitrace.hub.audit.models import AuditEntry
+from epitrace.hub.cases.records import identifiers_of
+from epitrace.hub.cases.storage import ANSWERS_DIR, case_folder
+from epitrace.hub.exchange.models import AnalysisResult, DataRequest, Status
+from epitrace.hub.retention.purge import run_purge
+from epitrace.hub.retention.rules import Kind
+
+pytestmark = pytest.mark.django_db(transaction=True)
+CONFIRMED = dt.date(2026, 5, 10)
+DATES = dict(specimen_date=CONFIRMED, confirmation_date=CONFIRMED, isolation_date=CONFIRMED)
+
+
+@pytest.fixture
+def home(settings: Any, tmp_path: Path) -> Path:
+    settings.HOME = tmp_path / "home"
+    return settings.HOME
+
+
+def test_answers_then_results_expire_before_the_case(home: Path, places: dict[str, Any]) -> None:
+    from epitrace.hub.cases.records import CaseDates
+
+    planted = plant_case(places["seoul"], PERSON, CaseDates(**DATES))
+    _answer, bundle = with_exchange_data(planted)
+    answers = case_folder(planted.case) / ANSWERS_DIR
+
+    first = run_purge(now=dt.datetime(2026, 5, 25, 3, tzinfo=dt.UTC))  # day 15
+    assert first.counts() == {Kind.RAW_RESULTS: 1}
+    assert first.destroyed[0].rule == "raw_results: 14 days after confirmation_date"
+    assert not answers.exists() and AnalysisResult.objects.exists()
+
+    second = run_purge(now=dt.datetime(2026, 6, 8, 3, tzinfo=dt.UTC))  # day 29
+    assert second.counts() == {Kind.ANALYSIS_RESULTS: 1}
+    assert not AnalysisResult.objects.exists()
+    assert DataRequest.objects.get().status == Status.ANALYSED  # the request's history stays
+    # The case itself stays, readable, with its uploads, until its own retention ends.
+    assert identifiers_of(planted.case) == PERSON
+    assert (case_folder(planted.case) / "uploads" / "interview.txt").exists()
+    for name, data in database_bytes().items():
+        assert find_in(data, {bundle: "result", bundle.hex().encode(): "result"}) == [], name
+    actions = list(AuditEntry.objects.filter(action__startswith="purge.").values_list("action"))
+    assert actions == [("purge.raw_results",), ("purge.analysis_results",)]
+    assert verify_chain().ok
+
+    third = run_purge(now=dt.datetime(2026, 8, 9, 3, tzinfo=dt.UTC))  # day 91
+    assert third.counts() == {Kind.IDENTIFIERS: 1}
+    assert not DataRequest.objects.exists()  # with the case, by cascade
+    assert not case_folder(planted.case).exists()
