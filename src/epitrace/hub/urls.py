@@ -12,7 +12,7 @@ from epitrace.hub.cases import pages as case_pages
 from epitrace.hub.web import dashboard, exports, openapi
 from epitrace.hub.web import pages as web_pages
 from epitrace.hub.web import views as web_views
-from epitrace.hub.web import basemap, hotspots, preference_views
+from epitrace.hub.web import basemap, hotspots, preference_views, request_pages
 
 urlpatterns = [
     path("api/csrf", login.csrf, name="csrf"),
@@ -59,4 +59,19 @@ urlpatterns = [
     path("map/base.geojson", basemap.base_geojson, name="map-base"),
     path("preferences", preference_views.preferences_page, name="web-preferences"),
     path("preferences/language", preference_views.switch_language, name="web-language"),
+    # Data requests, the police's decisions, the agencies' view, notifications.
+    path("cases/<str:case_id>/request", request_pages.request_new_page, name="web-request-new"),
+    path("requests", request_pages.request_list_page, name="web-requests"),
+    path("requests/<str:request_id>", request_pages.request_page, name="web-request"),
+    path(
+        "requests/<str:request_id>/status",
+        request_pages.request_status_fragment,
+        name="web-request-status",
+    ),
+    path(
+        "requests/<str:request_id>/decision",
+        request_pages.request_decision,
+        name="web-request-decision",
+    ),
+    path("notifications", request_pages.notifications_page, name="web-notifications"),
 ]

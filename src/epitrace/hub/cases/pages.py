@@ -164,6 +164,7 @@ def case_page(request: HttpRequest, case_id: str) -> HttpResponse:
         "guideline_window": _guideline_window(case),
         "requests": case_requests.requests_of_case(request.user, case),
         "may_request": case_requests.may_request(request.user),
+        "may_export": policy.permits(request.user, "result.export"),
         "comparison_labels": {
             "confirmed": _("Confirmed by the data"),
             "only in data": _("Only in the data (not told in the interview)"),

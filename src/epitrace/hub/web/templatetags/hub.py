@@ -33,7 +33,8 @@ def _exchange_ready() -> bool:
 def navigation(context: dict[str, Any]) -> list[tuple[str, str]]:
     request = context.get("request")
     user = getattr(request, "user", None)
-    if user is None or not policy.is_verified(user):
+    # Only accounts holding a role have pages to go to (and notifications to read).
+    if user is None or not policy.is_verified(user) or policy.assignment_of(user) is None:
         return []
     links = []
     for action, url, label in NAVIGATION:
@@ -41,6 +42,12 @@ def navigation(context: dict[str, Any]) -> list[tuple[str, str]]:
             continue
         if policy.permits(user, action):
             links.append((url, str(label)))
+    if _exchange_ready():
+        from epitrace.hub.web.request_pages import unread_notifications
+
+        unread = unread_notifications(user)
+        label = str(_("Notifications"))
+        links.append(("/notifications", f"{label} ({unread})" if unread else label))
     return links
 
 

@@ -1,0 +1,259 @@
+"""The data-request pages (issue 6's workflow, issue 7's screens).
+
+- ``/cases/<case_id>/request``: an investigator asks for a case's data (kinds, the
+  guideline's window by default, a justification, a reason to widen it).
+- ``/requests``: each role's list: the investigator's requests, the police approver's
+  queue (awaiting approval first), the provider operator's requests of its agency.
+- ``/requests/<request_id>``: status, tasks per agency, and the approver's decision form.
+- ``/requests/<request_id>/status``: the small status fragment the requester's page
+  polls with htmx every few seconds until the request is settled.
+- ``/notifications``: the account's notifications, marked read when seen.
+
+Everything goes through ``epitrace.hub.exchange.workflow`` (never the HTTP API) and the
+policy, as the JSON endpoints in exchange/views.py do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import Case as When_
+from django.db.models import IntegerField, QuerySet, Value, When
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from epitrace.hub import policy
+from epitrace.hub.accounts.models import Role
+from epitrace.hub.cases.models import Case
+from epitrace.hub.exchange import workflow
+from epitrace.hub.exchange.models import AgencyTask, DataRequest, Notification, Status
+from epitrace.hub.security import client_ip
+from epitrace.hub.web.pages import refused
+
+LIST_LIMIT = 500
+POLL_SECONDS = 3
+SETTLED = {Status.REFUSED, Status.ANALYSED, Status.FAILED}
+KIND_LABELS = {
+    "telecom": gettext_noop("Mobile phone location (telecom)"),
+    "cards": gettext_noop("Card transactions"),
+    "transit": gettext_noop("Transit card taps"),
+    "checkins": gettext_noop("Venue check-ins (entry logs)"),
+    "contacts": gettext_noop("Contact search around the stays"),
+}
+TASK_STATUSES = (gettext_noop("cancelled"),)
+
+
+def _requests() -> QuerySet:
+    return DataRequest.objects.select_related("case", "case__region")
+
+
+def _kind_choices() -> list[tuple[str, str, bool]]:
+    """(kind, label, needs the police's approval)."""
+    return [(k, _(KIND_LABELS[k]), k in workflow.LOCATION_KINDS) for k in workflow.KINDS]
+
+
+def _day(text: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+@require_http_methods(["GET", "POST"])
+def request_new_page(request: HttpRequest, case_id: str) -> HttpResponse:
+    ip = client_ip(request)
+    decision, case = policy.find(
+        request.user,
+        "request.create",
+        Case.objects.select_related("region"),
+        ip=ip,
+        purpose="data request form",
+        case_id=case_id,
+    )
+    if not decision.allowed:
+        return refused(request, decision)
+    first, last = workflow.default_window(case)
+    form = {"kinds": ["telecom", "cards"], "first": first, "last": last}
+    error = ""
+    if request.method == "POST":
+        form = {
+            "kinds": request.POST.getlist("kinds"),
+            "first": _day(request.POST.get("first", "")) or first,
+            "last": _day(request.POST.get("last", "")) or last,
+            "justification": request.POST.get("justification", ""),
+            "widen_reason": request.POST.get("widen_reason", ""),
+        }
+        start, end = workflow.day_bounds(form["first"], form["last"])
+        try:
+            created = workflow.create_request(
+                request.user,
+                case,
+                form["kinds"],
+                form["justification"],
+                start=start,
+                end=end,
+                widen_reason=form["widen_reason"],
+                ip=ip,
+            )
+        except workflow.RequestError as problem:
+            error = str(problem)
+        except PermissionError as problem:
+            error = str(problem)
+        else:
+            return HttpResponseRedirect(f"/requests/{created.request_id}")
+    context = {
+        "case": case,
+        "kinds": _kind_choices(),
+        "form": form,
+        "guideline": (first, last),
+        "error": error,
+    }
+    return render(request, "web/request_new.html", context, status=400 if error else 200)
+
+
+def _queue_first(listed: QuerySet) -> QuerySet:
+    waiting_first = When_(
+        When(status=Status.AWAITING_APPROVAL, then=Value(0)),
+        default=Value(1),
+        output_field=IntegerField(),
+    )
+    return listed.annotate(waiting=waiting_first).order_by("waiting", "deadline", "-created_at")
+
+
+@require_GET
+def request_list_page(request: HttpRequest) -> HttpResponse:
+    decision = policy.decide(request.user, "request.view", ip=client_ip(request))
+    if not decision.allowed:
+        return refused(request, decision)
+    assignment = policy.assignment_of(request.user)
+    role = Role(assignment.role)
+    listed = policy.visible(request.user, "request.view", _requests()).distinct()
+    status = request.GET.get("status", "")
+    if status in Status.values:
+        listed = listed.filter(status=status)
+    if role == Role.POLICE_APPROVER:
+        listed = _queue_first(listed)
+    requests = list(listed[:LIST_LIMIT])
+    tasks: dict[int, list[AgencyTask]] = {}
+    if role == Role.PROVIDER_OPERATOR:  # the operator sees its own agency's tasks only
+        for task in AgencyTask.objects.filter(request__in=requests, agency=assignment.agency):
+            tasks.setdefault(task.request_id, []).append(task)
+    rows = [(r, tasks.get(r.pk, []), workflow.is_overdue(r)) for r in requests]
+    context = {
+        "rows": rows,
+        "role": role.value,
+        "statuses": Status.choices,
+        "status": status,
+        "awaiting": sum(1 for r in requests if r.status == Status.AWAITING_APPROVAL),
+    }
+    return render(request, "web/requests.html", context)
+
+
+def _tasks_for(user: Any, found: DataRequest) -> list[AgencyTask]:
+    tasks = found.tasks.select_related("agency").order_by("round", "agency__code")
+    assignment = policy.assignment_of(user)
+    if assignment is not None and Role(assignment.role) == Role.PROVIDER_OPERATOR:
+        tasks = tasks.filter(agency=assignment.agency)
+    return list(tasks)
+
+
+def _status_context(user: Any, found: DataRequest) -> dict[str, Any]:
+    return {
+        "req": found,
+        "tasks": _tasks_for(user, found),
+        "overdue": workflow.is_overdue(found),
+        "settled": found.status in SETTLED,
+        "poll_seconds": POLL_SECONDS,
+        "jobs": workflow.open_jobs(found),
+    }
+
+
+def _may_decide(user: Any, found: DataRequest) -> bool:
+    return (
+        policy.permits(user, "request.approve")
+        and found.status == Status.AWAITING_APPROVAL
+        and found.requested_by != user.get_username()
+    )
+
+
+def _page_context(user: Any, found: DataRequest, error: str = "") -> dict[str, Any]:
+    return {
+        **_status_context(user, found),
+        "kind_labels": {k: _(v) for k, v in KIND_LABELS.items()},
+        "may_decide": _may_decide(user, found),
+        "may_see_case": policy.permits(user, "result.view"),
+        "error": error,
+    }
+
+
+@require_GET
+def request_page(request: HttpRequest, request_id: str) -> HttpResponse:
+    decision, found = policy.find(
+        request.user, "request.view", _requests(), ip=client_ip(request), request_id=request_id
+    )
+    if not decision.allowed:
+        return refused(request, decision)
+    return render(request, "web/request.html", _page_context(request.user, found))
+
+
+@require_GET
+def request_status_fragment(request: HttpRequest, request_id: str) -> HttpResponse:
+    """Polled every few seconds: statuses and agency codes only, nothing personal, so it
+    is narrowed with ``visible`` (unrecorded) rather than a recorded ``find`` per poll; the
+    page that polls it recorded the view once."""
+    if not policy.permits(request.user, "request.view"):
+        return refused(request, policy.decide(request.user, "request.view"))
+    found = (
+        policy.visible(request.user, "request.view", _requests())
+        .filter(request_id=request_id)
+        .first()
+    )
+    if found is None:
+        raise Http404
+    return render(request, "web/request_status.html", _status_context(request.user, found))
+
+
+@require_POST
+def request_decision(request: HttpRequest, request_id: str) -> HttpResponse:
+    ip = client_ip(request)
+    reason = request.POST.get("reason", "")
+    decision, found = policy.find(
+        request.user, "request.approve", _requests(), ip=ip, purpose=reason, request_id=request_id
+    )
+    if not decision.allowed:
+        return refused(request, decision)
+    approve = request.POST.get("decision") == "approve"
+    try:
+        workflow.decide_request(request.user, found, approve=approve, reason=reason, ip=ip)
+    except (workflow.RequestError, PermissionError) as problem:
+        context = _page_context(request.user, found, error=str(problem))
+        return render(request, "web/request.html", context, status=400)
+    return HttpResponseRedirect(f"/requests/{request_id}")
+
+
+@require_http_methods(["GET", "POST"])
+def notifications_page(request: HttpRequest) -> HttpResponse:
+    decision = policy.decide(request.user, "account.whoami")
+    if not decision.allowed:
+        return refused(request, decision)
+    mine = Notification.objects.filter(username=request.user.get_username())
+    if request.method == "POST":
+        mine.filter(read_at__isnull=True).update(read_at=timezone.now())
+        return HttpResponseRedirect("/notifications")
+    listed = list(mine.select_related("request", "case")[:200])
+    return render(
+        request,
+        "web/notifications.html",
+        {"notifications": listed, "unread": sum(1 for n in listed if n.read_at is None)},
+    )
+
+
+def unread_notifications(user: Any) -> int:
+    if not policy.is_verified(user):
+        return 0
+    return Notification.objects.filter(username=user.get_username(), read_at__isnull=True).count()
