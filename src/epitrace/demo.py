@@ -78,6 +78,9 @@ def run_demo(
         click.echo(f"Confirmed cases to investigate: {', '.join(subjects)} (e.g. {subject}).")
     click.echo("\nSetting up the hub on the embedded database ...")
     print_logins(setup_hub(out))
+    from epitrace.hub.retention.purge import run_purge  # issue 9: what the purge would do
+
+    click.echo("\n" + run_purge(dry_run=True).describe())
     _serve_or_say_how(serve, host, port)
 
 

@@ -131,7 +131,9 @@ def test_nothing_of_a_purged_case_remains_anywhere(
     assert aggregates.cases_by_day_and_region("onset") == onset_before
     assert PurgedCaseCount.objects.get().cases == 1
     assert verify_chain().ok
-    assert AuditEntry.objects.filter(action__startswith="purge.").count() == 3
+    assert AuditEntry.objects.filter(action__startswith="purge.").count() == 4  # + purge.run
+    run = AuditEntry.objects.get(action="purge.run").detail
+    assert run["destroyed"] == {"raw_results": 1, "analysis_results": 1, "identifiers": 1}
     entry = AuditEntry.objects.get(action="purge.case")
     assert entry.actor == "system" and entry.object_id == str(purged.case.pk)
     assert entry.detail["case"] == purged.case.case_id

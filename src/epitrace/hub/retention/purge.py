@@ -90,6 +90,11 @@ class PurgeReport:
             out.append(f"  FAILED {failure} (left open: the next run finishes it)")
         if self.vacuumed:
             out.append(f"  vacuumed: {', '.join(self.vacuumed)}")
+        if self.dry_run:
+            out.append(
+                "  (destroy with: epitrace purge; the settings and the whole schedule are on "
+                "the administrator's /retention page)"
+            )
         if self.upcoming:
             out.append("  next to expire:")
             for item in self.upcoming:
@@ -100,6 +105,17 @@ class PurgeReport:
 
     def describe(self) -> str:
         return "\n".join(self.lines())
+
+    def summary(self) -> dict[str, object]:
+        """Counts only (for the daily job's log and the run's audit entry)."""
+        return {
+            "dry_run": self.dry_run,
+            "as_of": self.today.isoformat(),
+            "destroyed": {str(kind): count for kind, count in self.counts().items()},
+            "finished_interrupted": len(self.resumed),
+            "failed": len(self.failed),
+            "vacuumed": len(self.vacuumed),
+        }
 
 
 def _start(target: Target, due: Due, now: dt.datetime) -> PurgeRecord:
@@ -272,5 +288,7 @@ def run_purge(now: dt.datetime | None = None, dry_run: bool = False) -> PurgeRep
                 log.error("purge: %s failed: %s", what, type(error).__name__)
     if not dry_run:
         _vacuum_pending(report)
+        # One entry per run, even an idle one: the auditor sees the daily purge is alive.
+        audit_record(SYSTEM, "purge.run", object_type="retention", detail=report.summary())
     report.upcoming = upcoming(policy, report.today)
     return report
