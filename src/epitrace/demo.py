@@ -76,15 +76,41 @@ def run_demo(
     )
     if subjects:
         click.echo(f"Confirmed cases to investigate: {', '.join(subjects)} (e.g. {subject}).")
+    stores = _build_demo_stores(out)
     click.echo("\nSetting up the hub on the embedded database ...")
-    print_logins(setup_hub(out))
+    print_logins(setup_hub(out, stores))
     from epitrace.hub.retention.purge import run_purge  # issue 9: what the purge would do
 
     click.echo("\n" + run_purge(dry_run=True).describe())
-    _serve_or_say_how(serve, host, port)
+    _serve_or_say_how(serve, host, port, stores)
 
 
-def _serve_or_say_how(serve: bool, host: str, port: int) -> None:
+def _build_demo_stores(out: Path) -> Path:
+    """Each agency's own store, cut from the city (skipped when already built)."""
+    from epitrace.providers.store import build_stores
+
+    stores = out / "stores"
+    click.echo(f"\nBuilding each agency's own store in {stores}/ ...")
+    built = build_stores(out, stores)
+    click.echo(f"{len(built)} agency stores ready (carriers, card issuers, association, ...)")
+    return stores
+
+
+def _start_agents(stores: Path, host: str, port: int) -> object:
+    """One agent per agency, as threads beside the hub, each with a fresh credential."""
+    from epitrace.hub.exchange.agents_local import fresh_tokens, start_local_agents
+    from epitrace.hub.exchange.provisioning import register_store_agencies
+
+    agencies = register_store_agencies(stores)
+    tokens = fresh_tokens(agencies, by=SETUP_BY)
+    click.echo(
+        f"Starting {len(agencies)} agency agents (each answers its own agency's approved "
+        f"requests from its store under {stores}/; logs: <store>/agent-log.jsonl)"
+    )
+    return start_local_agents(agencies, tokens, host, port)
+
+
+def _serve_or_say_how(serve: bool, host: str, port: int, stores: Path | None = None) -> None:
     click.echo(
         "\nThe demo serves plain HTTP on loopback (EPITRACE_SSL_REDIRECT=0, "
         "EPITRACE_COOKIE_SECURE=0);\nin service the hub sits behind a TLS proxy "
@@ -99,11 +125,15 @@ def _serve_or_say_how(serve: bool, host: str, port: int) -> None:
     from epitrace.hub.serving import ServeError
     from epitrace.hub.serving import serve as serve_hub
 
+    agents = _start_agents(stores, host, port) if stores is not None else None
     click.echo(f"Open http://{host}:{port}/ and sign in with a login above.\n")
     try:
         serve_hub(host, port, echo=click.echo)
     except ServeError as error:
         raise click.ClickException(str(error)) from None
+    finally:
+        if agents is not None:
+            agents.stop()  # type: ignore[attr-defined]
 
 
 # --- the hub, set up for the demo ---
@@ -140,27 +170,30 @@ def _slug(text: str, prefix: str = "") -> str:
     return (prefix + slugify(text))[:32] or prefix.rstrip("-")
 
 
-def _places(folder: Path) -> tuple[list, list]:
-    """Regions from the cases' districts; agencies from carriers, issuers and operators."""
-    from epitrace.hub.accounts.models import Agency, Region
+def _places(folder: Path, stores: Path | None) -> tuple[list, list]:
+    """Regions from the cases' districts; agencies from the agencies' built stores."""
+    from epitrace.hub.accounts.models import Region
+    from epitrace.hub.exchange.provisioning import register_store_agencies
 
     regions = [
         Region.objects.update_or_create(code=_slug(name), defaults={"name": name})[0]
         for name in _distinct(folder, "cases", "region")
     ]
-    sources = [
-        ("subscribers", "carrier", "carrier-", "mobile carrier"),
-        ("card_holders", "issuer", "card-", "card issuer"),
-        ("entry_logs", "operator", "entry-", "entry-log operator"),
-    ]
-    agencies = [
-        Agency.objects.update_or_create(
-            code=_slug(name, prefix), defaults={"name": f"{name} ({kind})"}
-        )[0]
-        for table, column, prefix, kind in sources
-        for name in _distinct(folder, table, column)
-    ]
+    agencies = [a.agency for a in register_store_agencies(stores)] if stores else []
     return regions, agencies
+
+
+DEMO_CASES = 12  # the cases confirmed last are registered, ready for requests
+
+
+def _register_demo_cases(folder: Path) -> int:
+    """Register the cases confirmed last (synthetic identifiers); once per database."""
+    from epitrace.hub.cases.records import cases_matching
+    from epitrace.hub.exchange.provisioning import register_dataset_cases
+
+    refs = _cases_to_investigate(folder, DEMO_CASES)
+    wanted = [ref for ref in refs if not cases_matching("person_ref", ref)]
+    return len(register_dataset_cases(folder, wanted, by=SETUP_BY)) if wanted else 0
 
 
 def _accounts(regions: list, agencies: list) -> list[tuple[str, str, dict]]:
@@ -214,7 +247,7 @@ def prepare_local_http() -> None:
         os.environ.setdefault(name, value)
 
 
-def setup_hub(folder: Path) -> list[DemoLogin]:
+def setup_hub(folder: Path, stores: Path | None = None) -> list[DemoLogin]:
     """Migrate the embedded database and fill it with the city's places and the accounts."""
     prepare_local_http()
     from epitrace.hub import setup
@@ -231,12 +264,14 @@ def setup_hub(folder: Path) -> list[DemoLogin]:
         )
     migrate(click.echo)
     with transaction.atomic():
-        regions, agencies = _places(folder)
+        regions, agencies = _places(folder, stores)
         logins = [_demo_account(*account) for account in _accounts(regions, agencies)]
+        registered = _register_demo_cases(folder)
     marker = settings.HOME / DEMO_MARKER
     marker.write_text(json.dumps({"database": settings.DATABASES["default"]["NAME"]}))
     click.echo(
-        f"Hub set up: {len(regions)} regions, {len(agencies)} agencies, {len(logins)} accounts"
+        f"Hub set up: {len(regions)} regions, {len(agencies)} agencies, {len(logins)} accounts, "
+        f"{registered} cases registered"
     )
     return logins
 
