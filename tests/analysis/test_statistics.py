@@ -158,6 +158,11 @@ def test_turnaround_stages_follow_each_request_through_its_steps() -> None:
     assert (stages[1]["requests"], stages[1]["answered"]) == (2, 1)
     assert stages[1]["median_h"] == pytest.approx(3.0)
     assert turnaround_stages(requests, []).num_rows == 0
+    nobody = turnaround_stages(requests.slice(0, 0), [("approval", "created", "decided")])
+    assert nobody.to_pylist() == [
+        {"stage": "approval", "requests": 0, "answered": 0, "pending": 0,
+         "median_h": None, "p90_h": None, "mean_h": None, "max_h": None}
+    ]  # fmt: skip
 
 
 def test_counts_by_largest_first_with_nulls_as_empty() -> None:

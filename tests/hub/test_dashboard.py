@@ -236,3 +236,75 @@ def test_nice_steps_and_stacked_columns() -> None:
     # One scale for every column: 3 cases are as tall whatever their series.
     assert heights["a · x: 2"] + heights["a · y: 1"] == pytest.approx(heights["b · y: 3"])
     assert chart.rows == [["a", "2", "1", "3"], ["b", "0", "3", "3"]]
+
+
+def add_request(case: Case, created: dt.datetime, **times: Any) -> Any:
+    from epitrace.hub.exchange.models import DataRequest
+
+    request = DataRequest.objects.create(
+        case=case,
+        kinds=["telecom"],
+        start=created - dt.timedelta(days=3),
+        end=created,
+        justification="tracing",
+        needs_approval=True,
+        status=times.pop("status", "awaiting approval"),
+        requested_by="lee",
+        requested_role="regional_investigator",
+        deadline=created + dt.timedelta(hours=24),
+    )
+    DataRequest.objects.filter(pk=request.pk).update(created_at=created, **times)
+    return request
+
+
+def add_task(request: Any, agency: Any, status: str, answered: dt.datetime | None) -> None:
+    from epitrace.hub.exchange.models import AgencyTask
+
+    AgencyTask.objects.create(
+        request=request,
+        agency=agency,
+        round=1,
+        status=status,
+        deadline=request.deadline,
+        answered_at=answered,
+    )
+
+
+def test_requests_and_turnaround_per_step(
+    outbreak: list[Case],
+    places: dict[str, Any],
+    make_account: Callable[..., Any],
+    signed_in: Callable[..., Client],
+) -> None:
+    t = dt.datetime(2020, 3, 2, 9, tzinfo=dt.UTC)
+    hour = dt.timedelta(hours=1)
+    done = add_request(
+        outbreak[0],
+        t,
+        decided_at=t + hour,
+        completed_at=t + 5 * hour,
+        status="analysed",
+    )
+    add_task(done, places["carrier"], "answered", t + 3 * hour)
+    add_task(done, places["cards"], "answered", t + 4 * hour)
+    add_request(outbreak[1], t)  # awaiting approval: reached only the first step
+    busan = add_request(outbreak[3], t, decided_at=t + 2 * hour, status="in progress")
+    add_task(busan, places["carrier"], "ready", None)
+
+    html = signed_in(make_account(Role.NATIONAL_INVESTIGATOR)).get("/dashboard").content.decode()
+    assert table_rows(html, "requests") == [
+        ["Agency", "answered", "ready"],
+        ["cards-b", "1", "0"],
+        ["carrier-a", "1", "1"],
+    ]
+    steps = {row[0]: row[1:] for row in table_rows(html, "turnaround")[1:]}
+    # Requests reached, done, pending, median hours, 90th percentile.
+    assert steps["request → approval"] == ["3", "2", "1", "1.5", "1.9"]
+    assert steps["approval → answers"] == ["3", "1", "2", "3.0", "3.0"]
+    assert steps["answers → analysis"] == ["1", "1", "0", "1.0", "1.0"]
+    assert steps["request → analysis"] == ["3", "1", "2", "5.0", "5.0"]
+
+    busan_user = make_account(Role.REGIONAL_INVESTIGATOR, "reg-busan", region=places["busan"])
+    html = signed_in(busan_user).get("/dashboard").content.decode()
+    assert table_rows(html, "requests") == [["Agency", "ready"], ["carrier-a", "1"]]
+    assert table_rows(html, "turnaround")[1][1:4] == ["1", "1", "0"]

@@ -264,6 +264,11 @@ def turnaround_stages(requests: pa.Table, stages: list[tuple[str, str, str]]) ->
         reached = requests.filter(pc.is_valid(requests.column(start)))
         step = pa.table({"created": reached.column(start), "answered": reached.column(end)})
         times = turnaround_times(step).drop_columns(["group"])
+        if times.num_rows == 0:  # nobody reached this step: still a row, of zeros
+            zeros = {"requests": [0], "answered": [0], "pending": [0]}
+            times = pa.table(
+                {f.name: pa.array(zeros.get(f.name, [None]), f.type) for f in times.schema}
+            )
         parts.append(times.add_column(0, "stage", pa.array([name], pa.string())))
     if not parts:
         empty = turnaround_times(pa.table({"created": [], "answered": []}))

@@ -112,6 +112,7 @@ INSTALLED_APPS = [
     "epitrace.hub.cases",
     "epitrace.hub.exchange",
     "epitrace.hub.web",
+    "epitrace.hub.disclosure",
     "epitrace.hub.retention",
 ]
 MIDDLEWARE = [

@@ -48,6 +48,7 @@ urlpatterns = [
     path("audit/export.fhir", audit_pages.export_fhir, name="web-audit-fhir"),
     path("audit/review", audit_pages.review_page, name="web-audit-review"),
     path("dashboard", dashboard.dashboard_page, name="web-dashboard"),
+    path("", include("epitrace.hub.disclosure.urls")),  # disclosure review, public list
     path("cases/<str:case_id>/exports", exports.export_page, name="web-exports"),
     path("cases/<str:case_id>/exports/<str:name>", exports.export_file, name="web-export"),
     path("static/hub.css", web_pages.stylesheet, name="stylesheet"),

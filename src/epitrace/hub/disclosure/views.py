@@ -1,0 +1,237 @@
+"""Pages of the disclosure: the investigator's review, and the public list and feed.
+
+- ``GET  /cases/<case_id>/disclosure``: the draft or publication, what was left out
+  and why (``disclosure.prepare``: investigators, their jurisdiction).
+- ``POST /cases/<case_id>/disclosure/<step>``: prepare, edit, remove, merge, include
+  (``disclosure.prepare``), publish and withdraw (``disclosure.publish``).
+- ``GET  /public/exposures`` and ``/public/exposures.json``: no sign-in, no personal
+  data: places, neighbourhoods, rides and time windows, listed by place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from epitrace.hub import crypto, policy
+from epitrace.hub.cases.models import Case
+from epitrace.hub.disclosure import drafts
+from epitrace.hub.disclosure.models import Disclosure, DisclosureEntry
+from epitrace.hub.security import client_ip
+from epitrace.hub.web.pages import refused
+
+# Each step and the policy action it needs.
+STEPS = {
+    "prepare": "disclosure.prepare",
+    "edit": "disclosure.prepare",
+    "remove": "disclosure.prepare",
+    "merge": "disclosure.prepare",
+    "include": "disclosure.prepare",
+    "publish": "disclosure.publish",
+    "withdraw": "disclosure.publish",
+}
+FEED_CACHE_SECONDS = 60
+
+
+def latest_analysis(case: Case) -> Any:
+    """The case's latest ``CaseAnalysis`` (issue 6's exchange), None if none yet."""
+    if not apps.is_installed("epitrace.hub.exchange"):
+        return None
+    from epitrace.hub.exchange.results import latest_analysis as latest
+
+    return latest(case)
+
+
+def _find(request: HttpRequest, action: str, case_id: str) -> tuple[policy.Decision, Any]:
+    return policy.find(
+        request.user,
+        action,
+        Case.objects.select_related("region"),
+        ip=client_ip(request),
+        purpose="public disclosure",
+        case_id=case_id,
+    )
+
+
+def _local(value: dt.datetime, zone: zoneinfo.ZoneInfo) -> str:
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def _input_value(value: dt.datetime, zone: zoneinfo.ZoneInfo) -> str:
+    return value.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
+
+
+def _review(
+    request: HttpRequest, case: Case, *, error: str = "", status: int = 200
+) -> HttpResponse:
+    disclosure = Disclosure.objects.filter(case=case).first()
+    zone = zoneinfo.ZoneInfo(disclosure.timezone if disclosure else "UTC")
+    rows = []
+    if disclosure is not None:
+        for entry in disclosure.entries.order_by("category", "neighbourhood", "label", "start"):
+            rows.append(
+                {
+                    "entry": entry,
+                    "start": _local(entry.start, zone),
+                    "end": _local(entry.end, zone),
+                    "start_input": _input_value(entry.start, zone),
+                    "end_input": _input_value(entry.end, zone),
+                    "expires": _local(entry.expires_at, zone),
+                    "shown": disclosure.status == Disclosure.Status.PUBLISHED
+                    and entry.withdrawn_at is None
+                    and entry.expires_at > timezone.now(),
+                }
+            )
+    context = {
+        "case": case,
+        "disclosure": disclosure,
+        "rows": rows,
+        "window": (
+            (_local(disclosure.window_start, zone), _local(disclosure.window_end, zone))
+            if disclosure
+            else None
+        ),
+        "exclusions": [
+            {**item, "overrulable": item["rule"].startswith(drafts.OVERRULABLE)}
+            for item in (disclosure.exclusions if disclosure else [])
+        ],
+        "error": error,
+        "may_publish": policy.permits(request.user, "disclosure.publish"),
+    }
+    return render(request, "disclosure/review.html", context, status=status)
+
+
+@require_GET
+def review_page(request: HttpRequest, case_id: str) -> HttpResponse:
+    decision, case = _find(request, "disclosure.prepare", case_id)
+    if not decision.allowed:
+        return refused(request, decision)
+    return _review(request, case)
+
+
+def _ids(request: HttpRequest) -> list[int]:
+    try:
+        return [int(v) for v in request.POST.getlist("entry")]
+    except ValueError:
+        raise drafts.DisclosureError(_("no such entry in this draft")) from None
+
+
+def _moment(text: str, tz: str) -> dt.datetime:
+    try:
+        naive = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise drafts.DisclosureError(_("times are YYYY-MM-DD HH:MM")) from None
+    return naive.replace(tzinfo=zoneinfo.ZoneInfo(tz)).astimezone(dt.UTC)
+
+
+def _analysis(case: Case) -> Any:
+    try:
+        analysis = latest_analysis(case)
+    except crypto.KeyDestroyed:
+        raise drafts.DisclosureError(_("this case's data was destroyed")) from None
+    if analysis is None:
+        raise drafts.DisclosureError(_("this case has no analysis yet"))
+    return analysis
+
+
+def _take_step(request: HttpRequest, step: str, case: Case) -> None:
+    by = request.user.get_username()
+    role = getattr(policy.assignment_of(request.user), "role", "")
+    if step == "prepare":
+        drafts.prepare_draft(case, _analysis(case), by=by, role=role)
+        return
+    disclosure = Disclosure.objects.filter(case=case).first()
+    if disclosure is None:
+        raise drafts.DisclosureError(_("prepare a draft first"))
+    if step == "edit":
+        (entry_id,) = _ids(request)[:1] or [0]
+        changes: dict[str, Any] = {
+            name: request.POST[name]
+            for name in ("label", "neighbourhood", "line")
+            if name in request.POST
+        }
+        for name in ("start", "end"):
+            if request.POST.get(name):
+                changes[name] = _moment(request.POST[name], disclosure.timezone)
+        drafts.edit_entry(disclosure, entry_id, changes, by=by, role=role)
+    elif step == "remove":
+        drafts.remove_entries(disclosure, _ids(request), by=by, role=role)
+    elif step == "merge":
+        drafts.merge(disclosure, _ids(request), by=by, role=role)
+    elif step == "include":
+        try:
+            seq = int(request.POST.get("seq", ""))
+        except ValueError:
+            raise drafts.DisclosureError(_("no such stay")) from None
+        drafts.include_stay(disclosure, _analysis(case), seq, by=by, role=role)
+    elif step == "publish":
+        drafts.publish(disclosure, by=by, role=role)
+    elif step == "withdraw":
+        (entry_id,) = _ids(request)[:1] or [0]
+        reason = request.POST.get("reason", "")
+        drafts.withdraw(disclosure, entry_id, reason, by=by, role=role)
+
+
+@require_POST
+def step_view(request: HttpRequest, case_id: str, step: str) -> HttpResponse:
+    action = STEPS.get(step)
+    if action is None:
+        return refused(request, policy.NOT_FOUND)
+    decision, case = _find(request, action, case_id)
+    if not decision.allowed:
+        return refused(request, decision)
+    try:
+        _take_step(request, step, case)
+    except drafts.DisclosureError as problem:
+        return _review(request, case, error=str(problem), status=400)
+    return HttpResponseRedirect(f"/cases/{case.case_id}/disclosure")
+
+
+# --- public ------------------------------------------------------------------
+
+
+def _public_tz() -> str:
+    return settings.EPITRACE_LOCAL_TIME_ZONE
+
+
+def _public_rows(now: dt.datetime) -> list[dict[str, Any]]:
+    tz = _public_tz()
+    return [drafts.public_record(e, tz) for e in drafts.shown_entries(now)]
+
+
+@require_GET
+def public_page(request: HttpRequest) -> HttpResponse:
+    """The public list: no sign-in, nothing about anyone, listed by region and place."""
+    now = timezone.now()
+    zone = zoneinfo.ZoneInfo(_public_tz())
+    entries: list[tuple[DisclosureEntry, str, str]] = [
+        (e, _local(e.start, zone), _local(e.end, zone)) for e in drafts.shown_entries(now)
+    ]
+    context = {"entries": entries, "tz": _public_tz(), "updated": _local(now, zone)}
+    response = render(request, "disclosure/public.html", context)
+    response.headers["Cache-Control"] = f"public, max-age={FEED_CACHE_SECONDS}"
+    return response
+
+
+@require_GET
+def public_feed(request: HttpRequest) -> JsonResponse:
+    now = timezone.now()
+    body = {
+        "generated_at": now.astimezone(zoneinfo.ZoneInfo(_public_tz())).isoformat(),
+        "timezone": _public_tz(),
+        "guideline": "Central Disease Control Headquarters, guideline on disclosing "
+        "confirmed patients' movements, 3rd edition (2020)",
+        "entries": _public_rows(now),
+    }
+    response = JsonResponse(body, json_dumps_params={"ensure_ascii": False})
+    response.headers["Cache-Control"] = f"public, max-age={FEED_CACHE_SECONDS}"
+    return response
