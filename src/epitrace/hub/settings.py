@@ -215,7 +215,10 @@ SECURE_SSL_REDIRECT = os.environ.get("EPITRACE_SSL_REDIRECT", "1") != "0"
 SECURE_HSTS_SECONDS = 365 * 24 * 3600
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "no-referrer"
+# Not "no-referrer": with it browsers send "Origin: null" on every form POST, even to the
+# same origin (Fetch standard), and Django's CSRF check refuses them. "same-origin" keeps
+# the referrer from every other site and lets the hub's own forms prove their origin.
+SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
