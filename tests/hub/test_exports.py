@@ -294,3 +294,45 @@ def test_korean_place_names_are_drawn_with_a_korean_font(
     assert b"HYGothic-Medium" in body
     text = pdf_text(body)
     assert cases["seoul"].case_id in text and "동성로 카페" in text
+
+
+def test_exports_read_the_exchanges_stored_analysis(
+    cases: dict[str, Case],
+    analysis: FakeAnalysis,
+    make_account: Callable[..., Any],
+    signed_in: Callable[..., Client],
+) -> None:
+    """No fake: the analysis sealed under the case's key by the exchange, read back."""
+    from epitrace.hub.exchange.models import AnalysisResult, DataRequest
+    from epitrace.hub.exchange.results import CaseAnalysis, seal_bundle
+
+    case = cases["seoul"]
+    request = DataRequest.objects.create(
+        case=case,
+        kinds=["telecom"],
+        start=analysis.window[0],
+        end=analysis.window[1],
+        justification="tracing",
+        needs_approval=True,
+        status="analysed",
+        requested_by="lee",
+        requested_role="regional_investigator",
+        deadline=analysis.window[1],
+    )
+    stored = CaseAnalysis(**{f: getattr(analysis, f) for f in CaseAnalysis.__dataclass_fields__})
+    AnalysisResult.objects.create(
+        request=request,
+        case=case,
+        computed_at=analysis.computed_at,
+        stays=analysis.stays.num_rows,
+        contacts=analysis.contacts.num_rows,
+        provenance=[],
+        bundle_enc=seal_bundle(case, request.pk, stored),
+    )
+    client = signed_in(make_account(Role.NATIONAL_INVESTIGATOR))
+    page = client.get(f"/cases/{case.case_id}/exports")
+    assert page.status_code == 200
+    assert f"{analysis.stays.num_rows} stays" in page.content.decode()
+    rows = list(csv.DictReader(io.StringIO(post(client, case, "stays.csv").content.decode())))
+    assert [int(r["seq"]) for r in rows] == analysis.stays.column("seq").to_pylist()
+    assert post(client, cases["busan"], "stays.csv").status_code == 404  # no analysis there
