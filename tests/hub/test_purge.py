@@ -138,7 +138,10 @@ def test_nothing_of_a_purged_case_remains_anywhere(
     assert entry.actor == "system" and entry.object_id == str(purged.case.pk)
     assert entry.detail["case"] == purged.case.case_id
     assert entry.detail["kind"] == Kind.IDENTIFIERS
-    assert entry.detail["rule"] == "identifiers: 90 days after confirmation_date"
+    assert (
+        entry.detail["rule"]
+        == "identifiers: 90 days after confirmation (or registration, if later)"
+    )
     assert entry.detail["expired_on"] == "2026-04-05"
 
 

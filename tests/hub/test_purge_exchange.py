@@ -22,6 +22,7 @@ from epitrace.hub.cases.records import identifiers_of
 from epitrace.hub.cases.storage import ANSWERS_DIR, case_folder
 from epitrace.hub.exchange.models import AnalysisResult, DataRequest, Status
 from epitrace.hub.retention.purge import run_purge
+from epitrace.hub.retention.registry import ARRIVAL_ANCHOR
 from epitrace.hub.retention.rules import Kind
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -44,7 +45,7 @@ def test_answers_then_results_expire_before_the_case(home: Path, places: dict[st
 
     first = run_purge(now=dt.datetime(2026, 5, 25, 3, tzinfo=dt.UTC))  # day 15
     assert first.counts() == {Kind.RAW_RESULTS: 1}
-    assert first.destroyed[0].rule == "raw_results: 14 days after confirmation_date"
+    assert first.destroyed[0].rule == f"raw_results: 14 days after {ARRIVAL_ANCHOR}"
     assert not answers.exists() and AnalysisResult.objects.exists()
 
     second = run_purge(now=dt.datetime(2026, 6, 8, 3, tzinfo=dt.UTC))  # day 29
@@ -67,3 +68,37 @@ def test_answers_then_results_expire_before_the_case(home: Path, places: dict[st
     assert third.counts() == {Kind.IDENTIFIERS: 1}
     assert not DataRequest.objects.exists()  # with the case, by cascade
     assert not case_folder(planted.case).exists()
+
+
+def test_what_arrives_late_is_kept_its_full_retention(home: Path, places: dict[str, Any]) -> None:
+    """A second request answered on day 20 is not destroyed that night: its answer keeps
+    its 14 days, while the first answer goes on day 15 as usual."""
+    from epitrace.hub.cases.records import CaseDates
+
+    planted = plant_case(places["seoul"], PERSON, CaseDates(**DATES))
+    with_exchange_data(planted)
+    late = dt.datetime(2026, 5, 30, 3, tzinfo=dt.UTC)
+    with_exchange_data(planted, arrived=late, task=2)
+    answers = case_folder(planted.case) / ANSWERS_DIR
+
+    day_20 = run_purge(now=dt.datetime(2026, 5, 30, 5, tzinfo=dt.UTC))
+    assert day_20.counts() == {Kind.RAW_RESULTS: 1}
+    assert sorted(p.name for p in answers.iterdir()) == ["task-2.bin"]
+    assert AnalysisResult.objects.count() == 2
+
+    day_40 = run_purge(now=dt.datetime(2026, 6, 19, 3, tzinfo=dt.UTC))
+    assert day_40.counts() == {Kind.RAW_RESULTS: 1, Kind.ANALYSIS_RESULTS: 1}
+    assert not answers.exists()
+    assert list(AnalysisResult.objects.values_list("computed_at", flat=True)) == [late]
+
+
+def test_a_case_registered_late_is_not_destroyed_the_night_it_is_entered(
+    home: Path, places: dict[str, Any]
+) -> None:
+    """Confirmed long ago (or a mistyped date), registered today: kept 90 days from now."""
+    from epitrace.hub.cases.records import CaseDates, register_case
+
+    case = register_case(places["seoul"], CaseDates(**DATES), PERSON, by="tester")
+    now = case.registered_at + dt.timedelta(days=1)
+    assert run_purge(now=now).destroyed == []
+    assert run_purge(now=now + dt.timedelta(days=90)).counts() == {Kind.IDENTIFIERS: 1}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -103,8 +104,12 @@ class Planted:
 
 
 def plant_case(region: Any, person: Identifiers, dates: CaseDates) -> Planted:
-    """Register ``person`` through records.py and write files under its case folder."""
+    """Register ``person`` through records.py and write files under its case folder,
+    everything dated on the confirmation day (as if registered then)."""
     case = register_case(region, dates, person, by="tester")
+    on_the_day = dt.datetime.combine(dates.confirmation_date, dt.time(3), tzinfo=dt.UTC)
+    Case.objects.filter(pk=case.pk).update(registered_at=on_the_day)
+    case.refresh_from_db()
     folder = ensure_case_folder(case)
     answer = json.dumps({"card": CARD_NUMBER, "subscriber": person.phones[0]}).encode()
     raw = encrypt_for_case(case, "raw/card-answer", answer)
@@ -120,7 +125,15 @@ def plant_case(region: Any, person: Identifiers, dates: CaseDates) -> Planted:
         d.encode() for d in BlindIndex.objects.filter(case=case).values_list("digest", flat=True)
     ]
     blobs.append(raw)
+    for path in folder.rglob("*"):
+        dated(path, on_the_day)
     return Planted(case, plain_secrets(person, CARD_NUMBER), blobs, folder)
+
+
+def dated(path: Path, when: dt.datetime) -> Path:
+    """Give a file the modification time of when it arrived."""
+    os.utime(path, (when.timestamp(), when.timestamp()))
+    return path
 
 
 def find_in(data: bytes, needles: dict[bytes, str]) -> list[str]:
@@ -205,14 +218,19 @@ def database_bytes() -> dict[str, bytes]:
     return found
 
 
-def with_exchange_data(planted: Planted) -> tuple[bytes, bytes]:
-    """An answer file and an analysis result, as the exchange app stores them."""
+def with_exchange_data(
+    planted: Planted, arrived: dt.datetime | None = None, task: int = 1
+) -> tuple[bytes, bytes]:
+    """An answer file and an analysis result, as the exchange app stores them, arrived
+    the day after the confirmation unless said otherwise."""
     from epitrace.hub.exchange.models import AnalysisResult, DataRequest, Status
 
     case = planted.case
-    moment = dt.datetime(2026, 5, 11, tzinfo=dt.UTC)
+    moment = arrived or dt.datetime.combine(
+        case.confirmation_date + dt.timedelta(days=1), dt.time(3), tzinfo=dt.UTC
+    )
     request = DataRequest.objects.create(
-        request_id="R00001",
+        request_id=f"R{task:05d}",
         case=case,
         kinds=["telecom"],
         start=moment - dt.timedelta(days=4),
@@ -229,8 +247,12 @@ def with_exchange_data(planted: Planted) -> tuple[bytes, bytes]:
         request=request, case=case, computed_at=moment, stays=3, provenance=[], bundle_enc=bundle
     )
     answers = case_folder(case) / storage.ANSWERS_DIR
-    answers.mkdir(parents=True)
-    answer = encrypt_for_case(case, "answer:1", b"telecom rows of " + PERSON.phones[0].encode())
-    (answers / "task-1.bin").write_bytes(answer)
+    answers.mkdir(parents=True, exist_ok=True)
+    answer = encrypt_for_case(
+        case, f"answer:{task}", b"telecom rows of " + PERSON.phones[0].encode()
+    )
+    path = answers / f"task-{task}.bin"
+    path.write_bytes(answer)
+    dated(path, moment)
     planted.blobs += [answer, bundle]
     return answer, bundle

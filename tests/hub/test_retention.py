@@ -106,7 +106,7 @@ def test_the_forecast_counts_per_kind_and_date_and_names_no_one(
     assert body["settings"]["audit_log_days"] == 730
     cases = [row for row in body["schedule"] if row["kind"] == "identifiers"]
     assert [(row["date"], row["count"]) for row in cases] == [("2026-04-05", 1), ("2026-08-18", 1)]
-    assert cases[0]["rule"] == "identifiers: 90 days after confirmation_date"
+    assert cases[0]["rule"] == "identifiers: 90 days after confirmation (or registration, if later)"
     assert body["due_at_next_purge"]["identifiers"] == 2  # today is after both dates
     text = json.dumps(body, ensure_ascii=False)
     for secret in (old.case.case_id, str(old.case.uid), PERSON.name, PERSON.phones[0]):
@@ -174,7 +174,7 @@ def test_a_dry_run_lists_and_destroys_nothing(home: Path, places: dict[str, Any]
     text = report.describe()
     assert "dry run, nothing destroyed" in text and "would destroy 1" in text
     assert old.case.case_id in text and "expired 2026-04-05" in text
-    assert "identifiers: 90 days after confirmation_date" in text
+    assert "identifiers: 90 days after confirmation (or registration, if later)" in text
     assert Case.objects.filter(pk=old.case.pk).exists() and old.folder and old.folder.exists()
     assert AuditEntry.objects.count() == entries
 

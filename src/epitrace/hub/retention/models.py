@@ -67,6 +67,9 @@ class PurgeRecord(models.Model):
     count = models.PositiveIntegerField(default=1, help_text="rows this item stands for")
     expires_on = models.DateField()
     rule = models.CharField(max_length=200)
+    cutoff = models.DateField(
+        null=True, blank=True, help_text="parts of a case: what arrived up to this day goes"
+    )
     steps_done = models.PositiveSmallIntegerField(default=0)
     started_at = models.DateTimeField(help_text="the clock of the run that started it")
     finished_at = models.DateTimeField(null=True, blank=True)

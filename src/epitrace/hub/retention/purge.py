@@ -131,6 +131,7 @@ def _start(target: Target, due: Due, now: dt.datetime) -> PurgeRecord:
             count=due.count,
             expires_on=due.expires_on,
             rule=due.rule[:200],
+            cutoff=due.cutoff,
             started_at=now,
         )
         target.prepare(record)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import uuid
+import zoneinfo
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,10 +45,14 @@ from epitrace.hub.retention.rules import (
     expiry,
     latest_expired_anchor,
     local_today,
+    local_zone,
     retention_rule,
 )
 
-CONFIRMATION = "confirmation_date"
+# A case's data is dated by the later of its confirmation and its registration: a case
+# entered late (or with a mistyped date) is not destroyed the night it is registered.
+CASE_ANCHOR = "confirmation (or registration, if later)"
+ARRIVAL_ANCHOR = "it arrived (not before the case's confirmation or registration)"
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,7 @@ class Due:
     case_pk: int | None = None
     case_number: str = ""
     count: int = 1  # rows it stands for (cases: 1; the audit log: entries)
+    cutoff: dt.date | None = None  # parts of a case: what arrived up to this day goes
 
 
 @dataclass(frozen=True)
@@ -157,10 +163,37 @@ def _open_items(target: str) -> set[str]:
     )
 
 
+def local_day(moment: dt.datetime) -> dt.date:
+    return local_today(moment)
+
+
+def start_of_local_day(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=zoneinfo.ZoneInfo(local_zone()))
+
+
+def case_anchor(case: Case) -> dt.date:
+    return max(case.confirmation_date, local_day(case.registered_at))
+
+
+def expired_cases(cutoff: dt.date) -> models.QuerySet:
+    """Cases confirmed and registered on or before ``cutoff`` (local days)."""
+    cases = Case.objects.filter(confirmation_date__lte=cutoff)
+    if cutoff < dt.date.max:
+        cases = cases.filter(registered_at__lt=start_of_local_day(cutoff + dt.timedelta(days=1)))
+    return cases.order_by("pk")
+
+
 def _case_due(
-    target: Target, policy: RetentionSettings, case: Case, rule: str | None = None
+    target: Target,
+    policy: RetentionSettings,
+    case: Case,
+    *,
+    anchor: dt.date | None = None,
+    anchor_name: str = CASE_ANCHOR,
+    rule: str | None = None,
+    **extra: Any,
 ) -> Due:
-    when = expiry(policy, target.kind, case.confirmation_date, CONFIRMATION)
+    when = expiry(policy, target.kind, anchor or case_anchor(case), anchor_name)
     return Due(
         target=target.name,
         kind=target.kind,
@@ -170,6 +203,7 @@ def _case_due(
         case_uid=case.uid,
         case_pk=case.pk,
         case_number=case.case_id or "",
+        **extra,
     )
 
 
@@ -202,22 +236,23 @@ class CaseTarget:
     def due(self, policy: RetentionSettings, now: dt.datetime) -> list[Due]:
         cutoff = latest_expired_anchor(policy, self.kind, local_today(now))
         skip = _open_items(self.name)
-        expired = Case.objects.filter(confirmation_date__lte=cutoff).order_by("pk")
-        found = [_case_due(self, policy, c) for c in expired if str(c.uid) not in skip]
+        found = [_case_due(self, policy, c) for c in expired_cases(cutoff)]
         # A case whose key is already gone (shredded by hand, or a key provider that lost
         # it) holds nothing readable: its rows and files go too, not kept ambiguous.
-        keyless = Case.objects.filter(key__isnull=True, confirmation_date__gt=cutoff)
+        listed = {d.item for d in found}
+        keyless = Case.objects.filter(key__isnull=True).order_by("pk")
         found += [
             _case_due(self, policy, c, rule="data key already destroyed")
-            for c in keyless.order_by("pk")
-            if str(c.uid) not in skip
+            for c in keyless
+            if str(c.uid) not in listed
         ]
-        return found
+        return [d for d in found if d.item not in skip]
 
     def schedule(self, policy: RetentionSettings) -> list[Scheduled]:
-        rows = Case.objects.values("confirmation_date").annotate(n=Count("id"))
-        anchors = {row["confirmation_date"]: row["n"] for row in rows}
-        return _group_schedule(policy, self.kind, anchors, CONFIRMATION)
+        anchors: dict[dt.date, int] = defaultdict(int)
+        for confirmed, registered in Case.objects.values_list("confirmation_date", "registered_at"):
+            anchors[max(confirmed, local_day(registered))] += 1
+        return _group_schedule(policy, self.kind, anchors, CASE_ANCHOR)
 
     def prepare(self, record: PurgeRecord) -> None:
         # In the transaction that writes the intent: the case is counted exactly once.
@@ -243,13 +278,15 @@ class CaseTarget:
 class CaseDataTarget:
     """Parts of a case that expire before it: rows of ``model`` (a ForeignKey
     ``case_field`` to Case; None for files only) and the files under
-    ``case_folder(case) / subfolder``, destroyed ``kind``'s retention after the case's
-    confirmation while the case itself stays."""
+    ``case_folder(case) / subfolder``. Each piece expires ``kind``'s retention after it
+    arrived (the rows' ``arrival_field``, a file's modification time), and never before
+    the case's own anchor; the case itself stays."""
 
     name: str
     kind: Kind
     model: type[models.Model] | None
     subfolder: str
+    arrival_field: str | None = None
     case_field: str = "case"
     action: str = field(default="")
 
@@ -264,44 +301,77 @@ class CaseDataTarget:
     def _folder(self, case_uid: Any) -> Path:
         return folder_for_uid(case_uid) / self.subfolder
 
-    def _has_data(self, case_uid: Any) -> bool:
+    def _row_arrivals(self, case_uid: Any) -> list[dt.date | None]:
         rows = self._rows_of(case_uid)
-        return self._folder(case_uid).exists() or (rows is not None and rows.exists())
+        if rows is None:
+            return []
+        if self.arrival_field is None:
+            return [None] * rows.count()
+        return [local_day(t) for t in rows.values_list(self.arrival_field, flat=True)]
+
+    def _files(self, case_uid: Any) -> list[tuple[Path, dt.date]]:
+        folder = self._folder(case_uid)
+        if not folder.exists():
+            return []
+        return [
+            (path, local_day(dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)))
+            for path in sorted(folder.rglob("*"))
+            if path.is_file()
+        ]
+
+    def _pieces(self, case: Case) -> list[dt.date]:
+        """Each piece's anchor: when it arrived, not before the case's anchor."""
+        floor = case_anchor(case)
+        arrivals = self._row_arrivals(case.uid) + [day for _, day in self._files(case.uid)]
+        return [max(floor, day or floor) for day in arrivals]
 
     def due(self, policy: RetentionSettings, now: dt.datetime) -> list[Due]:
         cutoff = latest_expired_anchor(policy, self.kind, local_today(now))
         skip = _open_items(self.name)
-        expired = Case.objects.filter(confirmation_date__lte=cutoff).order_by("pk")
-        return [
-            _case_due(self, policy, case)
-            for case in expired
-            if str(case.uid) not in skip and self._has_data(case.uid)
-        ]
+        found = []
+        for case in expired_cases(cutoff):
+            expired = [day for day in self._pieces(case) if day <= cutoff]
+            if str(case.uid) in skip or not expired:
+                continue
+            found.append(
+                _case_due(
+                    self,
+                    policy,
+                    case,
+                    anchor=max(expired),
+                    anchor_name=ARRIVAL_ANCHOR,
+                    count=len(expired),
+                    cutoff=cutoff,
+                )
+            )
+        return found
 
     def schedule(self, policy: RetentionSettings) -> list[Scheduled]:
-        # Cases holding data of this kind, by confirmation date (one item per case).
         anchors: dict[dt.date, int] = defaultdict(int)
-        for uid, confirmed in Case.objects.values_list("uid", "confirmation_date"):
-            if self._has_data(uid):
-                anchors[confirmed] += 1
-        return _group_schedule(policy, self.kind, anchors, CONFIRMATION)
+        for case in Case.objects.all():
+            for day in self._pieces(case):
+                anchors[day] += 1
+        return _group_schedule(policy, self.kind, anchors, ARRIVAL_ANCHOR)
 
     def prepare(self, record: PurgeRecord) -> None:
-        rows = self._rows_of(record.case_uid)
-        files = self._folder(record.case_uid)
-        record.count = (rows.count() if rows is not None else 0) + (
-            sum(1 for p in files.rglob("*") if p.is_file()) if files.exists() else 0
-        )
-        record.save(update_fields=["count"])
+        return None  # the count was taken with the due list
+
+    def _arrived_by(self, day: dt.date | None) -> dict[str, object]:
+        if self.arrival_field is None or day is None or day >= dt.date.max:
+            return {}
+        return {f"{self.arrival_field}__lt": start_of_local_day(day + dt.timedelta(days=1))}
 
     def _delete_rows(self, record: PurgeRecord) -> None:
         rows = self._rows_of(record.case_uid)
         if rows is not None:
-            rows.delete()
+            rows.filter(**self._arrived_by(record.cutoff)).delete()
 
     def _delete_files(self, record: PurgeRecord) -> None:
+        for path, day in self._files(record.case_uid):
+            if record.cutoff is None or day <= record.cutoff:
+                path.unlink(missing_ok=True)
         folder = self._folder(record.case_uid)
-        if folder.exists():
+        if folder.exists() and not any(p.is_file() for p in folder.rglob("*")):
             shutil.rmtree(folder)
 
     def steps(self) -> list[Step]:
@@ -380,7 +450,15 @@ def register_exchange_targets() -> None:
     from epitrace.hub.exchange.models import AnalysisResult
 
     register(CaseDataTarget("provider_answers", Kind.RAW_RESULTS, None, ANSWERS_DIR))
-    register(CaseDataTarget("analysis_results", Kind.ANALYSIS_RESULTS, AnalysisResult, RESULTS_DIR))
+    register(
+        CaseDataTarget(
+            "analysis_results",
+            Kind.ANALYSIS_RESULTS,
+            AnalysisResult,
+            RESULTS_DIR,
+            arrival_field="computed_at",
+        )
+    )
 
 
 def register_builtin() -> None:

@@ -50,9 +50,14 @@ class Expiry:
     rule: str  # which rule, as the audit log and the listings name it
 
 
+def local_zone() -> str:
+    return str(settings.EPITRACE_LOCAL_TIME_ZONE)
+
+
 def local_today(now: dt.datetime | None = None) -> dt.date:
-    """Today where the hub serves (retention is counted in calendar days there)."""
-    zone = zoneinfo.ZoneInfo(settings.EPITRACE_LOCAL_TIME_ZONE)
+    """Today (or ``now``'s day) where the hub serves: retention is counted in calendar
+    days there."""
+    zone = zoneinfo.ZoneInfo(local_zone())
     return timezone.localtime(now or timezone.now(), zone).date()
 
 
