@@ -6,6 +6,7 @@ those: any other task number gets the same 404 as one that does not exist.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from typing import Any
@@ -110,7 +111,11 @@ def tasks(request: HttpRequest, agency: Agency) -> JsonResponse:
         .order_by("id")[:50]
     )
     listed = [_task_json(task) for task in ready]
-    AgencyProfile.objects.filter(agency=agency).update(last_seen=timezone.now())
+    # Seen recently enough: a write per poll would only contend for the database.
+    now = timezone.now()
+    AgencyProfile.objects.filter(
+        agency=agency, last_seen__lt=now - dt.timedelta(minutes=1)
+    ).update(last_seen=now)
     for task in listed:
         record(
             _actor(agency),
