@@ -109,7 +109,8 @@ def investigator(make_account: Callable[..., Any], signed_in: Callable[..., Clie
 
 
 def step(client: Client, case: Case, name: str, **data: Any) -> Any:
-    return client.post(f"/cases/{case.case_id}/disclosure/{name}", data)
+    headers = {k: data.pop(k) for k in list(data) if k.startswith("HTTP_")}
+    return client.post(f"/cases/{case.case_id}/disclosure/{name}", data, **headers)
 
 
 def feed() -> dict[str, Any]:
@@ -349,3 +350,17 @@ def test_entries_go_with_their_case(
     assert DisclosureEntry.objects.exists()
     Case.objects.filter(pk=cases["seoul"].pk).delete()
     assert not Disclosure.objects.exists() and not DisclosureEntry.objects.exists()
+
+
+def test_the_review_speaks_korean(
+    cases: dict[str, Case], analysed: FakeAnalysis, investigator: Client
+) -> None:
+    case = cases["seoul"]
+    step(investigator, case, "prepare")
+    page = investigator.get(f"/cases/{case.case_id}/disclosure", HTTP_ACCEPT_LANGUAGE="ko")
+    text = page.content.decode()
+    assert "자택: 공개하지 않음" in text  # the rule that left the home out
+    answer = step(investigator, case, "merge", entry=[], HTTP_ACCEPT_LANGUAGE="ko")
+    assert "이 초안에 없는 항목입니다" in answer.content.decode()
+    public = Client().get("/public/exposures", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert "노출 가능 장소와 시간" in public

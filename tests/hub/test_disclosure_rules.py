@@ -173,7 +173,12 @@ def test_problems_a_reviewer_must_fix_before_publishing() -> None:
     backwards = Entry("place", "Cafe", "A-dong", at(4, 10), at(4, 9))
     assert rules.problems_before_publishing([fine]) == []
     found = rules.problems_before_publishing([nameless, street, backwards])
-    assert [p.split(":")[0] for p in found] == ["entry 1", "entry 2", "entry 3"]
+    assert [str(p).split(":")[0] for p in found] == ["entry 1", "entry 2", "entry 3"]
+    assert [p.message for p in found] == [
+        rules.NO_NEIGHBOURHOOD,
+        rules.LOOKS_LIKE_STREET,
+        rules.ENDS_BEFORE_START,
+    ]
     assert not rules.problems_before_publishing(
         [Entry("place", "", "Sinam 1-dong", at(4, 9), at(4, 10))]
     )

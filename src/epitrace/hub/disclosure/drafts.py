@@ -16,6 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from epitrace.hub.audit.chain import record
 from epitrace.hub.cases.models import Case
@@ -125,11 +126,11 @@ def prepare_draft(case: Case, analysis: Any, *, by: str, role: str) -> Disclosur
 
 def _draft_entries(disclosure: Disclosure, ids: Iterable[int]) -> list[DisclosureEntry]:
     if disclosure.status != Disclosure.Status.DRAFT:
-        raise DisclosureError("a published disclosure is not edited: prepare a new draft")
+        raise DisclosureError(_("a published disclosure is not edited: prepare a new draft"))
     wanted = sorted(set(ids))
     found = list(disclosure.entries.filter(pk__in=wanted).order_by("start", "pk"))
     if len(found) != len(wanted) or not found:
-        raise DisclosureError("no such entry in this draft")
+        raise DisclosureError(_("no such entry in this draft"))
     return found
 
 
@@ -147,7 +148,7 @@ def edit_entry(
         entry.end = changes["end"]
     problems = rules.problems_before_publishing([as_rule_entry(entry)])
     if problems:
-        raise DisclosureError(problems[0].replace("entry 1: ", ""))
+        raise DisclosureError(_(problems[0].message))
     entry.expires_at = entry.end + rules.EXPIRY
     entry.save()
     _audit(by, role, "disclosure.edited", disclosure.case, fields=sorted(changes))
@@ -166,7 +167,7 @@ def merge(disclosure: Disclosure, ids: Iterable[int], *, by: str, role: str) -> 
     """Several entries become one (the first's place, the union of their windows)."""
     entries = _draft_entries(disclosure, ids)
     if len(entries) < 2:
-        raise DisclosureError("choose at least two entries to merge")
+        raise DisclosureError(_("choose at least two entries to merge"))
     merged = rules.merge_entries([as_rule_entry(e) for e in entries])
     keeper = entries[0]
     keeper.start, keeper.end = merged.start, merged.end
@@ -184,20 +185,20 @@ def include_stay(
     """The reviewer knows better than the guess: the stay was a place where people who
     cannot be identified may have been exposed. Its window rule still holds."""
     if disclosure.status != Disclosure.Status.DRAFT:
-        raise DisclosureError("a published disclosure is not edited: prepare a new draft")
+        raise DisclosureError(_("a published disclosure is not edited: prepare a new draft"))
     left_out = {x["seq"]: x["rule"] for x in disclosure.exclusions}
     rule = left_out.get(seq, "")
     if not rule.startswith(OVERRULABLE):
-        raise DisclosureError("only a guess of the kind of place can be overruled")
+        raise DisclosureError(_("only a guess of the kind of place can be overruled"))
     place = next((p for p in places_of(analysis) if p.seq == seq), None)
     if place is None:
-        raise DisclosureError("the analysis has no such stay any more: prepare a new draft")
+        raise DisclosureError(_("the analysis has no such stay any more: prepare a new draft"))
     kind: rules.Kind = "public" if place.name else "private"
     opened = dataclasses.replace(place, kind=kind, unidentified_exposure=True)
     window = (disclosure.window_start, disclosure.window_end)
     candidates = rules.candidate_entries([opened], window, timezone.now())
     if not candidates.entries:
-        raise DisclosureError(candidates.exclusions[0].rule)
+        raise DisclosureError(_(candidates.exclusions[0].rule))
     row = _entry_row(disclosure, candidates.entries[0])
     row.save()
     disclosure.exclusions = [x for x in disclosure.exclusions if x["seq"] != seq]
@@ -206,15 +207,19 @@ def include_stay(
     return row
 
 
+def _described(problem: rules.Problem) -> str:
+    return _("entry %(n)d: %(problem)s") % {"n": problem.entry, "problem": _(problem.message)}
+
+
 def publish(disclosure: Disclosure, *, by: str, role: str) -> Disclosure:
     if disclosure.status != Disclosure.Status.DRAFT:
-        raise DisclosureError("already published")
+        raise DisclosureError(_("already published"))
     entries = list(disclosure.entries.all())
     if not entries:
-        raise DisclosureError("nothing to publish: the draft has no entries")
+        raise DisclosureError(_("nothing to publish: the draft has no entries"))
     problems = rules.problems_before_publishing(as_rule_entry(e) for e in entries)
     if problems:
-        raise DisclosureError("; ".join(problems))
+        raise DisclosureError("; ".join(_described(p) for p in problems))
     disclosure.status = Disclosure.Status.PUBLISHED
     disclosure.published_by, disclosure.published_at = by, timezone.now()
     disclosure.save(update_fields=["status", "published_by", "published_at"])
@@ -228,9 +233,9 @@ def withdraw(
     """Rule 5: taken down once all its contacts are identified (or for another reason)."""
     entry = disclosure.entries.filter(pk=entry_id, withdrawn_at__isnull=True).first()
     if entry is None:
-        raise DisclosureError("no such entry, or already withdrawn")
+        raise DisclosureError(_("no such entry, or already withdrawn"))
     if not reason.strip():
-        raise DisclosureError("say why the entry is withdrawn")
+        raise DisclosureError(_("say why the entry is withdrawn"))
     entry.withdrawn_at, entry.withdrawn_by = timezone.now(), by
     entry.withdrawn_reason = reason.strip()[:300]
     entry.save(update_fields=["withdrawn_at", "withdrawn_by", "withdrawn_reason"])

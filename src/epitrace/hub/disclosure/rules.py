@@ -342,17 +342,31 @@ def candidate_entries(
 # --- what the public may read -----------------------------------------------
 
 
-def problems_before_publishing(entries: Iterable[Entry]) -> list[str]:
+@dataclass(frozen=True)
+class Problem:
+    entry: int  # 1-based position in the list given
+    message: str
+
+    def __str__(self) -> str:
+        return f"entry {self.entry}: {self.message}"
+
+
+NO_NEIGHBOURHOOD = "a private place needs its neighbourhood (dong)"
+LOOKS_LIKE_STREET = "the neighbourhood looks like a street address"
+ENDS_BEFORE_START = "the exposure window ends before it starts"
+
+
+def problems_before_publishing(entries: Iterable[Entry]) -> list[Problem]:
     """What the reviewer must fix first: a private place with no neighbourhood (it
     would say nothing), or a street address where only the neighbourhood may be."""
     found = []
     for i, entry in enumerate(entries, start=1):
         if entry.category == "place" and not entry.label and not entry.neighbourhood:
-            found.append(f"entry {i}: a private place needs its neighbourhood (dong)")
+            found.append(Problem(i, NO_NEIGHBOURHOOD))
         if STREET_ADDRESS.search(entry.neighbourhood):
-            found.append(f"entry {i}: the neighbourhood looks like a street address")
+            found.append(Problem(i, LOOKS_LIKE_STREET))
         if entry.end <= entry.start:
-            found.append(f"entry {i}: the exposure window ends before it starts")
+            found.append(Problem(i, ENDS_BEFORE_START))
     return found
 
 
