@@ -162,6 +162,8 @@ def test_the_page_shows_the_settings_and_its_form_changes_them(admin: Any) -> No
     assert RetentionSettings.current().identifiers_days == 45
     refused = admin.post("/retention", {"identifiers_days": "45"})
     assert refused.status_code == 400 and b"reason is required" in refused.content
+    admin.post("/retention", {"emergency_end": "2026-01-31", "reason": "the emergency ended"})
+    assert b"the next purge destroys every case" in admin.get("/retention").content
 
 
 # --- the dry run, the command line, the emergency's end, the audit log ---

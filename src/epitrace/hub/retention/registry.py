@@ -35,6 +35,7 @@ from epitrace.hub.cases.models import BlindIndex, Case, CaseKey
 from epitrace.hub.cases.storage import (
     ANSWERS_DIR,
     RESULTS_DIR,
+    cases_root,
     delete_folder_for_uid,
     folder_for_uid,
 )
@@ -301,17 +302,28 @@ class CaseDataTarget:
     def _folder(self, case_uid: Any) -> Path:
         return folder_for_uid(case_uid) / self.subfolder
 
-    def _row_arrivals(self, case_uid: Any) -> list[dt.date | None]:
-        rows = self._rows_of(case_uid)
-        if rows is None:
-            return []
-        if self.arrival_field is None:
-            return [None] * rows.count()
-        return [local_day(t) for t in rows.values_list(self.arrival_field, flat=True)]
+    def _arrivals(self) -> dict[str, list[dt.date | None]]:
+        """{case uid: each piece's arrival day (None: unknown)}, in one query and one walk
+        of the case folders, whatever the number of cases."""
+        found: dict[str, list[dt.date | None]] = defaultdict(list)
+        if self.model is not None:
+            key = f"{self.case_field}__uid"
+            rows = self.model._default_manager.all()
+            if self.arrival_field is None:
+                for uid in rows.values_list(key, flat=True):
+                    found[str(uid)].append(None)
+            else:
+                for uid, moment in rows.values_list(key, self.arrival_field):
+                    found[str(uid)].append(local_day(moment))
+        root = cases_root()
+        if root.is_dir():
+            for folder in root.iterdir():
+                found[folder.name] += [day for _, day in self._files(folder.name)]
+        return found
 
     def _files(self, case_uid: Any) -> list[tuple[Path, dt.date]]:
-        folder = self._folder(case_uid)
-        if not folder.exists():
+        folder = cases_root() / str(case_uid) / self.subfolder
+        if not folder.is_dir():
             return []
         return [
             (path, local_day(dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)))
@@ -319,18 +331,19 @@ class CaseDataTarget:
             if path.is_file()
         ]
 
-    def _pieces(self, case: Case) -> list[dt.date]:
-        """Each piece's anchor: when it arrived, not before the case's anchor."""
-        floor = case_anchor(case)
-        arrivals = self._row_arrivals(case.uid) + [day for _, day in self._files(case.uid)]
+    @staticmethod
+    def _pieces(floor: dt.date, arrivals: list[dt.date | None]) -> list[dt.date]:
+        """Each piece's anchor: when it arrived, not before its case's anchor."""
         return [max(floor, day or floor) for day in arrivals]
 
     def due(self, policy: RetentionSettings, now: dt.datetime) -> list[Due]:
         cutoff = latest_expired_anchor(policy, self.kind, local_today(now))
         skip = _open_items(self.name)
+        arrivals = self._arrivals()
         found = []
         for case in expired_cases(cutoff):
-            expired = [day for day in self._pieces(case) if day <= cutoff]
+            pieces = self._pieces(case_anchor(case), arrivals.get(str(case.uid), []))
+            expired = [day for day in pieces if day <= cutoff]
             if str(case.uid) in skip or not expired:
                 continue
             found.append(
@@ -348,8 +361,11 @@ class CaseDataTarget:
 
     def schedule(self, policy: RetentionSettings) -> list[Scheduled]:
         anchors: dict[dt.date, int] = defaultdict(int)
-        for case in Case.objects.all():
-            for day in self._pieces(case):
+        arrivals = self._arrivals()
+        cases = Case.objects.values_list("uid", "confirmation_date", "registered_at")
+        for uid, confirmed, registered in cases:
+            floor = max(confirmed, local_day(registered))
+            for day in self._pieces(floor, arrivals.get(str(uid), [])):
                 anchors[day] += 1
         return _group_schedule(policy, self.kind, anchors, ARRIVAL_ANCHOR)
 

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
@@ -21,6 +23,7 @@ from epitrace.hub.security import client_ip
 from epitrace.hub.web.pages import refused
 
 ACTION = "settings.manage"
+SHOWN_DATES = 60  # the page's schedule; the JSON has every date
 FIELDS = ("emergency_end", *(f"{kind}_days" for kind in Kind))
 
 
@@ -36,6 +39,11 @@ def _change(request: HttpRequest, data: dict[str, object]) -> dict[str, list[obj
     )
 
 
+def _emergency_over(found: dict[str, Any]) -> bool:
+    end = found["settings"]["emergency_end"]
+    return bool(end) and str(end) < str(found["today"])
+
+
 @require_http_methods(["GET", "POST"])
 def retention_page(request: HttpRequest) -> HttpResponse:
     decision = policy.decide(request.user, ACTION, ip=client_ip(request))
@@ -49,8 +57,12 @@ def retention_page(request: HttpRequest) -> HttpResponse:
             error, status = str(problem), 400
         else:
             return HttpResponseRedirect(f"/retention?saved={len(changes)}")
+    found = forecast()
     context = {
-        **forecast(),
+        **found,
+        "schedule": found["schedule"][:SHOWN_DATES],
+        "more_dates": max(0, len(found["schedule"]) - SHOWN_DATES),
+        "emergency_over": _emergency_over(found),
         "error": error,
         "saved": request.GET.get("saved"),
         "form": request.POST if error else None,
