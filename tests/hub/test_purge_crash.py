@@ -4,7 +4,7 @@ key, statistics never count the case twice or lose it, and the next run finishes
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from tests.hub.test_purge_support import NOW, OLD, PERSON, RECENT, plant_case
@@ -29,6 +29,17 @@ CRASH_POINTS = [
     for step in ("intent", "key", "rows", "files", "done")
     for when in ("during", "after")
 ] + ["before:vacuum"]
+
+
+class ForgetfulProvider(crypto.LocalKeyProvider):
+    """A stand-in for a KMS that keeps each case's key and can destroy it."""
+
+    name = "forgetful"
+    forgotten: ClassVar[list[bytes]] = []
+
+    def forget(self, wrapped: bytes, context: bytes = b"") -> None:
+        self.unwrap(wrapped, context)  # it is the key of that case
+        ForgetfulProvider.forgotten.append(context)
 
 
 class SimulatedCrash(BaseException):
@@ -138,3 +149,23 @@ def test_a_case_whose_key_is_already_gone_is_not_left_half_there(
     assert [d.rule for d in report.destroyed] == ["data key already destroyed"]
     assert not Case.objects.filter(pk=planted.case.pk).exists()
     assert not case_folder(planted.case).exists()
+
+
+@pytest.mark.parametrize("point", ["during:key", "after:key"])
+def test_a_key_provider_that_keeps_keys_is_told_to_forget_the_case(
+    point: str,
+    home: Path,
+    places: dict[str, Any],
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings.EPITRACE_KEY_PROVIDER = "tests.hub.test_purge_crash.ForgetfulProvider"
+    ForgetfulProvider.forgotten = []
+    planted = plant_case(places["seoul"], PERSON, OLD)
+    crash_at(monkeypatch, point)
+    with pytest.raises(SimulatedCrash):
+        run_purge(now=NOW)
+    monkeypatch.setattr(purge, "crash_point", lambda name: None)
+    run_purge(now=NOW)
+    assert set(ForgetfulProvider.forgotten) == {f"case:{planted.case.uid}".encode()}
+    assert_fully_purged(planted.case)

@@ -28,6 +28,7 @@ from django.apps import apps
 from django.db import models
 from django.db.models import Count
 
+from epitrace.hub import crypto
 from epitrace.hub.audit.chain import prune_expired
 from epitrace.hub.audit.chain import retention as audit_chain_retention
 from epitrace.hub.audit.models import AuditEntry
@@ -211,10 +212,22 @@ def _case_due(
 # --- whole cases: the identifiers, and with them everything of the case ---
 
 
+def _forget_at_provider(wrapped: bytes, case_uid: Any) -> None:
+    """A key provider that keeps the data keys itself (a KMS with a key per case) may
+    offer ``forget(wrapped, context)``: destroying its copy is what reaches database
+    backups, which still hold the wrapped key. It must be safe to call twice."""
+    forget = getattr(crypto.key_provider(), "forget", None)
+    if callable(forget):
+        forget(wrapped, f"case:{case_uid}".encode())
+
+
 def _destroy_key(record: PurgeRecord) -> None:
     # Crypto-shredding first: from here on no ciphertext of the case can be read,
     # in this database or in any copy. The blind-index digests go with the key.
-    CaseKey.objects.filter(case__uid=record.case_uid).delete()
+    keys = CaseKey.objects.filter(case__uid=record.case_uid)
+    for wrapped in keys.values_list("wrapped", flat=True):
+        _forget_at_provider(bytes(wrapped), record.case_uid)
+    keys.delete()
     BlindIndex.objects.filter(case__uid=record.case_uid).delete()
 
 
