@@ -16,6 +16,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.views.decorators.http import require_GET
 
 import epitrace
+from epitrace.hub.exchange.openapi_ops import exchange_operations
 
 Json = dict[str, Any]
 
@@ -175,6 +176,7 @@ OPERATIONS: dict[str, Json] = {
     },
     "/api/openapi.json": {"get": {"summary": "This schema", "responses": _ok("OpenAPI 3")}},
 }
+OPERATIONS.update(exchange_operations(_op, _ok, _body, _path_param, NOT_FOUND))
 
 COMPONENTS: Json = {
     "schemas": {
@@ -245,6 +247,7 @@ COMPONENTS: Json = {
     },
     "securitySchemes": {
         "session": {"type": "apiKey", "in": "cookie", "name": "sessionid"},
+        "agentToken": {"type": "http", "scheme": "bearer"},
     },
 }
 
