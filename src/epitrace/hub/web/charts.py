@@ -10,6 +10,7 @@ inline styles) from the Okabe-Ito palette, readable with colour-blindness.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 PALETTE = (
@@ -97,6 +98,7 @@ def column_chart(
     *,
     value_header: str,
     label_every: int | None = None,
+    tick_label: Callable[[str], str] = str,
 ) -> Chart:
     """Vertical stacked columns, one per category (a day), stacked by series (regions)."""
     height, left, top, bottom = 260, 48, 12, 44
@@ -120,10 +122,11 @@ def column_chart(
             label = f"{what}: {_number(value)}"
             bar = Bar(left + i * slot + slot * 0.1, y, slot * 0.8, h, colours[name], label)
             chart.bars.append(bar)
-    every = label_every or max(1, math.ceil(len(categories) / 10))
+    every = label_every or max(1, math.ceil(len(categories) / 12))
     for i, category in enumerate(categories):
         if i % every == 0:
-            chart.x_ticks.append(Tick(left + (i + 0.5) * slot, chart.plot_bottom + 16, category))
+            x = left + (i + 0.5) * slot
+            chart.x_ticks.append(Tick(x, chart.plot_bottom + 16, tick_label(category)))
     chart.y_ticks = _value_ticks(scale_top, step, left - 6, chart.plot_bottom, plot_h)
     chart.legend = [(colours[s], s) for s in series if s]
     chart.headers = [title.split(" (")[0], *[s or value_header for s in series]]

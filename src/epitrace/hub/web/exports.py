@@ -22,6 +22,7 @@ import zoneinfo
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
+from xml.sax.saxutils import escape
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -248,7 +249,7 @@ def case_report_pdf(case: Case, analysis: Any) -> bytes:
     """The printable case report (A4): case, dates, window, stays, path map, contacts."""
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
-    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
     from reportlab.lib.units import mm
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
@@ -296,7 +297,16 @@ def case_report_pdf(case: Case, analysis: Any) -> bytes:
             ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ]
     )
-    stays_table = Table(stay_rows, repeatRows=1, style=grid)
+    # Place names wrap inside their column instead of running off the page.
+    cell = ParagraphStyle("cell", fontName=font, fontSize=8, leading=9.5)
+    for row in stay_rows[1:]:
+        row[3] = Paragraph(escape(row[3]), cell)
+    stays_table = Table(
+        stay_rows,
+        colWidths=[c * mm for c in (8, 27, 27, 62, 28, 14, 14)],
+        repeatRows=1,
+        style=grid,
+    )
     stays_table.setStyle(TableStyle([("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eeeeee"))]))
     buffer = io.BytesIO()
     title = _("Case report %(case)s") % {"case": case.case_id}
