@@ -13,6 +13,7 @@ from epitrace.analysis.statistics import (
     counts_by,
     curve_by_group,
     epidemic_curve,
+    per_week,
     turnaround_stages,
     turnaround_times,
     wilson_interval,
@@ -174,3 +175,16 @@ def test_counts_by_largest_first_with_nulls_as_empty() -> None:
     ]
     with pytest.raises(ValueError, match="lack column"):
         counts_by(rows, ["user"])
+
+
+def test_per_week_sums_each_group_from_monday() -> None:
+    weekly = per_week(curve_by_group(cases(), by="confirmed")).to_pylist()
+    # 20-23 Feb 2020 fall in the week of Monday 17 Feb, the 24th starts the next.
+    assert weekly == [
+        {"week": D(2020, 2, 17), "group": "", "cases": 0},
+        {"week": D(2020, 2, 17), "group": "Jung-gu", "cases": 1},
+        {"week": D(2020, 2, 17), "group": "Nam-gu", "cases": 2},
+        {"week": D(2020, 2, 24), "group": "", "cases": 1},
+        {"week": D(2020, 2, 24), "group": "Jung-gu", "cases": 0},
+        {"week": D(2020, 2, 24), "group": "Nam-gu", "cases": 0},
+    ]

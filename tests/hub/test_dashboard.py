@@ -100,8 +100,11 @@ def test_national_investigator_sees_every_region_on_the_curve(
         ["2020-03-03", "0", "1", "1"],
     ]
     onset = table_rows(html, "curve-onset")
-    assert [r[0] for r in onset[1:]] == ["2020-02-27", "2020-02-28", "2020-02-29", "2020-03-01"]
-    assert "1 cases without symptoms" in html
+    # Days without a case are bars of height 0, not rows of the table.
+    assert [r[0] for r in onset[1:]] == ["2020-02-27", "2020-02-29", "2020-03-01"]
+    assert "1 case without symptoms (no onset date) is not shown" in html
+    # By default the 90 days up to the latest confirmation, one bar slot per day.
+    assert "from 2019-12-05 to 2020-03-03, per day" in html
     assert "5 cases counted" in html
     # Every bar of the SVG is a count: 2 + 2 + 1 cases in 3 non-empty segments.
     svg = re.search(r'id="chart-curve-confirmed">.*?<svg(.*?)</svg>', html, re.S).group(1)
@@ -203,22 +206,32 @@ def test_opening_the_dashboard_is_audited(
     assert entry.actor == "admin" and entry.detail["allowed"] is True
 
 
-def test_purged_aggregates_join_the_curve_as_their_own_series() -> None:
-    import pyarrow as pa
+def test_purged_cases_stay_on_the_curve_as_their_own_series(
+    outbreak: list[Case],
+    places: dict[str, Any],
+    make_account: Callable[..., Any],
+    signed_in: Callable[..., Client],
+) -> None:
+    from epitrace.hub.retention.models import PurgedCaseCount
 
-    held = dashboard.cases_table(Case.objects.none())
-    purged = pa.table(
-        {
-            "confirmed_date": [D(2020, 3, 1)],
-            "onset_date": pa.array([None], pa.date32()),
-            "region": ["seoul"],
-            "count": [4],
-        }
+    PurgedCaseCount.objects.create(
+        confirmation_date=D(2020, 3, 1), onset_date=None, region_code="seoul", cases=4
     )
-    merged = dashboard.with_purged(held, purged)
-    chart = dashboard.curve_chart(merged, "confirmed")
-    assert chart.rows == [["2020-03-01", "4"]]
-    assert chart.headers[1] == dashboard.PURGED_LABEL
+    PurgedCaseCount.objects.create(
+        confirmation_date=D(2020, 3, 3), onset_date=D(2020, 3, 1), region_code="busan", cases=1
+    )
+    html = signed_in(make_account(Role.NATIONAL_INVESTIGATOR)).get("/dashboard").content.decode()
+    rows = table_rows(html, "curve-confirmed")
+    assert rows[0][1:] == ["busan", "seoul", dashboard.PURGED_LABEL, "Cases"]
+    assert rows[1:] == [
+        ["2020-03-01", "0", "2", "4", "6"],
+        ["2020-03-02", "2", "0", "0", "2"],
+        ["2020-03-03", "0", "1", "1", "2"],
+    ]
+    assert "10 cases counted" in html
+    seoul = signed_in(make_account(Role.REGIONAL_INVESTIGATOR, "reg-seoul"))
+    rows = table_rows(seoul.get("/dashboard").content.decode(), "curve-confirmed")
+    assert rows[1:] == [["2020-03-01", "2", "4", "6"], ["2020-03-03", "1", "0", "1"]]
 
 
 def test_nice_steps_and_stacked_columns() -> None:
@@ -308,3 +321,24 @@ def test_requests_and_turnaround_per_step(
     html = signed_in(busan_user).get("/dashboard").content.decode()
     assert table_rows(html, "requests") == [["Agency", "ready"], ["carrier-a", "1"]]
     assert table_rows(html, "turnaround")[1][1:4] == ["1", "1", "0"]
+
+
+def test_the_curve_covers_the_period_asked_and_long_ones_per_week(
+    outbreak: list[Case], make_account: Callable[..., Any], signed_in: Callable[..., Client]
+) -> None:
+    client = signed_in(make_account(Role.NATIONAL_INVESTIGATOR))
+    html = client.get("/dashboard?from=2020-03-02&to=2020-03-03").content.decode()
+    assert [r[0] for r in table_rows(html, "curve-confirmed")[1:]] == ["2020-03-02", "2020-03-03"]
+    svg = re.search(r'id="chart-curve-confirmed">.*?<svg(.*?)</svg>', html, re.S).group(1)
+    assert ">03-02<" in svg and ">03-03<" in svg and ">03-01<" not in svg
+    html = client.get("/dashboard?from=2019-06-01&to=2020-05-31").content.decode()
+    weeks = table_rows(html, "curve-confirmed")
+    # 1 March 2020 was a Sunday: its cases count in the week of Monday 24 February.
+    assert weeks[1:] == [["2020-02-24", "0", "2", "2"], ["2020-03-02", "2", "1", "3"]]
+    assert "per week" in html
+    # Dates the other way round are read as the period they name.
+    swapped = client.get("/dashboard?from=2020-03-03&to=2020-03-02").content.decode()
+    assert [r[0] for r in table_rows(swapped, "curve-confirmed")[1:]] == [
+        "2020-03-02",
+        "2020-03-03",
+    ]

@@ -8,7 +8,8 @@
 - ``turnaround_times(requests)``: hours from a request's creation to its
   answer, per group (agency, kind, ...) or overall.
 - ``curve_by_group(cases, by, group)``: the epidemic curve split by a column
-  (region), every day x every group, for stacked charts.
+  (region), every day x every group, for stacked charts; ``per_week`` sums it
+  per week.
 - ``turnaround_stages(requests, stages)``: ``turnaround_times`` for each step
   of a request (request -> approval -> answers -> analysis) in one table.
 - ``counts_by(table, columns)``: rows per combination of columns (requests by
@@ -109,6 +110,21 @@ def curve_by_group(
             groups.append(name)
             counts.append(per_day.get(day, 0))
     return pa.Table.from_pydict({"date": dates, "group": groups, "cases": counts}, schema=schema)
+
+
+def per_week(curve: pa.Table) -> pa.Table:
+    """A ``curve_by_group`` table summed per week: ``week`` (its Monday), ``group``,
+    ``cases``; for spans too long to read day by day."""
+    days = curve.column("date").to_numpy(zero_copy_only=False).astype("datetime64[D]")
+    # 1970-01-01 was a Thursday: shift by 3 days so weeks start on Mondays.
+    mondays = ((days.astype(np.int64) + 3) // 7 * 7 - 3).astype("datetime64[D]")
+    table = pa.table(
+        {"week": pa.array(mondays, pa.date32()), "group": curve.column("group"),
+         "cases": curve.column("cases")}
+    )  # fmt: skip
+    summed = table.group_by(["week", "group"]).aggregate([("cases", "sum")])
+    summed = summed.rename_columns(["week", "group", "cases"]).select(["week", "group", "cases"])
+    return summed.sort_by([("week", "ascending"), ("group", "ascending")])
 
 
 # --- regions ---------------------------------------------------------------

@@ -105,7 +105,7 @@ def column_chart(
     chart = Chart(key, title, description, WIDTH, height, plot_left=left)
     chart.plot_bottom, chart.plot_right = height - bottom, WIDTH - 8
     totals = [sum(values.get((c, s), 0) for s in series) for c in categories]
-    step = nice_step(max(totals, default=0))
+    step = max(1.0, nice_step(max(totals, default=0)))  # counts: whole steps
     scale_top = step * max(1, math.ceil(max(totals, default=0) / step))
     plot_h = chart.plot_bottom - top
     slot = (chart.plot_right - left) / max(len(categories), 1)
@@ -122,7 +122,9 @@ def column_chart(
             label = f"{what}: {_number(value)}"
             bar = Bar(left + i * slot + slot * 0.1, y, slot * 0.8, h, colours[name], label)
             chart.bars.append(bar)
-    every = label_every or max(1, math.ceil(len(categories) / 12))
+    longest = max((len(tick_label(c)) for c in categories), default=1)
+    room = max(1, int((chart.plot_right - left) // (longest * 6.6 + 14)))  # 11 px font
+    every = label_every or max(1, math.ceil(len(categories) / room))
     for i, category in enumerate(categories):
         if i % every == 0:
             x = left + (i + 0.5) * slot
@@ -159,6 +161,7 @@ def bar_chart(
     category_header: str,
     value_header: str,
     unit: str = "",
+    whole: bool = True,
 ) -> Chart:
     """Horizontal stacked bars, one per category (agency, user, step), by series (status)."""
     left, top, bottom = 170, 8, 30
@@ -167,6 +170,7 @@ def bar_chart(
     chart.plot_bottom, chart.plot_right = height - bottom, WIDTH - 16
     totals = [sum(values.get((c, s), 0) for s in series) for c in categories]
     step = nice_step(max(totals, default=0))
+    step = max(1.0, step) if whole else step  # counts: whole steps; hours need not be
     scale_top = step * max(1, math.ceil(max(totals, default=0) / step))
     plot_w = chart.plot_right - left
     colours = colours_for(series)

@@ -21,6 +21,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET
 
 from epitrace.analysis import statistics
@@ -36,6 +37,8 @@ ACCESS_ACTIONS = ("case.view", "case.search", "result.view")
 EXPORT_PREFIX = "export."
 ACCESS_DAYS_DEFAULT = 30
 ACCESS_USERS_SHOWN = 20
+CURVE_DAYS_DEFAULT = 90
+WEEKLY_BEYOND_DAYS = 120  # longer periods: one bar per week
 PURGED_LABEL = "purged"  # the curve's series for anonymous aggregates of purged cases
 
 
@@ -123,9 +126,58 @@ def with_purged(held: pa.Table, purged: pa.Table | None) -> pa.Table:
     return pa.concat_tables([held, marked])
 
 
-def curve_chart(cases: pa.Table, by: str) -> Chart:
-    curve = statistics.curve_by_group(cases, by, "region")
-    days = [d.isoformat() for d in dict.fromkeys(curve.column("date").to_pylist())]
+@dataclass(frozen=True)
+class Period:
+    """The days the curves cover (both included); weekly bars beyond WEEKLY_BEYOND_DAYS."""
+
+    start: dt.date
+    end: dt.date
+
+    @property
+    def weekly(self) -> bool:
+        return (self.end - self.start).days + 1 > WEEKLY_BEYOND_DAYS
+
+    def categories(self) -> list[dt.date]:
+        first = self.start - dt.timedelta(days=self.start.weekday()) if self.weekly else self.start
+        step = dt.timedelta(days=7 if self.weekly else 1)
+        out = []
+        while first <= self.end:
+            out.append(first)
+            first += step
+        return out
+
+
+def _date(text: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text or "")
+    except ValueError:
+        return None
+
+
+def curve_period(cases: pa.Table, params: Any) -> Period:
+    """``?from=&to=`` (ISO dates); by default the CURVE_DAYS_DEFAULT days up to the
+    latest confirmation (today when there is no case)."""
+    latest = pc.max(cases.column("confirmed_date")).as_py() if cases.num_rows else None
+    end = _date(params.get("to")) or latest or timezone.localdate()
+    start = _date(params.get("from")) or end - dt.timedelta(days=CURVE_DAYS_DEFAULT - 1)
+    return Period(min(start, end), max(start, end))
+
+
+def _in_period(cases: pa.Table, column: str, period: Period) -> pa.Table:
+    dates = cases.column(column)
+    inside = pc.and_(
+        pc.greater_equal(dates, pa.scalar(period.start, pa.date32())),
+        pc.less_equal(dates, pa.scalar(period.end, pa.date32())),
+    )
+    return cases.filter(pc.fill_null(inside, False))
+
+
+def curve_chart(cases: pa.Table, by: str, period: Period) -> Chart:
+    column = "onset_date" if by == "onset" else "confirmed_date"
+    shown = _in_period(cases, column, period)
+    curve = statistics.curve_by_group(shown, by, "region")
+    if period.weekly:
+        curve = statistics.per_week(curve).rename_columns(["date", "group", "cases"])
     groups = sorted(set(curve.column("group").to_pylist()), key=lambda g: (g == PURGED_LABEL, g))
     values = {
         (d.isoformat(), g): n
@@ -133,28 +185,39 @@ def curve_chart(cases: pa.Table, by: str) -> Chart:
             *(curve.column(c).to_pylist() for c in ("date", "group", "cases")), strict=True
         )
     }
-    without = int(statistics.epidemic_curve(cases, by).schema.metadata[b"without_date"])
+    total = sum(values.values())
     if by == "onset":
         title = _("Cases by onset date and region")
-        note = _("%(n)d cases without symptoms (no onset date) are not shown.") % {"n": without}
+        confirmed = _in_period(cases, "confirmed_date", period)
+        without = int(statistics.epidemic_curve(confirmed, by).schema.metadata[b"without_date"])
+        note = ngettext(
+            "%(n)d case without symptoms (no onset date) is not shown.",
+            "%(n)d cases without symptoms (no onset date) are not shown.",
+            without,
+        ) % {"n": without}
     else:
         title = _("Cases by confirmation date and region")
         note = ""
-    total = sum(values.values())
-    description = _("%(total)d cases over %(days)d days, stacked by region.") % {
+    values_per = _("per week") if period.weekly else _("per day")
+    description = _("%(total)d cases from %(start)s to %(end)s, %(per)s, stacked by region.") % {
         "total": total,
-        "days": len(days),
+        "start": period.start.isoformat(),
+        "end": period.end.isoformat(),
+        "per": values_per,
     }
-    return column_chart(
+    chart = column_chart(
         f"curve-{by}",
         title,
         f"{description} {note}".strip(),
-        days,
+        [d.isoformat() for d in period.categories()],
         groups,
         values,
         value_header=_("Cases"),
-        tick_label=lambda day: day[5:],  # MM-DD under the bars; the table has the year
+        # MM-DD under daily bars (the table has the year); week starts in full.
+        tick_label=(lambda day: day) if period.weekly else (lambda day: day[5:]),
     )
+    chart.rows = [row for row in chart.rows if any(cell != "0" for cell in row[1:])]
+    return chart
 
 
 # --- requests ----------------------------------------------------------------
@@ -253,6 +316,7 @@ def turnaround_chart(cases: QuerySet) -> Chart | None:
         category_header=_("Step"),
         value_header=_("Hours"),
         unit=" h",
+        whole=False,
     )
     chart.headers = [_("Step"), _("Requests"), _("Done"), _("Pending"), _("Median h"), _("P90 h")]
     chart.rows = [
@@ -321,20 +385,24 @@ def accesses_chart(scope: Scope, days: int) -> Chart:
 # --- the page ----------------------------------------------------------------
 
 
-def _days(request: HttpRequest) -> int:
+def _days(params: Any) -> int:
     try:
-        return max(1, min(int(request.GET.get("days", ACCESS_DAYS_DEFAULT)), 366))
+        return max(1, min(int(params.get("days", ACCESS_DAYS_DEFAULT)), 366))
     except ValueError:
         return ACCESS_DAYS_DEFAULT
 
 
-def figures(user: Any, days: int = ACCESS_DAYS_DEFAULT) -> dict[str, Any]:
+def figures(user: Any, params: Any = None) -> dict[str, Any]:
     """Every chart of the dashboard for ``user``'s jurisdiction (None: not available)."""
+    params = params or {}
+    days = _days(params)
     scope = scope_of(user)
     cases = with_purged(cases_table(held_cases(scope.cases)), purged_case_counts(scope))
+    period = curve_period(cases, params)
     return {
         "case_count": int(sum(cases.column("count").to_pylist())),
-        "curves": [curve_chart(cases, "confirmed"), curve_chart(cases, "onset")],
+        "period": period,
+        "curves": [curve_chart(cases, "confirmed", period), curve_chart(cases, "onset", period)],
         "requests": requests_chart(scope.cases),
         "turnaround": turnaround_chart(scope.cases),
         "accesses": accesses_chart(scope, days),
@@ -349,5 +417,5 @@ def dashboard_page(request: HttpRequest) -> HttpResponse:
     if not decision.allowed:
         return refused(request, decision)
     assignment = policy.assignment_of(request.user)
-    context = {**figures(request.user, _days(request)), "region": assignment.region}
+    context = {**figures(request.user, request.GET), "region": assignment.region}
     return render(request, "web/dashboard.html", context)
