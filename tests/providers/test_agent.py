@@ -95,6 +95,9 @@ def test_answers_its_tasks_and_logs_what_it_sent(skt: Path, hub: FakeHub, log_pa
     assert hello["agency"] == AGENCY
     assert hello["store"]["agency"] == "SKT" and hello["store"]["kind"] == "carrier"
     assert hello["store"]["first_date"] and hello["store"]["policy"]["max_window_days"] == 31
+    assert hello["store"]["tables"] == sorted(
+        json.loads((skt / "store.json").read_text())["tables"]
+    )
     prepared, sent = read_entries(log_path)
     assert (prepared["event"], sent["event"]) == ("prepared", "sent")
     for entry in (prepared, sent):

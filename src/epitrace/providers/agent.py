@@ -371,6 +371,7 @@ class Agent:
                 "kind": manifest.get("kind"),
                 "first_date": manifest.get("first_date"),
                 "last_date": manifest.get("last_date"),
+                "tables": sorted(manifest.get("tables", {})),  # names only: what it can answer
                 "policy": store_policy(),
             },
         }
