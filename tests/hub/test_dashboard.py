@@ -110,6 +110,9 @@ def test_national_investigator_sees_every_region_on_the_curve(
     svg = re.search(r'id="chart-curve-confirmed">.*?<svg(.*?)</svg>', html, re.S).group(1)
     assert len(re.findall(r"<rect ", svg)) == 3
     assert '<title id="curve-confirmed-title">' in svg and "<desc " in svg
+    # No request yet: the turnaround says so instead of drawing an empty axis.
+    turnaround = re.search(r'id="chart-turnaround">(.*?)</figure>', html, re.S).group(1)
+    assert "Nothing to show yet" in turnaround and "<svg" not in turnaround
 
 
 def test_regional_investigator_counts_only_its_region(

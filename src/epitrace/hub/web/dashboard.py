@@ -190,16 +190,25 @@ def curve_chart(cases: pa.Table, by: str, period: Period) -> Chart:
         title = _("Cases by onset date and region")
         confirmed = _in_period(cases, "confirmed_date", period)
         without = int(statistics.epidemic_curve(confirmed, by).schema.metadata[b"without_date"])
-        note = ngettext(
-            "%(n)d case without symptoms (no onset date) is not shown.",
-            "%(n)d cases without symptoms (no onset date) are not shown.",
-            without,
-        ) % {"n": without}
+        note = (
+            ngettext(
+                "%(n)d case without symptoms (no onset date) is not shown.",
+                "%(n)d cases without symptoms (no onset date) are not shown.",
+                without,
+            )
+            % {"n": without}
+            if without
+            else ""
+        )
     else:
         title = _("Cases by confirmation date and region")
         note = ""
     values_per = _("per week") if period.weekly else _("per day")
-    description = _("%(total)d cases from %(start)s to %(end)s, %(per)s, stacked by region.") % {
+    description = ngettext(
+        "%(total)d case from %(start)s to %(end)s, %(per)s, stacked by region.",
+        "%(total)d cases from %(start)s to %(end)s, %(per)s, stacked by region.",
+        total,
+    ) % {
         "total": total,
         "start": period.start.isoformat(),
         "end": period.end.isoformat(),
@@ -330,6 +339,8 @@ def turnaround_chart(cases: QuerySet) -> Chart | None:
         ]
         for row in stages
     ]
+    if table.num_rows == 0:
+        chart.rows = []  # no request yet: "nothing to show", not an empty axis
     return chart
 
 
