@@ -118,9 +118,12 @@ class PurgeReport:
         }
 
 
-def _start(target: Target, due: Due, now: dt.datetime) -> PurgeRecord:
-    """Commit the intent (and the target's preparation, e.g. folding the aggregates)."""
+def _start(target: Target, due: Due, now: dt.datetime) -> PurgeRecord | None:
+    """Commit the intent (and the target's preparation, e.g. folding the aggregates);
+    None if another run destroyed it since the list was made."""
     with transaction.atomic():
+        if not target.still_due(due, now):
+            return None
         record = PurgeRecord.objects.create(
             target=target.name,
             kind=str(due.kind),
@@ -206,6 +209,8 @@ def _destroy(target: Target, due: Due, report: PurgeReport) -> None:
         record = _start(target, due, report.now)
     except IntegrityError:
         return  # another run started this one: it (or the next run) finishes it
+    if record is None:
+        return
     _finish(target, record)
     report.destroyed.append(due)
     log.info("purge: destroyed %s %s (%s)", due.kind, due.case_number or due.item, due.rule)

@@ -101,6 +101,8 @@ class Target(Protocol):
 
     def schedule(self, policy: RetentionSettings) -> list[Scheduled]: ...
 
+    def still_due(self, due: Due, now: dt.datetime) -> bool: ...
+
     def prepare(self, record: PurgeRecord) -> None: ...
 
     def steps(self) -> list[Step]: ...
@@ -155,6 +157,13 @@ def _group_schedule(
         when = expiry(policy, kind, anchor, anchor_name)
         grouped[(when.on, when.rule)] += count
     return [Scheduled(kind, on, count, rule) for (on, rule), count in sorted(grouped.items())]
+
+
+def _lock_case(due: Due) -> Case | None:
+    """The case, row-locked until the intent commits (None if gone): two runs at once
+    take turns here, and the second sees the first's open record, or that nothing is
+    left to destroy — never both miss each other."""
+    return Case.objects.select_for_update().filter(uid=due.case_uid).first()
 
 
 def _open_items(target: str) -> set[str]:
@@ -268,6 +277,10 @@ class CaseTarget:
             anchors[max(confirmed, local_day(registered))] += 1
         return _group_schedule(policy, self.kind, anchors, CASE_ANCHOR)
 
+    def still_due(self, due: Due, now: dt.datetime) -> bool:
+        # Another run may have destroyed it since the list was made.
+        return _lock_case(due) is not None
+
     def prepare(self, record: PurgeRecord) -> None:
         # In the transaction that writes the intent: the case is counted exactly once.
         case = Case.objects.select_related("region").filter(uid=record.case_uid).first()
@@ -344,6 +357,15 @@ class CaseDataTarget:
             if path.is_file()
         ]
 
+    def _arrivals_of(self, case_uid: Any) -> list[dt.date | None]:
+        arrivals: list[dt.date | None] = []
+        rows = self._rows_of(case_uid)
+        if rows is not None and self.arrival_field is None:
+            arrivals += [None] * rows.count()
+        elif rows is not None:
+            arrivals += [local_day(t) for t in rows.values_list(self.arrival_field, flat=True)]
+        return arrivals + [day for _, day in self._files(case_uid)]
+
     @staticmethod
     def _pieces(floor: dt.date, arrivals: list[dt.date | None]) -> list[dt.date]:
         """Each piece's anchor: when it arrived, not before its case's anchor."""
@@ -381,6 +403,13 @@ class CaseDataTarget:
             for day in self._pieces(floor, arrivals.get(str(uid), [])):
                 anchors[day] += 1
         return _group_schedule(policy, self.kind, anchors, ARRIVAL_ANCHOR)
+
+    def still_due(self, due: Due, now: dt.datetime) -> bool:
+        case = _lock_case(due)
+        if case is None or due.cutoff is None:
+            return False
+        arrivals = self._arrivals_of(case.uid)
+        return any(day <= due.cutoff for day in self._pieces(case_anchor(case), arrivals))
 
     def prepare(self, record: PurgeRecord) -> None:
         return None  # the count was taken with the due list
@@ -458,6 +487,11 @@ class AuditLogTarget:
         )
         anchors = {row["day"]: row["n"] for row in rows.order_by()}
         return _group_schedule(policy, self.kind, anchors, "the entry was written")
+
+    def still_due(self, due: Due, now: dt.datetime) -> bool:
+        # The dry run locks the chain's head until the intent commits: one pruning at once.
+        policy = RetentionSettings.current()
+        return prune_expired(now=_pruning_clock(policy, now), dry_run=True).removed > 0
 
     def prepare(self, record: PurgeRecord) -> None:
         return None
