@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 import json
 import math
+import re
 import zoneinfo
 from collections.abc import Callable
 from pathlib import Path
@@ -194,6 +195,10 @@ def test_a_draft_follows_the_guideline_and_is_not_public(
     assert feed()["entries"] == []
     page = investigator.get(f"/cases/{case.case_id}/disclosure").content.decode()
     assert "draft, not public" in page and "Left out, and why" in page
+    # The contact search's people at each entry's stays (the fake has one per stay, all
+    # known only by a phone line), to help decide a withdrawal.
+    cells = re.findall(r'<td class="contacts">(.*?)</td>', page)
+    assert len(cells) == len(entries) and "1 (1)" in cells
     actions = list(AuditEntry.objects.filter(action="disclosure.drafted"))
     assert len(actions) == 1 and actions[0].detail["entries"] == len(entries)
 

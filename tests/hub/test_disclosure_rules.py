@@ -200,3 +200,21 @@ def test_classify_stays_guesses_home_work_and_public_places() -> None:
     assert kinds == [(1, "home"), (2, "workplace"), (3, "public"), (4, "home"), (5, "private")]
     # Nobody's name or address goes in: only the stay's place name, when it has one.
     assert rules.classify_stays(stays, "Asia/Seoul")[2].name == "Cafe Namu"
+
+
+def test_contacts_found_at_an_entrys_stays_and_who_is_not_yet_identified() -> None:
+    stays = [
+        {"seq": 1, "start": at(4, 9), "end": at(4, 10)},
+        {"seq": 2, "start": at(4, 12), "end": at(4, 13)},
+    ]
+    contacts = [
+        {"contact_ref": "P000017", "start": at(4, 9, 30), "end": at(4, 9, 50)},
+        {"contact_ref": "SKT:010-1111-2222", "start": at(4, 9, 55), "end": at(4, 10, 20)},
+        {"contact_ref": "P000017", "start": at(4, 9, 10), "end": at(4, 9, 20)},  # same person
+        {"contact_ref": "hana:4111-XXXX", "start": at(4, 12, 0), "end": at(4, 12, 5)},
+        {"contact_ref": "P000099", "start": at(4, 10), "end": at(4, 11)},  # touches, no overlap
+    ]
+    assert rules.contacts_at([1], stays, contacts) == (2, 1)
+    assert rules.contacts_at([2], stays, contacts) == (1, 1)
+    assert rules.contacts_at([1, 2], stays, contacts) == (3, 2)
+    assert rules.contacts_at([7], stays, contacts) == (0, 0)  # a ride: no stay

@@ -339,6 +339,29 @@ def candidate_entries(
     return result
 
 
+# --- rule 5's evidence: who was found there ---------------------------------
+
+
+def contacts_at(
+    entry_stays: Iterable[int], stays: Iterable[dict[str, Any]], contacts: Iterable[dict[str, Any]]
+) -> tuple[int, int]:
+    """(people the contact search found at the entry's stays, of whom not yet identified).
+
+    A contact counts for a stay when its co-presence overlaps the stay's time. Not yet
+    identified: known only by a line or a card (``carrier:subscriber``,
+    ``issuer:card_id``: no registry named the person). For the reviewer deciding a
+    withdrawal; the search never finds everyone who was there, so it decides nothing.
+    """
+    wanted = set(entry_stays)
+    windows = [(s["start"], s["end"]) for s in stays if s["seq"] in wanted]
+    found: set[str] = set()
+    for contact in contacts:
+        if any(contact["start"] < end and contact["end"] > start for start, end in windows):
+            found.add(contact["contact_ref"])
+    unresolved = sum(1 for ref in found if ":" in ref)
+    return len(found), unresolved
+
+
 # --- what the public may read -----------------------------------------------
 
 

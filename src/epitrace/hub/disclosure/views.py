@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from epitrace.hub import crypto, policy
 from epitrace.hub.cases.models import Case
-from epitrace.hub.disclosure import drafts
+from epitrace.hub.disclosure import drafts, rules
 from epitrace.hub.disclosure.models import Disclosure, DisclosureEntry
 from epitrace.hub.security import client_ip
 from epitrace.hub.web.pages import refused
@@ -70,6 +70,19 @@ def _input_value(value: dt.datetime, zone: zoneinfo.ZoneInfo) -> str:
     return value.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
 
 
+def _contact_counts(case: Case, entries: list[DisclosureEntry]) -> dict[int, tuple[int, int]]:
+    """{entry: (contacts found at its stays, not yet identified)}; empty without analysis."""
+    try:
+        analysis = latest_analysis(case)
+    except crypto.KeyDestroyed:
+        return {}
+    if analysis is None or analysis.contacts is None:
+        return {}
+    stays = analysis.stays.to_pylist()
+    contacts = analysis.contacts.to_pylist()
+    return {e.pk: rules.contacts_at(e.stays, stays, contacts) for e in entries}
+
+
 def _review(
     request: HttpRequest, case: Case, *, error: str = "", status: int = 200
 ) -> HttpResponse:
@@ -77,9 +90,12 @@ def _review(
     zone = zoneinfo.ZoneInfo(disclosure.timezone if disclosure else "UTC")
     rows = []
     if disclosure is not None:
-        for entry in disclosure.entries.order_by("category", "neighbourhood", "label", "start"):
+        entries = list(disclosure.entries.order_by("category", "neighbourhood", "label", "start"))
+        counts = _contact_counts(case, entries)
+        for entry in entries:
             rows.append(
                 {
+                    "contacts": counts.get(entry.pk),
                     "entry": entry,
                     "start": _local(entry.start, zone),
                     "end": _local(entry.end, zone),
