@@ -283,10 +283,10 @@ def test_published_entries_are_public_without_anything_personal(
     disclosure = published(investigator, case)
     shown = feed()["entries"]
     assert len(shown) == disclosure.entries.count() > 0
-    assert {e["region"] for e in shown} == {"Seoul"}
+    assert {e["reported_by"] for e in shown} == {"Seoul"}
     assert set().union(*(e.keys() for e in shown)) <= {
-        "category", "region", "neighbourhood", "start", "end", "expires", "place", "lat", "lon",
-        "mode", "line",
+        "category", "reported_by", "neighbourhood", "start", "end", "expires",
+        "place", "lat", "lon", "mode", "line",
     }  # fmt: skip
     page = Client().get("/public/exposures").content.decode()
     body = json.dumps(feed(), ensure_ascii=False) + page

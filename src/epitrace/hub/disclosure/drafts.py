@@ -274,7 +274,7 @@ def public_record(entry: DisclosureEntry, tz: str) -> dict[str, Any]:
     zone = zoneinfo.ZoneInfo(tz)
     item: dict[str, Any] = {
         "category": entry.category,
-        "region": entry.region_name,
+        "reported_by": entry.region_name,  # the health region that published it
         "neighbourhood": entry.neighbourhood,
         "start": entry.start.astimezone(zone).isoformat(),
         "end": entry.end.astimezone(zone).isoformat(),
