@@ -44,13 +44,14 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from epitrace.analysis.hotspots import HotspotScan
+from epitrace.analysis.hotspots import HotspotScan, scan_hotspots
 from epitrace.formats.readers import read_dataset_table
 from epitrace.outbreaks import (
     dataset_settings,
@@ -165,6 +166,7 @@ def truth_visit_events(city: Path, windows: list, timezone: str) -> pa.Table:
                     "lon": lon,
                     "place_name": name,
                     "sources": "truth",
+                    "likely_infection": w.likely_infection,
                 },
             )
     return events_table([row for _, row in best.values()])
@@ -225,20 +227,48 @@ def validate_city(
     if truth_visits:
         variants.append(("truth-visits", truth_visit_events(city, windows, timezone)))
     for name, variant_events in variants:
-        for adjusted in (True, False):
+        for model, scan_model in MODELS.items():
             started = time.perf_counter()
-            scan = scan_events(
-                variant_events,
-                replications=replications,
-                seed=seed,
-                timezone=timezone,
-                crs=crs,
-                adjust_weekday=adjusted,
-            )
+            scan = scan_model(variant_events, replications, seed, timezone, crs)
             seconds = time.perf_counter() - started + (traced_s if name == "traced" else 0.0)
-            variant = f"{name}, {'weekday-adjusted' if adjusted else 'plain permutation'}"
+            variant = f"{name}, {model}"
             runs.append(score(seed, outbreak, variant, cases, variant_events, scan, event, seconds))
     return runs
+
+
+def _case_dated_events_permuted(
+    events: pa.Table, replications: int, seed: int, timezone: str, crs: str
+) -> HotspotScan:
+    """Ablation: case-dated events, but dates permuted among events as if each
+    event were its own case (what ``case_column`` avoids)."""
+    points = events.select(["lat", "lon", "likely_infection"]).rename_columns(["lat", "lon", "ts"])
+    return scan_hotspots(points, replications=replications, seed=seed, timezone=timezone, crs=crs)
+
+
+def _scan_with(dated_by: str, adjust_weekday: bool = False) -> Callable[..., HotspotScan]:
+    def scan(
+        events: pa.Table, replications: int, seed: int, timezone: str, crs: str
+    ) -> HotspotScan:
+        return scan_events(
+            events,
+            replications=replications,
+            seed=seed,
+            timezone=timezone,
+            crs=crs,
+            adjust_weekday=adjust_weekday,
+            dated_by=dated_by,
+        )
+
+    return scan
+
+
+# Variant name -> scan; the first is what `epitrace hotspots` does.
+MODELS: dict[str, Callable[..., HotspotScan]] = {
+    "visit-dated, plain permutation (the command's default)": _scan_with("visit"),
+    "visit-dated, weekday-adjusted (--adjust-weekday)": _scan_with("visit", adjust_weekday=True),
+    "case-dated, cases counted once and permuted (dated_by='case')": _scan_with("case"),
+    "case-dated, events permuted one by one (ablation)": _case_dated_events_permuted,
+}
 
 
 def summary(runs: list[Run]) -> str:
@@ -247,7 +277,8 @@ def summary(runs: list[Run]) -> str:
         "top cluster p < 0.05 | planted event found |",
         "|---|---|---|---|---|---|---|",
     ]
-    variants = sorted({r.variant for r in runs}, key=lambda v: (v.startswith("truth"), v))
+    variants = list(dict.fromkeys(r.variant for r in runs))
+    variants.sort(key=lambda v: v.startswith("truth"))
     for outbreak in ("clustered", "null"):
         for variant in variants:
             group = [r for r in runs if r.outbreak == outbreak and r.variant == variant]

@@ -74,6 +74,11 @@ DEDUP_GRID_M = 100.0  # unnamed stays of one case within this square are one pla
 # Weekly schedules of places are not outbreaks (module docstring, docs/accuracy.md).
 ADJUST_WEEKDAY = False
 
+# "case": each event carries its case's likely day of infection, and the scan
+# permutes those days among cases; "visit": the day of the stay, permuted
+# among events (the former default; see the module docstring).
+DATED_BY = "visit"
+
 EVENT_COLUMNS = (
     "case_id",
     "person_ref",
@@ -85,6 +90,7 @@ EVENT_COLUMNS = (
     "lon",
     "place_name",
     "sources",
+    "likely_infection",
 )
 
 
@@ -249,6 +255,7 @@ def case_events(
             "lon": row["lon"],
             "place_name": row["place_name"] or "",
             "sources": row["sources"],
+            "likely_infection": window.likely_infection,
         }
         for row in events
     ]
@@ -268,6 +275,7 @@ def events_table(rows: list[dict]) -> pa.Table:
             ("lon", pa.float64()),
             ("place_name", pa.string()),
             ("sources", pa.string()),
+            ("likely_infection", ts),
         ]
     )
     return pa.Table.from_pylist(rows, schema=schema)
@@ -315,12 +323,27 @@ def scan_events(
     first_day: dt.date | None = None,
     last_day: dt.date | None = None,
     adjust_weekday: bool = ADJUST_WEEKDAY,
+    dated_by: str = DATED_BY,
 ) -> HotspotScan:
-    """The space-time permutation scan over case events (lat, lon, ts).
+    """The space-time permutation scan over case events (lat, lon, ts, case_id,
+    likely_infection).
 
+    ``dated_by="visit"`` (default) dates events by their stay and permutes
+    days among events; ``"case"`` dates every event by its case's likely day
+    of infection, counts each case once per cylinder and permutes days among
+    cases (``case_column``: the permutation test's unit is then the case).
+    The study period stretches to hold every date scanned.
     ``adjust_weekday`` adjusts for space by day-of-week interaction
     (``analysis.hotspots.find_hotspots``); see the module docstring."""
-    points = events.select(["lat", "lon", "ts"])
+    if dated_by not in ("case", "visit"):
+        raise ValueError(f"dated_by must be 'case' or 'visit', got {dated_by!r}")
+    if dated_by == "case":
+        points = events.select(["lat", "lon", "likely_infection", "case_id"]).rename_columns(
+            ["lat", "lon", "ts", "case_id"]
+        )
+    else:
+        points = events.select(["lat", "lon", "ts"])
+    first_day, last_day = _period_holding(points, first_day, last_day, timezone)
     return scan_hotspots(
         points,
         replications=replications,
@@ -332,20 +355,43 @@ def scan_events(
         first_day=first_day,
         last_day=last_day,
         adjust_weekday=adjust_weekday,
+        case_column="case_id" if dated_by == "case" else None,
     )
 
 
-def events_in_clusters(scan: HotspotScan, events: pa.Table, timezone: str) -> list[dict]:
-    """Each cluster's case events: at one of its locations, on one of its days."""
+def _local_days(ts: pa.ChunkedArray, timezone: str) -> list[dt.date]:
+    zone = ZoneInfo(timezone)
+    return [t.astimezone(zone).date() for t in ts.to_pylist()]
+
+
+def _period_holding(
+    points: pa.Table, first_day: dt.date | None, last_day: dt.date | None, timezone: str
+) -> tuple[dt.date | None, dt.date | None]:
+    """The study period widened to hold every scanned date: a case's likely
+    day of infection may fall before the --from of the stays."""
+    if points.num_rows == 0:
+        return first_day, last_day
+    days = _local_days(points.column("ts"), timezone)
+    first = min(days) if first_day is None else min(first_day, min(days))
+    last = max(days) if last_day is None else max(last_day, max(days))
+    return first, last
+
+
+def events_in_clusters(
+    scan: HotspotScan, events: pa.Table, timezone: str, dated_by: str = DATED_BY
+) -> list[dict]:
+    """Each cluster's case events: at one of its locations, dated (by the case's
+    likely infection, or by the visit) on one of its days."""
     if not scan.clusters or scan.cells is None:
         return []
     zone = ZoneInfo(timezone)
+    date_column = "likely_infection" if dated_by == "case" else "ts"
     rows = events.to_pylist()
     out = []
     for number, cluster in enumerate(scan.clusters, start=1):
         inside = {(float(scan.cells.lat[i]), float(scan.cells.lon[i])) for i in cluster.locations}
         for row in rows:
-            day = row["ts"].astimezone(zone).date()
+            day = row[date_column].astimezone(zone).date()
             if (row["lat"], row["lon"]) in inside and cluster.first_day <= day <= cluster.last_day:
                 out.append({"cluster_id": number, "p_value": cluster.p_value, **row})
     return out
@@ -365,6 +411,7 @@ def write_cluster_cases(rows: list[dict], path: Path, timezone: str) -> Path:
                     "ts": row["ts"].astimezone(zone).isoformat(),
                     "start": row["start"].astimezone(zone).isoformat(),
                     "end": row["end"].astimezone(zone).isoformat(),
+                    "likely_infection": row["likely_infection"].astimezone(zone).isoformat(),
                 }
             )
     return path
@@ -391,6 +438,7 @@ def find_outbreak_hotspots(
     max_radius_m: float | None = MAX_RADIUS_M,
     max_days: int = MAX_DAYS,
     adjust_weekday: bool = ADJUST_WEEKDAY,
+    dated_by: str = DATED_BY,
     on_start: Callable[[int], None] | None = None,
     on_case: Callable[[], None] | None = None,
 ) -> HotspotResult:
@@ -421,6 +469,7 @@ def find_outbreak_hotspots(
             first_day=first_day,
             last_day=last_day,
             adjust_weekday=adjust_weekday,
+            dated_by=dated_by,
         )
     except ValueError as exc:
         raise HotspotError(str(exc)) from None
@@ -430,7 +479,9 @@ def find_outbreak_hotspots(
     result.files = [
         write_table(scan.to_table(), out, "hotspots", "csv", tz=timezone),
         write_cluster_cases(
-            events_in_clusters(scan, events, timezone), out / "hotspot_cases.csv", timezone
+            events_in_clusters(scan, events, timezone, dated_by),
+            out / "hotspot_cases.csv",
+            timezone,
         ),
     ]
     result.seconds = time.perf_counter() - began

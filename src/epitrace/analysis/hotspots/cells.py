@@ -28,6 +28,12 @@ class CaseCells:
 
     The cases of location ``l`` are ``case_day[case_start[l]:case_start[l + 1]]``.
     Day 0 is ``first_day``; the study period has ``n_days`` days.
+
+    When rows are places of cases (several rows per case), ``case_of_row``
+    numbers the case of each row in the same order and ``day_of_case`` gives
+    each case's one day; both are ``None`` when every row is its own case.
+    The scan counts cases: ``row_case``, ``days_of_cases``, ``n_cases`` and
+    ``day_totals`` cover both layouts.
     """
 
     lat: np.ndarray  # float64[L]
@@ -38,10 +44,28 @@ class CaseCells:
     case_day: np.ndarray  # int32[N], grouped by location, sorted by day within one
     first_day: dt.date
     n_days: int
+    case_of_row: np.ndarray | None = None  # int64[N], 0 .. K - 1
+    day_of_case: np.ndarray | None = None  # int32[K]
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.case_day.size)
+
+    @property
+    def row_case(self) -> np.ndarray:
+        """The case of each row (each row its own case without ``case_of_row``)."""
+        if self.case_of_row is None:
+            return np.arange(self.n_rows, dtype=np.int64)
+        return self.case_of_row
+
+    @property
+    def days_of_cases(self) -> np.ndarray:
+        """Each case's day: what the replications permute."""
+        return self.case_day if self.day_of_case is None else self.day_of_case
 
     @property
     def n_cases(self) -> int:
-        return int(self.case_day.size)
+        return int(self.days_of_cases.size)
 
     @property
     def n_locations(self) -> int:
@@ -49,11 +73,13 @@ class CaseCells:
 
     @property
     def location_totals(self) -> np.ndarray:
+        """Rows of each location (its cases when every row is a case)."""
         return np.diff(self.case_start)
 
     @property
     def day_totals(self) -> np.ndarray:
-        return np.bincount(self.case_day, minlength=self.n_days).astype(np.int64)
+        """Cases of each day."""
+        return np.bincount(self.days_of_cases, minlength=self.n_days).astype(np.int64)
 
 
 def project(lat: np.ndarray, lon: np.ndarray, crs: str) -> tuple[np.ndarray, np.ndarray]:
@@ -63,9 +89,10 @@ def project(lat: np.ndarray, lon: np.ndarray, crs: str) -> tuple[np.ndarray, np.
     return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
 
 
-def check_case_columns(cases: pa.Table) -> None:
-    """Raise ``ValueError`` unless ``cases`` has lat, lon and ts or day."""
-    missing = [name for name in ("lat", "lon") if name not in cases.column_names]
+def check_case_columns(cases: pa.Table, case_column: str | None = None) -> None:
+    """Raise ``ValueError`` unless ``cases`` has lat, lon, ts or day (and ``case_column``)."""
+    wanted = ("lat", "lon", case_column) if case_column else ("lat", "lon")
+    missing = [name for name in wanted if name not in cases.column_names]
     if not {"ts", "day"} & set(cases.column_names):
         missing.append("ts or day")
     if missing:
@@ -79,12 +106,15 @@ def case_cells(
     timezone: str = KOREA_TIMEZONE,
     first_day: dt.date | None = None,
     last_day: dt.date | None = None,
+    case_column: str | None = None,
 ) -> CaseCells:
     """Validate ``cases`` (lat, lon and ts or day) and group them into cells.
 
     Days are calendar days in ``timezone`` (a case at 23:30 KST belongs to that
     Korean day, not to the UTC one). The study period defaults to the first and
-    last day with a case. Raises ``ValueError`` naming the problem.
+    last day with a case. With ``case_column``, rows with equal values there
+    are one case's places and must all have that case's day. Raises
+    ``ValueError`` naming the problem.
     """
     lat = _float_column(cases, "lat", -90.0, 90.0)
     lon = _float_column(cases, "lon", -180.0, 180.0)
@@ -109,6 +139,10 @@ def case_cells(
     case_start = np.zeros(unique_points.shape[0] + 1, dtype=np.int64)
     np.cumsum(np.bincount(location_of_case, minlength=unique_points.shape[0]), out=case_start[1:])
     x, y = project(unique_points[:, 0], unique_points[:, 1], crs)
+    case_of_row = day_of_case = None
+    if case_column is not None:
+        case_of_row, day_of_case = _cases_of_rows(cases.column(case_column), day_index)
+        case_of_row = case_of_row[order]
     return CaseCells(
         lat=unique_points[:, 0].copy(),
         lon=unique_points[:, 1].copy(),
@@ -118,7 +152,34 @@ def case_cells(
         case_day=day_index[order].astype(np.int32),
         first_day=first,
         n_days=n_days,
+        case_of_row=case_of_row,
+        day_of_case=day_of_case,
     )
+
+
+def _case_numbers(column: pa.ChunkedArray) -> np.ndarray:
+    """Each row's case as a number 0 .. K - 1; ``ValueError`` if one has none."""
+    if column.null_count:
+        raise ValueError(f"{column.null_count} row(s) have no case identifier")
+    encoded = pc.dictionary_encode(column).combine_chunks()
+    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _cases_of_rows(column: pa.ChunkedArray, day_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's case number and each case's day; ``ValueError`` if a case has
+    no identifier or rows on two days (a case is dated once: its places share it)."""
+    case_of_row = _case_numbers(column)
+    n_cases = int(case_of_row.max()) + 1
+    first = np.full(n_cases, np.iinfo(np.int64).max)
+    last = np.full(n_cases, np.iinfo(np.int64).min)
+    np.minimum.at(first, case_of_row, day_index)
+    np.maximum.at(last, case_of_row, day_index)
+    dated_twice = int(np.count_nonzero(first != last))
+    if dated_twice:
+        raise ValueError(
+            f"{dated_twice} case(s) have rows on different days; give each case one day"
+        )
+    return case_of_row, first.astype(np.int32)
 
 
 def day_start_utc(day: dt.date, timezone: str) -> dt.datetime:

@@ -115,6 +115,7 @@ def find_hotspots(
     last_day: dt.date | None = None,
     max_clusters: int = MAX_CLUSTERS,
     adjust_weekday: bool = False,
+    case_column: str | None = None,
 ) -> pa.Table:
     """Space-time clusters of ``cases`` by Kulldorff's permutation scan statistic.
 
@@ -173,6 +174,19 @@ def find_hotspots(
       the weekly pattern of each place is scanned for. It costs some power
       over short periods (each weekday has few days to compare): see
       docs/accuracy.md for what it costs and buys.
+    - ``case_column`` (None): when rows are the places of cases (several rows
+      per case, e.g. the stays of a traced case), the column naming each
+      row's case. Every row of a case carries the case's own day (e.g. its
+      likely day of infection). A cylinder then counts *cases*: those with a
+      place in its circle and their day in its window, each once however
+      many of its places the circle holds; a circle's cases over the period
+      and a day's cases over all places give the expectation as usual, and
+      the replications permute days among cases. So the exchangeable unit of
+      the permutation test is the case, as in SaTScan's case file: one case's
+      many places cannot make a cluster on their own, and a place's weekly
+      schedule (which cases go there) cannot either, since a case's day does
+      not depend on when it went. ``max_share_of_cases`` then bounds a
+      circle's share of all rows. None: every row is a case.
 
     Returns a ``hotspots`` table; empty when no circle of at most
     ``max_share_of_cases`` holds ``min_cases`` cases above expectation (e.g. a
@@ -195,6 +209,7 @@ def find_hotspots(
         last_day=last_day,
         max_clusters=max_clusters,
         adjust_weekday=adjust_weekday,
+        case_column=case_column,
     ).to_table()
 
 
@@ -215,30 +230,40 @@ def scan_hotspots(
     last_day: dt.date | None = None,
     max_clusters: int = MAX_CLUSTERS,
     adjust_weekday: bool = False,
+    case_column: str | None = None,
 ) -> HotspotScan:
     """``find_hotspots`` with the details: LLRs, locations and replicated maxima.
 
     ``adjust_weekday`` adjusts the expected counts for space by day-of-week
-    interaction and permutes dates only within weekdays (see find_hotspots).
+    interaction and permutes dates only within weekdays; ``case_column``
+    permutes whole cases (see find_hotspots).
     """
     _check_parameters(max_radius_m, max_share_of_cases, max_days, min_cases, replications)
-    check_case_columns(cases)
+    check_case_columns(cases, case_column)
     if cases.num_rows == 0:
         return HotspotScan([], np.empty(0), 0, timezone)
-    cells = case_cells(cases, crs=crs, timezone=timezone, first_day=first_day, last_day=last_day)
+    cells = case_cells(
+        cases,
+        crs=crs,
+        timezone=timezone,
+        first_day=first_day,
+        last_day=last_day,
+        case_column=case_column,
+    )
     centre_lat, centre_lon, centre_xy = _centres(cells, centres, crs)
     circles = candidate_circles(
         centre_xy,
         np.column_stack([cells.x, cells.y]),
         cells.location_totals,
         max_radius_m=max_radius_m,
-        max_cases=int(np.floor(max_share_of_cases * cells.n_cases)),
+        # Of rows: with several places per case, a circle's share of the places.
+        max_cases=int(np.floor(max_share_of_cases * cells.n_rows)),
     )
     setup = _ScanSetup.of(
         cells, circles, min(max_days, cells.n_days), prospective, min_cases, adjust_weekday
     )
-    best = setup.best_per_centre(cells.case_day)
-    maxima = setup.replicated_maxima(cells.case_day, replications, seed)
+    best = setup.best_per_centre(cells.days_of_cases)
+    maxima = setup.replicated_maxima(cells.days_of_cases, replications, seed)
     clusters = _non_overlapping_clusters(
         best, circles, cells, centre_lat, centre_lon, maxima, max_clusters, adjust_weekday
     )
@@ -295,7 +320,7 @@ class _Best:
 class _ScanSetup:
     """Everything the compiled scan needs besides the days of the cases."""
 
-    case_start: np.ndarray
+    case_start: np.ndarray  # rows of each location
     circles: Circles
     tables: ScanTables
     max_days: int
@@ -303,6 +328,7 @@ class _ScanSetup:
     min_cases: int
     adjusted: bool  # for space by day-of-week interaction
     first_weekday: int  # of day 0, Monday = 0
+    row_case: np.ndarray  # the case of each row, in case_start order
 
     @classmethod
     def of(
@@ -325,16 +351,17 @@ class _ScanSetup:
             min_cases,
             adjusted,
             first_weekday,
+            cells.row_case,
         )
 
     def _arguments(self) -> tuple:
         c = self.circles
         return (
+            self.row_case,
             self.case_start,
             c.start,
             c.location,
             c.closes_step,
-            c.cases_inside,
             self.tables.as_tuple(),
             self.max_days,
             self.prospective,
@@ -358,7 +385,7 @@ class _ScanSetup:
     def replicated_maxima(self, case_day: np.ndarray, replications: int, seed: int) -> np.ndarray:
         """Maximum LLR of each permutation of the days among the cases (only among
         cases of the same weekday when adjusted: the null hypothesis is then
-        exchangeability within weekdays)."""
+        exchangeability within weekdays). A case's rows all take its new day."""
         rng = np.random.default_rng(seed)
         block = max(1, PERMUTATION_BLOCK_VALUES // max(case_day.size, 1))
         strata = (self.first_weekday + case_day.astype(np.int64)) % 7 if self.adjusted else None
@@ -435,18 +462,18 @@ def _cluster(
     maxima: np.ndarray,
     adjusted: bool,
 ) -> Cluster:
-    """A cylinder's figures recomputed from the cells, with its p-value."""
-    totals = cells.location_totals
-    n_space = int(totals[locations].sum())
-    n_time = int(np.count_nonzero((cells.case_day >= first) & (cells.case_day <= last)))
-    days_inside = np.concatenate(
-        [cells.case_day[cells.case_start[loc] : cells.case_start[loc + 1]] for loc in locations]
+    """A cylinder's figures recomputed from the cells, with its p-value. A case
+    counts once however many of its rows the circle holds."""
+    all_days = cells.days_of_cases
+    rows = np.concatenate(
+        [np.arange(cells.case_start[loc], cells.case_start[loc + 1]) for loc in locations]
     )
+    days_inside = all_days[np.unique(cells.row_case[rows])]
+    n_space = int(days_inside.size)
+    n_time = int(np.count_nonzero((all_days >= first) & (all_days <= last)))
     cases = int(np.count_nonzero((days_inside >= first) & (days_inside <= last)))
     if adjusted:
-        expected = weekday_adjusted_expected(
-            days_inside, cells.case_day, first, last, cells.first_day
-        )
+        expected = weekday_adjusted_expected(days_inside, all_days, first, last, cells.first_day)
     else:
         expected = float(expected_cases(n_space, n_time, cells.n_cases))
     llr = float(log_likelihood_ratio(float(cases), expected, float(cells.n_cases)))

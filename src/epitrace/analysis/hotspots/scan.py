@@ -93,17 +93,27 @@ def xlogx_table(n_total: int) -> np.ndarray:
     return xlogx + xlogx[::-1]
 
 
+def count_tables(n_total: int) -> tuple[np.ndarray, np.ndarray]:
+    """ln n and ``xlogx_table`` for n = 0 .. N: what the LLR needs of the case count."""
+    with np.errstate(divide="ignore"):
+        log_count = np.log(np.arange(n_total + 1, dtype=float))
+    return log_count, xlogx_table(n_total)
+
+
+@njit(cache=True)
 def log_window_totals(day_prefix: np.ndarray, max_days: int) -> np.ndarray:
     """ln(cases on days s..s+k) indexed [s, k]; -inf where a window has no case or
     runs past the period (such windows are never evaluated)."""
     n_days = day_prefix.size - 1
-    starts = np.arange(n_days)[:, None]
-    ends = np.minimum(starts + np.arange(max_days)[None, :] + 1, n_days)
-    totals = (day_prefix[ends] - day_prefix[starts]).astype(float)
-    with np.errstate(divide="ignore"):
-        return np.log(totals)
+    out = np.empty((n_days, max_days))
+    for s in range(n_days):
+        for k in range(max_days):
+            total = day_prefix[min(s + k + 1, n_days)] - day_prefix[s]
+            out[s, k] = math.log(total) if total > 0 else -np.inf
+    return out
 
 
+@njit(cache=True)
 def shortest_window_totals(day_prefix: np.ndarray, max_days: int) -> np.ndarray:
     """Fewest cases (all locations) in any window of length k + 1 that contains
     day t, indexed [t, k]; inf where no such window fits in the period.
@@ -114,18 +124,62 @@ def shortest_window_totals(day_prefix: np.ndarray, max_days: int) -> np.ndarray:
     totals = np.full((n_days, max_days), np.inf)
     for k in range(min(max_days, n_days)):
         length = k + 1
-        sums = (day_prefix[length:] - day_prefix[:-length]).astype(float)  # by first day
         for t in range(n_days):
-            lo, hi = max(0, t - k), min(t, n_days - length)
-            if lo <= hi:
-                totals[t, k] = sums[lo : hi + 1].min()
+            for first in range(max(0, t - k), min(t, n_days - length) + 1):
+                totals[t, k] = min(
+                    totals[t, k], float(day_prefix[first + length] - day_prefix[first])
+                )
     return totals
+
+
+@njit(cache=True)
+def day_tables(
+    day_totals: np.ndarray,
+    max_days: int,
+    first_weekday: int,
+    log_count: np.ndarray,
+    xlogx: np.ndarray,
+) -> tuple:
+    """``ScanTables.as_tuple()`` of ``day_totals`` (cases per day, day 0 a
+    ``first_weekday``), compiled so that replications whose days' totals
+    change (case-level permutations) can rebuild it; ``log_count`` and
+    ``xlogx`` depend only on the number of cases."""
+    n_days = day_totals.size
+    day_prefix = np.zeros(n_days + 1, dtype=np.int64)
+    for d in range(n_days):
+        day_prefix[d + 1] = day_prefix[d] + day_totals[d]
+    shortest = shortest_window_totals(day_prefix, max_days)
+    log_shortest = np.empty_like(shortest)
+    for t in range(n_days):
+        for k in range(max_days):
+            value = shortest[t, k]
+            # -inf for empty windows, never evaluated; inf where none fits.
+            log_shortest[t, k] = math.log(value) if value > 0.0 else -np.inf
+    day_weekday = np.empty(n_days, dtype=np.int64)
+    weekday_total = np.zeros(7)
+    for d in range(n_days):
+        day_weekday[d] = (first_weekday + d) % 7
+        weekday_total[day_weekday[d]] += day_totals[d]
+    return (
+        day_totals.astype(np.float64),
+        day_prefix,
+        log_window_totals(day_prefix, max_days),
+        shortest,
+        log_shortest,
+        log_count,
+        xlogx,
+        day_weekday,
+        weekday_total,
+    )
 
 
 @dataclass(frozen=True)
 class ScanTables:
     """What the compiled scan needs besides the days of the cases; none of it
-    changes under permutation (every day keeps its total)."""
+    changes when days are permuted among rows (every day keeps its total).
+    Permuting rows one by one keeps it; replications with other totals would
+    rebuild it (``day_tables``); the scan counts cases, not rows, so a
+    case's rows moving together keep every day's count of cases."""
 
     day_total: np.ndarray  # float64[T], cases per day, all locations
     day_prefix: np.ndarray  # int64[T + 1]
@@ -140,24 +194,9 @@ class ScanTables:
     @classmethod
     def of(cls, day_totals: np.ndarray, max_days: int, first_weekday: int = 0) -> ScanTables:
         """Tables of ``day_totals`` (cases per day); day 0 is a ``first_weekday``."""
-        day_prefix = np.concatenate([[0], np.cumsum(day_totals)]).astype(np.int64)
-        n_total = int(day_prefix[-1])
-        shortest = shortest_window_totals(day_prefix, max_days)
-        with np.errstate(divide="ignore"):
-            log_shortest = np.log(shortest)  # -inf for empty windows, never evaluated
-            log_count = np.log(np.arange(n_total + 1, dtype=float))
-        day_weekday = (first_weekday + np.arange(len(day_totals), dtype=np.int64)) % 7
-        return cls(
-            day_total=np.asarray(day_totals, dtype=float),
-            day_prefix=day_prefix,
-            log_window=log_window_totals(day_prefix, max_days),
-            shortest=shortest,
-            log_shortest=log_shortest,
-            log_count=log_count,
-            xlogx=xlogx_table(n_total),
-            day_weekday=day_weekday,
-            weekday_total=np.bincount(day_weekday, weights=day_totals, minlength=7).astype(float),
-        )
+        totals = np.asarray(day_totals, dtype=np.int64)
+        n_total = int(totals.sum())
+        return cls(*day_tables(totals, max_days, first_weekday, *count_tables(n_total)))
 
     def as_tuple(self) -> tuple[np.ndarray, ...]:
         return (
@@ -519,11 +558,11 @@ def _set_share(
 @njit(cache=True)
 def scan_assignment(
     case_day: np.ndarray,
+    row_case: np.ndarray,
     case_start: np.ndarray,
     circle_start: np.ndarray,
     circle_location: np.ndarray,
     closes_step: np.ndarray,
-    cases_inside: np.ndarray,
     tables: tuple,
     max_days: int,
     prospective: bool,
@@ -536,6 +575,12 @@ def scan_assignment(
     best_last_day: np.ndarray,
 ) -> float:
     """Maximum LLR over all cylinders for one assignment of days to cases.
+
+    Locations hold rows; row ``i`` (in ``case_start`` order) is a place of case
+    ``row_case[i]``, whose day is ``case_day[row_case[i]]``. A cylinder counts
+    the cases with a row in its circle and their day in its window, each case
+    once however many of its places the circle holds (the identity when every
+    row is its own case). A circle's cases are marked in ``inside_since``.
 
     ``adjusted``: expected counts adjusted for space by day-of-week
     interaction (module docstring); the assignment must then keep every
@@ -561,6 +606,7 @@ def scan_assignment(
     ) = tables
     n_days = day_total.size
     n_total = case_day.size
+    inside_since = np.full(n_total, -1, dtype=np.int64)  # centre whose circle holds the case
     in_circle = np.zeros(n_days, dtype=np.int64)
     space_weekday = np.zeros(7, dtype=np.int64)  # the circle's cases by weekday
     share = np.empty(7)
@@ -573,22 +619,27 @@ def scan_assignment(
     for centre in range(circle_start.size - 1):
         floor = 0.0 if per_centre else overall
         step_first = circle_start[centre]
+        n_space = 0
         for entry in range(circle_start[centre], circle_start[centre + 1]):
             location = circle_location[entry]
             for i in range(case_start[location], case_start[location + 1]):
-                in_circle[case_day[i]] += 1
-                space_weekday[day_weekday[case_day[i]]] += 1
+                case = row_case[i]
+                if inside_since[case] != centre:
+                    inside_since[case] = centre
+                    n_space += 1
+                    in_circle[case_day[case]] += 1
+                    space_weekday[day_weekday[case_day[case]]] += 1
             if not closes_step[entry]:
                 continue
-            n_space = cases_inside[entry]
             if n_space >= n_total:
                 continue  # a circle of every case has c == expected in any window
             _set_share(share, adjusted, space_weekday, weekday_total, n_space, n_total)
-            # Only windows holding a case of this step can beat the smaller circle.
+            # Only windows holding a case of this step can beat the smaller circle
+            # (a case already inside adds nothing, but evaluating its day is harmless).
             for step_entry in range(step_first, entry + 1):
                 step_location = circle_location[step_entry]
                 for i in range(case_start[step_location], case_start[step_location + 1]):
-                    day = case_day[i]
+                    day = case_day[row_case[i]]
                     if evaluated_at[day] == entry:
                         continue
                     evaluated_at[day] = entry
@@ -645,8 +696,11 @@ def scan_assignment(
         for entry in range(circle_start[centre], circle_start[centre + 1]):
             location = circle_location[entry]
             for i in range(case_start[location], case_start[location + 1]):
-                in_circle[case_day[i]] -= 1
-                space_weekday[day_weekday[case_day[i]]] -= 1
+                case = row_case[i]
+                if inside_since[case] == centre:
+                    inside_since[case] = -1
+                    in_circle[case_day[case]] -= 1
+                    space_weekday[day_weekday[case_day[case]]] -= 1
         overall = max(overall, floor)
     return overall
 
@@ -654,18 +708,19 @@ def scan_assignment(
 @njit(parallel=True, cache=True)
 def max_llr_of_replications(
     permuted_days: np.ndarray,
+    row_case: np.ndarray,
     case_start: np.ndarray,
     circle_start: np.ndarray,
     circle_location: np.ndarray,
     closes_step: np.ndarray,
-    cases_inside: np.ndarray,
     tables: tuple,
     max_days: int,
     prospective: bool,
     min_cases: int,
     adjusted: bool,
 ) -> np.ndarray:
-    """The maximum LLR of each row of ``permuted_days`` (one replication each)."""
+    """The maximum LLR of each row of ``permuted_days`` (one replication each:
+    a day for every case)."""
     n_replications = permuted_days.shape[0]
     maxima = np.empty(n_replications)
     unused_f = np.empty(0)
@@ -673,11 +728,11 @@ def max_llr_of_replications(
     for r in prange(n_replications):
         maxima[r] = scan_assignment(
             permuted_days[r],
+            row_case,
             case_start,
             circle_start,
             circle_location,
             closes_step,
-            cases_inside,
             tables,
             max_days,
             prospective,
