@@ -22,8 +22,8 @@ from epitrace.hub.cases.records import identifiers_of
 from epitrace.hub.cases.storage import ANSWERS_DIR, case_folder
 from epitrace.hub.exchange.models import AnalysisResult, DataRequest, Status
 from epitrace.hub.retention.purge import run_purge
-from epitrace.hub.retention.registry import ARRIVAL_ANCHOR
 from epitrace.hub.retention.rules import Kind
+from epitrace.hub.retention.targets import ARRIVAL_ANCHOR
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CONFIRMED = dt.date(2026, 5, 10)

@@ -18,7 +18,7 @@ from epitrace.hub.cases.models import Case
 from epitrace.hub.retention.models import PurgedCaseCount, PurgeRecord
 
 By = Literal["confirmation", "onset"]
-CASES_TARGET = "cases"  # registry.CaseTarget.name (not imported: registry imports us)
+CASES_TARGET = "cases"  # targets.CaseTarget.name (not imported: targets imports us)
 
 
 def fold(case: Case) -> None:

@@ -9,6 +9,6 @@ class RetentionConfig(AppConfig):
     verbose_name = "Retention and destruction"
 
     def ready(self) -> None:
-        from epitrace.hub.retention.registry import register_builtin
+        from epitrace.hub.retention.targets import register_builtin
 
         register_builtin()
