@@ -369,3 +369,37 @@ def test_the_review_speaks_korean(
     assert "이 초안에 없는 항목입니다" in answer.content.decode()
     public = Client().get("/public/exposures", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
     assert "노출 가능 장소와 시간" in public
+
+
+def test_the_draft_names_neighbourhoods_from_the_citys_outlines(
+    cases: dict[str, Case],
+    analysed: FakeAnalysis,
+    investigator: Client,
+    tmp_path: Path,
+    settings: Any,
+) -> None:
+    lats = analysed.stays.column("lat").to_pylist()
+    lons = analysed.stays.column("lon").to_pylist()
+    ring = [[min(lons) - 0.01, min(lats) - 0.01], [max(lons) + 0.01, min(lats) - 0.01],
+            [max(lons) + 0.01, max(lats) + 0.01], [min(lons) - 0.01, max(lats) + 0.01]]  # fmt: skip
+    outlines = tmp_path / "city.geojson"
+    outlines.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"name": "Jung-gu"},
+                        "geometry": {"type": "Polygon", "coordinates": [ring]},
+                    }
+                ],
+            }
+        )
+    )
+    settings.EPITRACE_MAP_BASE_GEOJSON = str(outlines)
+    step(investigator, cases["seoul"], "prepare")
+    places = DisclosureEntry.objects.filter(category="place")
+    assert places.exists() and {e.neighbourhood for e in places} == {"Jung-gu"}
+    rides = DisclosureEntry.objects.filter(category="transport")
+    assert {e.neighbourhood for e in rides} <= {""}

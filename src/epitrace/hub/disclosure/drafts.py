@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from epitrace.hub.audit.chain import record
 from epitrace.hub.cases.models import Case
-from epitrace.hub.disclosure import rules
+from epitrace.hub.disclosure import areas, rules
 from epitrace.hub.disclosure.models import Disclosure, DisclosureEntry
 
 # Exclusions a reviewer may overturn: what the place was is a guess; the window is not.
@@ -77,10 +77,14 @@ def as_rule_entry(row: DisclosureEntry) -> rules.Entry:
 
 
 def places_of(analysis: Any) -> list[rules.StayPlace]:
-    """The analysis's stays with a guessed kind, and its rides on public transport."""
+    """The analysis's stays with a guessed kind and their neighbourhood (from the city's
+    outlines, when the administrator set them), and its rides on public transport."""
     tz = analysis.timezone or "UTC"
     stays = analysis.stays.to_pylist()
-    places = rules.classify_stays(stays, tz)
+    places = [
+        dataclasses.replace(p, neighbourhood=areas.neighbourhood_of(p.lat, p.lon))
+        for p in rules.classify_stays(stays, tz)
+    ]
     first_ride = max((s["seq"] for s in stays), default=0) + 1
     return places + rules.transport_rides(analysis.path, first_ride)
 
