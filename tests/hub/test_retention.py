@@ -218,3 +218,25 @@ def test_audit_entries_past_their_retention_are_pruned_and_the_chain_verifies(
     assert verify_chain().ok
     assert AuditEntry.objects.filter(action="audit.prune").exists()
     assert AuditEntry.objects.filter(action="purge.audit_log").exists()
+
+
+# --- the statistics the dashboard reads ---
+
+
+def test_case_counts_add_the_purged_to_the_live(home: Path, places: dict[str, Any]) -> None:
+    from epitrace.hub.retention import aggregates
+
+    plant_case(places["seoul"], PERSON, OLD)  # onset 2026-01-01, purged below
+    plant_case(places["busan"], PERSON, RECENT)  # asymptomatic, kept
+    run_purge(now=NOW)
+    assert Case.objects.count() == 1
+    confirmed = {OLD.confirmation_date: 1, RECENT.confirmation_date: 1}
+    assert aggregates.cases_by_day() == confirmed
+    assert aggregates.cases_by_day("onset") == {OLD.onset_date: 1, None: 1}
+    assert aggregates.cases_by_region() == {"seoul": 1, "busan": 1}
+    assert aggregates.cases_by_day_and_region(start=dt.date(2026, 5, 1)) == {
+        (RECENT.confirmation_date, "busan"): 1
+    }
+    assert aggregates.daily_series()[0] == {"date": "2026-01-05", "region": "seoul", "cases": 1}
+    with pytest.raises(ValueError, match="by must be"):
+        aggregates.cases_by_day("specimen")  # type: ignore[arg-type]
