@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
 # The browser tests drive Debian's chromium with Playwright (Playwright's own browser
 # download needs the internet; Debian's package comes from the distribution's mirror).
-# Installs chromium when it is missing. Exits 0 when chromium is there afterwards; when it
+# Installs chromium when it is missing, and a Korean font (Nanum) so that the Korean
+# pages and their screenshots show Hangul rather than empty boxes. Exits 0 when chromium is there afterwards; when it
 # cannot be installed, fails under CI and only warns locally (the browser tests then skip
 # with that reason).
 set -uo pipefail
 
 CHROMIUM=${EPITRACE_CHROMIUM:-/usr/bin/chromium}
-if [ -x "$CHROMIUM" ]; then
+KOREAN_FONT=/usr/share/fonts/truetype/nanum
+if [ -x "$CHROMIUM" ] && [ -d "$KOREAN_FONT" ]; then
   exit 0
 fi
 
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "install-browser: installing Debian's chromium for the browser tests" >&2
+  echo "install-browser: installing Debian's chromium and fonts-nanum for the browser tests" >&2
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+  apt-get update -qq && apt-get install -y -qq chromium fonts-nanum >/dev/null
 fi
 
 if [ -x "$CHROMIUM" ]; then

@@ -29,7 +29,8 @@ export function bounds(points) {
 
 // Lines every `step` degrees around the data: a reference grid that needs no network.
 export function graticule([west, south, east, north], step = 0.01) {
-  const pad = step * 3;
+  // Wide enough to fill the map around the data at the zoom it opens with.
+  const pad = Math.max(step * 20, 2 * (east - west), 2 * (north - south));
   const x0 = Math.floor((west - pad) / step) * step;
   const x1 = Math.ceil((east + pad) / step) * step;
   const y0 = Math.floor((south - pad) / step) * step;

@@ -1,0 +1,211 @@
+"""A case from registration to its path on screen, through the pages, in chromium:
+sign in with TOTP, request data, approve as police (the requester's status updates
+live), the agencies answer, the case page draws the path, export; accessibility (axe),
+keyboard, Korean, tablet width, and the README's screenshots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from epitrace.formats.readers import read_dataset_table
+from epitrace.hub.exchange import jobs
+from epitrace.hub.exchange.credentials import issue_token
+from epitrace.hub.exchange.models import DataRequest, Status
+from epitrace.hub.exchange.provisioning import register_dataset_cases, register_store_agencies
+from epitrace.hub.exchange.results import latest_analysis
+from epitrace.providers.protocol import answer, pack_answers, sha256_of
+from epitrace.providers.queries import ProviderStore
+from epitrace.simulate.run import cases_confirmed_last
+
+from .conftest import LAPTOP, TABLET, serious_violations, sign_in
+
+pytestmark = pytest.mark.browser
+KINDS = ["telecom", "cards", "transit", "checkins", "contacts"]
+
+
+@pytest.fixture
+def city_hub(live_hub: str, account: Any, stores: Path, parquet_city: Path) -> dict[str, Any]:
+    agencies = register_store_agencies(stores)
+    cases = read_dataset_table(parquet_city, "cases")
+    assert cases is not None
+    person = cases_confirmed_last(cases.table, 1)[0]
+    (case,) = register_dataset_cases(parquet_city, [person])
+    return {
+        "url": live_hub,
+        "case": case,
+        "agencies": {a.code: a for a in agencies},
+        "tokens": {a.code: issue_token(a.agency, by="admin") for a in agencies},
+        "investigator": account("inv", "national_investigator"),
+        "police": account("cop", "police_approver"),
+    }
+
+
+def agents_answer(hub: dict[str, Any]) -> int:
+    """Each agency's agent answers its ready tasks, as `epitrace agent` does."""
+    client, answered = Client(), 0
+    for code, token in hub["tokens"].items():
+        auth = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+        for task in client.get("/api/agent/tasks", **auth).json()["tasks"]:
+            provider = ProviderStore(hub["agencies"][code].store)
+            blob = pack_answers(
+                task["fingerprints"], [answer(provider, q) for q in task["questions"]]
+            )
+            put = client.generic(
+                "PUT",
+                f"/api/agent/tasks/{task['id']}/answer",
+                blob,
+                content_type="application/zip",
+                HTTP_X_ANSWER_SHA256=sha256_of(blob),
+                **auth,
+            )
+            assert put.status_code == 201, put.content
+            answered += 1
+    return answered
+
+
+def run_exchange(hub: dict[str, Any], request: DataRequest) -> DataRequest:
+    for _ in range(12):
+        jobs.run_pending()
+        if not agents_answer(hub):
+            jobs.run_pending()
+            break
+    request.refresh_from_db()
+    return request
+
+
+def shoot(page: Any, shots: Path, name: str) -> None:
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(shots / f"{name}.png"))
+
+
+def check_accessible(page: Any) -> None:
+    problems = serious_violations(page)
+    assert not problems, f"{page.url}: " + "; ".join(problems)
+
+
+def test_a_case_from_request_to_path_in_the_browser(
+    contexts: Any, city_hub: dict[str, Any], shots: Path
+) -> None:
+    hub, case = city_hub, city_hub["case"]
+    base = hub["url"]
+    investigator = sign_in(contexts, base, hub["investigator"])
+    check_accessible(investigator)
+
+    # The case list, then the case: no path yet.
+    investigator.click("nav >> text=Cases")
+    investigator.wait_for_selector("#case-list")
+    assert investigator.locator(f"#case-list a:text('{case.case_id}')").count() == 1
+    check_accessible(investigator)
+    shoot(investigator, shots, "cases")
+    investigator.click(f"#case-list a:text('{case.case_id}')")
+    investigator.wait_for_selector("text=No analysis yet")
+
+    # Ask for everything in the guideline's window.
+    investigator.click("text=Request data")
+    for kind in KINDS:
+        investigator.check(f"#kind-{kind}")
+    investigator.fill("#justification", "confirmed case: trace the infectious period")
+    check_accessible(investigator)
+    shoot(investigator, shots, "request-form")
+    investigator.click("#request-form button[type=submit]")
+    investigator.wait_for_selector("#request-status[data-status='awaiting approval']")
+    request = DataRequest.objects.get(case=case)
+
+    # The police approver decides from the queue.
+    police = sign_in(contexts, base, hub["police"])
+    police.click("nav >> text=Data requests")
+    police.wait_for_selector(f"#request-list a:text('{request.request_id}')")
+    check_accessible(police)
+    shoot(police, shots, "approval-queue")
+    police.click(f"#request-list a:text('{request.request_id}')")
+    police.fill("#reason", "location data proportionate to the infectious period")
+    check_accessible(police)
+    police.click("button[value=approve]")
+    police.wait_for_selector("#request-status[data-status='in progress']")
+
+    # The requester's page follows without a reload (htmx polls the status fragment).
+    investigator.wait_for_selector("#request-status[data-status='in progress']", timeout=15000)
+    # The agencies answer and the job analyses; the pages step aside meanwhile (the test
+    # database is SQLite in memory, shared by the server's threads and this one).
+    police.goto("about:blank")
+    investigator.goto("about:blank")
+    request = run_exchange(hub, request)
+    assert request.status == Status.ANALYSED, request.failure
+    investigator.goto(f"{base}/requests/{request.request_id}")
+    investigator.wait_for_selector("#request-status[data-status='analysed']")
+    assert investigator.locator("#tasks tbody tr").count() >= 1
+    check_accessible(investigator)
+    shoot(investigator, shots, "request-status")
+
+    # The case page: the map and the timeline draw every stay.
+    stays = latest_analysis(case).stays.num_rows
+    assert stays > 0
+    investigator.goto(f"{base}/cases/{case.case_id}")
+    investigator.wait_for_selector("#case-map[data-rendered-stays]", timeout=30000)
+    assert investigator.get_attribute("#case-map", "data-rendered-stays") == str(stays)
+    assert investigator.locator("#case-map canvas.maplibregl-canvas").count() == 1
+    assert investigator.locator("#case-timeline rect.stay").count() == stays
+    assert investigator.locator("#stays tbody tr").count() == stays
+    # Zooming in on the timeline keeps the stays (the view narrows, nothing is lost).
+    width_before = investigator.locator("#case-timeline rect.stay").first.bounding_box()["width"]
+    investigator.click("button[data-zoom=in]")
+    width_after = investigator.locator("#case-timeline rect.stay").first.bounding_box()["width"]
+    assert width_after >= width_before
+    investigator.click("button[data-zoom=reset]")
+    check_accessible(investigator)
+    shoot(investigator, shots, "case")
+
+    # Export the stays as CSV, with a reason.
+    investigator.click("text=Export")
+    investigator.fill("#reason-1", "sharing with the district's investigation team")
+    with investigator.expect_download() as download:
+        investigator.click("form:has(#reason-1) button[type=submit]")
+    assert download.value.suggested_filename.endswith((".csv", ".geojson", ".pdf"))
+
+    # Korean, switched from the header and kept for the account.
+    investigator.goto(f"{base}/cases/{case.case_id}")
+    investigator.select_option("#language-switch", "ko")
+    investigator.click("header form >> text=Switch")
+    investigator.wait_for_selector("html[lang=ko]")
+    assert investigator.locator("h3:text('동선')").count() == 1
+    investigator.wait_for_selector("#case-map[data-rendered-stays]", timeout=30000)
+    check_accessible(investigator)
+    shoot(investigator, shots, "case-ko")
+
+    # Hotspots over the visible cases' stays.
+    # The first scan compiles the scan's Numba kernels: allow for it on a busy machine.
+    investigator.goto(f"{base}/hotspots", timeout=180_000)
+    investigator.wait_for_selector("#hotspot-map[data-rendered]", timeout=30000)
+    check_accessible(investigator)
+    shoot(investigator, shots, "hotspots")
+
+
+def test_keyboard_and_tablet(contexts: Any, city_hub: dict[str, Any], shots: Path) -> None:
+    hub = city_hub
+    page = sign_in(contexts, hub["url"], hub["investigator"], viewport=TABLET)
+    page.goto(f"{hub['url']}/cases")
+    # The first Tab reaches the skip link, which jumps over the navigation.
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip"
+    page.keyboard.press("Enter")
+    assert page.url.endswith("#main")
+    # Nothing overflows sideways at tablet width.
+    for path in [
+        "/cases",
+        f"/cases/{hub['case'].case_id}",
+        f"/cases/{hub['case'].case_id}/request",
+    ]:
+        page.goto(hub["url"] + path)
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), path
+    page.set_viewport_size(LAPTOP)
+
+
+def test_sign_in_pages_are_accessible(contexts: Any, live_hub: str, shots: Path) -> None:
+    page = contexts().new_page()
+    page.goto(f"{live_hub}/login")
+    check_accessible(page)
+    shoot(page, shots, "login")
