@@ -403,3 +403,26 @@ def test_the_draft_names_neighbourhoods_from_the_citys_outlines(
     assert places.exists() and {e.neighbourhood for e in places} == {"Jung-gu"}
     rides = DisclosureEntry.objects.filter(category="transport")
     assert {e.neighbourhood for e in rides} <= {""}
+
+
+def test_the_review_reads_and_shows_times_in_the_reviewers_zone(
+    cases: dict[str, Case],
+    analysed: FakeAnalysis,
+    make_account: Callable[..., Any],
+    signed_in: Callable[..., Client],
+) -> None:
+    from epitrace.hub.web.preferences import save_preference
+
+    user = make_account(Role.NATIONAL_INVESTIGATOR, "abroad")
+    save_preference(user, language="en", time_zone="UTC")
+    client = signed_in(user)
+    case = cases["seoul"]
+    step(client, case, "prepare")
+    entry = Disclosure.objects.get(case=case).entries.order_by("start").first()
+    page = client.get(f"/cases/{case.case_id}/disclosure").content.decode()
+    assert "Times in UTC." in page
+    assert entry.start.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M") in page
+    later = entry.start.astimezone(dt.UTC).replace(tzinfo=None) - dt.timedelta(hours=1)
+    step(client, case, "edit", entry=entry.pk, start=later.strftime("%Y-%m-%dT%H:%M"))
+    entry.refresh_from_db()
+    assert entry.start == later.replace(tzinfo=dt.UTC)

@@ -32,6 +32,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+# Marks the reasons for translation where they are shown (the review page); the rules
+# themselves stay in English, whatever the reviewer's language.
+from django.utils.translation import gettext_noop
+
 Kind = Literal["home", "workplace", "public", "private", "transport"]
 Category = Literal["place", "transport"]
 
@@ -242,13 +246,15 @@ def _ceil(t: dt.datetime, step: dt.timedelta = GRANULARITY) -> dt.datetime:
 def _left_out(place: StayPlace) -> str | None:
     """Rule 3: why this kind of place is not disclosed (None: it may be)."""
     if place.kind == "home":
-        return "home: never disclosed"
+        return gettext_noop("home: never disclosed")
     if place.kind == "workplace" and not place.open_to_unknown_people:
-        return "workplace: disclosed only where unidentified people may have been exposed"
+        return gettext_noop(
+            "workplace: disclosed only where unidentified people may have been exposed"
+        )
     if place.kind == "private" and not place.open_to_unknown_people:
-        return "private place: everyone there can be identified"
+        return gettext_noop("private place: everyone there can be identified")
     if place.kind == "transport" and not place.mode:
-        return "a move of unknown means: not disclosed"
+        return gettext_noop("a move of unknown means: not disclosed")
     return None
 
 
@@ -316,9 +322,9 @@ def candidate_entries(
         reason = _left_out(place)
         if reason is None and (place.end <= begin or place.start >= finish):
             reason = (
-                "before the window (2 days before onset or specimen)"
+                gettext_noop("before the window (2 days before onset or specimen)")
                 if place.end <= begin
-                else "after isolation"
+                else gettext_noop("after isolation")
             )
         if reason is not None:
             result.exclusions.append(Exclusion(place.seq, reason))
@@ -331,7 +337,9 @@ def candidate_entries(
     for entry in _merge_repeats(kept):
         if now is not None and entry.expires_at <= now:
             for seq in entry.stays:
-                result.exclusions.append(Exclusion(seq, "expired: 14 days after the exposure"))
+                result.exclusions.append(
+                    Exclusion(seq, gettext_noop("expired: 14 days after the exposure"))
+                )
             continue
         result.entries.append(entry)
     result.entries = public_order(result.entries)
@@ -374,9 +382,9 @@ class Problem:
         return f"entry {self.entry}: {self.message}"
 
 
-NO_NEIGHBOURHOOD = "a private place needs its neighbourhood (dong)"
-LOOKS_LIKE_STREET = "the neighbourhood looks like a street address"
-ENDS_BEFORE_START = "the exposure window ends before it starts"
+NO_NEIGHBOURHOOD = gettext_noop("a private place needs its neighbourhood (dong)")
+LOOKS_LIKE_STREET = gettext_noop("the neighbourhood looks like a street address")
+ENDS_BEFORE_START = gettext_noop("the exposure window ends before it starts")
 
 
 def problems_before_publishing(entries: Iterable[Entry]) -> list[Problem]:

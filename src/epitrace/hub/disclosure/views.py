@@ -62,11 +62,17 @@ def _find(request: HttpRequest, action: str, case_id: str) -> tuple[policy.Decis
     )
 
 
-def _local(value: dt.datetime, zone: zoneinfo.ZoneInfo) -> str:
+def _reviewer_zone() -> Any:
+    """The signed-in user's zone (their preference, else the hub's): the review shows
+    and reads times in it, as the other pages do."""
+    return timezone.get_current_timezone()
+
+
+def _local(value: dt.datetime, zone: Any) -> str:
     return value.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
-def _input_value(value: dt.datetime, zone: zoneinfo.ZoneInfo) -> str:
+def _input_value(value: dt.datetime, zone: Any) -> str:
     return value.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
 
 
@@ -87,7 +93,7 @@ def _review(
     request: HttpRequest, case: Case, *, error: str = "", status: int = 200
 ) -> HttpResponse:
     disclosure = Disclosure.objects.filter(case=case).first()
-    zone = zoneinfo.ZoneInfo(disclosure.timezone if disclosure else "UTC")
+    zone = _reviewer_zone()
     rows = []
     if disclosure is not None:
         entries = list(disclosure.entries.order_by("category", "neighbourhood", "label", "start"))
@@ -121,6 +127,7 @@ def _review(
             for item in (disclosure.exclusions if disclosure else [])
         ],
         "error": error,
+        "zone": str(zone),
         "may_publish": policy.permits(request.user, "disclosure.publish"),
     }
     return render(request, "disclosure/review.html", context, status=status)
@@ -141,12 +148,12 @@ def _ids(request: HttpRequest) -> list[int]:
         raise drafts.DisclosureError(_("no such entry in this draft")) from None
 
 
-def _moment(text: str, tz: str) -> dt.datetime:
+def _moment(text: str) -> dt.datetime:
     try:
         naive = dt.datetime.fromisoformat(text)
     except ValueError:
         raise drafts.DisclosureError(_("times are YYYY-MM-DD HH:MM")) from None
-    return naive.replace(tzinfo=zoneinfo.ZoneInfo(tz)).astimezone(dt.UTC)
+    return naive.replace(tzinfo=_reviewer_zone()).astimezone(dt.UTC)
 
 
 def _analysis(case: Case) -> Any:
@@ -177,7 +184,7 @@ def _take_step(request: HttpRequest, step: str, case: Case) -> None:
         }
         for name in ("start", "end"):
             if request.POST.get(name):
-                changes[name] = _moment(request.POST[name], disclosure.timezone)
+                changes[name] = _moment(request.POST[name])
         drafts.edit_entry(disclosure, entry_id, changes, by=by, role=role)
     elif step == "remove":
         drafts.remove_entries(disclosure, _ids(request), by=by, role=role)
