@@ -169,3 +169,24 @@ def test_a_key_provider_that_keeps_keys_is_told_to_forget_the_case(
     run_purge(now=NOW)
     assert set(ForgetfulProvider.forgotten) == {f"case:{planted.case.uid}".encode()}
     assert_fully_purged(planted.case)
+
+
+def test_files_written_after_the_case_was_destroyed_go_at_the_next_run(
+    home: Path, places: dict[str, Any]
+) -> None:
+    """An agent's upload in flight while the case was purged may land in a fresh folder
+    (unreadable: the key is gone); the next purge removes it and says so."""
+    planted = plant_case(places["seoul"], PERSON, OLD)
+    run_purge(now=NOW)
+    late = case_folder(planted.case) / "answers" / "task-9.bin"
+    late.parent.mkdir(parents=True)
+    late.write_bytes(b"ciphertext under a destroyed key")
+    stranger = home / "cases" / "00000000-0000-4000-8000-000000000000"
+    stranger.mkdir()  # a folder the purge knows nothing of: not its to delete
+
+    report = run_purge(now=NOW)
+    assert [d.rule for d in report.destroyed] == ["files written after the case was destroyed"]
+    assert not case_folder(planted.case).exists() and stranger.exists()
+    assert AuditEntry.objects.filter(action="purge.case").count() == 2
+    assert PurgedCaseCount.objects.get().cases == 1  # counted once
+    assert run_purge(now=NOW).destroyed == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import uuid
 import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -136,6 +137,35 @@ def _delete_case_files(record: PurgeRecord) -> None:
     delete_folder_for_uid(record.case_uid)
 
 
+def _late_folders(target: Target) -> list[Due]:
+    """Folders of cases already destroyed that hold files again: written by a request
+    still in flight while the case was purged (unreadable: the key is gone). Only
+    folders of cases this purge destroyed, never one it does not know."""
+    root = cases_root()
+    names = [p.name for p in root.iterdir() if p.is_dir()] if root.is_dir() else []
+    if not names:
+        return []
+    gone = (
+        PurgeRecord.objects.filter(target=target.name, finished_at__isnull=False)
+        .filter(item__in=names)
+        .values_list("item", "case_pk", "case_number", "expires_on")
+        .distinct()
+    )
+    return [
+        Due(
+            target=target.name,
+            kind=target.kind,
+            item=item,
+            expires_on=expired,
+            rule="files written after the case was destroyed",
+            case_uid=uuid.UUID(item),
+            case_pk=case_pk,
+            case_number=number,
+        )
+        for item, case_pk, number, expired in gone
+    ]
+
+
 class CaseTarget:
     """A case whose identifiers expired: its key, every row of it, its folder."""
 
@@ -156,6 +186,7 @@ class CaseTarget:
             for c in keyless
             if str(c.uid) not in listed
         ]
+        found += _late_folders(self)
         return [d for d in found if d.item not in skip]
 
     def schedule(self, policy: RetentionSettings) -> list[Scheduled]:
@@ -166,7 +197,7 @@ class CaseTarget:
 
     def still_due(self, due: Due, now: dt.datetime) -> bool:
         # Another run may have destroyed it since the list was made.
-        return _lock_case(due) is not None
+        return _lock_case(due) is not None or folder_for_uid(due.case_uid).exists()
 
     def prepare(self, record: PurgeRecord) -> None:
         # In the transaction that writes the intent: the case is counted exactly once.
