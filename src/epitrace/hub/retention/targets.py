@@ -15,6 +15,7 @@ from typing import Any
 from django.apps import apps
 from django.db import models
 from django.db.models import Count
+from django.db.models.functions import TruncDate
 
 from epitrace.hub import crypto
 from epitrace.hub.audit.chain import prune_expired
@@ -398,8 +399,6 @@ class AuditLogTarget:
         ]
 
     def schedule(self, policy: RetentionSettings) -> list[Scheduled]:
-        from django.db.models.functions import TruncDate
-
         rows = (
             AuditEntry.objects.annotate(day=TruncDate("at")).values("day").annotate(n=Count("id"))
         )
