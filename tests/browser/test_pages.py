@@ -176,6 +176,13 @@ def test_a_case_from_request_to_path_in_the_browser(
     check_accessible(investigator)
     shoot(investigator, shots, "case-ko")
 
+    # The operations dashboard and the public disclosure draft of the case.
+    investigator.goto(f"{base}/dashboard")
+    check_accessible(investigator)
+    shoot(investigator, shots, "dashboard-ko")
+    investigator.goto(f"{base}/cases/{case.case_id}/disclosure")
+    check_accessible(investigator)
+
     # Hotspots over the visible cases' stays.
     # The first scan compiles the scan's Numba kernels: allow for it on a busy machine.
     investigator.goto(f"{base}/hotspots", timeout=180_000)

@@ -165,6 +165,7 @@ def case_page(request: HttpRequest, case_id: str) -> HttpResponse:
         "requests": case_requests.requests_of_case(request.user, case),
         "may_request": case_requests.may_request(request.user),
         "may_export": policy.permits(request.user, "result.export"),
+        "may_disclose": policy.permits(request.user, "disclosure.prepare"),
         "comparison_labels": {
             "confirmed": _("Confirmed by the data"),
             "only in data": _("Only in the data (not told in the interview)"),

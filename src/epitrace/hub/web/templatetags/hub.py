@@ -16,6 +16,7 @@ register = template.Library()
 NAVIGATION = [
     ("case.list", "/cases", _("Cases")),
     ("case.list", "/hotspots", _("Hotspots")),
+    ("dashboard.view", "/dashboard", _("Dashboard")),
     ("request.view", "/requests", _("Data requests")),
     ("region.view", "/regions", _("Regions")),
     ("user.manage", "/users", _("Users and roles")),
