@@ -16,7 +16,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 from django.apps import apps
-from django.db.models import Max, Q, QuerySet
+from django.db.models import CharField, Max, Q, QuerySet
+from django.db.models.functions import Cast
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -358,7 +359,8 @@ def access_entries(scope: Scope, since: dt.datetime) -> QuerySet:
         Q(action__in=ACCESS_ACTIONS, detail__allowed=True) | Q(action__startswith=EXPORT_PREFIX)
     )
     if not scope.nationwide:
-        case_pks = [str(pk) for pk in scope.cases.values_list("pk", flat=True)]
+        # A subquery, not a list: a region may hold more cases than SQL parameters allow.
+        case_pks = scope.cases.annotate(pk_text=Cast("pk", CharField())).values("pk_text")
         entries = entries.filter(object_type="case", object_id__in=case_pks)
     return entries
 
