@@ -179,6 +179,15 @@ def test_a_dry_run_lists_and_destroys_nothing(home: Path, places: dict[str, Any]
     assert "identifiers: 90 days after confirmation (or registration, if later)" in text
     assert Case.objects.filter(pk=old.case.pk).exists() and old.folder and old.folder.exists()
     assert AuditEntry.objects.count() == entries
+    # And what the next day something expires would bring.
+    recent = plant_case(places["busan"], PERSON, RECENT)
+    text = run_purge(now=NOW, dry_run=True).describe()
+    assert "2026-08-18  Case identifiers (the whole case): 1" in text
+    both = f"{old.case.case_id}, {recent.case.case_id}"  # what is due now would still be
+    assert (
+        f"a purge on 2026-08-18 would destroy:\n    Case identifiers (the whole case): {both}"
+        in text
+    )
 
 
 def test_epitrace_purge_prints_what_it_destroyed(home: Path, places: dict[str, Any]) -> None:

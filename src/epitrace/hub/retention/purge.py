@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import zoneinfo
 from collections import Counter
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from epitrace.hub.audit.chain import record as audit_record
 from epitrace.hub.retention import registry
 from epitrace.hub.retention.models import PurgeRecord, RetentionSettings
 from epitrace.hub.retention.registry import Due, Scheduled, Target
-from epitrace.hub.retention.rules import Kind, local_today
+from epitrace.hub.retention.rules import Kind, local_today, local_zone
 
 log = logging.getLogger("epitrace.purge")  # case numbers and counts only, never identifiers
 SYSTEM = "system"
@@ -54,6 +55,8 @@ class PurgeReport:
     failed: list[str] = field(default_factory=list)  # "kind item: error class"
     vacuumed: list[str] = field(default_factory=list)
     upcoming: list[Scheduled] = field(default_factory=list)
+    # A dry run also previews the next day something expires: what would go then.
+    preview: list[Due] = field(default_factory=list)
 
     def counts(self) -> dict[Kind, int]:
         totals: Counter[Kind] = Counter()
@@ -101,6 +104,13 @@ class PurgeReport:
                 out.append(
                     f"    {item.on.isoformat()}  {item.kind.label}: {item.count:,}  ({item.rule})"
                 )
+        if self.preview:
+            day = self.upcoming[0].on.isoformat() if self.upcoming else "later"
+            out.append(f"  a purge on {day} would destroy:")
+            for kind in Kind:
+                names = [d.case_number or d.item for d in self.preview if d.kind == kind]
+                if names:
+                    out.append(f"    {kind.label}: {', '.join(names)}")
         return out
 
     def describe(self) -> str:
@@ -297,4 +307,13 @@ def run_purge(now: dt.datetime | None = None, dry_run: bool = False) -> PurgeRep
         # One entry per run, even an idle one: the auditor sees the daily purge is alive.
         audit_record(SYSTEM, "purge.run", object_type="retention", detail=report.summary())
     report.upcoming = upcoming(policy, report.today)
+    if dry_run and report.upcoming:
+        report.preview = _due_on(policy, report.upcoming[0].on)
     return report
+
+
+def _due_on(policy: RetentionSettings, day: dt.date) -> list[Due]:
+    """What would be due at noon (local) on ``day``; lists only, destroys nothing."""
+    zone = zoneinfo.ZoneInfo(local_zone())
+    noon = dt.datetime.combine(day, dt.time(12), tzinfo=zone)
+    return [due for target in registry.targets() for due in target.due(policy, noon)]
