@@ -249,3 +249,15 @@ def test_case_counts_add_the_purged_to_the_live(home: Path, places: dict[str, An
     assert aggregates.daily_series()[0] == {"date": "2026-01-05", "region": "seoul", "cases": 1}
     with pytest.raises(ValueError, match="by must be"):
         aggregates.cases_by_day("specimen")  # type: ignore[arg-type]
+
+
+def test_the_daily_purge_runs_once_a_day_from_its_hour(home: Path) -> None:
+    from epitrace.hub.retention.purge import run_daily_purge
+
+    night = dt.datetime(2026, 6, 1, 17, tzinfo=dt.UTC)  # 02:00 in Seoul: too early
+    assert run_daily_purge(now=night) is None
+    morning = night + dt.timedelta(hours=2)  # 04:00
+    assert run_daily_purge(now=morning) is not None
+    assert run_daily_purge(now=morning + dt.timedelta(hours=10)) is None  # same day
+    assert run_daily_purge(now=morning + dt.timedelta(days=1)) is not None
+    assert AuditEntry.objects.filter(action="purge.run").count() == 2

@@ -317,3 +317,26 @@ def _due_on(policy: RetentionSettings, day: dt.date) -> list[Due]:
     zone = zoneinfo.ZoneInfo(local_zone())
     noon = dt.datetime.combine(day, dt.time(12), tzinfo=zone)
     return [due for target in registry.targets() for due in target.due(policy, noon)]
+
+
+DAILY_HOUR = 3  # local time: the purge's VACUUM FULL locks the case tables briefly
+
+
+def last_run_day() -> dt.date | None:
+    """The local day the last completed purge ran as of (its ``purge.run`` audit entry)."""
+    from epitrace.hub.audit.models import AuditEntry
+
+    last = AuditEntry.objects.filter(action="purge.run").order_by("-seq").first()
+    as_of = last.detail.get("as_of") if last else None
+    return dt.date.fromisoformat(as_of) if isinstance(as_of, str) else None
+
+
+def run_daily_purge(now: dt.datetime | None = None, hour: int = DAILY_HOUR) -> PurgeReport | None:
+    """For a worker that wakes up now and then: purge once a local day, from ``hour``
+    on; None if it is too early or today's purge already ran. Durable across restarts
+    (it reads the audit log), and harmless if two workers both run it."""
+    now = now or timezone.now()
+    zone = zoneinfo.ZoneInfo(local_zone())
+    if timezone.localtime(now, zone).hour < hour or last_run_day() == local_today(now):
+        return None
+    return run_purge(now=now)
