@@ -42,6 +42,7 @@ def _subject(city: Path) -> str:
 @pytest.fixture
 def hub(stores: Path, parquet_city: Path, make_account: Any, tmp_path: Path, settings: Any) -> dict:
     settings.HOME = tmp_path
+    settings.EPITRACE_ANSWER_SETTLE_SECONDS = 0  # the tests run the jobs themselves
     agencies = register_store_agencies(stores)
     tokens = {a.code: issue_token(a.agency, by="admin") for a in agencies}
     person = _subject(parquet_city)

@@ -10,6 +10,7 @@ for an answered task is refused. So a retry never duplicates or loses anything.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from dataclasses import dataclass
@@ -43,6 +44,12 @@ class Receipt:
     status: int  # 201 first time, 200 when the same file came again
     sha256: str
     rows: int
+
+
+def settle() -> dt.timedelta:
+    """Answers of one round arrive within an agent's polling interval of each other: the
+    job waits this long, so they are taken in one pass instead of one pass each."""
+    return dt.timedelta(seconds=getattr(settings, "EPITRACE_ANSWER_SETTLE_SECONDS", 1.0))
 
 
 def limits() -> Limits:
@@ -119,7 +126,7 @@ def receive_answer(task: AgencyTask, blob: bytes, claimed_sha256: str, agent: st
                 "rows": rows,
             },
         )
-        enqueue(task.request)
+        enqueue(task.request, delay=settle())
     return Receipt(201, digest, rows)
 
 
