@@ -3,11 +3,19 @@ known group-infection cases (docs/accuracy.md).
 
     .venv/bin/python bench/ds4c_hotspots.py [--data ../shared/data/ds4c]
         [--replications 999] [--top 20] [--exclude-types hospital,airport,...]
+        [--dated-by visit|case]
 
 Input: ``PatientRoute.csv`` (one row per place a confirmed patient visited,
 with its date and no time of day). One case event per route row, at its
 coordinates on its date; the space-time permutation scan with the default
 parameters (1 km, 7 days, EPSG:5179, Asia/Seoul days) over the whole period.
+
+``--dated-by case`` scans the patients instead (``case_column``): every
+route row is dated by its patient's likely day of infection (symptom onset
+− 5 days, the median incubation, or confirmation − 8 days without an
+onset, as ``epitrace.outbreaks`` does), a patient counts once per cluster
+however many of their rows it holds, and the replications permute the
+patients' days. Patients without a confirmation date are left out.
 
 Scoring (never an input): ``Case.csv`` lists the group-infection cases with
 a place; ``PatientInfo.csv`` gives each patient's ``infection_case`` and
@@ -53,6 +61,8 @@ PLACE_SLACK_M = 1000.0
 MIN_GROUP_PATIENTS = 3
 NOT_A_PLACE = {"unknown", "etc", "contact with patient", "overseas inflow"}
 EXPOSURE_DAYS = 14
+MEDIAN_INCUBATION_DAYS = 5
+ONSET_TO_CONFIRMATION_DAYS = 3  # typical, for patients without a recorded onset
 
 
 @dataclass(frozen=True)
@@ -112,6 +122,26 @@ def route_events(routes: pa.Table, exclude_types: set[str]) -> tuple[pa.Table, i
         }
     )
     return events, dropped_no_coordinates
+
+
+def dated_by_patient(events: pa.Table, info: pa.Table) -> tuple[pa.Table, int]:
+    """Each route row dated by its patient's likely day of infection; rows of
+    patients without a confirmation date dropped (and counted)."""
+    likely: dict[object, dt.date] = {}
+    for row in info.select(["patient_id", "symptom_onset_date", "confirmed_date"]).to_pylist():
+        onset, confirmed = row["symptom_onset_date"], row["confirmed_date"]
+        if isinstance(onset, dt.date) and (not confirmed or onset <= confirmed):
+            likely[row["patient_id"]] = onset - dt.timedelta(days=MEDIAN_INCUBATION_DAYS)
+        elif isinstance(confirmed, dt.date):
+            lag = MEDIAN_INCUBATION_DAYS + ONSET_TO_CONFIRMATION_DAYS
+            likely[row["patient_id"]] = confirmed - dt.timedelta(days=lag)
+    patients = events.column("patient_id").to_pylist()
+    keep = pa.array([p in likely for p in patients])
+    kept = events.filter(keep)
+    days = pa.array([likely[p] for p in kept.column("patient_id").to_pylist()], pa.date32())
+    return kept.set_column(kept.schema.get_field_index("day"), "day", days), len(patients) - len(
+        kept
+    )
 
 
 def known_cases(case_table: pa.Table, info: pa.Table) -> list[KnownCase]:
@@ -183,6 +213,13 @@ def main() -> int:
         help="comma-separated route types to leave out, e.g. hospital,airport",
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--dated-by",
+        choices=["visit", "case"],
+        default="visit",
+        help="visit: each route row is a case event on its date; case: rows dated by "
+        "their patient's likely infection, patients counted once and permuted",
+    )
     args = parser.parse_args()
 
     files = [args.data / n for n in ("PatientRoute.csv", "Case.csv", "PatientInfo.csv")]
@@ -192,14 +229,18 @@ def main() -> int:
     routes, case_table, info = (read_csv(f) for f in files)
     exclude = {t for t in args.exclude_types.split(",") if t}
     events, no_coordinates = route_events(routes, exclude)
+    undated = 0
+    if args.dated_by == "case":
+        events, undated = dated_by_patient(events, info)
     began = time.perf_counter()
     scan = scan_hotspots(
-        events.select(["lat", "lon", "day"]),
+        events.select(["lat", "lon", "day", "patient_id"]),
         replications=args.replications,
         seed=args.seed,
         max_radius_m=args.max_radius_m,
         max_days=args.max_days,
         max_clusters=args.top,
+        case_column="patient_id" if args.dated_by == "case" else None,
     )
     seconds = time.perf_counter() - began
     group_of = dict(
@@ -214,6 +255,7 @@ def main() -> int:
         f"{events.num_rows} route events of {len(set(events.column('patient_id').to_pylist()))} "
         f"patients ({routes.num_rows} rows, {no_coordinates} without coordinates"
         + (f", types left out: {', '.join(sorted(exclude))}" if exclude else "")
+        + (f", {undated} of patients without a confirmation date" if undated else "")
         + f"); {len(scan.clusters)} clusters, {args.replications} replications in {seconds:.1f} s\n"
     )
     print(
