@@ -24,10 +24,18 @@ onset) can be confirmed within the period; started on a Monday, a 14-day city
 confirms few of them before it ends and there is little to find. Cities are
 written to a temporary folder and removed after each seed.
 
-Each events table is scanned twice: adjusted for space by day-of-week
-interaction (``epitrace hotspots --adjust-weekday``: expected counts by
-weekday, dates permuted within weekdays; ``analysis/hotspots/scan.py``) and
-with the plain permutation model.
+Each events table is scanned four ways (``MODELS``):
+
+- visit-dated, plain permutation: what ``epitrace hotspots`` does by
+  default (each event on the day of its stay, days permuted among events);
+- visit-dated, weekday-adjusted (``--adjust-weekday``: expected counts by
+  weekday, dates permuted within weekdays; ``analysis/hotspots/scan.py``);
+- case-dated (``scan_events(dated_by="case")``, ``case_column``): every
+  event dated by its case's likely day of infection, a case counted once
+  per cylinder however many of its places the circle holds, days permuted
+  among cases;
+- the ablation of the last: the same case-dated events, but counted and
+  permuted one by one as if each were its own case.
 
 ``--truth-visits`` adds a variant that skips the tracing: case events are
 the cases' true visits (``truth/visits``) in the same windows, labelled as

@@ -37,6 +37,16 @@ Choices, and why:
   and was found in few simulated cities. Off by default; use it over periods
   of several weeks, and read a Sunday (or weekend-night) cluster at one venue
   without it as an upper bound on the evidence (docs/accuracy.md).
+- **Cases as the unit** (``dated_by="case"``). Events of one case are not
+  independent: they share the person and lie near their home. Dated by the
+  case's likely day of infection instead of by the visit, a case counts once
+  per cylinder and the permutation moves whole cases (``case_column`` of
+  ``scan_hotspots``), so neither one case's many places nor a place's weekly
+  schedule can make a cluster: the test's size holds by construction. It
+  finds outbreaks whose cases' infection days stand out from the others'
+  (the DS4C clusters of 2020), but not the planted event of a two-week
+  simulated city, whose infectees are the church's own weekly members and
+  most of that city's cases (docs/accuracy.md). Not the default yet.
 - **Cases without records** (no subscriber, card or GPS record, or no stays
   in their window) are skipped and counted. The ``cases`` table gives only
   the region; a district's centroid is kilometres from any place the case
