@@ -5,6 +5,7 @@ keyboard, Korean, tablet width, and the README's screenshots."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -68,12 +69,18 @@ def agents_answer(hub: dict[str, Any]) -> int:
 
 
 def run_exchange(hub: dict[str, Any], request: DataRequest) -> DataRequest:
-    for _ in range(12):
+    """The job runner and the agents, until the request is settled. A job step that hit a
+    locked test database (SQLite in memory, shared with the server's threads) is retried
+    after its backoff, as the hub's runner would."""
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
         jobs.run_pending()
-        if not agents_answer(hub):
-            jobs.run_pending()
+        agents_answer(hub)
+        jobs.run_pending()
+        request.refresh_from_db()
+        if request.status in (Status.ANALYSED, Status.FAILED, Status.REFUSED):
             break
-    request.refresh_from_db()
+        time.sleep(1)
     return request
 
 
