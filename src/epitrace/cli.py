@@ -638,7 +638,8 @@ def _hub_ready() -> None:
 @click.option("--once", is_flag=True, help="Run the jobs that are due, then exit.")
 @click.option("--poll", type=click.FloatRange(0.1, 60), default=1.0, show_default=True)
 def worker(once: bool, poll: float) -> None:
-    """Run the hub's background jobs (requests' rounds and analyses) until stopped.
+    """Run the hub's background jobs (requests' rounds and analyses, the daily purge,
+    disclosure expiry) until stopped.
 
     Any number of workers may run against one database: a job is claimed by one of
     them, resumed by another if its worker dies, and its result stored once.
@@ -646,7 +647,7 @@ def worker(once: bool, poll: float) -> None:
     _hub_ready()
     import threading
 
-    from epitrace.hub.exchange.jobs import run_pending, run_worker
+    from epitrace.hub.exchange.jobs import housekeeping, run_pending, run_worker
 
     if once:
         click.echo(f"{run_pending()} jobs run")
@@ -654,7 +655,7 @@ def worker(once: bool, poll: float) -> None:
     stop = threading.Event()
     click.echo("Running background jobs (Ctrl-C stops)")
     try:
-        run_worker(stop, poll_seconds=poll)
+        run_worker(stop, poll_seconds=poll, on_idle=housekeeping)
     except KeyboardInterrupt:
         stop.set()
 

@@ -291,3 +291,39 @@ def test_the_contact_search_through_the_exchange_matches_the_direct_one(
     assert analysis.contacts.num_rows == expected.num_rows > 0
     assert analysis.contacts["contact_ref"].to_pylist() == expected["contact_ref"].to_pylist()
     assert max(t.round for t in request.tasks.all()) >= 3, "contacts come after the path"
+
+
+@pytest.mark.django_db
+def test_answers_destroyed_by_retention_fail_the_request_at_once(hub: dict, signed_in: Any) -> None:
+    from epitrace.hub.exchange.answers import answer_path
+
+    investigator = signed_in(hub["investigator"])
+    made = _ask(investigator, hub["case"].case_id, kinds=["cards"]).json()
+    jobs.run_pending()
+    _answer_everything(hub)  # the association answers round 1
+    task = AgencyTask.objects.get(request__request_id=made["request_id"], round=1)
+    answer_path(task).unlink()  # the retention purge took the raw answer
+    jobs.run_pending()
+    request = DataRequest.objects.get(request_id=made["request_id"])
+    assert request.status == Status.FAILED
+    assert "AnswersDestroyed" in request.failure  # the kind of error, never the data
+    assert [job.attempts for job in request.jobs.filter(status="failed")] == [1], "no retries"
+
+
+def test_housekeeping_runs_the_daily_purge_and_expiry_at_most_every_few_minutes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(
+        "epitrace.hub.retention.purge.run_daily_purge", lambda now: calls.append("purge")
+    )
+    monkeypatch.setattr(
+        "epitrace.hub.disclosure.drafts.expire_entries", lambda now: calls.append("expire")
+    )
+    monkeypatch.setattr(jobs, "_last_housekeeping", {})
+    now = timezone.now()
+    jobs.housekeeping(now)
+    jobs.housekeeping(now + dt.timedelta(minutes=1))
+    assert calls == ["purge", "expire"]
+    jobs.housekeeping(now + jobs.HOUSEKEEPING_EVERY)
+    assert calls == ["purge", "expire", "purge", "expire"]

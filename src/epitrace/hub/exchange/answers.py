@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from epitrace.hub.audit.chain import record
 from epitrace.hub.cases.records import decrypt_for_case, encrypt_for_case
-from epitrace.hub.cases.storage import case_folder, ensure_case_folder
+from epitrace.hub.cases.storage import ANSWERS_DIR, case_folder, ensure_case_folder
 from epitrace.hub.exchange.models import AgencyTask, DataRequest, Question, Status, TaskStatus
 from epitrace.hub.exchange.routing import Answers
 from epitrace.hub.exchange.workflow import enqueue
@@ -37,6 +37,10 @@ class UploadRefused(Exception):
         super().__init__(reason)
         self.status = status
         self.reason = reason
+
+
+class AnswersDestroyed(Exception):
+    """A request's provider answers passed their retention and were destroyed."""
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,7 @@ def limits() -> Limits:
 
 
 def answer_path(task: AgencyTask) -> Path:
-    return case_folder(task.request.case) / "answers" / f"task-{task.pk}.bin"
+    return case_folder(task.request.case) / ANSWERS_DIR / f"task-{task.pk}.bin"
 
 
 def _label(task: AgencyTask) -> str:
@@ -176,7 +180,13 @@ def load_answers(request: DataRequest) -> tuple[Answers, list[dict[str, Any]]]:
                 answers[(task.agency.code, name)] = {}
             provenance.append(_provenance(task, declined=True))
             continue
-        blob = decrypt_for_case(request.case, _label(task), answer_path(task).read_bytes())
+        path = answer_path(task)
+        if not path.exists():
+            raise AnswersDestroyed(
+                f"{request}: the answer of task {task.pk} was destroyed by retention; "
+                "ask for the data again"
+            )
+        blob = decrypt_for_case(request.case, _label(task), path.read_bytes())
         for name, tables in zip(names, unpack_answers(blob, names, limits()), strict=True):
             answers[(task.agency.code, name)] = tables
         provenance.append(_provenance(task))

@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from epitrace.hub.audit.chain import record
 from epitrace.hub.exchange.analysis import commit_step, plan_step
+from epitrace.hub.exchange.answers import AnswersDestroyed
 from epitrace.hub.exchange.models import AnalysisJob, DataRequest, JobStatus, Status
 from epitrace.hub.exchange.workflow import cancel_open_tasks, notify
 
@@ -139,6 +140,10 @@ def run_job(job: AnalysisJob) -> str:
         return _settle(job, request)
     except LeaseLost:
         raise
+    except AnswersDestroyed as error:  # no retry can bring them back
+        with transaction.atomic():
+            _give_up(job, request, error)
+        return "failed: answers destroyed by retention"
     except Exception as error:  # any failure of a step: retried, then given up
         # The message may quote data; the log keeps the kind of error only.
         log.warning("job %s failed (%s), attempt %s", job.pk, type(error).__name__, job.attempts)
@@ -190,10 +195,36 @@ def run_worker(
     close_old_connections()
 
 
+HOUSEKEEPING_EVERY = dt.timedelta(minutes=5)
+_last_housekeeping: dict[str, dt.datetime] = {}
+
+
+def housekeeping(now: dt.datetime | None = None) -> None:
+    """What runs on a schedule, called by idle workers at most every few minutes: the
+    daily purge (once a local day, epitrace.hub.retention) and the expiry of public
+    disclosure entries. Both are safe when several workers run them."""
+    from epitrace.hub.disclosure.drafts import expire_entries
+    from epitrace.hub.retention.purge import run_daily_purge
+
+    now = now or timezone.now()
+    last = _last_housekeeping.get("at")
+    if last is not None and now - last < HOUSEKEEPING_EVERY:
+        return
+    _last_housekeeping["at"] = now
+    try:
+        run_daily_purge(now)
+        expire_entries(now)
+    except Exception:  # never stop the job runner; the next round tries again
+        log.exception("scheduled housekeeping failed")
+
+
 def start_worker_thread(poll_seconds: float = 1.0) -> tuple[threading.Thread, threading.Event]:
     stop = threading.Event()
     thread = threading.Thread(
-        target=run_worker, args=(stop, poll_seconds), name="epitrace-jobs", daemon=True
+        target=run_worker,
+        args=(stop, poll_seconds, housekeeping),
+        name="epitrace-jobs",
+        daemon=True,
     )
     thread.start()
     return thread, stop
