@@ -351,6 +351,12 @@ def test_static_files_are_served_by_the_hub(client: Client) -> None:
     assert css.status_code == 200 and css["Content-Type"].startswith("text/css")
     script = client.get("/static/epitrace/case-page.js")
     assert script.status_code == 200 and "javascript" in script["Content-Type"]
+    # MapLibre's ES modules, the worker beside the library (vendored by scripts/vendor-frontend.sh).
+    for module in ("maplibre-gl.mjs", "maplibre-gl-worker.mjs"):
+        answer = client.get(f"/static/vendor/maplibre-gl/{module}")
+        assert answer.status_code == 200, module
+        assert answer["Content-Type"].startswith("text/javascript"), module
+    assert client.get("/static/vendor/maplibre-gl/LICENSE.txt").status_code == 200
 
 
 def test_language_switch_is_saved_per_user(
@@ -382,3 +388,13 @@ def test_time_zone_preference_changes_the_times_shown(
     assert "11-02 09:00" in client.get(f"/cases/{case.case_id}").content.decode()
     bad = client.post("/preferences", {"language": "en", "time_zone": "Mars/Olympus"})
     assert bad.status_code == 400
+
+
+def test_a_tile_server_is_the_only_other_origin_the_maps_may_use() -> None:
+    from epitrace.hub.security import CONTENT_SECURITY_POLICY, content_security_policy
+
+    assert content_security_policy("") == CONTENT_SECURITY_POLICY
+    policy = content_security_policy("https://tiles.internal:8443/{z}/{x}/{y}.png")
+    assert "img-src 'self' data: https://tiles.internal:8443;" in policy
+    assert "connect-src 'self' https://tiles.internal:8443;" in policy
+    assert "script-src 'self';" in policy and "worker-src 'self';" in policy
