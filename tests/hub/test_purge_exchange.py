@@ -102,3 +102,40 @@ def test_a_case_registered_late_is_not_destroyed_the_night_it_is_entered(
     now = case.registered_at + dt.timedelta(days=1)
     assert run_purge(now=now).destroyed == []
     assert run_purge(now=now + dt.timedelta(days=90)).counts() == {Kind.IDENTIFIERS: 1}
+
+
+def test_public_disclosure_entries_expire_by_their_own_rule(
+    home: Path, places: dict[str, Any]
+) -> None:
+    from epitrace.hub.cases.records import CaseDates
+    from epitrace.hub.disclosure.models import Disclosure, DisclosureEntry
+
+    planted = plant_case(places["seoul"], PERSON, CaseDates(**DATES))
+    exposed = dt.datetime(2026, 5, 8, 10, tzinfo=dt.UTC)
+    disclosure = Disclosure.objects.create(
+        case=planted.case,
+        window_start=exposed - dt.timedelta(days=2),
+        window_end=exposed + dt.timedelta(days=2),
+        timezone="Asia/Seoul",
+        prepared_by="inv",
+        prepared_at=exposed,
+    )
+    DisclosureEntry.objects.create(
+        disclosure=disclosure,
+        case=planted.case,
+        category="place",
+        label="Gym",
+        region_name="Seoul",
+        start=exposed,
+        end=exposed + dt.timedelta(hours=1),
+        expires_at=exposed + dt.timedelta(days=14),
+    )
+    assert (
+        run_purge(now=dt.datetime(2026, 5, 20, 3, tzinfo=dt.UTC)).counts().get(Kind.DISCLOSURES)
+        is None
+    )
+    later = run_purge(now=dt.datetime(2026, 5, 24, 3, tzinfo=dt.UTC))  # 15 days on
+    assert later.counts()[Kind.DISCLOSURES] == 1
+    assert not DisclosureEntry.objects.exists()
+    assert identifiers_of(planted.case) == PERSON  # the case stays until its own end
+    assert verify_chain().ok

@@ -441,8 +441,26 @@ def register_exchange_targets() -> None:
     )
 
 
+def register_disclosure_targets() -> None:
+    """Public disclosure entries: withdrawn from the list 14 days after the last exposure,
+    destroyed after their own retention (they name places and times a case was at)."""
+    from epitrace.hub.disclosure.models import DisclosureEntry
+
+    register(
+        CaseDataTarget(
+            "disclosure_entries",
+            Kind.DISCLOSURES,
+            DisclosureEntry,
+            "disclosures",
+            arrival_field="end",
+        )
+    )
+
+
 def register_builtin() -> None:
     register(CaseTarget())
     register(AuditLogTarget())
     if apps.is_installed("epitrace.hub.exchange"):
         register_exchange_targets()
+    if apps.is_installed("epitrace.hub.disclosure"):
+        register_disclosure_targets()
