@@ -177,6 +177,19 @@ OPERATIONS: dict[str, Json] = {
     "/api/openapi.json": {"get": {"summary": "This schema", "responses": _ok("OpenAPI 3")}},
 }
 OPERATIONS.update(exchange_operations(_op, _ok, _body, _path_param, NOT_FOUND))
+OPERATIONS["/api/retention"] = {
+    "get": _op(
+        "Retention settings and what will be destroyed when (counts per kind and date)",
+        _ok("settings and schedule"),
+        tag="retention",
+    ),
+    "post": _op(
+        "Change the emergency's end or a retention period, with a reason (audited)",
+        _ok("the new settings"),
+        _body("reason", optional=("emergency_end",)),
+        "retention",
+    ),
+}
 
 COMPONENTS: Json = {
     "schemas": {
