@@ -7,12 +7,19 @@ from django.urls import include, path
 from epitrace.hub.accounts import login, views
 from epitrace.hub.audit import pages as audit_pages
 from epitrace.hub.audit import views as audit_views
-from epitrace.hub.retention import views as retention_views
 from epitrace.hub.cases import pages as case_pages
-from epitrace.hub.web import dashboard, exports, openapi
+from epitrace.hub.retention import views as retention_views
+from epitrace.hub.web import (
+    basemap,
+    dashboard,
+    exports,
+    hotspots,
+    openapi,
+    preference_views,
+    request_pages,
+)
 from epitrace.hub.web import pages as web_pages
 from epitrace.hub.web import views as web_views
-from epitrace.hub.web import basemap, hotspots, preference_views, request_pages
 
 urlpatterns = [
     path("api/csrf", login.csrf, name="csrf"),
