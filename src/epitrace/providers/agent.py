@@ -318,6 +318,10 @@ class Agent:
         self._stop = threading.Event()
         self._log_open = False
         self._greeted = False
+        # Tasks the hub acknowledged in this run. Not carried over from the log: a task
+        # the hub lists is one it has no answer for (its database may be new), and a
+        # resend of the same file is acknowledged without being stored twice.
+        self._sent: set[int] = set()
 
     def __repr__(self) -> str:
         return f"Agent({self.agency!r}, hub={self.client.base!r})"
@@ -406,8 +410,8 @@ class Agent:
             LOG.warning("skipped a task the hub listed without an id")
             done.failed += 1
             return done
-        if task.id in self.log.sent_tasks:
-            done.skipped += 1  # the hub has it: never sent twice, whatever the list says
+        if task.id in self._sent:
+            done.skipped += 1  # the hub took it: never sent twice, whatever the list says
             return done
         answers: list[dict[str, Any]] = []
         for index, asked in enumerate(task.questions):
@@ -452,6 +456,7 @@ class Agent:
         self.log.append(
             "sent", {**record, "hub_reply": {"status": reply.status, "body": reply.body}}
         )
+        self._sent.add(task.id)
         if reply.status == 201:
             done.answered += 1
         else:

@@ -116,15 +116,12 @@ class AgentLog:
         self._lock = threading.Lock()
         self._stream: IO[bytes] | None = None
         self.prev, self.seq = GENESIS, 0
-        self.sent_tasks: set[int] = set()  # tasks the hub acknowledged, from earlier runs too
 
     def open(self) -> AgentLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.path.exists():
             for entry in read_entries(self.path):
                 self.prev, self.seq = entry["hash"], entry["seq"]
-                if entry.get("event") == "sent" and isinstance(entry.get("task"), int):
-                    self.sent_tasks.add(entry["task"])
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         stream = os.fdopen(fd, "ab")
         if fcntl is not None:
@@ -166,6 +163,4 @@ class AgentLog:
             self._stream.flush()
             os.fsync(self._stream.fileno())
             self.prev, self.seq = entry["hash"], entry["seq"]
-            if event == "sent" and isinstance(entry.get("task"), int):
-                self.sent_tasks.add(entry["task"])
             return entry
