@@ -14,7 +14,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from tests.providers.test_agent_support import Failure, FakeHub, serving
+from tests.providers.test_agent_support import Failure, FakeHub, private_ca, serving
 
 from epitrace.cli import main
 from epitrace.providers import protocol
@@ -333,6 +333,20 @@ def test_redirects_are_refused_so_the_token_goes_nowhere_else(skt: Path) -> None
         with pytest.raises(HubRejected, match=r"redirects to http://elsewhere\.example"):
             client.call("GET", "/api/agent/tasks")
     assert TOKEN not in repr(client)
+
+
+def test_tls_certificates_are_verified_and_a_private_ca_can_be_given(
+    skt: Path, hub: FakeHub, tmp_path: Path, log_path: Path
+) -> None:
+    ca_file, tls = private_ca(tmp_path)
+    hub.add_task(1, AGENCY, [subscriber_lookup(skt)])
+    with serving(hub, tls=tls) as url:
+        assert url.startswith("https://")
+        with pytest.raises(AgentError, match=r"certificate could not be verified.*--ca-file"):
+            make_agent(skt, url, log_path).answer_pending()
+        assert hub.requests == []  # nothing, not even the token, went to an unverified peer
+        done = make_agent(skt, url, log_path, ca_file=ca_file).answer_pending()
+    assert done.answered == 1
 
 
 def test_the_token_comes_from_a_file_or_the_environment(tmp_path: Path) -> None:

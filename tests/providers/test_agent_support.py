@@ -8,13 +8,16 @@ deduplicated by checksum. Tests script failures with ``fail_next`` and count req
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
+import ssl
 import threading
 import wsgiref.simple_server
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from epitrace.providers import protocol
@@ -173,14 +176,64 @@ class _Quiet(wsgiref.simple_server.WSGIRequestHandler):
 
 
 @contextmanager
-def serving(hub: FakeHub, port: int = 0) -> Iterator[str]:
-    """Serve ``hub`` on 127.0.0.1 from a thread; yields its base URL."""
+def serving(hub: FakeHub, port: int = 0, tls: ssl.SSLContext | None = None) -> Iterator[str]:
+    """Serve ``hub`` on 127.0.0.1 from a thread (over TLS with ``tls``); yields its URL."""
     server = wsgiref.simple_server.make_server("127.0.0.1", port, hub, handler_class=_Quiet)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        scheme = "https" if tls is not None else "http"
+        yield f"{scheme}://localhost:{server.server_port}"
     finally:
         server.shutdown()
         thread.join()
         server.server_close()
+
+
+def private_ca(folder: Path) -> tuple[Path, ssl.SSLContext]:
+    """A private CA (its certificate written to ``folder``) and a TLS server context for
+    ``localhost`` with a certificate it signed."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.UTC)
+
+    def certificate(subject: str, key: Any, issuer: str, signer: Any, ca: bool) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            names = x509.SubjectAlternativeName([x509.DNSName("localhost")])
+            builder = builder.add_extension(names, critical=False)
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key, server_key = (
+        ec.generate_private_key(ec.SECP256R1()),
+        ec.generate_private_key(ec.SECP256R1()),
+    )
+    ca_cert = certificate("epitrace test CA", ca_key, "epitrace test CA", ca_key, ca=True)
+    server_cert = certificate("localhost", server_key, "epitrace test CA", ca_key, ca=False)
+    pem = serialization.Encoding.PEM
+    ca_file = folder / "ca.crt"
+    ca_file.write_bytes(ca_cert.public_bytes(pem))
+    chain = folder / "server.pem"
+    chain.write_bytes(
+        server_key.private_bytes(
+            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        + server_cert.public_bytes(pem)
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(chain)
+    return ca_file, context

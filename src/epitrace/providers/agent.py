@@ -164,6 +164,12 @@ class HubClient:
                 body = _json(error.read(MAX_REPLY_BYTES))
             raise _failure(error.code, body, error.headers.get("Retry-After")) from None
         except urllib.error.URLError as error:
+            if isinstance(error.reason, ssl.SSLCertVerificationError):
+                # Not a passing outage: someone else may be answering for the hub.
+                raise AgentError(
+                    f"the hub's certificate could not be verified ({error.reason.verify_message});"
+                    " for a private CA give --ca-file"
+                ) from None
             raise HubUnavailable(f"hub unreachable ({error.reason})") from None
         except (OSError, http.client.HTTPException) as error:  # reset, timeout, bad reply
             raise HubUnavailable(f"hub unreachable ({type(error).__name__}: {error})") from None
