@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import signal
 import socket
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -439,3 +442,23 @@ def test_cli_explains_what_is_missing(skt: Path, tmp_path: Path, hub: FakeHub) -
         revoked = runner.invoke(main, args, env=env)
     assert revoked.exit_code == 1 and "revoked or unknown" in revoked.output
     assert TOKEN not in revoked.output
+
+
+def test_cli_says_once_per_backoff_that_the_hub_is_unreachable(skt: Path, tmp_path: Path) -> None:
+    """A process, as an operator runs it: one line per retry, stopped by SIGTERM."""
+    secret = tmp_path / "token"
+    secret.write_text(TOKEN)
+    secret.chmod(0o644)
+    command = [sys.executable, "-m", "epitrace.cli", "agent", "--agency", AGENCY, "--once"]
+    command += ["--store", str(skt), "--hub", f"http://127.0.0.1:{free_port()}"]
+    command += ["--token-file", str(secret), "--log", str(tmp_path / "log.jsonl")]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stderr is not None
+    lines = [process.stderr.readline() for _ in range(3)]
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=30)
+    assert "readable by others" in lines[0]
+    for line in lines[1:]:
+        assert line.startswith("hello: hub unreachable (") and "; retrying in" in line
+    assert process.returncode == 1 and "stopped before every pending task" in err
+    assert TOKEN not in out + err + "".join(lines)

@@ -609,6 +609,8 @@ def run_from_cli(
         raise SetupError(f"{store_dir}: {error}") from None
     except (AgentError, ssl.SSLError) as error:
         raise SetupError(str(error)) from None
+    if token_file is not None and token_file.stat().st_mode & 0o077:
+        click.echo(f"warning: {token_file} is readable by others: chmod 600 it", err=True)
     if _plain_http_elsewhere(hub):
         click.echo("warning: plain HTTP: the token and the answers travel unencrypted", err=True)
     click.echo(
@@ -630,8 +632,9 @@ def run_from_cli(
             click.echo(f"{agency}: {done.line()}")
         else:
             agent.run(stop, on_pass=report)
-    except Stopped:
-        click.echo("stopped", err=True)
+    except Stopped:  # --once, interrupted while waiting for the hub: the pass is not done
+        click.echo("stopped before every pending task was answered", err=True)
+        raise SystemExit(1) from None
     except CredentialRevoked as error:
         raise click.ClickException(str(error)) from None
     except (AgentError, AgentLogError) as error:
