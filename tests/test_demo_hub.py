@@ -157,12 +157,12 @@ def form_token(page: str) -> str:
 
 # What the home page links to for each demo account: only what its role may see.
 HOME_LINKS = {
-    "national": ["/regions"],
-    "regional": ["/regions"],
-    "police": [],
-    "provider": [],
+    "national": ["/cases", "/hotspots", "/requests", "/regions", "/dashboard"],
+    "regional": ["/cases", "/hotspots", "/requests", "/regions", "/dashboard"],
+    "police": ["/requests"],
+    "provider": ["/requests"],
     "auditor": ["/audit", "/audit/review"],
-    "admin": ["/users"],
+    "admin": ["/dashboard", "/users", "/retention"],
 }
 
 

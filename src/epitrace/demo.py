@@ -217,6 +217,7 @@ def _demo_account(username: str, role: str, binding: dict) -> DemoLogin:
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     from epitrace.hub.accounts.roles import assign_role, current_assignment
+    from epitrace.hub.web.models import Preference
 
     user, _ = get_user_model().objects.get_or_create(username=username)
     password = secrets.token_urlsafe(15)  # 20 characters, about 120 bits
@@ -231,6 +232,8 @@ def _demo_account(username: str, role: str, binding: dict) -> DemoLogin:
     place = binding.get("region") or binding.get("agency")
     if now is None or now.role != role or (place and place not in (now.region, now.agency)):
         assign_role(user, role, by=SETUP_BY, reason="demo account", **binding)
+    # Korean by default; the header's switch (kept per account) changes it.
+    Preference.objects.get_or_create(user=user, defaults={"language": "ko"})
     where = f"{place.name} ({place.code})" if place else "nationwide"
     secret = _base32(device.bin_key)
     return DemoLogin(username, role, where, password, device.config_url, secret)
@@ -245,6 +248,7 @@ def _base32(key: bytes) -> str:
 def prepare_local_http() -> None:
     for name, value in LOCAL_HTTP.items():
         os.environ.setdefault(name, value)
+    os.environ.setdefault("EPITRACE_LANGUAGE", "ko")  # the demo's pages are Korean by default
 
 
 def setup_hub(folder: Path, stores: Path | None = None) -> list[DemoLogin]:

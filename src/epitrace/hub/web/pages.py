@@ -6,6 +6,7 @@ from pathlib import Path
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.utils.translation import gettext_noop
 
 from epitrace.hub import policy
 
@@ -23,7 +24,8 @@ def refused(request: HttpRequest, decision: policy.Decision) -> HttpResponse:
     """A refused decision as a page: sign in again (401), or a plain 403/404 that leaks nothing."""
     if decision.status == 401:  # the password given but not yet the code: ask for the code
         return HttpResponseRedirect("/verify" if request.user.is_authenticated else "/login")
-    title = "Not found" if decision.status == 404 else "Not allowed"
+    # Translated by the template (refused.html); marked here for the catalogue.
+    title = gettext_noop("Not found") if decision.status == 404 else gettext_noop("Not allowed")
     return render(
         request,
         "web/refused.html",

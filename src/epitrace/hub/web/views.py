@@ -12,6 +12,7 @@ from django.contrib.auth import authenticate, get_user_model, logout
 from django.contrib.auth import login as django_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import match_token
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -30,12 +31,15 @@ from epitrace.hub.web.pages import refused
 
 # What the home page may link to: (action the policy decides, address, label).
 LINKS = [
-    ("region.view", "/regions", "Regions"),
-    ("dashboard.view", "/dashboard", "Operations dashboard"),
-    ("user.manage", "/users", "Users and roles"),
-    ("settings.manage", "/retention", "Retention and destruction"),
-    ("audit.read", "/audit", "Audit log"),
-    ("audit.read", "/audit/review", "Monthly audit review"),
+    ("case.list", "/cases", _("Cases")),
+    ("case.list", "/hotspots", _("Hotspots")),
+    ("request.view", "/requests", _("Data requests")),
+    ("region.view", "/regions", _("Regions")),
+    ("dashboard.view", "/dashboard", _("Operations dashboard")),
+    ("user.manage", "/users", _("Users and roles")),
+    ("settings.manage", "/retention", _("Retention and destruction")),
+    ("audit.read", "/audit", _("Audit log")),
+    ("audit.read", "/audit/review", _("Monthly audit review")),
 ]
 
 
