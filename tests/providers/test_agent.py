@@ -400,9 +400,16 @@ def test_an_agent_will_not_append_to_a_broken_log(skt: Path, log_path: Path) -> 
         AgentLog(log_path).open()
 
 
-def test_two_agents_cannot_share_a_log(log_path: Path) -> None:
+def test_two_agents_cannot_share_a_log(skt: Path, hub: FakeHub, log_path: Path) -> None:
     with AgentLog(log_path), pytest.raises(AgentLogError, match="in use by another agent"):
         AgentLog(log_path).open()
+    with (
+        serving(hub) as url,
+        AgentLog(log_path),
+        pytest.raises(AgentError, match="in use by another agent"),
+    ):
+        make_agent(skt, url, log_path).run(threading.Event())
+    assert hub.requests == []  # it stopped before calling the hub
 
 
 # --- the command line ---

@@ -41,7 +41,7 @@ from typing import Any
 
 from epitrace import __version__
 from epitrace.providers import protocol, queries
-from epitrace.providers.agent_log import AgentLog
+from epitrace.providers.agent_log import AgentLog, AgentLogError
 from epitrace.providers.queries import DuckDBEngine, ProviderStore, QueryRefused
 
 LOG = logging.getLogger("epitrace.agent")
@@ -349,7 +349,8 @@ class Agent:
                     total.add(done)
                     if on_pass is not None:
                         on_pass(done)
-                    stop.wait(self.interval)
+                    if not (done.answered or done.already or done.refused):
+                        stop.wait(self.interval)  # else look again now: the list may be capped
             except Stopped:
                 pass
         return total
@@ -528,7 +529,10 @@ class Agent:
         if self._log_open:
             yield
             return
-        self.log.open()
+        try:
+            self.log.open()
+        except AgentLogError as error:  # broken, or held by another agent: stop, say why
+            raise AgentError(str(error)) from None
         self._log_open = True
         try:
             yield
@@ -585,8 +589,6 @@ def run_from_cli(
 
     import click
 
-    from epitrace.providers.agent_log import AgentLogError
-
     class SetupError(click.ClickException):
         exit_code = 2
 
@@ -637,7 +639,7 @@ def run_from_cli(
         raise SystemExit(1) from None
     except CredentialRevoked as error:
         raise click.ClickException(str(error)) from None
-    except (AgentError, AgentLogError) as error:
+    except AgentError as error:
         raise click.ClickException(str(error)) from None
     finally:
         for sig, handler in previous.items():
