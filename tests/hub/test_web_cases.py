@@ -3,6 +3,7 @@ hotspots and preferences; the same policy as the JSON API, every view audited.""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 import json
@@ -398,3 +399,17 @@ def test_a_tile_server_is_the_only_other_origin_the_maps_may_use() -> None:
     assert "img-src 'self' data: https://tiles.internal:8443;" in policy
     assert "connect-src 'self' https://tiles.internal:8443;" in policy
     assert "script-src 'self';" in policy and "worker-src 'self';" in policy
+
+
+def test_case_page_without_an_interview_says_so(
+    places: dict[str, Any],
+    make_account: Callable[..., Any],
+    signed_in: Callable[..., Client],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    case = make_case(places["seoul"])
+    without = dataclasses.replace(sample_analysis(case.case_id), comparison=None)
+    monkeypatch.setattr(case_analysis, "latest_analysis", lambda _: without)
+    page = signed_in(make_account(Role.NATIONAL_INVESTIGATOR)).get(f"/cases/{case.case_id}")
+    text = page.content.decode()
+    assert "No interview record" in text and 'id="comparison-confirmed"' not in text

@@ -62,7 +62,7 @@ class AnalysisView:
     window: tuple[dt.datetime, dt.datetime]
     stays: list[StayView]
     moves: list[dict[str, Any]]
-    comparison: dict[str, list[dict[str, Any]]]
+    comparison: dict[str, list[dict[str, Any]]] | None  # None: no interview to compare
     contacts: list[dict[str, Any]]  # ranked: one row per contact person, best evidence first
     provenance: list[dict[str, Any]]
 
@@ -160,7 +160,9 @@ def _ranked_contacts(rows: list[dict[str, Any]], stays: list[StayView]) -> list[
     return sorted(people.values(), key=lambda p: -p["score"])
 
 
-def _comparison(table: pa.Table | None) -> dict[str, list[dict[str, Any]]]:
+def _comparison(table: pa.Table | None) -> dict[str, list[dict[str, Any]]] | None:
+    if table is None:
+        return None
     lists: dict[str, list[dict[str, Any]]] = {status: [] for status in COMPARISON_STATUSES}
     for row in _rows(table):
         lists.setdefault(row["status"], []).append(row)
