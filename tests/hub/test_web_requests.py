@@ -7,9 +7,11 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from epitrace.hub.accounts.models import Role
 from epitrace.hub.audit.models import AuditEntry
@@ -193,3 +195,22 @@ def test_the_status_fragment_is_not_audited_per_poll(
     assert AuditEntry.objects.count() == before
     assert signed_in(people["police"]).get("/requests/R99999/status").status_code == 404
     assert re.search(r"\d", request.request_id)
+
+
+def test_the_case_list_shows_the_request_status_and_deadline(
+    places: dict[str, Any], people: dict[str, Any], signed_in: Callable[..., Client]
+) -> None:
+    case = make_case(places["seoul"])
+    client = signed_in(people["investigator"])
+    first = ask(client, case, ["cards"])
+    second = ask(client, case, ["telecom"])
+    row = re.search(
+        rf"<tr>\s*<th scope=\"row\"><a href=\"/cases/{case.case_id}\">.*?</tr>",
+        client.get("/cases").content.decode(),
+        re.S,
+    ).group(0)
+    # The newest request's status; two requests; the nearest open deadline (the first's).
+    assert "awaiting approval" in row and "(2)" in row
+    assert first.deadline <= second.deadline
+    local = timezone.localtime(first.deadline, ZoneInfo("Asia/Seoul"))
+    assert local.strftime("%Y-%m-%d %H:%M") in row

@@ -55,21 +55,16 @@ def status_of_cases(cases: list[Case]) -> dict[int, CaseStatus]:
     model = _request_model()
     if model is None or not cases:
         return {}
-    statuses: dict[int, CaseStatus] = {}
-    requests = model.objects.filter(case__in=cases).order_by("case_id", "-created_at")
-    for request in requests:
-        known = statuses.get(request.case_id)
-        deadline = request.deadline if request.status in OPEN_STATUSES else None
-        if known is None:
-            statuses[request.case_id] = CaseStatus(request.status, deadline, 1)
-            continue
-        nearest = (
-            min(d for d in (known.deadline, deadline) if d)
-            if (known.deadline or deadline)
-            else None
-        )
-        statuses[request.case_id] = CaseStatus(known.status, nearest, known.requests + 1)
-    return statuses
+    by_case: dict[int, list[Any]] = {}
+    for request in model.objects.filter(case__in=cases).order_by("case_id", "-created_at"):
+        by_case.setdefault(request.case_id, []).append(request)
+    return {case_pk: _status_of(requests) for case_pk, requests in by_case.items()}
+
+
+def _status_of(requests: list[Any]) -> CaseStatus:
+    """``requests`` newest first: the newest one's status, the nearest open deadline."""
+    open_deadlines = [r.deadline for r in requests if r.status in OPEN_STATUSES]
+    return CaseStatus(requests[0].status, min(open_deadlines, default=None), len(requests))
 
 
 def requests_of_case(user: Any, case: Case) -> list[Any]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import Case as When_
+from django.db.models import Case as SqlCase
 from django.db.models import IntegerField, QuerySet, Value, When
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -117,7 +117,7 @@ def request_new_page(request: HttpRequest, case_id: str) -> HttpResponse:
 
 
 def _queue_first(listed: QuerySet) -> QuerySet:
-    waiting_first = When_(
+    waiting_first = SqlCase(
         When(status=Status.AWAITING_APPROVAL, then=Value(0)),
         default=Value(1),
         output_field=IntegerField(),
