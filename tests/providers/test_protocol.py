@@ -381,6 +381,33 @@ def test_a_member_lying_about_its_size_is_never_inflated_past_it() -> None:
         protocol.unpack_answers(bytes(blob), [FINGERPRINT], Limits(max_inflated_bytes=64 * 1024))
 
 
+def test_a_parquet_bomb_inside_an_honest_zip_is_refused_before_decoding() -> None:
+    """Parquet compresses and dictionary-encodes by itself: 20 MB of repeated issuer
+    names fit in a few kB, with zip sizes that tell the truth."""
+    repeated = pa.table({"issuer": pa.array(["x" * 1000] * 20_000)})
+    bomb = parquet(repeated)
+    assert len(bomb) < 64 * 1024
+    blob = zipped(
+        {
+            "manifest.json": manifest({"question": FINGERPRINT, "tables": {"issuers": 20_000}}),
+            "0/issuers.parquet": bomb,
+        }
+    )
+    with pytest.raises(ProtocolError, match=r"issuers\.parquet decodes to 20,080,000 bytes"):
+        protocol.unpack_answers(blob, [FINGERPRINT], Limits(max_inflated_bytes=1024 * 1024))
+    (answer,) = protocol.unpack_answers(blob, [FINGERPRINT])  # within the default limits
+    assert answer["issuers"].equals(repeated)
+    plain = pa.table({"issuer": pa.array([f"{i:0>1000}" for i in range(2_000)])})
+    blob = zipped(
+        {
+            "manifest.json": manifest({"question": FINGERPRINT, "tables": {"issuers": 2_000}}),
+            "0/issuers.parquet": parquet(plain),
+        }
+    )
+    with pytest.raises(ProtocolError, match=r"issuers\.parquet inflates to 2,0\d\d,\d{3} bytes"):
+        protocol.unpack_answers(blob, [FINGERPRINT], Limits(max_inflated_bytes=1024 * 1024))
+
+
 def test_too_many_members_are_refused() -> None:
     blob = zipped({f"{i}/x": b"" for i in range(11)})
     with pytest.raises(ProtocolError, match="holds 11 files"):

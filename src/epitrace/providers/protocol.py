@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from epitrace.formats.schemas import table
@@ -398,13 +399,61 @@ def _read_manifest(archive: zipfile.ZipFile) -> dict[str, Any]:
     return manifest
 
 
-def _read_table(archive: zipfile.ZipFile, member: str, name: str, rows: object) -> pa.Table:
+def _is_text(kind: pa.DataType) -> bool:
+    checks = (pa.types.is_string, pa.types.is_large_string)
+    checks += (pa.types.is_binary, pa.types.is_large_binary)
+    return any(check(kind) for check in checks)
+
+
+def _decoded_bytes(data: pa.Table) -> int:
+    """Bytes the table takes once its dictionary-encoded columns are decoded."""
+    total = 0
+    for column in data.columns:
+        if not pa.types.is_dictionary(column.type):
+            total += column.nbytes
+            continue
+        for chunk in column.chunks:
+            total += chunk.indices.nbytes
+            values = chunk.dictionary
+            if _is_text(values.type):
+                lengths = pc.binary_length(values)
+                total += int(pc.sum(pc.take(lengths, chunk.indices)).as_py() or 0)
+            else:
+                total += len(chunk) * max(values.type.bit_width // 8, 1)
+    return total
+
+
+def _parquet(archive: zipfile.ZipFile, member: str, budget: list[int]) -> pa.Table:
+    """A member read as Arrow, refused before decoding when it would exceed ``budget``
+    (what is left of the inflated-bytes limit): Parquet compresses and dictionary-
+    encodes on its own, so a small, honest-looking zip member can still be a bomb."""
     try:
-        data = pq.read_table(io.BytesIO(archive.read(member)))
+        raw = archive.read(member)
+        meta = pq.read_metadata(io.BytesIO(raw))
+        stored = sum(
+            meta.row_group(g).column(c).total_uncompressed_size
+            for g in range(meta.num_row_groups)
+            for c in range(meta.num_columns)
+        )
+        if stored > budget[0]:
+            raise ProtocolError(f"{member} inflates to {stored:,} bytes, more than allowed")
+        texts = [f.name for f in meta.schema.to_arrow_schema() if _is_text(f.type)]
+        data = pq.ParquetFile(io.BytesIO(raw), read_dictionary=texts).read()  # still encoded
     except KeyError:
         raise ProtocolError(f"{member} is listed in the manifest but missing") from None
     except (pa.ArrowException, OSError, zipfile.BadZipFile) as error:
         raise ProtocolError(f"{member} is not a readable Parquet file: {error}") from None
+    decoded = _decoded_bytes(data)
+    if decoded > budget[0]:
+        raise ProtocolError(f"{member} decodes to {decoded:,} bytes, more than allowed")
+    budget[0] -= decoded
+    return data
+
+
+def _read_table(
+    archive: zipfile.ZipFile, member: str, name: str, rows: object, budget: list[int]
+) -> pa.Table:
+    data = _parquet(archive, member, budget)
     schema = ANSWER_SCHEMAS[name]
     missing = [c for c in schema.names if c not in data.column_names]
     if missing and name not in REGISTRIES:  # whole_registry answers carry chosen columns
@@ -423,7 +472,9 @@ def unpack_answers(
     blob: bytes, fingerprints: Sequence[str], limits: Limits | None = None
 ) -> list[dict[str, pa.Table]]:
     """Read and check an answer file against the questions it answers, in order."""
-    with _open_archive(blob, limits or Limits()) as archive:
+    limits = limits or Limits()
+    budget = [limits.max_inflated_bytes]  # what every table together may take decoded
+    with _open_archive(blob, limits) as archive:
         manifest = _read_manifest(archive)
         entries = manifest["answers"]
         answered = [e.get("question") if isinstance(e, dict) else None for e in entries]
@@ -441,7 +492,7 @@ def unpack_answers(
                     raise ProtocolError(f"answer {index}: table {name!r} is not in the protocol")
                 member = f"{index}/{name}.parquet"
                 expected.add(member)
-                found[name] = _read_table(archive, member, name, rows)
+                found[name] = _read_table(archive, member, name, rows, budget)
             answers.append(found)
         strays = sorted(set(archive.namelist()) - expected)
         if strays:
