@@ -33,8 +33,9 @@ def city_hub(live_hub: str, account: Any, stores: Path, parquet_city: Path) -> d
     agencies = register_store_agencies(stores)
     cases = read_dataset_table(parquet_city, "cases")
     assert cases is not None
-    person = cases_confirmed_last(cases.table, 1)[0]
-    (case,) = register_dataset_cases(parquet_city, [person])
+    # Several cases for the lists and the dashboard; the first is taken to its path.
+    people = cases_confirmed_last(cases.table, 12)
+    case = register_dataset_cases(parquet_city, people)[0]
     return {
         "url": live_hub,
         "case": case,
