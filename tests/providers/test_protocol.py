@@ -408,6 +408,21 @@ def test_a_parquet_bomb_inside_an_honest_zip_is_refused_before_decoding() -> Non
         protocol.unpack_answers(blob, [FINGERPRINT], Limits(max_inflated_bytes=1024 * 1024))
 
 
+def test_repeated_numbers_are_measured_by_rows_not_by_their_stored_size() -> None:
+    same = pa.table({"person_ref": ["P1"] * 200_000, "issuer": ["BC"] * 200_000})
+    same = same.append_column("cards", pa.array([7] * 200_000, pa.int64()))
+    blob = zipped(
+        {
+            "manifest.json": manifest(
+                {"question": FINGERPRINT, "tables": {"card_directory": 200_000}}
+            ),
+            "0/card_directory.parquet": parquet(same),
+        }
+    )
+    with pytest.raises(ProtocolError, match="inflates to 1,600,000 bytes"):
+        protocol.unpack_answers(blob, [FINGERPRINT], Limits(max_inflated_bytes=1024 * 1024))
+
+
 def test_too_many_members_are_refused() -> None:
     blob = zipped({f"{i}/x": b"" for i in range(11)})
     with pytest.raises(ProtocolError, match="holds 11 files"):

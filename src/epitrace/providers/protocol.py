@@ -405,6 +405,13 @@ def _is_text(kind: pa.DataType) -> bool:
     return any(check(kind) for check in checks)
 
 
+def _fixed_width(kind: pa.DataType) -> bool:
+    try:
+        return kind.bit_width > 0
+    except ValueError:  # variable width: strings, lists
+        return False
+
+
 def _decoded_bytes(data: pa.Table) -> int:
     """Bytes the table takes once its dictionary-encoded columns are decoded."""
     total = 0
@@ -435,9 +442,13 @@ def _parquet(archive: zipfile.ZipFile, member: str, budget: list[int]) -> pa.Tab
             for g in range(meta.num_row_groups)
             for c in range(meta.num_columns)
         )
+        schema = meta.schema.to_arrow_schema()
+        # Fixed-width values repeated by run-length encoding take no room when stored.
+        widths = sum(max(f.type.bit_width // 8, 1) for f in schema if _fixed_width(f.type))
+        stored = max(stored, meta.num_rows * widths)
         if stored > budget[0]:
             raise ProtocolError(f"{member} inflates to {stored:,} bytes, more than allowed")
-        texts = [f.name for f in meta.schema.to_arrow_schema() if _is_text(f.type)]
+        texts = [f.name for f in schema if _is_text(f.type)]
         data = pq.ParquetFile(io.BytesIO(raw), read_dictionary=texts).read()  # still encoded
     except KeyError:
         raise ProtocolError(f"{member} is listed in the manifest but missing") from None
