@@ -9,10 +9,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pyarrow.compute as pc
 import pytest
 from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from epitrace.formats.readers import read_dataset_table
+from epitrace.formats.writers import write_table
 from epitrace.hub.exchange import jobs
 from epitrace.hub.exchange.credentials import issue_token
 from epitrace.hub.exchange.models import DataRequest, Status
@@ -39,6 +43,8 @@ def city_hub(live_hub: str, account: Any, stores: Path, parquet_city: Path) -> d
     return {
         "url": live_hub,
         "case": case,
+        "person": people[0],
+        "city": parquet_city,
         "agencies": {a.code: a for a in agencies},
         "tokens": {a.code: issue_token(a.agency, by="admin") for a in agencies},
         "investigator": account("inv", "national_investigator"),
@@ -69,6 +75,23 @@ def agents_answer(hub: dict[str, Any]) -> int:
     return answered
 
 
+def attach_interview(hub: dict[str, Any], folder: Path) -> int:
+    """The places the patient named, uploaded as an investigator does through the API."""
+    visits = read_dataset_table(hub["city"], "interview_visits")
+    assert visits is not None
+    named = visits.table.filter(pc.equal(visits.table["person_ref"], hub["person"]))
+    path = write_table(named, folder, "interview_visits", "csv")
+    client = Client()
+    client.force_login(hub["investigator"])
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = TOTPDevice.objects.get(user=hub["investigator"]).persistent_id
+    session.save()
+    with path.open("rb") as handle:
+        sent = client.post(f"/api/cases/{hub['case'].case_id}/interview", {"file": handle})
+    assert sent.status_code == 201, sent.content
+    return named.num_rows
+
+
 def run_exchange(hub: dict[str, Any], request: DataRequest) -> DataRequest:
     """The job runner and the agents, until the request is settled. A job step that hit a
     locked test database (SQLite in memory, shared with the server's threads) is retried
@@ -96,7 +119,7 @@ def check_accessible(page: Any) -> None:
 
 
 def test_a_case_from_request_to_path_in_the_browser(
-    contexts: Any, city_hub: dict[str, Any], shots: Path
+    contexts: Any, city_hub: dict[str, Any], shots: Path, tmp_path: Path
 ) -> None:
     hub, case = city_hub, city_hub["case"]
     base = hub["url"]
@@ -122,6 +145,7 @@ def test_a_case_from_request_to_path_in_the_browser(
     investigator.click("#request-form button[type=submit]")
     investigator.wait_for_selector("#request-status[data-status='awaiting approval']")
     request = DataRequest.objects.get(case=case)
+    interview_rows = attach_interview(hub, tmp_path)
 
     # The police approver decides from the queue.
     police = sign_in(contexts, base, hub["police"])
@@ -158,6 +182,11 @@ def test_a_case_from_request_to_path_in_the_browser(
     assert investigator.locator("#case-map canvas.maplibregl-canvas").count() == 1
     assert investigator.locator("#case-timeline rect.stay").count() == stays
     assert investigator.locator("#stays tbody tr").count() == stays
+    # The interview compared with the data: three lists, and the places the patient
+    # named are either confirmed by the data or listed as only in the interview.
+    assert investigator.locator(".comparison").count() == 3
+    named = "#comparison-confirmed li, #comparison-only-in-interview li"
+    assert (investigator.locator(named).count() > 0) == (interview_rows > 0)
     # Zooming in on the timeline keeps the stays (the view narrows, nothing is lost).
     width_before = investigator.locator("#case-timeline rect.stay").first.bounding_box()["width"]
     investigator.click("button[data-zoom=in]")

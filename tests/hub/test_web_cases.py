@@ -94,7 +94,7 @@ def sample_analysis(case_id: str = "C00001") -> Analysis:
                 "distance_m": 12.0,
             },
             {
-                "status": "only in data",
+                "status": "data_only",
                 "stay_seq": 3,
                 "interview_row": None,
                 "place_name": "City Library",
@@ -105,7 +105,7 @@ def sample_analysis(case_id: str = "C00001") -> Analysis:
                 "distance_m": None,
             },
             {
-                "status": "only in interview",
+                "status": "interview_only",
                 "stay_seq": None,
                 "interview_row": 2,
                 "place_name": "Gym Seoul",

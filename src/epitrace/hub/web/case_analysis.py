@@ -14,9 +14,18 @@ from typing import Any
 import pyarrow as pa
 from django.apps import apps
 
+from epitrace.analysis.trajectory.interview import CONFIRMED, DATA_ONLY, INTERVIEW_ONLY
 from epitrace.hub.cases.models import Case
 
 COMPARISON_STATUSES = ("confirmed", "only in data", "only in interview")
+# The analysis writes its own status codes (analysis/trajectory/interview.py); the page
+# shows the three lists under these names.
+STATUS_OF = {
+    CONFIRMED: "confirmed",
+    DATA_ONLY: "only in data",
+    INTERVIEW_ONLY: "only in interview",
+    **{status: status for status in COMPARISON_STATUSES},
+}
 
 
 def latest_analysis(case: Case) -> Any | None:
@@ -165,7 +174,7 @@ def _comparison(table: pa.Table | None) -> dict[str, list[dict[str, Any]]] | Non
         return None
     lists: dict[str, list[dict[str, Any]]] = {status: [] for status in COMPARISON_STATUSES}
     for row in _rows(table):
-        lists.setdefault(row["status"], []).append(row)
+        lists[STATUS_OF[row["status"]]].append(row)
     return lists
 
 
