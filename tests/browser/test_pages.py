@@ -38,12 +38,15 @@ def city_hub(live_hub: str, account: Any, stores: Path, parquet_city: Path) -> d
     cases = read_dataset_table(parquet_city, "cases")
     assert cases is not None
     # Several cases for the lists and the dashboard; the first is taken to its path.
-    people = cases_confirmed_last(cases.table, 12)
-    case = register_dataset_cases(parquet_city, people)[0]
+    first = cases_confirmed_last(cases.table, 1)[0]
+    (case,) = register_dataset_cases(parquet_city, [first])
+    register_dataset_cases(
+        parquet_city, [p for p in cases_confirmed_last(cases.table, 12) if p != first]
+    )
     return {
         "url": live_hub,
         "case": case,
-        "person": people[0],
+        "person": first,
         "city": parquet_city,
         "agencies": {a.code: a for a in agencies},
         "tokens": {a.code: issue_token(a.agency, by="admin") for a in agencies},

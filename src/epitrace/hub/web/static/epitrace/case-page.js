@@ -51,6 +51,13 @@ function drawPath(map) {
   });
 }
 
-const points = [...data.stays.map((s) => [s.lon, s.lat]), ...data.moves.flatMap((m) => m.coordinates)];
+// The map opens on every stay's whole circle (its radius), not only on the centres.
+const METRES_PER_DEGREE = 111320;
+function circleCorners(stay) {
+  const dLat = stay.radius_m / METRES_PER_DEGREE;
+  const dLon = dLat / Math.max(Math.cos((stay.lat * Math.PI) / 180), 0.01);
+  return [[stay.lon - dLon, stay.lat - dLat], [stay.lon + dLon, stay.lat + dLat]];
+}
+const points = [...data.stays.flatMap(circleCorners), ...data.moves.flatMap((m) => m.coordinates)];
 createMap(container, points, data).then(drawPath);
 new Timeline(timelineBox, data, data.labels);
