@@ -13,7 +13,14 @@ function points(items, properties) {
   };
 }
 
-const where = [...data.clusters, ...data.events].map((item) => [item.lon, item.lat]);
+// The map opens on the clusters' whole circles and every event.
+const METRES_PER_DEGREE = 111320;
+function circleCorners(cluster) {
+  const dLat = cluster.radius_m / METRES_PER_DEGREE;
+  const dLon = dLat / Math.max(Math.cos((cluster.lat * Math.PI) / 180), 0.01);
+  return [[cluster.lon - dLon, cluster.lat - dLat], [cluster.lon + dLon, cluster.lat + dLat]];
+}
+const where = [...data.clusters.flatMap(circleCorners), ...data.events.map((e) => [e.lon, e.lat])];
 createMap(container, where, data).then((map) => {
   const latitude = where.length ? where[0][1] : 37.5;
   map.addSource("events", { type: "geojson", data: points(data.events, (e) => ({ case_id: e.case_id })) });
