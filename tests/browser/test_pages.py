@@ -190,12 +190,20 @@ def test_a_case_from_request_to_path_in_the_browser(
     assert investigator.locator(".comparison").count() == 3
     named = "#comparison-confirmed li, #comparison-only-in-interview li"
     assert (investigator.locator(named).count() > 0) == (interview_rows > 0)
-    # Zooming in on the timeline keeps the stays (the view narrows, nothing is lost).
-    width_before = investigator.locator("#case-timeline rect.stay").first.bounding_box()["width"]
+
+    # The timeline zooms with its buttons and with the keyboard, and comes back whole.
+    def span() -> int:
+        return int(investigator.get_attribute("#case-timeline svg", "data-span"))
+
+    whole = span()
     investigator.click("button[data-zoom=in]")
-    width_after = investigator.locator("#case-timeline rect.stay").first.bounding_box()["width"]
-    assert width_after >= width_before
-    investigator.click("button[data-zoom=reset]")
+    assert span() == whole // 2 or abs(span() - whole / 2) <= 1
+    investigator.focus("#case-timeline")
+    investigator.keyboard.press("+")
+    assert span() < whole / 2
+    investigator.keyboard.press("Home")
+    assert span() == whole
+    assert investigator.locator("#case-timeline rect.stay").count() == stays
     check_accessible(investigator)
     shoot(investigator, shots, "case")
 

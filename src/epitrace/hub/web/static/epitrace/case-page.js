@@ -60,4 +60,5 @@ function circleCorners(stay) {
 }
 const points = [...data.stays.flatMap(circleCorners), ...data.moves.flatMap((m) => m.coordinates)];
 createMap(container, points, data).then(drawPath);
-new Timeline(timelineBox, data, data.labels);
+const timeline = new Timeline(timelineBox, data, data.labels);
+timeline.bindButtons(document.querySelectorAll("button[data-zoom]"));

@@ -68,6 +68,19 @@ export class Timeline {
     this.draw();
   }
 
+  reset() {
+    this.view = [...this.full];
+    this.draw();
+  }
+
+  // The zoom buttons beside the timeline: data-zoom="in", "out" or "reset".
+  bindButtons(buttons) {
+    const actions = { in: () => this.zoom(0.5), out: () => this.zoom(2), reset: () => this.reset() };
+    for (const button of buttons) {
+      button.addEventListener("click", () => actions[button.dataset.zoom]?.());
+    }
+  }
+
   pan(milliseconds) {
     this.view = [this.view[0] + milliseconds, this.view[1] + milliseconds];
     this.clamp();
@@ -89,7 +102,7 @@ export class Timeline {
     this.container.addEventListener("keydown", (event) => {
       const step = (this.view[1] - this.view[0]) / 5;
       const actions = { "+": () => this.zoom(0.7), "=": () => this.zoom(0.7), "-": () => this.zoom(1 / 0.7),
-        ArrowLeft: () => this.pan(-step), ArrowRight: () => this.pan(step), Home: () => this.zoom(Infinity) };
+        ArrowLeft: () => this.pan(-step), ArrowRight: () => this.pan(step), Home: () => this.reset() };
       if (actions[event.key]) {
         event.preventDefault();
         actions[event.key]();
@@ -132,6 +145,8 @@ export class Timeline {
   }
 
   draw() {
+    // The shown span in milliseconds, for anyone checking (the browser tests do).
+    this.svg.dataset.span = String(Math.round(this.view[1] - this.view[0]));
     this.svg.setAttribute("viewBox", `0 0 ${this.width()} ${HEIGHT}`);
     this.svg.setAttribute("width", this.width());
     this.svg.setAttribute("height", HEIGHT);
