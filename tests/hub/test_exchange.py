@@ -327,3 +327,49 @@ def test_housekeeping_runs_the_daily_purge_and_expiry_at_most_every_few_minutes(
     assert calls == ["purge", "expire"]
     jobs.housekeeping(now + jobs.HOUSEKEEPING_EVERY)
     assert calls == ["purge", "expire", "purge", "expire"]
+
+
+def _interview_csv(city: Path, person: str) -> bytes:
+    from epitrace.formats.writers import write_table
+
+    visits = read_dataset_table(city, "interview_visits")
+    assert visits is not None
+    mine = visits.table.filter(pc.equal(visits.table["person_ref"], person))
+    assert mine.num_rows > 0
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        return write_table(mine, Path(folder), "interview_visits", "csv").read_bytes()
+
+
+@pytest.mark.django_db
+def test_an_interview_uploaded_after_the_path_is_compared_at_once(
+    hub: dict, parquet_city: Path, signed_in: Any
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    investigator = signed_in(hub["investigator"])
+    case_id = hub["case"].case_id
+    made = _ask(investigator, case_id, kinds=["cards"]).json()
+    _run_to_the_end(hub, DataRequest.objects.get(request_id=made["request_id"]))
+    before = latest_analysis(hub["case"])
+    assert before is not None and before.comparison is None
+
+    broken = SimpleUploadedFile("i.csv", b"person_ref,start\nP1,yesterday\n", "text/csv")
+    refused = investigator.post(f"/api/cases/{case_id}/interview", {"file": broken})
+    assert refused.status_code == 422 and refused.json()["problems"]
+
+    data = _interview_csv(parquet_city, hub["person"])
+    upload = SimpleUploadedFile("interview_visits.csv", data, "text/csv")
+    page = investigator.post(f"/cases/{case_id}/interview", {"file": upload})
+    assert page.status_code == 302
+    after = latest_analysis(hub["case"])
+    assert after is not None and after.comparison is not None
+    assert after.comparison.num_rows > 0
+    assert set(after.comparison["status"].to_pylist()) <= {
+        "confirmed",
+        "data_only",
+        "interview_only",
+    }
+    assert after.stays.equals(before.stays)
+    assert AuditEntry.objects.filter(action="interview.attach").count() == 1

@@ -63,6 +63,7 @@ urlpatterns = [
     path("cases", case_pages.case_list_page, name="web-cases"),
     path("cases/new", case_pages.case_new_page, name="web-case-new"),
     path("cases/<str:case_id>", case_pages.case_page, name="web-case"),
+    path("cases/<str:case_id>/interview", case_pages.case_interview_page, name="web-interview"),
     path("hotspots", hotspots.hotspots_page, name="web-hotspots"),
     path("map/base.geojson", basemap.base_geojson, name="map-base"),
     path("preferences", preference_views.preferences_page, name="web-preferences"),

@@ -173,3 +173,24 @@ def case_page(request: HttpRequest, case_id: str) -> HttpResponse:
         },
     }
     return render(request, "web/case.html", context)
+
+
+@require_http_methods(["POST"])
+def case_interview_page(request: HttpRequest, case_id: str) -> HttpResponse:
+    """The case page's interview upload: keep the places named and compare them at once."""
+    from epitrace.hub.exchange.interviews import InterviewProblems, attach_interview
+
+    decision, case = policy.find(
+        request.user, "request.create", _cases(), ip=client_ip(request), case_id=case_id
+    )
+    if not decision.allowed:
+        return refused(request, decision)
+    upload = request.FILES.get("file")
+    try:
+        if upload is None:
+            raise InterviewProblems([_("Choose the interview file (CSV) first.")])
+        attach_interview(case, upload.read(), request.user.get_username())
+    except InterviewProblems as error:
+        context = {"case": case, "problems": error.problems}
+        return render(request, "web/interview_problems.html", context, status=422)
+    return HttpResponseRedirect(f"/cases/{case.case_id}#comparison-title")

@@ -113,9 +113,9 @@ def tasks(request: HttpRequest, agency: Agency) -> JsonResponse:
     listed = [_task_json(task) for task in ready]
     # Seen recently enough: a write per poll would only contend for the database.
     now = timezone.now()
-    AgencyProfile.objects.filter(
-        agency=agency, last_seen__lt=now - dt.timedelta(minutes=1)
-    ).update(last_seen=now)
+    AgencyProfile.objects.filter(agency=agency, last_seen__lt=now - dt.timedelta(minutes=1)).update(
+        last_seen=now
+    )
     for task in listed:
         record(
             _actor(agency),

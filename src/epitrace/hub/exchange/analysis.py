@@ -91,7 +91,7 @@ def interview_of(request: DataRequest) -> pa.Table | None:
     return pq.read_table(io.BytesIO(blob))
 
 
-def _clip(visits: pa.Table, start: dt.datetime, end: dt.datetime) -> pa.Table:
+def clip_visits(visits: pa.Table, start: dt.datetime, end: dt.datetime) -> pa.Table:
     keep = [
         s < end and e > start
         for s, e in zip(visits["start"].to_pylist(), visits["end"].to_pylist(), strict=True)
@@ -142,7 +142,7 @@ def plan_step(request: DataRequest) -> Step:
     comparison = None
     if visits is not None:
         comparison = compare_with_interview(
-            trajectory.stays, _clip(visits, request.start, request.end), TrajectoryParams()
+            trajectory.stays, clip_visits(visits, request.start, request.end), TrajectoryParams()
         )
     analysis = CaseAnalysis(
         case_id=request.case.case_id or "",

@@ -13,12 +13,8 @@ Every endpoint asks the policy; every decision on personal data is audited.
 from __future__ import annotations
 
 import datetime as dt
-import io
-import tempfile
-from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
 from django.db.models import QuerySet
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
@@ -27,9 +23,8 @@ from django.views.decorators.http import require_GET, require_POST
 from epitrace.hub import crypto, policy
 from epitrace.hub.api import BadRequest, bad_request, body_of, field, refusal
 from epitrace.hub.cases.models import Case
-from epitrace.hub.cases.records import encrypt_for_case
-from epitrace.hub.exchange.analysis import interview_label
-from epitrace.hub.exchange.models import DataRequest, InterviewRecord, Notification
+from epitrace.hub.exchange.interviews import InterviewProblems, attach_interview
+from epitrace.hub.exchange.models import DataRequest, Notification
 from epitrace.hub.exchange.results import latest_analysis
 from epitrace.hub.exchange.workflow import (
     RequestError,
@@ -235,8 +230,6 @@ def case_analysis(request: HttpRequest, case_id: str) -> JsonResponse:
 @require_POST
 def case_interview(request: HttpRequest, case_id: str) -> JsonResponse:
     """Attach the interview's places (an ``interview_visits`` CSV) to a case."""
-    from epitrace.formats.readers import read_table
-
     ip = client_ip(request)
     decision, case = policy.find(
         request.user, "request.create", Case.objects.all(), ip=ip, case_id=case_id
@@ -248,26 +241,14 @@ def case_interview(request: HttpRequest, case_id: str) -> JsonResponse:
         return JsonResponse(
             {"error": "send the interview as a CSV file field named file"}, status=400
         )
-    with tempfile.TemporaryDirectory(prefix="epitrace-interview-") as folder:
-        path = Path(folder) / "interview_visits.csv"  # private to this process, gone at once
-        path.write_bytes(upload.read())
-        loaded = read_table(path, "interview_visits", label="interview file")
-    if loaded.problems:
-        problems = [str(p) for p in loaded.problems[:20]]
-        return JsonResponse(
-            {"error": "the interview file has problems", "problems": problems}, status=422
-        )
-    sink = io.BytesIO()
-    pq.write_table(loaded.table, sink)
-    InterviewRecord.objects.update_or_create(
-        case=case,
-        defaults={
-            "uploaded_by": request.user.get_username(),
-            "rows": loaded.table.num_rows,
-            "table_enc": encrypt_for_case(case, interview_label(), sink.getvalue()),
-        },
+    try:
+        attached = attach_interview(case, upload.read(), request.user.get_username())
+    except InterviewProblems as error:
+        return JsonResponse({"error": str(error), "problems": error.problems}, status=422)
+    return JsonResponse(
+        {"case_id": case.case_id, "rows": attached.rows, "recompared": attached.recompared},
+        status=201,
     )
-    return JsonResponse({"case_id": case.case_id, "rows": loaded.table.num_rows}, status=201)
 
 
 @require_GET
