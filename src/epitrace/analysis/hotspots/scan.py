@@ -141,9 +141,9 @@ def day_tables(
     xlogx: np.ndarray,
 ) -> tuple:
     """``ScanTables.as_tuple()`` of ``day_totals`` (cases per day, day 0 a
-    ``first_weekday``), compiled so that replications whose days' totals
-    change (case-level permutations) can rebuild it; ``log_count`` and
-    ``xlogx`` depend only on the number of cases."""
+    ``first_weekday``); ``log_count`` and ``xlogx`` depend only on the
+    number of cases. Compiled, so that a compiled loop could rebuild the
+    tables for replications whose days' totals change."""
     n_days = day_totals.size
     day_prefix = np.zeros(n_days + 1, dtype=np.int64)
     for d in range(n_days):
@@ -176,10 +176,8 @@ def day_tables(
 @dataclass(frozen=True)
 class ScanTables:
     """What the compiled scan needs besides the days of the cases; none of it
-    changes when days are permuted among rows (every day keeps its total).
-    Permuting rows one by one keeps it; replications with other totals would
-    rebuild it (``day_tables``); the scan counts cases, not rows, so a
-    case's rows moving together keep every day's count of cases."""
+    changes when days are permuted among cases (every day keeps its count of
+    cases; with several rows per case, the rows follow their case)."""
 
     day_total: np.ndarray  # float64[T], cases per day, all locations
     day_prefix: np.ndarray  # int64[T + 1]
