@@ -132,7 +132,14 @@ def _start(target: Target, due: Due, now: dt.datetime) -> PurgeRecord | None:
     """Commit the intent (and the target's preparation, e.g. folding the aggregates);
     None if another run destroyed it since the list was made."""
     with transaction.atomic():
-        if not target.still_due(due, now):
+        if not target.still_due(due, now):  # takes the lock on the case (or the chain)
+            return None
+        # Under that lock: another run may have started this very destruction after our
+        # list was made and not finished it yet; it finishes it, not us.
+        already = PurgeRecord.objects.filter(
+            target=target.name, item=due.item, case_uid=due.case_uid, finished_at__isnull=True
+        )
+        if already.exists():
             return None
         record = PurgeRecord.objects.create(
             target=target.name,
