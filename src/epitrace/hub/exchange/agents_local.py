@@ -54,13 +54,21 @@ def wait_for_port(host: str, port: int, timeout: float = 120.0) -> bool:
 
 
 def _run_one(
-    agency: StoreAgency, url: str, token: str, interval: float, halt: threading.Event
+    agency: StoreAgency,
+    url: str,
+    token: str,
+    interval: float,
+    halt: threading.Event,
+    offset: float = 0.0,
 ) -> None:
     from epitrace.providers.agent import Agent, AgentError
 
     def quiet(what: str, why: str, seconds: float) -> None:
         log.info("agent %s: %s failed (%s); again in %.0f s", agency.code, what, why, seconds)
 
+    # Staggered starts: agents that all poll at the same instant queue at the hub.
+    if halt.wait(offset):
+        return
     try:
         agent = Agent(agency.code, agency.store, url, token, interval=interval, on_retry=quiet)
         agent.run(halt)
@@ -84,10 +92,11 @@ def start_local_agents(
         if not wait_for_port(host, port):
             log.warning("the hub never listened on %s:%s: no agents started", host, port)
             return
-        for entry in agencies:
+        for number, entry in enumerate(agencies):
+            offset = interval * number / max(len(agencies), 1)
             thread = threading.Thread(
                 target=_run_one,
-                args=(entry, url, tokens[entry.code], interval, running.halt),
+                args=(entry, url, tokens[entry.code], interval, running.halt, offset),
                 name=f"agent-{entry.code}",
                 daemon=True,
             )
