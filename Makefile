@@ -31,7 +31,7 @@ install: $(TEST_STAMP) $(FRONTEND_STAMP)
 demo: $(STAMP) $(FRONTEND_STAMP)
 	$(BIN)/epitrace demo
 
-# The hub's tests run a second time against a real PostgreSQL server.
+# The hub's tests (and the exchange's fault tests) run again against a real PostgreSQL server.
 TEST_DATABASE_URL ?= postgresql://postgres:postgres@127.0.0.1:5432/postgres
 
 test: $(TEST_STAMP) $(FRONTEND_STAMP)
@@ -39,7 +39,7 @@ test: $(TEST_STAMP) $(FRONTEND_STAMP)
 	bash scripts/install-browser.sh
 	$(BIN)/python -m pytest
 	bash scripts/ensure-postgres.sh
-	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python -m pytest tests/hub
+	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python -m pytest tests/hub tests/exchange
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests bench
