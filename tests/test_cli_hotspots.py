@@ -213,3 +213,18 @@ def test_hotspots_with_weekday_adjustment_runs(event_city: Path, tmp_path: Path)
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert read_table(tmp_path / "hotspots.csv").raise_for_problems().num_rows > 0
+
+
+def test_hotspots_dated_by_case_counts_each_case_once(event_city: Path, tmp_path: Path) -> None:
+    result = run(
+        "hotspots", event_city, "--cases", event_city / "cases.parquet",
+        "--replications", 19, "--dated-by", "case", "--out", tmp_path,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    found = read_table(tmp_path / "hotspots.csv").raise_for_problems()
+    cases = read_table(event_city / "cases.parquet").raise_for_problems().num_rows
+    # Each case counts once per window: no cluster can hold more cases than there are.
+    assert all(n <= cases for n in found.column("cases").to_pylist())
+    refused = run("hotspots", event_city, "--cases", event_city / "cases.parquet",
+                  "--dated-by", "day", "--out", tmp_path)  # fmt: skip
+    assert refused.exit_code == 2 and "dated-by" in refused.output

@@ -322,6 +322,16 @@ def evaluate(
     "by themselves.",
 )
 @click.option(
+    "--dated-by",
+    type=click.Choice(["visit", "case"]),
+    default="visit",
+    show_default=True,
+    help="visit: every stay of every case, dated by the visit (most power; weekly "
+    "schedules inflate significance). case: each case counted once per window, dated "
+    "by its likely infection, whole cases permuted (the test's size holds; "
+    "docs/accuracy.md).",
+)
+@click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     required=True,
@@ -337,6 +347,7 @@ def hotspots(
     max_radius_m: float,
     max_days: int,
     adjust_weekday: bool,
+    dated_by: str,
     out: Path,
 ) -> None:
     """Space-time clusters among the cases in CASES, from their stays traced in FOLDER.
@@ -367,6 +378,7 @@ def hotspots(
             max_radius_m=max_radius_m,
             max_days=max_days,
             adjust_weekday=adjust_weekday,
+            dated_by=dated_by,
             on_start=on_start,
             on_case=lambda: bar.update(1),
         )
