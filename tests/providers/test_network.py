@@ -53,9 +53,9 @@ def test_only_the_issuers_holding_the_persons_cards_are_asked(
     for store in network.stores:
         original = store.subject_extract
 
-        def spy(query, store=store, original=original):
+        def spy(query, tables=None, store=store, original=original):
             asked.append(store.agency)
-            return original(query)
+            return original(query, tables)
 
         monkeypatch.setattr(store, "subject_extract", spy)
     network.subject(person)

@@ -11,7 +11,10 @@ the agency's own store (``providers/queries.py``).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -69,62 +72,112 @@ class StoreNetwork:
         """Everything every agency holds on ``person_ref`` in [start, end)."""
         period = self.period()
         start, end = start or period[0], end or period[1]
-        parts: dict[str, list[pa.Table]] = {name: [] for name in GATHERED_TABLES}
-        phones = self._telecom(person_ref, start, end, parts)
-        cards = self._cards(person_ref, start, end, parts)
-        for store in self._of_kind("entry_operator"):
-            for phone in phones:
-                self._collect(store.subject_extract(SubjectExtract(phone, start, end)), parts)
+        gathered = gather(self.stores, Subject(person_ref, (), start, end))
         for store in self._of_kind("gps"):
-            self._collect(store.subject_extract(SubjectExtract(person_ref, start, end)), parts)
-        if not phones and not cards and not any(t.num_rows for t in parts["gps_points"]):
+            collect(store.subject_extract(SubjectExtract(person_ref, start, end)), gathered.parts)
+        if (
+            not gathered.lines
+            and not gathered.cards
+            and not any(t.num_rows for t in gathered.parts["gps_points"])
+        ):
             raise UnknownSubject(
                 f"no carrier, card issuer or GPS store knows {person_ref!r} in {self.folder}"
             )
+        return gathered.records(person_ref)
+
+
+# --- the routing of one subject's questions, shared with the hub's exchange ---
+
+# What an investigation may ask about a subject (GPS is handed over by the patient).
+SUBJECT_KINDS = frozenset({"telecom", "cards", "transit", "checkins"})
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Who is asked about, for which window, and for what kinds of data."""
+
+    person_ref: str
+    phones: tuple[str, ...]  # known lines, asked of the entry-log operators with those found
+    start: dt.datetime
+    end: dt.datetime
+    kinds: frozenset[str] = SUBJECT_KINDS
+
+
+@dataclass
+class Gathered:
+    """The answers collected for a subject, with the lines and cards found on the way."""
+
+    parts: dict[str, list[pa.Table]] = field(
+        default_factory=lambda: {name: [] for name in GATHERED_TABLES}
+    )
+    lines: list[str] = field(default_factory=list)
+    cards: list[str] = field(default_factory=list)
+
+    def records(self, person_ref: str) -> SubjectRecords:
         return SubjectRecords(
-            person_ref, **{name: _concat(name, tables) for name, tables in parts.items()}
+            person_ref, **{name: _concat(name, tables) for name, tables in self.parts.items()}
         )
 
-    def _telecom(
-        self,
-        person_ref: str,
-        start: dt.datetime,
-        end: dt.datetime,
-        parts: dict[str, list[pa.Table]],
-    ) -> list[str]:
-        phones: list[str] = []
-        for store in self._of_kind("carrier"):
-            lines = store.lookup("subscribers", "person_ref", [person_ref])
-            for subscriber in lines.column("subscriber").to_pylist():
-                phones.append(subscriber)
-                self._collect(store.subject_extract(SubjectExtract(subscriber, start, end)), parts)
-        return phones
 
-    def _cards(
-        self,
-        person_ref: str,
-        start: dt.datetime,
-        end: dt.datetime,
-        parts: dict[str, list[pa.Table]],
-    ) -> list[str]:
-        issuers: set[str] = set()
-        for association in self._of_kind("card_association"):
-            issuers.update(association.issuers_holding(person_ref))
-        cards: list[str] = []
-        for store in self._of_kind("card_issuer"):
-            if store.agency not in issuers:
-                continue  # only the issuers that hold the person's cards are asked
-            holders = store.lookup("card_holders", "person_ref", [person_ref])
-            for card in holders.column("card_id").to_pylist():
-                cards.append(card)
-                self._collect(store.subject_extract(SubjectExtract(card, start, end)), parts)
-        return cards
+def _of_kind(stores: Sequence[Any], kind: str) -> list[Any]:
+    return [store for store in stores if store.kind == kind]
 
-    @staticmethod
-    def _collect(answer: dict[str, pa.Table], parts: dict[str, list[pa.Table]]) -> None:
-        for name, rows in answer.items():
-            if name in parts:
-                parts[name].append(rows)
+
+def collect(answer: dict[str, pa.Table], parts: dict[str, list[pa.Table]]) -> None:
+    for name, rows in answer.items():
+        if name in parts:
+            parts[name].append(rows)
+
+
+def _telecom(stores: Sequence[Any], subject: Subject, found: Gathered) -> None:
+    for carrier in _of_kind(stores, "carrier"):
+        lines = carrier.lookup("subscribers", "person_ref", [subject.person_ref])
+        for line in lines.column("subscriber").to_pylist():
+            found.lines.append(line)
+            extract = SubjectExtract(line, subject.start, subject.end)
+            collect(carrier.subject_extract(extract, ("telecom_records", "cells")), found.parts)
+
+
+def _card_tables(kinds: frozenset[str]) -> tuple[str, ...]:
+    tables = ("card_transactions", "merchants") if "cards" in kinds else ()
+    return tables + (("transit_taps",) if "transit" in kinds else ())
+
+
+def _cards(stores: Sequence[Any], subject: Subject, found: Gathered) -> None:
+    issuers: set[str] = set()
+    for association in _of_kind(stores, "card_association"):
+        issuers.update(association.issuers_holding(subject.person_ref))
+    for issuer in _of_kind(stores, "card_issuer"):
+        if issuer.agency not in issuers:
+            continue  # only the issuers that hold the person's cards are asked
+        holders = issuer.lookup("card_holders", "person_ref", [subject.person_ref])
+        for card in holders.column("card_id").to_pylist():
+            found.cards.append(card)
+            extract = SubjectExtract(card, subject.start, subject.end)
+            collect(issuer.subject_extract(extract, _card_tables(subject.kinds)), found.parts)
+
+
+def _checkins(stores: Sequence[Any], subject: Subject, found: Gathered) -> None:
+    for operator in _of_kind(stores, "entry_operator"):
+        for phone in sorted({*subject.phones, *found.lines}):
+            extract = SubjectExtract(phone, subject.start, subject.end)
+            collect(operator.subject_extract(extract, ("entry_logs",)), found.parts)
+
+
+def gather(stores: Sequence[Any], subject: Subject) -> Gathered:
+    """Ask ``stores`` about ``subject`` the way the exchange routes it: each carrier
+    whether it serves the person, then those lines' records; the association which
+    issuers hold the person's cards, then only those issuers; the entry-log
+    operators for the person's phone numbers. ``stores`` are built stores
+    (``ProviderStore``) or the hub's stand-ins for them."""
+    found = Gathered()
+    if "telecom" in subject.kinds:
+        _telecom(stores, subject, found)
+    if subject.kinds & {"cards", "transit"}:
+        _cards(stores, subject, found)
+    if "checkins" in subject.kinds:
+        _checkins(stores, subject, found)
+    return found
 
 
 def _concat(name: str, tables: list[pa.Table]) -> pa.Table:

@@ -295,9 +295,7 @@ def answer(store: ProviderStore, asked: Mapping[str, Any]) -> dict[str, pa.Table
     """
     method, query = to_query(asked)
     if method == "subject_extract":
-        tables = store.subject_extract(query)
-        wanted = asked["args"].get("tables")
-        return {k: v for k, v in tables.items() if not wanted or k in wanted}
+        return store.subject_extract(query, asked["args"].get("tables"))
     if method == "presence":
         found = store.presence(query)
         return {"checkins" if store.kind == "entry_operator" else "presence": found}

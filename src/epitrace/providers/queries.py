@@ -472,8 +472,11 @@ class ProviderStore:
 
     # subject extract
 
-    def subject_extract(self, query: SubjectExtract) -> dict[str, pa.Table]:
-        """The identifier's records, contract tables by name."""
+    def subject_extract(
+        self, query: SubjectExtract, tables: Sequence[str] | None = None
+    ) -> dict[str, pa.Table]:
+        """The identifier's records, contract tables by name (only ``tables`` if given:
+        an agency sends only what it was asked for)."""
         extract = {
             "carrier": self._subscriber_extract,
             "card_issuer": self._card_extract,
@@ -481,7 +484,8 @@ class ProviderStore:
             "gps": self._gps_extract,
             "card_association": self._directory_extract,
         }[self.kind]
-        return extract(query)
+        found = extract(query)
+        return {k: v for k, v in found.items() if not tables or k in tables}
 
     def _records(self, name: str, contract: str, key: str, query: SubjectExtract) -> pa.Table:
         if not self.has(name):

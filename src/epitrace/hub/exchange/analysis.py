@@ -40,10 +40,10 @@ from epitrace.hub.exchange.routing import (
     RemoteNetwork,
     RemoteStore,
     StoreProfile,
-    Subject,
     gather_subject,
 )
 from epitrace.hub.exchange.workflow import local_zone, notify
+from epitrace.providers.network import Subject
 
 
 def question_label(request_pk: int) -> str:

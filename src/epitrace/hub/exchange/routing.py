@@ -13,7 +13,6 @@ carrier's lines are looked up before their records are extracted.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +20,7 @@ from typing import Any
 import pyarrow as pa
 
 from epitrace.analysis.subject import SubjectRecords
-from epitrace.providers.network import GATHERED_TABLES, _concat
+from epitrace.providers.network import Subject, gather
 from epitrace.providers.protocol import ANSWER_SCHEMAS, fingerprint, question
 from epitrace.providers.queries import MerchantTime, PlaceTimePresence, SubjectExtract
 
@@ -144,75 +143,8 @@ class RemoteNetwork:
 
     stores: list[RemoteStore]
 
-    def of_kind(self, kind: str) -> list[RemoteStore]:
-        return [s for s in self.stores if s.kind == kind]
-
-
-@dataclass(frozen=True)
-class Subject:
-    """Who is asked about, and for what (from the case and the request)."""
-
-    person_ref: str
-    phones: tuple[str, ...]
-    start: dt.datetime
-    end: dt.datetime
-    kinds: frozenset[str]
-
-
-def _telecom(network: RemoteNetwork, subject: Subject, parts: dict[str, list]) -> list[str]:
-    lines: list[str] = []
-    for carrier in network.of_kind("carrier"):
-        found = carrier.lookup("subscribers", "person_ref", [subject.person_ref])
-        for line in found.column("subscriber").to_pylist():
-            lines.append(line)
-            extract = SubjectExtract(line, subject.start, subject.end)
-            _collect(carrier.subject_extract(extract, ("telecom_records", "cells")), parts)
-    return lines
-
-
-def _card_tables(kinds: frozenset[str]) -> tuple[str, ...]:
-    tables = ("card_transactions", "merchants") if "cards" in kinds else ()
-    return tables + (("transit_taps",) if "transit" in kinds else ())
-
-
-def _cards(network: RemoteNetwork, subject: Subject, parts: dict[str, list]) -> None:
-    issuers: set[str] = set()
-    for association in network.of_kind("card_association"):
-        issuers.update(association.issuers_holding(subject.person_ref))
-    for issuer in network.of_kind("card_issuer"):
-        if issuer.agency not in issuers:
-            continue  # only the issuers that hold the person's cards are asked
-        holders = issuer.lookup("card_holders", "person_ref", [subject.person_ref])
-        for card in holders.column("card_id").to_pylist():
-            extract = SubjectExtract(card, subject.start, subject.end)
-            _collect(issuer.subject_extract(extract, _card_tables(subject.kinds)), parts)
-
-
-def _checkins(
-    network: RemoteNetwork, subject: Subject, phones: Iterable[str], parts: dict[str, list]
-) -> None:
-    for operator in network.of_kind("entry_operator"):
-        for phone in sorted(set(phones)):
-            extract = SubjectExtract(phone, subject.start, subject.end)
-            _collect(operator.subject_extract(extract, ("entry_logs",)), parts)
-
-
-def _collect(answer: dict[str, pa.Table], parts: dict[str, list[pa.Table]]) -> None:
-    for name, rows in answer.items():
-        if name in parts:
-            parts[name].append(rows)
-
 
 def gather_subject(network: RemoteNetwork, subject: Subject) -> SubjectRecords:
-    """The subject's records from every agency the request's kinds route to."""
-    parts: dict[str, list[pa.Table]] = {name: [] for name in GATHERED_TABLES}
-    lines: list[str] = []
-    if "telecom" in subject.kinds:
-        lines = _telecom(network, subject, parts)
-    if subject.kinds & {"cards", "transit"}:
-        _cards(network, subject, parts)
-    if "checkins" in subject.kinds:
-        _checkins(network, subject, [*subject.phones, *lines], parts)
-    return SubjectRecords(
-        subject.person_ref, **{name: _concat(name, tables) for name, tables in parts.items()}
-    )
+    """The subject's records from every agency the request's kinds route to, asked
+    exactly as ``epitrace analyze`` asks built stores (``providers.network.gather``)."""
+    return gather(network.stores, subject).records(subject.person_ref)
