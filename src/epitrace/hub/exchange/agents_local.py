@@ -12,7 +12,6 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from epitrace.hub.exchange.credentials import issue_token, revoke_tokens
 from epitrace.hub.exchange.provisioning import StoreAgency
@@ -105,7 +104,3 @@ def start_local_agents(
 
     threading.Thread(target=launch, name="agent-launcher", daemon=True).start()
     return running
-
-
-def store_folders(agencies: list[StoreAgency]) -> list[Path]:
-    return [a.store for a in agencies]

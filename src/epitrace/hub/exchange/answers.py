@@ -24,7 +24,7 @@ from django.utils import timezone
 from epitrace.hub.audit.chain import record
 from epitrace.hub.cases.records import decrypt_for_case, encrypt_for_case
 from epitrace.hub.cases.storage import ANSWERS_DIR, case_folder, ensure_case_folder
-from epitrace.hub.exchange.models import AgencyTask, DataRequest, Question, Status, TaskStatus
+from epitrace.hub.exchange.models import AgencyTask, DataRequest, Question, TaskStatus
 from epitrace.hub.exchange.routing import Answers
 from epitrace.hub.exchange.workflow import enqueue
 from epitrace.providers.protocol import Limits, ProtocolError, sha256_of, unpack_answers
@@ -215,7 +215,3 @@ def asked_fingerprints(request: DataRequest) -> set[str]:
     return set(
         Question.objects.filter(request=request).values_list("agency_fingerprint", flat=True)
     )
-
-
-def may_answer(request: DataRequest) -> bool:
-    return request.status == Status.IN_PROGRESS
