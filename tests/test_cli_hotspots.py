@@ -228,3 +228,23 @@ def test_hotspots_dated_by_case_counts_each_case_once(event_city: Path, tmp_path
     refused = run("hotspots", event_city, "--cases", event_city / "cases.parquet",
                   "--dated-by", "day", "--out", tmp_path)  # fmt: skip
     assert refused.exit_code == 2 and "dated-by" in refused.output
+
+
+def test_hotspots_with_week_shifts_scans_the_same_cylinders(
+    event_city: Path, tmp_path: Path
+) -> None:
+    """--week-shifts changes only the replications: the same clusters by the
+    same statistic, with p-values from whole cases moved by whole weeks."""
+    cases = event_city / "cases.parquet"
+    plain = run("hotspots", event_city, "--cases", cases, "--replications", 19,
+                "--out", tmp_path / "plain")  # fmt: skip
+    shifted = run("hotspots", event_city, "--cases", cases, "--replications", 19,
+                  "--week-shifts", "--out", tmp_path / "shifted")  # fmt: skip
+    assert plain.exit_code == 0 and shifted.exit_code == 0, shifted.output
+    a = read_table(tmp_path / "plain" / "hotspots.csv").raise_for_problems()
+    b = read_table(tmp_path / "shifted" / "hotspots.csv").raise_for_problems()
+    for column in ("lat", "lon", "radius_m", "start", "end", "cases", "expected"):
+        assert a.column(column).to_pylist() == b.column(column).to_pylist()
+    refused = run("hotspots", event_city, "--cases", cases, "--week-shifts",
+                  "--dated-by", "case", "--out", tmp_path / "x")  # fmt: skip
+    assert refused.exit_code == 2 and "--week-shifts" in refused.output

@@ -332,6 +332,15 @@ def evaluate(
     "docs/accuracy.md).",
 )
 @click.option(
+    "--week-shifts/--no-week-shifts",
+    default=False,
+    show_default=True,
+    help="With --dated-by visit: replications move whole cases by whole weeks (their "
+    "likely days of infection permuted within weekdays), so one case's places and "
+    "places' weekly schedules are not clusters by themselves (the test's size holds; "
+    "docs/accuracy.md).",
+)
+@click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     required=True,
@@ -348,6 +357,7 @@ def hotspots(
     max_days: int,
     adjust_weekday: bool,
     dated_by: str,
+    week_shifts: bool,
     out: Path,
 ) -> None:
     """Space-time clusters among the cases in CASES, from their stays traced in FOLDER.
@@ -360,6 +370,8 @@ def hotspots(
 
     if start is not None and end is not None and end <= start:
         raise UserError("--to must come after --from")
+    if week_shifts and (dated_by == "case" or adjust_weekday):
+        raise UserError("--week-shifts goes with --dated-by visit and without --adjust-weekday")
     bar = progress_bar(None, "tracing cases", unit="case")
 
     def on_start(total: int) -> None:
@@ -379,6 +391,7 @@ def hotspots(
             max_days=max_days,
             adjust_weekday=adjust_weekday,
             dated_by=dated_by,
+            week_shifts=week_shifts,
             on_start=on_start,
             on_case=lambda: bar.update(1),
         )

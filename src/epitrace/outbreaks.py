@@ -47,6 +47,15 @@ Choices, and why:
   (the DS4C clusters of 2020), but not the planted event of a two-week
   simulated city, whose infectees are the church's own weekly members and
   most of that city's cases (docs/accuracy.md). Not the default yet.
+- **Whole cases moved by whole weeks** (``week_shifts``). Visit-dated
+  events as above, scanned with the same statistic, but the replications
+  move each case's events together, by the whole weeks between its likely
+  day of infection and another case's of the same weekday
+  (``analysis/hotspots/shifts.py``). One case's places and a place's
+  weekly schedule are then in the null distribution too, so neither makes
+  a cluster: the size holds on null cities; over five weeks, a planted
+  Sunday event that seeds much of the epidemic is found at p ≈ 0.1, as its
+  timing is the epidemic's (docs/accuracy.md). Not the default yet.
 - **Cases without records** (no subscriber, card or GPS record, or no stays
   in their window) are skipped and counted. The ``cases`` table gives only
   the region; a district's centroid is kilometres from any place the case
@@ -334,6 +343,7 @@ def scan_events(
     last_day: dt.date | None = None,
     adjust_weekday: bool = ADJUST_WEEKDAY,
     dated_by: str = DATED_BY,
+    week_shifts: bool = False,
 ) -> HotspotScan:
     """The space-time permutation scan over case events (lat, lon, ts, case_id,
     likely_infection).
@@ -342,8 +352,10 @@ def scan_events(
     days among events; ``"case"`` dates every event by its case's likely day
     of infection, counts each case once per cylinder and permutes days among
     cases (``case_column``: the permutation test's unit is then the case).
-    The study period stretches to hold every date scanned.
-    ``adjust_weekday`` adjusts for space by day-of-week interaction
+    ``week_shifts`` (with ``"visit"``) keeps the visit-dated statistic but
+    moves whole cases by whole weeks in the replications
+    (``analysis.hotspots.shifts``). The study period stretches to hold every
+    date scanned. ``adjust_weekday`` adjusts for space by day-of-week interaction
     (``analysis.hotspots.find_hotspots``); see the module docstring."""
     if dated_by not in ("case", "visit"):
         raise ValueError(f"dated_by must be 'case' or 'visit', got {dated_by!r}")
@@ -351,6 +363,8 @@ def scan_events(
         points = events.select(["lat", "lon", "likely_infection", "case_id"]).rename_columns(
             ["lat", "lon", "ts", "case_id"]
         )
+    elif week_shifts:
+        points = events.select(["lat", "lon", "ts", "case_id", "likely_infection"])
     else:
         points = events.select(["lat", "lon", "ts"])
     first_day, last_day = _period_holding(points, first_day, last_day, timezone)
@@ -366,6 +380,7 @@ def scan_events(
         last_day=last_day,
         adjust_weekday=adjust_weekday,
         case_column="case_id" if dated_by == "case" else None,
+        week_shifts=("case_id", "likely_infection") if week_shifts else None,
     )
 
 
@@ -449,6 +464,7 @@ def find_outbreak_hotspots(
     max_days: int = MAX_DAYS,
     adjust_weekday: bool = ADJUST_WEEKDAY,
     dated_by: str = DATED_BY,
+    week_shifts: bool = False,
     on_start: Callable[[int], None] | None = None,
     on_case: Callable[[], None] | None = None,
 ) -> HotspotResult:
@@ -480,6 +496,7 @@ def find_outbreak_hotspots(
             last_day=last_day,
             adjust_weekday=adjust_weekday,
             dated_by=dated_by,
+            week_shifts=week_shifts,
         )
     except ValueError as exc:
         raise HotspotError(str(exc)) from None

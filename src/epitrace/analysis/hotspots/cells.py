@@ -46,6 +46,7 @@ class CaseCells:
     n_days: int
     case_of_row: np.ndarray | None = None  # int64[N], 0 .. K - 1
     day_of_case: np.ndarray | None = None  # int32[K]
+    source_row: np.ndarray | None = None  # int64[N], each row's row in the input table
 
     @property
     def n_rows(self) -> int:
@@ -154,10 +155,11 @@ def case_cells(
         n_days=n_days,
         case_of_row=case_of_row,
         day_of_case=day_of_case,
+        source_row=order,
     )
 
 
-def _case_numbers(column: pa.ChunkedArray) -> np.ndarray:
+def case_numbers(column: pa.ChunkedArray) -> np.ndarray:
     """Each row's case as a number 0 .. K - 1; ``ValueError`` if one has none."""
     if column.null_count:
         raise ValueError(f"{column.null_count} row(s) have no case identifier")
@@ -168,7 +170,7 @@ def _case_numbers(column: pa.ChunkedArray) -> np.ndarray:
 def _cases_of_rows(column: pa.ChunkedArray, day_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each row's case number and each case's day; ``ValueError`` if a case has
     no identifier or rows on two days (a case is dated once: its places share it)."""
-    case_of_row = _case_numbers(column)
+    case_of_row = case_numbers(column)
     n_cases = int(case_of_row.max()) + 1
     first = np.full(n_cases, np.iinfo(np.int64).max)
     last = np.full(n_cases, np.iinfo(np.int64).min)
@@ -201,17 +203,21 @@ def _float_column(cases: pa.Table, name: str, low: float, high: float) -> np.nda
 
 def _case_days(cases: pa.Table, timezone: str) -> np.ndarray:
     """Proleptic Gregorian ordinal of each case's local calendar day."""
-    if "day" in cases.column_names:
-        column = cases.column("day")
-        if column.null_count:
-            raise ValueError(f"{column.null_count} case(s) have no day")
+    name = "day" if "day" in cases.column_names else "ts"
+    return local_day_ordinals(cases.column(name), timezone, name)
+
+
+def local_day_ordinals(column: pa.ChunkedArray, timezone: str, name: str) -> np.ndarray:
+    """Proleptic Gregorian ordinal of the local calendar day of each value of
+    column ``name``: a timestamp with a time zone, or dates (``ts`` must be a
+    timestamp); ``ValueError`` on nulls or values that are neither."""
+    if column.null_count:
+        raise ValueError(f"{column.null_count} case(s) have no {name}")
+    if not pa.types.is_timestamp(column.type) and name != "ts":
         epoch_days = pc.cast(column, pa.date32()).to_numpy(zero_copy_only=False)
         return epoch_days.astype("datetime64[D]").astype(np.int64) + _EPOCH_ORDINAL
-    column = cases.column("ts")
-    if column.null_count:
-        raise ValueError(f"{column.null_count} case(s) have no ts")
     if not pa.types.is_timestamp(column.type) or column.type.tz is None:
-        raise ValueError("cases' ts must be a timestamp with a time zone (UTC in epitrace)")
+        raise ValueError(f"cases' {name} must be a timestamp with a time zone (UTC in epitrace)")
     local = pc.local_timestamp(pc.cast(column, pa.timestamp("us", tz=timezone)))
     local_days = local.to_numpy(zero_copy_only=False).astype("datetime64[D]")
     return local_days.astype(np.int64) + _EPOCH_ORDINAL

@@ -34,6 +34,7 @@ from epitrace.analysis.hotspots.scan import (
     scan_assignment,
     weekday_adjusted_expected,
 )
+from epitrace.analysis.hotspots.shifts import case_anchors, week_shift_maxima
 from epitrace.formats.schemas import table
 
 # Defaults, in real units. See find_hotspots' docstring for the reasoning.
@@ -116,6 +117,7 @@ def find_hotspots(
     max_clusters: int = MAX_CLUSTERS,
     adjust_weekday: bool = False,
     case_column: str | None = None,
+    week_shifts: tuple[str, str] | None = None,
 ) -> pa.Table:
     """Space-time clusters of ``cases`` by Kulldorff's permutation scan statistic.
 
@@ -187,6 +189,15 @@ def find_hotspots(
       schedule (which cases go there) cannot either, since a case's day does
       not depend on when it went. ``max_share_of_cases`` then bounds a
       circle's share of all rows. None: every row is a case.
+    - ``week_shifts`` (None): ``(case column, anchor column)`` when rows are
+      one case's events on their own days (e.g. traced stays) and each case
+      has an anchor day (its likely day of infection). The statistic is the
+      plain one (rows counted as events), but the replications move whole
+      cases: anchors are permuted among cases whose anchors share a weekday
+      and each case's rows move with its anchor, by whole weeks
+      (``shifts.py``). The null distribution so keeps what the plain
+      permutation breaks: one case's events belong together, and places keep
+      weekly schedules. Not with ``case_column`` or ``adjust_weekday``.
 
     Returns a ``hotspots`` table; empty when no circle of at most
     ``max_share_of_cases`` holds ``min_cases`` cases above expectation (e.g. a
@@ -210,6 +221,7 @@ def find_hotspots(
         max_clusters=max_clusters,
         adjust_weekday=adjust_weekday,
         case_column=case_column,
+        week_shifts=week_shifts,
     ).to_table()
 
 
@@ -231,14 +243,21 @@ def scan_hotspots(
     max_clusters: int = MAX_CLUSTERS,
     adjust_weekday: bool = False,
     case_column: str | None = None,
+    week_shifts: tuple[str, str] | None = None,
 ) -> HotspotScan:
     """``find_hotspots`` with the details: LLRs, locations and replicated maxima.
 
     ``adjust_weekday`` adjusts the expected counts for space by day-of-week
     interaction and permutes dates only within weekdays; ``case_column``
-    permutes whole cases (see find_hotspots).
+    permutes whole cases; ``week_shifts`` moves whole cases by whole weeks
+    (see find_hotspots).
     """
     _check_parameters(max_radius_m, max_share_of_cases, max_days, min_cases, replications)
+    if week_shifts is not None and (case_column is not None or adjust_weekday):
+        raise ValueError(
+            "week_shifts moves whole cases by whole weeks itself: "
+            "give neither case_column nor adjust_weekday with it"
+        )
     check_case_columns(cases, case_column)
     if cases.num_rows == 0:
         return HotspotScan([], np.empty(0), 0, timezone)
@@ -263,7 +282,22 @@ def scan_hotspots(
         cells, circles, min(max_days, cells.n_days), prospective, min_cases, adjust_weekday
     )
     best = setup.best_per_centre(cells.days_of_cases)
-    maxima = setup.replicated_maxima(cells.days_of_cases, replications, seed)
+    if week_shifts is None:
+        maxima = setup.replicated_maxima(cells.days_of_cases, replications, seed)
+    else:
+        assert cells.source_row is not None
+        row_case, anchor = case_anchors(cases, *week_shifts, timezone, cells.source_row)
+        maxima = week_shift_maxima(
+            cells,
+            row_case,
+            anchor,
+            circles,
+            max_days=setup.max_days,
+            prospective=prospective,
+            min_cases=min_cases,
+            replications=replications,
+            seed=seed,
+        )
     clusters = _non_overlapping_clusters(
         best, circles, cells, centre_lat, centre_lon, maxima, max_clusters, adjust_weekday
     )
