@@ -219,7 +219,12 @@ def score(
 
 
 def validate_city(
-    city: Path, seed: int, outbreak: str, replications: int, truth_visits: bool
+    city: Path,
+    seed: int,
+    outbreak: str,
+    replications: int,
+    truth_visits: bool,
+    models: dict[str, Callable[..., HotspotScan]],
 ) -> list[Run]:
     timezone, crs = dataset_settings(city)
     loaded = read_dataset_table(city, "cases")
@@ -235,7 +240,7 @@ def validate_city(
     if truth_visits:
         variants.append(("truth-visits", truth_visit_events(city, windows, timezone)))
     for name, variant_events in variants:
-        for model, scan_model in MODELS.items():
+        for model, scan_model in models.items():
             started = time.perf_counter()
             scan = scan_model(variant_events, replications, seed, timezone, crs)
             seconds = time.perf_counter() - started + (traced_s if name == "traced" else 0.0)
@@ -270,8 +275,19 @@ def _scan_with(dated_by: str, adjust_weekday: bool = False) -> Callable[..., Hot
     return scan
 
 
+def _week_shifted(
+    events: pa.Table, replications: int, seed: int, timezone: str, crs: str
+) -> HotspotScan:
+    """Visit-dated events, whole cases moved by whole weeks in the replications."""
+    return scan_events(
+        events, replications=replications, seed=seed, timezone=timezone, crs=crs,
+        dated_by="visit", week_shifts=True,
+    )  # fmt: skip
+
+
 # Variant name -> scan; the first is what `epitrace hotspots` does.
 MODELS: dict[str, Callable[..., HotspotScan]] = {
+    "visit-dated, whole cases moved by whole weeks": _week_shifted,
     "visit-dated, plain permutation (the command's default)": _scan_with("visit"),
     "visit-dated, weekday-adjusted (--adjust-weekday)": _scan_with("visit", adjust_weekday=True),
     "case-dated, cases counted once and permuted (dated_by='case')": _scan_with("case"),
@@ -320,11 +336,25 @@ def main() -> int:
         help="share of residents infected in null cities; 0.04 gives about as many "
         "confirmed cases as the clustered cities (the simulator's 0.01 gives 4-9)",
     )
+    parser.add_argument(
+        "--event-from-day",
+        type=int,
+        default=1,
+        help="the planted event is on the first Sunday from this day of the period on",
+    )
+    parser.add_argument(
+        "--models",
+        default=None,
+        help="comma-separated indices into MODELS (0 = the command's default); all by default",
+    )
     parser.add_argument("--truth-visits", action="store_true")
     parser.add_argument("--only", choices=["clustered", "null"], default=None)
     parser.add_argument("--json", type=Path, default=None, help="write every run here")
     args = parser.parse_args()
 
+    names = list(MODELS)
+    chosen = [names[int(i)] for i in args.models.split(",")] if args.models else names
+    models = {name: MODELS[name] for name in chosen}
     runs: list[Run] = []
     workdir = Path(tempfile.mkdtemp(prefix="validate-hotspots-"))
     outbreaks = [args.only] if args.only else ["clustered", "null"]
@@ -338,11 +368,12 @@ def main() -> int:
                     start=args.start,
                     outbreak=outbreak,  # type: ignore[arg-type]
                     null_attack_rate=args.null_attack_rate,
+                    superspreading_from_day=args.event_from_day,
                 )
                 city = workdir / f"{outbreak}-{seed}"
                 simulate_city(config, city, fmt="parquet")
                 for run in validate_city(
-                    city, seed, outbreak, args.replications, args.truth_visits
+                    city, seed, outbreak, args.replications, args.truth_visits, models
                 ):
                     runs.append(run)
                     print(json.dumps(asdict(run)), flush=True)

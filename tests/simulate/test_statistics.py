@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pyarrow.parquet as pq
+import pytest
 
 from epitrace.simulate import SimulationConfig, simulate_city
 
@@ -138,3 +141,15 @@ def test_null_outbreak_has_no_places_and_spreads_over_time(tmp_path) -> None:
     days = {ts.date() for ts in infections["ts"]}
     assert len(days) >= 5  # uniform over the period, not bunched
     assert summary.planted is None
+
+
+def test_planted_event_can_be_put_into_an_epidemic_under_way(tmp_path) -> None:
+    """superspreading_from_day: the first Sunday from that day on (2020-02-15 is a Saturday)."""
+    config = SimulationConfig(
+        residents=1_500, days=16, seed=2, start=dt.date(2020, 2, 15), superspreading_from_day=9
+    )
+    summary = simulate_city(config, tmp_path)
+    assert summary.planted is not None
+    assert summary.planted["start"][:10] == "2020-03-01"  # day 15, the Sunday after day 9
+    with pytest.raises(ValueError, match="superspreading_from_day"):
+        SimulationConfig(days=7, superspreading_from_day=-1)

@@ -173,6 +173,10 @@ class SimulationConfig:
     # at a service of the largest church (Sunday) or at the busiest club (Fri/Sat night).
     superspreading: EventKind | None = "church"
     superspreader_infectiousness: float = 25.0
+    # The event is on the first Sunday (club: Friday or Saturday night) from this day of the
+    # period on (the last one if none is that late); later days plant it into an epidemic
+    # already under way.
+    superspreading_from_day: int = 1
 
     # --- interviews ---
     forget_probability: float = 0.2  # plus more for short visits
@@ -192,6 +196,8 @@ class SimulationConfig:
             raise ValueError("outbreak must be 'clustered' or 'null'")
         if self.superspreading not in (None, "church", "club"):
             raise ValueError("superspreading must be None, 'church' or 'club'")
+        if self.superspreading_from_day < 0:
+            raise ValueError("superspreading_from_day must be 0 or more")
         if len(self.records_per_hour) != 24:
             raise ValueError("records_per_hour needs 24 values")
         for name in (f.name for f in dataclasses.fields(self)):

@@ -180,7 +180,7 @@ class Outbreak:
         days = [d for d in range(self.config.days) if self.clock.weekday(d) in nights]
         if not days:
             return None
-        day = next((d for d in days if d >= 1), days[0])
+        day = next((d for d in days if d >= self.config.superspreading_from_day), days[-1])
         places = self.city.of_kind(kind)
         place = int(places[np.argmax(self.city.popularity[places])])
         members = np.flatnonzero((self.pop.church if kind == "church" else self.pop.club) == place)
