@@ -10,21 +10,14 @@ import math
 import numpy as np
 import pyarrow as pa
 import pytest
+from tests.analysis.test_hotspots_cases import METRES_PER_DEGREE_LAT, degrees
 
 from epitrace.analysis.hotspots import scan_hotspots
 from epitrace.analysis.hotspots.shifts import week_shifts
 
 FIRST_DAY = dt.date(2020, 3, 1)  # a Sunday
 DAYS = 35
-SEOUL = (37.5665, 126.9780)
-METRES_PER_DEGREE_LAT = 111_320.0
 CHURCHES = 6
-
-
-def degrees(north_m: np.ndarray, east_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    lat = SEOUL[0] + np.asarray(north_m) / METRES_PER_DEGREE_LAT
-    lon = SEOUL[1] + np.asarray(east_m) / (METRES_PER_DEGREE_LAT * math.cos(math.radians(SEOUL[0])))
-    return lat, lon
 
 
 def routine_events(
