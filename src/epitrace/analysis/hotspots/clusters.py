@@ -136,7 +136,7 @@ def find_hotspots(
       investigators can canvass. Time grows with the square of the radius
       (locations per circle): at 10,000 case locations over a Seoul-sized
       city 1 km keeps 999 replications under 30 s on two cores, 2 km takes
-      about five times longer (docs/benchmarks.md). SaTScan's NYC sample, with ZIP centroids 2-3 km
+      about 2.5 times longer (docs/benchmarks.md). SaTScan's NYC sample, with ZIP centroids 2-3 km
       apart, uses 3 km. ``None`` lifts it (then memory and time grow with
       centres × locations; fine for a few thousand locations).
     - ``max_share_of_cases`` (0.5): a circle holds at most this share of all

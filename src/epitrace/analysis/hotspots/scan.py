@@ -27,6 +27,25 @@ largest excess of observed over expected) skip days and window lengths that
 cannot beat the best value so far: within a centre for the observed data,
 over all centres in a replication, which only needs its maximum.
 
+**Blocks of steps.** Most steps cannot beat the best value so far (in a
+replication of 10,000 null cases all but 1.5 blocks in 1,000 are ruled
+out), so a centre's steps are first taken in blocks, each ending at the first
+step where the circle holds ``BLOCK_GROWTH`` times the cases it held after
+the block's first step, and bounded as a whole: the circle
+only grows, so over the block a window of length L holds at most the most
+cases any window of length L holds after its last step (and at most the
+circle's cases then), and expects at least the fewest any evaluable window
+of length L expects after its first step (unadjusted: that step's share of
+all cases times the fewest cases of such a window; adjusted: from that
+step's weekday shares, with a window's first and last days, which hold a case
+of the circle, at a share of at least 1 / n_w). The bound used for the tiers
+on these then covers every step and every window of the block in
+O(days × lengths) instead of O(lengths) per step. Only a block it cannot
+rule out (by a margin, ``BLOCK_BOUND_MARGIN``, so that rounding in the bound
+cannot skip a window that would have won) is taken out again and evaluated
+step by step as above, so the best value moves exactly as without blocks and
+the result is the same.
+
 **Space by day-of-week adjustment** (SaTScan's option for this model).
 Places keep weekly schedules (a church gathers on Sundays), which the plain
 model reads as space-time interaction. Adjusted, the expected count of
@@ -553,6 +572,298 @@ def _set_share(
             share[w] = 0.0  # no day of this weekday has a case: never used
 
 
+# A block of steps ends once its circle holds this many times the cases it held
+# after the block's first step; the block's bound takes the fewest expected
+# from that first step, so the growth limits how loose the bound is.
+BLOCK_GROWTH = 1.25
+# A block is skipped only if its bound is below the best LLR by this much, so
+# that rounding in the bound can never skip a window that would have won.
+BLOCK_BOUND_MARGIN = 1e-9
+
+
+@njit(cache=True)
+def fewest_window_totals(day_prefix: np.ndarray, max_days: int, prospective: bool) -> np.ndarray:
+    """Fewest cases (all locations) in a window of length k + 1 that can be
+    evaluated, indexed [k]: one starting and ending on a day with a case
+    (prospective: starting on one and ending on the last day); inf where
+    there is none."""
+    n_days = day_prefix.size - 1
+    fewest = np.full(max_days, np.inf)
+    for k in range(min(max_days, n_days)):
+        length = k + 1
+        lowest_first = n_days - length if prospective else 0
+        for first in range(lowest_first, n_days - length + 1):
+            last = first + length - 1
+            starts_on_case = day_prefix[first + 1] > day_prefix[first]
+            ends_on_case = prospective or day_prefix[last + 1] > day_prefix[last]
+            if starts_on_case and ends_on_case:
+                fewest[k] = min(fewest[k], float(day_prefix[last + 1] - day_prefix[first]))
+    return fewest
+
+
+@njit(cache=True, inline="always")
+def _add_location_cases(
+    location: int,
+    centre: int,
+    case_start: np.ndarray,
+    row_case: np.ndarray,
+    case_day: np.ndarray,
+    day_weekday: np.ndarray,
+    inside_since: np.ndarray,
+    in_circle: np.ndarray,
+    space_weekday: np.ndarray,
+    added: np.ndarray,
+    n_space: int,
+) -> int:
+    """Put the cases of a location's rows into the circle (each case once) and
+    list them in ``added``; the circle's new number of cases."""
+    for i in range(case_start[location], case_start[location + 1]):
+        case = row_case[i]
+        if inside_since[case] != centre:
+            inside_since[case] = centre
+            day = case_day[case]
+            in_circle[day] += 1
+            space_weekday[day_weekday[day]] += 1
+            added[n_space] = case
+            n_space += 1
+    return n_space
+
+
+@njit(cache=True, inline="always")
+def _remove_cases_since(
+    n_before: int,
+    n_space: int,
+    case_day: np.ndarray,
+    day_weekday: np.ndarray,
+    inside_since: np.ndarray,
+    in_circle: np.ndarray,
+    space_weekday: np.ndarray,
+    added: np.ndarray,
+) -> None:
+    """Take the cases added after the circle's first ``n_before`` out again."""
+    for k in range(n_before, n_space):
+        case = added[k]
+        inside_since[case] = -1
+        day = case_day[case]
+        in_circle[day] -= 1
+        space_weekday[day_weekday[day]] -= 1
+
+
+@njit(cache=True, inline="always")
+def _extend_windows(in_circle: np.ndarray, length: int, window_count: np.ndarray) -> int:
+    """``window_count[first]`` held the circle's cases on ``length`` - 1 days
+    from ``first``; extend every window by its next day and return the most
+    cases any window of ``length`` days holds."""
+    most = 0
+    for first in range(in_circle.size - length + 1):
+        window_count[first] += in_circle[first + length - 1]
+        most = max(most, window_count[first])
+    return most
+
+
+@njit(cache=True, inline="always")
+def _extend_fewest_expected(
+    length: int,
+    day_expected: np.ndarray,
+    end_extra: np.ndarray,
+    window_expected: np.ndarray,
+    day_total: np.ndarray,
+) -> float:
+    """Adjusted, retrospective: like ``_extend_windows`` for the circle's
+    expected counts (``day_expected``), returning the fewest any evaluable
+    window of ``length`` days expects. Evaluable windows start and end on a
+    day with a case of the circle, so those two days add ``end_extra``."""
+    fewest = np.inf
+    for first in range(day_expected.size - length + 1):
+        last = first + length - 1
+        window_expected[first] += day_expected[last]
+        if day_total[first] > 0.0 and day_total[last] > 0.0:
+            ends = end_extra[first] + (end_extra[last] if last > first else 0.0)
+            fewest = min(fewest, window_expected[first] + ends)
+    return fewest
+
+
+@njit(cache=True, inline="always")
+def _block_may_beat(
+    in_circle: np.ndarray,
+    n_low: int,
+    n_high: int,
+    low_share: np.ndarray,
+    fewest_total: np.ndarray,
+    log_fewest_total: np.ndarray,
+    day_total: np.ndarray,
+    day_weekday: np.ndarray,
+    weekday_total: np.ndarray,
+    log_count: np.ndarray,
+    max_days: int,
+    prospective: bool,
+    min_cases: int,
+    adjusted: bool,
+    floor: float,
+    window_count: np.ndarray,
+    day_expected: np.ndarray,
+    end_extra: np.ndarray,
+    window_expected: np.ndarray,
+) -> bool:
+    """False if no window of any step of a block of steps can beat ``floor``.
+
+    ``in_circle`` is the circle after the block's last step (``n_high``
+    cases); ``n_low`` and ``low_share`` are its cases and shares after the
+    first. The circle only grows, so in between a window of a given length
+    holds no more cases than the most any window of that length holds at the
+    end (nor more than ``n_high``) and expects no fewer than the fewest one
+    at the first step. The bound of ``_length_tiers_worth_trying`` on these
+    covers every length and every step of the block in O(days × lengths).
+    """
+    n_days = in_circle.size
+    n_total = float(log_count.size - 1)
+    rate = n_low / n_total
+    log_rate = log_count[n_low] - log_count[-1]
+    spread = 1.0 / (n_total - n_high)
+    if adjusted:
+        for d in range(n_days):
+            w = day_weekday[d]
+            day_expected[d] = low_share[w] * day_total[d]
+            # A day holding a case of the circle gives its weekday a share of
+            # at least 1 / n_w, however few cases of it the first step had.
+            least_share = 1.0 / weekday_total[w] if weekday_total[w] > 0.0 else 0.0
+            end_extra[d] = max(0.0, least_share - low_share[w]) * day_total[d]
+        window_expected[:n_days] = 0.0
+    window_count[:n_days] = 0
+    # Prospective: the only window of each length ends on the last day.
+    tail_count, tail_expected = 0, 0.0
+    for length in range(1, min(max_days, n_days) + 1):
+        first = n_days - length
+        if prospective:
+            tail_count += in_circle[first]
+            most = tail_count
+        else:
+            most = _extend_windows(in_circle, length, window_count)
+        most = min(most, n_high)
+        if adjusted and prospective:
+            tail_expected += day_expected[first]
+            fewest = tail_expected + end_extra[first] if day_total[first] > 0.0 else np.inf
+        elif adjusted:
+            fewest = _extend_fewest_expected(
+                length, day_expected, end_extra, window_expected, day_total
+            )
+        else:
+            fewest = rate * fewest_total[length - 1]
+        if adjusted:
+            log_fewest = math.log(fewest) if fewest > 0.0 else -np.inf
+        else:
+            log_fewest = log_rate + log_fewest_total[length - 1]
+        if most < min_cases or most <= fewest:
+            continue
+        gap = most - fewest
+        # A window expecting nothing has no bound (log_fewest = -inf): try it.
+        bound = most * (log_count[most] - log_fewest) - gap + gap * gap * spread
+        if bound > floor - BLOCK_BOUND_MARGIN:
+            return True
+    return False
+
+
+@njit(cache=True)
+def _evaluate_step(
+    centre: int,
+    step_first: int,
+    entry: int,
+    n_space: int,
+    floor: float,
+    case_day: np.ndarray,
+    row_case: np.ndarray,
+    case_start: np.ndarray,
+    circle_location: np.ndarray,
+    in_circle: np.ndarray,
+    share: np.ndarray,
+    evaluated_at: np.ndarray,
+    day_total: np.ndarray,
+    day_prefix: np.ndarray,
+    log_window: np.ndarray,
+    shortest: np.ndarray,
+    log_shortest: np.ndarray,
+    log_count: np.ndarray,
+    xlogx: np.ndarray,
+    day_weekday: np.ndarray,
+    max_days: int,
+    prospective: bool,
+    min_cases: int,
+    adjusted: bool,
+    per_centre: bool,
+    best_llr: np.ndarray,
+    best_entry: np.ndarray,
+    best_first_day: np.ndarray,
+    best_last_day: np.ndarray,
+    best_left: np.ndarray,
+    best_right: np.ndarray,
+    count: np.ndarray,
+    expected_prefix: np.ndarray,
+) -> float:
+    """Best LLR above ``floor`` of the circle closed by ``entry`` (its newest
+    step: entries ``step_first`` .. ``entry``), recording it for the centre
+    when ``per_centre``. Only windows holding a case of this step can beat the
+    smaller circle (a case already inside adds nothing, but evaluating its day
+    is harmless)."""
+    n_days = day_total.size
+    for step_entry in range(step_first, entry + 1):
+        step_location = circle_location[step_entry]
+        for i in range(case_start[step_location], case_start[step_location + 1]):
+            day = case_day[row_case[i]]
+            if evaluated_at[day] == entry:
+                continue
+            evaluated_at[day] = entry
+            if prospective:
+                if day < n_days - max_days:
+                    continue
+                llr, first, last = _best_prospective_window(
+                    day,
+                    in_circle,
+                    n_space,
+                    day_prefix,
+                    log_window,
+                    log_count,
+                    xlogx,
+                    max_days,
+                    min_cases,
+                    floor,
+                    adjusted,
+                    share,
+                    day_weekday,
+                    day_total,
+                )
+            else:
+                llr, first, last = _best_retrospective_window(
+                    day,
+                    in_circle,
+                    n_space,
+                    day_total,
+                    day_prefix,
+                    log_window,
+                    shortest,
+                    log_shortest,
+                    log_count,
+                    xlogx,
+                    max_days,
+                    min_cases,
+                    floor,
+                    best_left,
+                    best_right,
+                    count,
+                    adjusted,
+                    share,
+                    day_weekday,
+                    expected_prefix,
+                )
+            if first >= 0:
+                floor = llr
+                if per_centre:
+                    best_llr[centre] = llr
+                    best_entry[centre] = entry
+                    best_first_day[centre] = first
+                    best_last_day[centre] = last
+    return floor
+
+
 @njit(cache=True)
 def scan_assignment(
     case_day: np.ndarray,
@@ -578,7 +889,12 @@ def scan_assignment(
     ``row_case[i]``, whose day is ``case_day[row_case[i]]``. A cylinder counts
     the cases with a row in its circle and their day in its window, each case
     once however many of its places the circle holds (the identity when every
-    row is its own case). A circle's cases are marked in ``inside_since``.
+    row is its own case). A circle's cases are marked in ``inside_since`` and
+    listed in ``added``.
+
+    Each centre's steps are taken in blocks (``BLOCK_GROWTH``): a block's
+    cases are put in, and only if ``_block_may_beat`` cannot rule the block
+    out are they taken out again and its steps evaluated one by one.
 
     ``adjusted``: expected counts adjusted for space by day-of-week
     interaction (module docstring); the assignment must then keep every
@@ -605,66 +921,125 @@ def scan_assignment(
     n_days = day_total.size
     n_total = case_day.size
     inside_since = np.full(n_total, -1, dtype=np.int64)  # centre whose circle holds the case
+    added = np.empty(n_total, dtype=np.int64)  # the circle's cases, in the order put in
     in_circle = np.zeros(n_days, dtype=np.int64)
     space_weekday = np.zeros(7, dtype=np.int64)  # the circle's cases by weekday
     share = np.empty(7)
+    low_share = np.empty(7)
     evaluated_at = np.full(n_days, -1, dtype=np.int64)
     best_left = np.empty(max_days)
     best_right = np.empty(max_days)
     count = np.empty(2 * max_days, dtype=np.int64)
     expected_prefix = np.empty(2 * max_days)
+    window_count = np.empty(n_days, dtype=np.int64)
+    day_expected = np.empty(n_days)
+    end_extra = np.empty(n_days)
+    window_expected = np.empty(n_days)
+    fewest_total = fewest_window_totals(day_prefix, max_days, prospective)
+    log_fewest_total = np.log(fewest_total)
     overall = 0.0
     for centre in range(circle_start.size - 1):
         floor = 0.0 if per_centre else overall
-        step_first = circle_start[centre]
         n_space = 0
-        for entry in range(circle_start[centre], circle_start[centre + 1]):
-            location = circle_location[entry]
-            for i in range(case_start[location], case_start[location + 1]):
-                case = row_case[i]
-                if inside_since[case] != centre:
-                    inside_since[case] = centre
-                    n_space += 1
-                    in_circle[case_day[case]] += 1
-                    space_weekday[day_weekday[case_day[case]]] += 1
-            if not closes_step[entry]:
-                continue
-            if n_space >= n_total:
-                continue  # a circle of every case has c == expected in any window
-            _set_share(share, adjusted, space_weekday, weekday_total, n_space, n_total)
-            # Only windows holding a case of this step can beat the smaller circle
-            # (a case already inside adds nothing, but evaluating its day is harmless).
-            for step_entry in range(step_first, entry + 1):
-                step_location = circle_location[step_entry]
-                for i in range(case_start[step_location], case_start[step_location + 1]):
-                    day = case_day[row_case[i]]
-                    if evaluated_at[day] == entry:
+        block_first = circle_start[centre]
+        end = circle_start[centre + 1]
+        while block_first < end:
+            # Put in a block of steps, noting the circle after its first step.
+            n_before = n_space
+            n_low = -1
+            entry = block_first
+            while entry < end:
+                n_space = _add_location_cases(
+                    circle_location[entry],
+                    centre,
+                    case_start,
+                    row_case,
+                    case_day,
+                    day_weekday,
+                    inside_since,
+                    in_circle,
+                    space_weekday,
+                    added,
+                    n_space,
+                )
+                if closes_step[entry] and n_low < 0:
+                    n_low = n_space
+                    if adjusted:
+                        _set_share(low_share, True, space_weekday, weekday_total, n_space, n_total)
+                if closes_step[entry] and n_space >= BLOCK_GROWTH * n_low:
+                    break
+                entry += 1
+            block_last = min(entry, end - 1)
+            may_beat = (
+                n_low < 1
+                or n_space >= n_total
+                or _block_may_beat(
+                    in_circle,
+                    n_low,
+                    n_space,
+                    low_share,
+                    fewest_total,
+                    log_fewest_total,
+                    day_total,
+                    day_weekday,
+                    weekday_total,
+                    log_count,
+                    max_days,
+                    prospective,
+                    min_cases,
+                    adjusted,
+                    floor,
+                    window_count,
+                    day_expected,
+                    end_extra,
+                    window_expected,
+                )
+            )
+            if may_beat:
+                # Evaluate the block step by step, from the circle before it.
+                _remove_cases_since(
+                    n_before,
+                    n_space,
+                    case_day,
+                    day_weekday,
+                    inside_since,
+                    in_circle,
+                    space_weekday,
+                    added,
+                )
+                n_space = n_before
+                step_first = block_first
+                for entry in range(block_first, block_last + 1):
+                    n_space = _add_location_cases(
+                        circle_location[entry],
+                        centre,
+                        case_start,
+                        row_case,
+                        case_day,
+                        day_weekday,
+                        inside_since,
+                        in_circle,
+                        space_weekday,
+                        added,
+                        n_space,
+                    )
+                    if not closes_step[entry]:
                         continue
-                    evaluated_at[day] = entry
-                    if prospective:
-                        if day < n_days - max_days:
-                            continue
-                        llr, first, last = _best_prospective_window(
-                            day,
-                            in_circle,
+                    if n_space < n_total:  # else c == expected in any window
+                        _set_share(share, adjusted, space_weekday, weekday_total, n_space, n_total)
+                        floor = _evaluate_step(
+                            centre,
+                            step_first,
+                            entry,
                             n_space,
-                            day_prefix,
-                            log_window,
-                            log_count,
-                            xlogx,
-                            max_days,
-                            min_cases,
                             floor,
-                            adjusted,
-                            share,
-                            day_weekday,
-                            day_total,
-                        )
-                    else:
-                        llr, first, last = _best_retrospective_window(
-                            day,
+                            case_day,
+                            row_case,
+                            case_start,
+                            circle_location,
                             in_circle,
-                            n_space,
+                            share,
+                            evaluated_at,
                             day_total,
                             day_prefix,
                             log_window,
@@ -672,33 +1047,26 @@ def scan_assignment(
                             log_shortest,
                             log_count,
                             xlogx,
+                            day_weekday,
                             max_days,
+                            prospective,
                             min_cases,
-                            floor,
+                            adjusted,
+                            per_centre,
+                            best_llr,
+                            best_entry,
+                            best_first_day,
+                            best_last_day,
                             best_left,
                             best_right,
                             count,
-                            adjusted,
-                            share,
-                            day_weekday,
                             expected_prefix,
                         )
-                    if first >= 0:
-                        floor = llr
-                        if per_centre:
-                            best_llr[centre] = llr
-                            best_entry[centre] = entry
-                            best_first_day[centre] = first
-                            best_last_day[centre] = last
-            step_first = entry + 1
-        for entry in range(circle_start[centre], circle_start[centre + 1]):
-            location = circle_location[entry]
-            for i in range(case_start[location], case_start[location + 1]):
-                case = row_case[i]
-                if inside_since[case] == centre:
-                    inside_since[case] = -1
-                    in_circle[case_day[case]] -= 1
-                    space_weekday[day_weekday[case_day[case]]] -= 1
+                    step_first = entry + 1
+            block_first = block_last + 1
+        _remove_cases_since(
+            0, n_space, case_day, day_weekday, inside_since, in_circle, space_weekday, added
+        )
         overall = max(overall, floor)
     return overall
 
