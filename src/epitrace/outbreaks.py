@@ -53,9 +53,10 @@ Choices, and why:
   day of infection and another case's of the same weekday
   (``analysis/hotspots/shifts.py``). One case's places and a place's
   weekly schedule are then in the null distribution too, so neither makes
-  a cluster: the size holds on null cities; over five weeks, a planted
-  Sunday event that seeds much of the epidemic is found at p ≈ 0.1, as its
-  timing is the epidemic's (docs/accuracy.md). Not the default yet.
+  a cluster: the size holds on null cities (1 of 20 at p < 0.05 over five
+  weeks), but a planted Sunday event is found at p < 0.05 in only 7 of 20,
+  as every congregation piles onto a few Sundays in the replications too
+  (docs/accuracy.md). Not the default yet.
 - **Cases without records** (no subscriber, card or GPS record, or no stays
   in their window) are skipped and counted. The ``cases`` table gives only
   the region; a district's centroid is kilometres from any place the case
