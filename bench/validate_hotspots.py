@@ -258,7 +258,9 @@ def _case_dated_events_permuted(
     return scan_hotspots(points, replications=replications, seed=seed, timezone=timezone, crs=crs)
 
 
-def _scan_with(dated_by: str, adjust_weekday: bool = False) -> Callable[..., HotspotScan]:
+def _scan_with(
+    dated_by: str, adjust_weekday: bool = False, week_shifts: bool = False
+) -> Callable[..., HotspotScan]:
     def scan(
         events: pa.Table, replications: int, seed: int, timezone: str, crs: str
     ) -> HotspotScan:
@@ -270,24 +272,15 @@ def _scan_with(dated_by: str, adjust_weekday: bool = False) -> Callable[..., Hot
             crs=crs,
             adjust_weekday=adjust_weekday,
             dated_by=dated_by,
+            week_shifts=week_shifts,
         )
 
     return scan
 
 
-def _week_shifted(
-    events: pa.Table, replications: int, seed: int, timezone: str, crs: str
-) -> HotspotScan:
-    """Visit-dated events, whole cases moved by whole weeks in the replications."""
-    return scan_events(
-        events, replications=replications, seed=seed, timezone=timezone, crs=crs,
-        dated_by="visit", week_shifts=True,
-    )  # fmt: skip
-
-
 # Variant name -> scan; the first is what `epitrace hotspots` does.
 MODELS: dict[str, Callable[..., HotspotScan]] = {
-    "visit-dated, whole cases moved by whole weeks": _week_shifted,
+    "visit-dated, whole cases moved by whole weeks": _scan_with("visit", week_shifts=True),
     "visit-dated, plain permutation (the command's default)": _scan_with("visit"),
     "visit-dated, weekday-adjusted (--adjust-weekday)": _scan_with("visit", adjust_weekday=True),
     "case-dated, cases counted once and permuted (dated_by='case')": _scan_with("case"),

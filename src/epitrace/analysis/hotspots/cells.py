@@ -44,9 +44,9 @@ class CaseCells:
     case_day: np.ndarray  # int32[N], grouped by location, sorted by day within one
     first_day: dt.date
     n_days: int
+    source_row: np.ndarray  # int64[N], each row's row in the input table
     case_of_row: np.ndarray | None = None  # int64[N], 0 .. K - 1
     day_of_case: np.ndarray | None = None  # int32[K]
-    source_row: np.ndarray | None = None  # int64[N], each row's row in the input table
 
     @property
     def n_rows(self) -> int:
@@ -171,17 +171,24 @@ def _cases_of_rows(column: pa.ChunkedArray, day_index: np.ndarray) -> tuple[np.n
     """Each row's case number and each case's day; ``ValueError`` if a case has
     no identifier or rows on two days (a case is dated once: its places share it)."""
     case_of_row = case_numbers(column)
+    day_of_case = one_day_per_case(
+        case_of_row, day_index, "rows on different days; give each case one day"
+    )
+    return case_of_row, day_of_case.astype(np.int32)
+
+
+def one_day_per_case(case_of_row: np.ndarray, day: np.ndarray, otherwise: str) -> np.ndarray:
+    """Each case's day, from its rows' days (case numbers 0 .. K - 1); if some
+    case's rows disagree, ``ValueError``: "N case(s) have ``otherwise``"."""
     n_cases = int(case_of_row.max()) + 1
     first = np.full(n_cases, np.iinfo(np.int64).max)
     last = np.full(n_cases, np.iinfo(np.int64).min)
-    np.minimum.at(first, case_of_row, day_index)
-    np.maximum.at(last, case_of_row, day_index)
-    dated_twice = int(np.count_nonzero(first != last))
-    if dated_twice:
-        raise ValueError(
-            f"{dated_twice} case(s) have rows on different days; give each case one day"
-        )
-    return case_of_row, first.astype(np.int32)
+    np.minimum.at(first, case_of_row, day)
+    np.maximum.at(last, case_of_row, day)
+    disagree = int(np.count_nonzero(first != last))
+    if disagree:
+        raise ValueError(f"{disagree} case(s) have {otherwise}")
+    return first
 
 
 def day_start_utc(day: dt.date, timezone: str) -> dt.datetime:

@@ -285,7 +285,6 @@ def scan_hotspots(
     if week_shifts is None:
         maxima = setup.replicated_maxima(cells.days_of_cases, replications, seed)
     else:
-        assert cells.source_row is not None
         row_case, anchor = case_anchors(cases, *week_shifts, timezone, cells.source_row)
         maxima = week_shift_maxima(
             cells,

@@ -104,19 +104,22 @@ def weekday_adjusted_expected(
     return float((n_circle[used] * n_window[used] / n_weekday[used]).sum())
 
 
-def xlogx_table(n_total: int) -> np.ndarray:
-    """g[c] = c·ln c + (N−c)·ln(N−c), so an LLR costs one log instead of four."""
-    c = np.arange(n_total + 1, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        xlogx = np.where(c > 0, c * np.log(c), 0.0)
-    return xlogx + xlogx[::-1]
-
-
+@njit(cache=True)
 def count_tables(n_total: int) -> tuple[np.ndarray, np.ndarray]:
-    """ln n and ``xlogx_table`` for n = 0 .. N: what the LLR needs of the case count."""
-    with np.errstate(divide="ignore"):
-        log_count = np.log(np.arange(n_total + 1, dtype=float))
-    return log_count, xlogx_table(n_total)
+    """What the LLR needs of the case count, for n = 0 .. N: ln n, and
+    g[n] = n·ln n + (N−n)·ln(N−n), so an LLR costs one log instead of four.
+    Compiled, so that replications whose number of cases changes (week
+    shifts drop rows) can rebuild it."""
+    log_count = np.empty(n_total + 1)
+    xlogx = np.zeros(n_total + 1)
+    log_count[0] = -np.inf
+    for n in range(1, n_total + 1):
+        log_count[n] = np.log(n)
+        xlogx[n] = n * log_count[n]
+    both = np.empty(n_total + 1)
+    for n in range(n_total + 1):
+        both[n] = xlogx[n] + xlogx[n_total - n]
+    return log_count, both
 
 
 @njit(cache=True)
@@ -1071,6 +1074,43 @@ def scan_assignment(
     return overall
 
 
+@njit(cache=True)
+def scan_maximum(
+    case_day: np.ndarray,
+    row_case: np.ndarray,
+    case_start: np.ndarray,
+    circle_start: np.ndarray,
+    circle_location: np.ndarray,
+    closes_step: np.ndarray,
+    tables: tuple,
+    max_days: int,
+    prospective: bool,
+    min_cases: int,
+    adjusted: bool,
+) -> float:
+    """``scan_assignment``'s maximum alone, as a replication needs it."""
+    unused_f = np.empty(0)
+    unused_i = np.empty(0, dtype=np.int64)
+    return scan_assignment(
+        case_day,
+        row_case,
+        case_start,
+        circle_start,
+        circle_location,
+        closes_step,
+        tables,
+        max_days,
+        prospective,
+        min_cases,
+        adjusted,
+        False,
+        unused_f,
+        unused_i,
+        unused_i,
+        unused_i,
+    )
+
+
 @njit(parallel=True, cache=True)
 def max_llr_of_replications(
     permuted_days: np.ndarray,
@@ -1089,10 +1129,8 @@ def max_llr_of_replications(
     a day for every case)."""
     n_replications = permuted_days.shape[0]
     maxima = np.empty(n_replications)
-    unused_f = np.empty(0)
-    unused_i = np.empty(0, dtype=np.int64)
     for r in prange(n_replications):
-        maxima[r] = scan_assignment(
+        maxima[r] = scan_maximum(
             permuted_days[r],
             row_case,
             case_start,
@@ -1104,10 +1142,5 @@ def max_llr_of_replications(
             prospective,
             min_cases,
             adjusted,
-            False,
-            unused_f,
-            unused_i,
-            unused_i,
-            unused_i,
         )
     return maxima

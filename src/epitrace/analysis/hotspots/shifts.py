@@ -29,9 +29,14 @@ import numpy as np
 import pyarrow as pa
 from numba import njit, prange
 
-from epitrace.analysis.hotspots.cells import CaseCells, case_numbers, local_day_ordinals
+from epitrace.analysis.hotspots.cells import (
+    CaseCells,
+    case_numbers,
+    local_day_ordinals,
+    one_day_per_case,
+)
 from epitrace.analysis.hotspots.circles import Circles
-from epitrace.analysis.hotspots.scan import day_tables, scan_assignment
+from epitrace.analysis.hotspots.scan import count_tables, day_tables, scan_maximum
 
 WEEK = 7
 # Shift matrices are generated in blocks of about this many values.
@@ -52,21 +57,6 @@ def week_shifts(anchor_day: np.ndarray, replications: int, rng: np.random.Genera
         drawn = rng.permuted(np.tile(anchor[cases], (replications, 1)), axis=1)
         shifts[:, cases] = drawn - anchor[cases]
     return shifts
-
-
-@njit(cache=True)
-def _count_tables(n_total: int) -> tuple[np.ndarray, np.ndarray]:
-    """``scan.count_tables`` compiled: ln n and n ln n + (N − n) ln(N − n)."""
-    log_count = np.empty(n_total + 1)
-    xlogx = np.zeros(n_total + 1)
-    log_count[0] = -np.inf
-    for n in range(1, n_total + 1):
-        log_count[n] = np.log(n)
-        xlogx[n] = n * log_count[n]
-    both = xlogx.copy()
-    for n in range(n_total + 1):
-        both[n] = xlogx[n] + xlogx[n_total - n]
-    return log_count, both
 
 
 @njit(cache=True)
@@ -116,11 +106,10 @@ def _max_llr_of_moved(
     totals = np.zeros(n_days, dtype=np.int64)
     for d in day:
         totals[d] += 1
-    log_count, xlogx = _count_tables(day.size)
+    log_count, xlogx = count_tables(day.size)
     tables = day_tables(totals, max_days, first_weekday, log_count, xlogx)
-    unused_f = np.empty(0)
-    unused_i = np.empty(0, dtype=np.int64)
-    return scan_assignment(
+    # Every moved row is its own event, as in the plain scan.
+    return scan_maximum(
         day,
         np.arange(day.size),
         start,
@@ -132,11 +121,6 @@ def _max_llr_of_moved(
         prospective,
         min_cases,
         False,
-        False,
-        unused_f,
-        unused_i,
-        unused_i,
-        unused_i,
     )
 
 
@@ -189,16 +173,8 @@ def case_anchors(
             raise ValueError(f"cases lack column {name!r}")
     case_of_row = case_numbers(cases.column(case_column))
     anchor_of_row = local_day_ordinals(cases.column(anchor_column), timezone, anchor_column)
-    n_cases = int(case_of_row.max()) + 1
-    anchor = np.full(n_cases, np.iinfo(np.int64).max)
-    latest = np.full(n_cases, np.iinfo(np.int64).min)
-    np.minimum.at(anchor, case_of_row, anchor_of_row)
-    np.maximum.at(latest, case_of_row, anchor_of_row)
-    if (anchor != latest).any():
-        raise ValueError(
-            f"{int(np.count_nonzero(anchor != latest))} case(s) have rows with different "
-            f"{anchor_column} days; a case has one anchor"
-        )
+    disagreeing = f"rows with different {anchor_column} days; a case has one anchor"
+    anchor = one_day_per_case(case_of_row, anchor_of_row, disagreeing)
     return case_of_row[order], anchor
 
 
@@ -217,13 +193,14 @@ def week_shift_maxima(
     """The maximum LLR of each of ``replications`` week-shift replications."""
     rng = np.random.default_rng(seed)
     block = max(1, PERMUTATION_BLOCK_VALUES // max(anchor.size, 1))
+    row_day = cells.case_day.astype(np.int64)
     maxima = []
     for done in range(0, replications, block):
         shifts = week_shifts(anchor, min(block, replications - done), rng)
         maxima.append(
             max_llr_of_week_shifts(
                 shifts,
-                cells.case_day.astype(np.int64),
+                row_day,
                 row_case,
                 cells.case_start,
                 circles.start,
