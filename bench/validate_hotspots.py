@@ -288,6 +288,16 @@ MODELS: dict[str, Callable[..., HotspotScan]] = {
 }
 
 
+def simulated_with(city: Path, config: SimulationConfig) -> bool:
+    """Whether ``city`` holds a finished simulation with exactly ``config``'s settings."""
+    try:
+        manifest = json.loads((city / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return False
+    wanted = json.loads(json.dumps(asdict(config), default=str))
+    return manifest.get("config") == wanted
+
+
 def summary(runs: list[Run]) -> str:
     lines = [
         "| outbreak | variant | seeds | cases (median) | events (median) | "
@@ -343,13 +353,20 @@ def main() -> int:
     parser.add_argument("--truth-visits", action="store_true")
     parser.add_argument("--only", choices=["clustered", "null"], default=None)
     parser.add_argument("--json", type=Path, default=None, help="write every run here")
+    parser.add_argument(
+        "--cities",
+        type=Path,
+        default=None,
+        help="keep the simulated cities here ({outbreak}-{seed}/) and reuse those whose "
+        "manifest has the same settings; by default they go to a temporary folder",
+    )
     args = parser.parse_args()
 
     names = list(MODELS)
     chosen = [names[int(i)] for i in args.models.split(",")] if args.models else names
     models = {name: MODELS[name] for name in chosen}
     runs: list[Run] = []
-    workdir = Path(tempfile.mkdtemp(prefix="validate-hotspots-"))
+    workdir = args.cities or Path(tempfile.mkdtemp(prefix="validate-hotspots-"))
     outbreaks = [args.only] if args.only else ["clustered", "null"]
     try:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
@@ -364,17 +381,21 @@ def main() -> int:
                     superspreading_from_day=args.event_from_day,
                 )
                 city = workdir / f"{outbreak}-{seed}"
-                simulate_city(config, city, fmt="parquet")
+                if not simulated_with(city, config):
+                    shutil.rmtree(city, ignore_errors=True)
+                    simulate_city(config, city, fmt="parquet")
                 for run in validate_city(
                     city, seed, outbreak, args.replications, args.truth_visits, models
                 ):
                     runs.append(run)
                     print(json.dumps(asdict(run)), flush=True)
-                shutil.rmtree(city)
+                if args.cities is None:
+                    shutil.rmtree(city)
             if args.json is not None:
                 args.json.write_text(json.dumps([asdict(r) for r in runs], indent=1))
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if args.cities is None:
+            shutil.rmtree(workdir, ignore_errors=True)
     print(
         f"\n{args.residents} residents x {args.days} days from {args.start}, "
         f"{args.replications} replications, seeds {args.first_seed}.."

@@ -89,6 +89,10 @@ from epitrace.providers.dataset import DatasetStore, UnknownSubject
 EXPOSURE_DAYS_BEFORE = 14  # longest usual incubation period of COVID-19
 MEDIAN_INCUBATION_DAYS = 5  # onset − this = most likely day of infection
 ASYMPTOMATIC_TEST_LAG_DAYS = 3  # confirmation − onset, typical (1 + Poisson(2))
+# A window begins at most this many days before its likely day of infection
+# (onset − 14 against onset − 5; confirmation − 14 against confirmation − 8):
+# a case anchored sooner after the period's start had its window cut by it.
+WINDOW_DAYS_BEFORE_ANCHOR = EXPOSURE_DAYS_BEFORE - MEDIAN_INCUBATION_DAYS
 NIGHT_HOUR = 3  # a stay that covers 03:00 local is the night, at home
 DEDUP_GRID_M = 100.0  # unnamed stays of one case within this square are one place
 # Weekly schedules of places are not outbreaks (module docstring, docs/accuracy.md).
@@ -382,6 +386,9 @@ def scan_events(
         adjust_weekday=adjust_weekday,
         case_column="case_id" if dated_by == "case" else None,
         week_shifts=("case_id", "likely_infection") if week_shifts else None,
+        movable_from=(
+            first_day + dt.timedelta(days=WINDOW_DAYS_BEFORE_ANCHOR) if week_shifts else None
+        ),
     )
 
 

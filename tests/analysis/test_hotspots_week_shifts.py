@@ -160,3 +160,72 @@ def test_week_shifts_do_not_combine_with_cases_counted_once() -> None:
         scan_hotspots(
             events, replications=9, case_column="case_id", week_shifts=("case_id", "anchor")
         )
+
+
+def test_cases_outside_the_movable_mask_keep_their_days_and_lend_no_anchor() -> None:
+    rng = np.random.default_rng(3)
+    anchor = FIRST_DAY.toordinal() + rng.integers(0, DAYS, 60)
+    movable = anchor >= FIRST_DAY.toordinal() + 9
+    shifts = week_shifts(anchor, 20, rng, movable)
+    assert (shifts[:, ~movable] == 0).all()
+    for row in anchor + shifts:
+        for weekday in range(7):
+            mine = movable & (anchor % 7 == weekday)
+            assert sorted(row[mine]) == sorted(anchor[mine])
+    assert (shifts[:, movable] != 0).any()
+
+
+def with_anchors(events: pa.Table, days: list[int]) -> pa.Table:
+    """The events with case i's anchor on day ``days[i % len(days)]`` of the period."""
+    cases = sorted(set(events["case_id"].to_pylist()))
+    anchors = {c: FIRST_DAY + dt.timedelta(days=days[i % len(days)]) for i, c in enumerate(cases)}
+    return events.set_column(
+        events.schema.get_field_index("anchor"),
+        "anchor",
+        pa.array([anchors[c] for c in events["case_id"].to_pylist()], pa.date32()),
+    )
+
+
+def test_cases_anchored_before_movable_from_stay_in_every_replication() -> None:
+    """Every anchor before ``movable_from``: each replication is the observed
+    data (p = 1); from the first day on, the same cases move."""
+    events = routine_events(np.random.default_rng(6))
+    settings = {
+        "replications": 19,
+        "seed": 0,
+        "first_day": FIRST_DAY,
+        "last_day": FIRST_DAY + dt.timedelta(days=DAYS - 1),
+        "week_shifts": ("case_id", "anchor"),
+    }
+    still = scan_hotspots(events, movable_from=FIRST_DAY + dt.timedelta(days=DAYS), **settings)
+    np.testing.assert_allclose(still.replicated_maxima, still.clusters[0].llr, rtol=1e-9)
+    assert still.clusters[0].p_value == 1.0
+    moving = scan_hotspots(events, movable_from=FIRST_DAY, **settings)
+    assert not np.allclose(moving.replicated_maxima, moving.clusters[0].llr)
+
+
+def test_scan_events_keeps_cases_whose_windows_the_period_cut_in_place() -> None:
+    """``scan_events(week_shifts=True)``: a case anchored within 9 days of the
+    period's start (its window, from 9 days before the anchor, began before
+    the period) is not moved; later ones are."""
+    from epitrace.outbreaks import scan_events
+
+    def as_traced(events: pa.Table) -> pa.Table:
+        noon = dt.time(12, tzinfo=dt.timezone(dt.timedelta(hours=9)))
+        ts = [dt.datetime.combine(d, noon) for d in events["day"].to_pylist()]
+        anchors = [dt.datetime.combine(d, noon) for d in events["anchor"].to_pylist()]
+        utc = pa.timestamp("us", tz="UTC")
+        return pa.table({
+            "lat": events["lat"], "lon": events["lon"], "case_id": events["case_id"],
+            "ts": pa.array(ts, utc), "likely_infection": pa.array(anchors, utc),
+        })  # fmt: skip
+
+    base = routine_events(np.random.default_rng(7))
+    early = as_traced(with_anchors(base, list(range(9))))
+    first = min(early["ts"].to_pylist()).astimezone(dt.timezone(dt.timedelta(hours=9))).date()
+    assert first >= FIRST_DAY  # so every anchor is within 9 days of the period's start
+    still = scan_events(early, replications=19, week_shifts=True)
+    assert still.clusters[0].p_value == 1.0
+    later = as_traced(with_anchors(base, list(range(9, DAYS))))
+    moving = scan_events(later, replications=19, week_shifts=True)
+    assert not np.allclose(moving.replicated_maxima, moving.clusters[0].llr)

@@ -118,6 +118,7 @@ def find_hotspots(
     adjust_weekday: bool = False,
     case_column: str | None = None,
     week_shifts: tuple[str, str] | None = None,
+    movable_from: dt.date | None = None,
 ) -> pa.Table:
     """Space-time clusters of ``cases`` by Kulldorff's permutation scan statistic.
 
@@ -198,6 +199,10 @@ def find_hotspots(
       (``shifts.py``). The null distribution so keeps what the plain
       permutation breaks: one case's events belong together, and places keep
       weekly schedules. Not with ``case_column`` or ``adjust_weekday``.
+    - ``movable_from`` (None): with ``week_shifts``, cases whose anchor is
+      before this day stay in place in every replication (their windows
+      began before the study period, so their events are not those of a
+      case at another time; see ``shifts.py``). None: every case moves.
 
     Returns a ``hotspots`` table; empty when no circle of at most
     ``max_share_of_cases`` holds ``min_cases`` cases above expectation (e.g. a
@@ -222,6 +227,7 @@ def find_hotspots(
         adjust_weekday=adjust_weekday,
         case_column=case_column,
         week_shifts=week_shifts,
+        movable_from=movable_from,
     ).to_table()
 
 
@@ -244,13 +250,14 @@ def scan_hotspots(
     adjust_weekday: bool = False,
     case_column: str | None = None,
     week_shifts: tuple[str, str] | None = None,
+    movable_from: dt.date | None = None,
 ) -> HotspotScan:
     """``find_hotspots`` with the details: LLRs, locations and replicated maxima.
 
     ``adjust_weekday`` adjusts the expected counts for space by day-of-week
     interaction and permutes dates only within weekdays; ``case_column``
-    permutes whole cases; ``week_shifts`` moves whole cases by whole weeks
-    (see find_hotspots).
+    permutes whole cases; ``week_shifts`` moves whole cases by whole weeks,
+    those anchored from ``movable_from`` on (see find_hotspots).
     """
     _check_parameters(max_radius_m, max_share_of_cases, max_days, min_cases, replications)
     if week_shifts is not None and (case_column is not None or adjust_weekday):
@@ -296,6 +303,7 @@ def scan_hotspots(
             min_cases=min_cases,
             replications=replications,
             seed=seed,
+            movable=None if movable_from is None else anchor >= movable_from.toordinal(),
         )
     clusters = _non_overlapping_clusters(
         best, circles, cells, centre_lat, centre_lon, maxima, max_clusters, adjust_weekday

@@ -21,6 +21,17 @@ weekday and moves each case's rows by the difference; rows moved out of the
 study period drop out of that replication (as they would have been cut off
 had the case been infected then). Days' totals then differ per replication,
 so each replication rebuilds its day tables.
+
+A case whose traced window began before the study period is different: its
+events could only be its visits inside the period, so the tracing's
+"visit nearest the anchor" fell later than it would have (docs/accuracy.md:
+cases with anchors in the first days of a five-week city have their events
+1.3–3.5 days after the anchor and bunched within fewer days; later cases'
+sit 0.4 days before it). Moved into the middle of the period, such a case
+would be a tighter bunch of events than any case there is, and the
+replicated maxima too high (the test conservative: null cities' p-values
+had median 0.66). Those cases (anchor before ``movable_from``) stay where
+they are in every replication; the others are exchanged among themselves.
 """
 
 from __future__ import annotations
@@ -43,15 +54,23 @@ WEEK = 7
 PERMUTATION_BLOCK_VALUES = 4_000_000
 
 
-def week_shifts(anchor_day: np.ndarray, replications: int, rng: np.random.Generator) -> np.ndarray:
+def week_shifts(
+    anchor_day: np.ndarray,
+    replications: int,
+    rng: np.random.Generator,
+    movable: np.ndarray | None = None,
+) -> np.ndarray:
     """``replications`` rows of one shift per case, in days (whole weeks): each
     row permutes the anchors (proleptic ordinals) among cases whose anchors
-    share a weekday; a case's shift is its new anchor minus its own."""
+    share a weekday; a case's shift is its new anchor minus its own. Cases
+    outside ``movable`` (a mask; all by default) keep shift 0 and lend no
+    anchor to the others."""
     anchor = np.asarray(anchor_day, dtype=np.int64)
     shifts = np.zeros((replications, anchor.size), dtype=np.int64)
     weekday = anchor % WEEK
-    for stratum in np.unique(weekday):
-        cases = np.flatnonzero(weekday == stratum)
+    moves = np.ones(anchor.size, dtype=bool) if movable is None else np.asarray(movable, bool)
+    for stratum in np.unique(weekday[moves]):
+        cases = np.flatnonzero((weekday == stratum) & moves)
         if cases.size < 2:
             continue
         drawn = rng.permuted(np.tile(anchor[cases], (replications, 1)), axis=1)
@@ -189,14 +208,16 @@ def week_shift_maxima(
     min_cases: int,
     replications: int,
     seed: int,
+    movable: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The maximum LLR of each of ``replications`` week-shift replications."""
+    """The maximum LLR of each of ``replications`` week-shift replications
+    (only the cases in the ``movable`` mask move)."""
     rng = np.random.default_rng(seed)
     block = max(1, PERMUTATION_BLOCK_VALUES // max(anchor.size, 1))
     row_day = cells.case_day.astype(np.int64)
     maxima = []
     for done in range(0, replications, block):
-        shifts = week_shifts(anchor, min(block, replications - done), rng)
+        shifts = week_shifts(anchor, min(block, replications - done), rng, movable)
         maxima.append(
             max_llr_of_week_shifts(
                 shifts,
