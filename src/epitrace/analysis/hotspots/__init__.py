@@ -13,5 +13,14 @@ from epitrace.analysis.hotspots.clusters import (
     scan_hotspots,
 )
 from epitrace.analysis.hotspots.grid import gi_star, grid_counts
+from epitrace.analysis.hotspots.population import scan_population
 
-__all__ = ["Cluster", "HotspotScan", "find_hotspots", "gi_star", "grid_counts", "scan_hotspots"]
+__all__ = [
+    "Cluster",
+    "HotspotScan",
+    "find_hotspots",
+    "gi_star",
+    "grid_counts",
+    "scan_hotspots",
+    "scan_population",
+]

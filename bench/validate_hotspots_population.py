@@ -1,0 +1,357 @@
+"""Validation of the space-time Poisson scan against people present
+(``analysis/hotspots/population.py``; docs/accuracy.md).
+
+    .venv/bin/python bench/validate_hotspots_population.py [--seeds 20] [--days 35]
+        [--event-from-day 15] [--null-attack-rate 0.08] [--replications 999]
+        [--cities DIR] [--json FILE]
+
+The cities are those of ``bench/validate_hotspots.py`` (same settings, same
+seeds; ``--cities`` shares its folder). The Poisson model needs case events and
+presence counted the same way, so each city is scanned with two such pairs,
+each case event dated by its stay and kept only within ``--around`` days of
+its case's likely day of infection (onset - 5 days; the days on which a case's
+whereabouts say where it was infected):
+
+- **places** (the statistic alone): case events are the cases' true daytime
+  visits (``truth/visits``, a visit that does not cover 03:00) in their
+  exposure windows, one per case, place and day; presence is the distinct
+  residents with such a visit per place and day. The truth stands in for a
+  carrier that locates everyone as well as the events are located.
+- **carrier cells** (what carriers could give): every subscriber's cell with
+  the most records in each daytime hour (07-21 h), in 250 m squares; presence
+  is the distinct subscribers per square and day, and a case's events are its
+  own squares and days.
+
+Scored as ``bench/validate_hotspots.py`` does: a hit when the most likely
+cluster has p < 0.05 and holds the planted place (within its radius plus an
+area's half-diagonal) and day; a false alarm when a null city's does. Also
+reported for the clustered cities: whether the planted event is in *any*
+cluster at p < 0.05, and whether a significant top cluster is a real outbreak
+(truth: at least 5 infections at one place in its circle within 3 days of its
+window); the simulated epidemic has outbreaks of its own at offices and
+restaurants besides the planted one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import shutil
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+from pyproj import Transformer
+
+sys.path.insert(0, str(Path(__file__).parent))
+from epitrace.analysis.hotspots.cells import project
+from epitrace.analysis.hotspots.population import AREA_M, scan_population
+from epitrace.formats.readers import read_dataset_table
+from epitrace.outbreaks import dataset_settings, exposure_windows
+from epitrace.simulate import SimulationConfig, simulate_city
+from validate_hotspots import metres_between, planted_event, simulated_with
+
+SIGNIFICANCE = 0.05
+REAL_OUTBREAK = 5  # true infections at one place in a cylinder (± 3 days) make it real
+DAYTIME_HOURS = (7, 21)  # carrier records from 07:00 to 21:59 local
+# A visit that covers 03:00 local is the night (the events leave it out too).
+NOT_NIGHT = """NOT ((date_trunc('day', v.start) + INTERVAL 3 HOUR > v.start
+                AND date_trunc('day', v.start) + INTERVAL 3 HOUR < v."end")
+             OR (date_trunc('day', v.start) + INTERVAL 27 HOUR > v.start
+                AND date_trunc('day', v.start) + INTERVAL 27 HOUR < v."end"))"""
+
+
+@dataclass
+class Run:
+    seed: int
+    outbreak: str
+    variant: str
+    events: int
+    top_cases: int
+    top_expected: float
+    top_llr: float
+    top_p: float
+    top_radius_m: float
+    top_days: str
+    contains_event: bool
+    event_rank: int  # of the first cluster holding the planted event (0: none)
+    event_p: float
+    top_infections: int  # most true infections at one place in the top cylinder (±3 days)
+
+    @property
+    def significant(self) -> bool:
+        return self.top_p < SIGNIFICANCE
+
+    @property
+    def hit(self) -> bool:
+        return self.significant and self.contains_event
+
+
+def _connection(timezone: str, city: Path, cases: pa.Table) -> duckdb.DuckDBPyConnection:
+    connection = duckdb.connect()
+    connection.sql(f"SET TimeZone='{timezone}'")
+    windows = exposure_windows(cases, timezone)
+    connection.register(
+        "windows",
+        pa.table(
+            {
+                "case_id": [w.case_id for w in windows],
+                "person_ref": [w.person_ref for w in windows],
+                "window_start": [w.start for w in windows],
+                "window_end": [w.end for w in windows],
+                "likely_infection": [w.likely_infection for w in windows],
+            }
+        ),
+    )
+    return connection
+
+
+def place_pairs(connection: duckdb.DuckDBPyConnection, city: Path, period: tuple[dt.date, dt.date]):
+    """Case events and presence from the true daytime visits at places."""
+    first, last = period
+    connection.sql(f"""
+        CREATE OR REPLACE TEMP VIEW daytime AS
+        SELECT v.person_ref, v.place_id, v.start, CAST(v.start AS DATE) AS day, p.lat, p.lon
+        FROM '{city}/truth/visits.parquet' v JOIN '{city}/truth/places.parquet' p USING (place_id)
+        WHERE {NOT_NIGHT} AND CAST(v.start AS DATE) BETWEEN DATE '{first}' AND DATE '{last}'""")
+    presence = connection.sql(
+        "SELECT lat, lon, day, count(DISTINCT person_ref)::BIGINT AS persons "
+        "FROM daytime GROUP BY ALL"
+    ).to_arrow_table()
+    events = connection.sql("""
+        SELECT w.case_id, min(d.start) AS ts, any_value(d.lat) AS lat, any_value(d.lon) AS lon,
+               any_value(w.likely_infection) AS likely_infection
+        FROM daytime d JOIN windows w ON d.person_ref = w.person_ref
+             AND d.start >= w.window_start AND d.start < w.window_end
+        GROUP BY w.case_id, d.place_id, d.day""").to_arrow_table()
+    return events, presence
+
+
+def carrier_pairs(
+    connection: duckdb.DuckDBPyConnection, city: Path, crs: str, period: tuple[dt.date, dt.date]
+):
+    """Case events and presence from each subscriber's main cell per daytime hour."""
+    first, last = period
+    cells = connection.sql(
+        f"SELECT carrier, cell_id, lat, lon FROM '{city}/cells.parquet'"
+    ).to_arrow_table()
+    x, y = project(cells["lat"].to_numpy(), cells["lon"].to_numpy(), crs)
+    centre_x = (np.floor(x / AREA_M) + 0.5) * AREA_M
+    centre_y = (np.floor(y / AREA_M) + 0.5) * AREA_M
+    lon, lat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(centre_x, centre_y)
+    connection.register(
+        "squares",
+        pa.table(
+            {"carrier": cells["carrier"], "cell_id": cells["cell_id"], "lat": lat, "lon": lon}
+        ),
+    )
+    low, high = DAYTIME_HOURS
+    connection.sql(f"""
+        CREATE OR REPLACE TEMP TABLE hourly AS
+        WITH per_hour AS (
+            SELECT carrier, subscriber, date_trunc('hour', ts) AS hour, cell_id, count(*) AS records
+            FROM '{city}/telecom_records.parquet'
+            WHERE hour(ts) BETWEEN {low} AND {high}
+              AND CAST(ts AS DATE) BETWEEN DATE '{first}' AND DATE '{last}'
+            GROUP BY ALL),
+        main AS (SELECT carrier, subscriber, hour, arg_max(cell_id, records) AS cell_id
+                 FROM per_hour GROUP BY ALL)
+        SELECT m.carrier, m.subscriber, CAST(m.hour AS DATE) AS day, min(m.hour) AS ts, s.lat, s.lon
+        FROM main m JOIN squares s USING (carrier, cell_id) GROUP BY ALL""")
+    presence = connection.sql(
+        "SELECT lat, lon, day, count(*)::BIGINT AS persons FROM hourly GROUP BY ALL"
+    ).to_arrow_table()
+    events = connection.sql(f"""
+        SELECT w.case_id, h.ts, h.lat, h.lon, w.likely_infection
+        FROM hourly h JOIN '{city}/subscribers.parquet' s USING (carrier, subscriber)
+             JOIN windows w ON w.person_ref = s.person_ref
+        WHERE h.ts >= w.window_start AND h.ts < w.window_end""").to_arrow_table()
+    return events, presence
+
+
+def near_likely_infection(events: pa.Table, days: int, timezone: str) -> pa.Table:
+    """The events within ``days`` of their case's likely day of infection."""
+    connection = duckdb.connect()
+    connection.sql(f"SET TimeZone='{timezone}'")
+    connection.register("events", events)
+    return connection.sql(
+        "SELECT * FROM events WHERE abs(date_diff('day', CAST(likely_infection AS DATE), "
+        f"CAST(ts AS DATE))) <= {days}"
+    ).to_arrow_table()
+
+
+def scan_city(city: Path, seed: int, outbreak: str, args: argparse.Namespace) -> list[Run]:
+    timezone, crs = dataset_settings(city)
+    loaded = read_dataset_table(city, "cases")
+    assert loaded is not None
+    cases = loaded.raise_for_problems()
+    event = planted_event(city) if outbreak == "clustered" else None
+    period = (args.start, args.start + dt.timedelta(days=args.days - 1))
+    connection = _connection(timezone, city, cases)
+    infections = true_infections(connection, city)
+    pairs = {
+        "places": place_pairs(connection, city, period),
+        "carrier cells": carrier_pairs(connection, city, crs, period),
+    }
+    runs = []
+    for variant, (events, presence) in pairs.items():
+        kept = near_likely_infection(events, args.around, timezone)
+        scan = scan_population(
+            kept,
+            presence,
+            replications=args.replications,
+            seed=seed,
+            max_days=args.max_days,
+            crs=crs,
+            timezone=timezone,
+            first_day=period[0],
+            last_day=period[1],
+        )
+        top = scan.clusters[0] if scan.clusters else None
+        holding = [i for i, c in enumerate(scan.clusters) if event and holds(c, event)]
+        contains = bool(holding) and holding[0] == 0
+        runs.append(
+            Run(
+                seed=seed,
+                outbreak=outbreak,
+                variant=variant,
+                events=kept.num_rows,
+                top_cases=top.cases if top else 0,
+                top_expected=round(top.expected, 2) if top else 0.0,
+                top_llr=round(top.llr, 2) if top else 0.0,
+                top_p=float(top.p_value) if top else 1.0,
+                top_radius_m=round(top.radius_m) if top else 0.0,
+                top_days=f"{top.first_day}..{top.last_day}" if top else "",
+                contains_event=contains,
+                event_rank=holding[0] + 1 if holding else 0,
+                event_p=float(scan.clusters[holding[0]].p_value) if holding else 1.0,
+                top_infections=infections_at_one_place(top, infections) if top else 0,
+            )
+        )
+    return runs
+
+
+def holds(cluster, event: dict) -> bool:
+    """Whether the cluster's circle (plus an area's half-diagonal) and days hold the event."""
+    reach = cluster.radius_m + AREA_M / np.sqrt(2) + 1.0
+    return bool(
+        metres_between(cluster.lat, cluster.lon, event["lat"], event["lon"]) <= reach
+        and cluster.first_day <= event["day"] <= cluster.last_day
+    )
+
+
+def true_infections(connection: duckdb.DuckDBPyConnection, city: Path) -> list[dict]:
+    """Infections at places (truth): place, coordinates, local day."""
+    return (
+        connection.sql(f"""
+        SELECT i.place_id, p.lat, p.lon, CAST(i.ts AS DATE) AS day
+        FROM '{city}/truth/infections.parquet' i JOIN '{city}/truth/places.parquet' p
+             USING (place_id)""")
+        .to_arrow_table()
+        .to_pylist()
+    )
+
+
+def infections_at_one_place(cluster, infections: list[dict], slack_days: int = 3) -> int:
+    """The most true infections at one place inside the cluster's circle, infected
+    within ``slack_days`` of its window: whether it is a real outbreak."""
+    first = cluster.first_day - dt.timedelta(days=slack_days)
+    last = cluster.last_day + dt.timedelta(days=slack_days)
+    reach = cluster.radius_m + AREA_M / np.sqrt(2) + 1.0
+    per_place: dict[str, int] = {}
+    for row in infections:
+        if first <= row["day"] <= last and (
+            metres_between(cluster.lat, cluster.lon, row["lat"], row["lon"]) <= reach
+        ):
+            per_place[row["place_id"]] = per_place.get(row["place_id"], 0) + 1
+    return max(per_place.values(), default=0)
+
+
+def summary(runs: list[Run]) -> str:
+    lines = [
+        "| outbreak | events and presence | seeds | top cluster p < 0.05 | planted event found "
+        "| planted event in any cluster at p < 0.05 | top cluster p < 0.05 a real outbreak |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for outbreak in ("clustered", "null"):
+        for variant in dict.fromkeys(r.variant for r in runs):
+            group = [r for r in runs if r.outbreak == outbreak and r.variant == variant]
+            if not group:
+                continue
+            n, significant = len(group), sum(r.significant for r in group)
+            hits = sum(r.hit for r in group)
+            found = f"{hits}/{n} ({100 * hits / n:.0f} %)" if outbreak == "clustered" else "-"
+            anywhere = sum(r.event_rank > 0 and r.event_p < SIGNIFICANCE for r in group)
+            real = sum(r.significant and r.top_infections >= REAL_OUTBREAK for r in group)
+            extra = f"{anywhere}/{n} | {real}/{n}" if outbreak == "clustered" else "- | -"
+            lines.append(
+                f"| {outbreak} | {variant} | {n} | {significant}/{n} "
+                f"({100 * significant / n:.0f} %) | {found} | {extra} |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--first-seed", type=int, default=1)
+    parser.add_argument("--residents", type=int, default=2500)
+    parser.add_argument("--days", type=int, default=35)
+    parser.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2020, 2, 15))
+    parser.add_argument("--event-from-day", type=int, default=15)
+    parser.add_argument("--null-attack-rate", type=float, default=0.08)
+    parser.add_argument("--replications", type=int, default=999)
+    parser.add_argument("--max-days", type=int, default=1, help="longest time window, days")
+    parser.add_argument(
+        "--around", type=int, default=3, help="keep events this many days from the likely infection"
+    )
+    parser.add_argument("--cities", type=Path, default=None, help="as bench/validate_hotspots.py")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+
+    workdir = args.cities or Path(tempfile.mkdtemp(prefix="validate-population-"))
+    runs: list[Run] = []
+    try:
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
+            for outbreak in ("clustered", "null"):
+                config = SimulationConfig(
+                    residents=args.residents,
+                    days=args.days,
+                    seed=seed,
+                    start=args.start,
+                    outbreak=outbreak,  # type: ignore[arg-type]
+                    null_attack_rate=args.null_attack_rate,
+                    superspreading_from_day=args.event_from_day,
+                )
+                city = workdir / f"{outbreak}-{seed}"
+                if not simulated_with(city, config):
+                    shutil.rmtree(city, ignore_errors=True)
+                    simulate_city(config, city, fmt="parquet")
+                for run in scan_city(city, seed, outbreak, args):
+                    runs.append(run)
+                    print(json.dumps(asdict(run)), flush=True)
+                if args.cities is None:
+                    shutil.rmtree(city)
+            if args.json is not None:
+                args.json.write_text(json.dumps([asdict(r) for r in runs], indent=1))
+    finally:
+        if args.cities is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(
+        f"\n{args.residents} residents x {args.days} days from {args.start}, event from day "
+        f"{args.event_from_day}, null attack rate {args.null_attack_rate}, "
+        f"{args.replications} replications, windows up to {args.max_days} day(s), events "
+        f"within {args.around} days of the likely infection, seeds {args.first_seed}.."
+        f"{args.first_seed + args.seeds - 1}\n"
+    )
+    print(summary(runs))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
