@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/validate_hotspots.py [--seeds 20] [--residents 2500]
         [--days 14] [--start 2020-02-15] [--replications 999] [--json FILE]
+        [--event-from-day 1] [--null-attack-rate 0.04] [--models 0,1] [--cities DIR]
 
 For each seed, two cities are simulated with the same settings: one with the
 default clustered outbreak and its planted superspreading event (a church
@@ -22,7 +23,8 @@ parameters. The truth is read only to score:
 and its cases (median incubation 5 days, confirmation about 3 days after
 onset) can be confirmed within the period; started on a Monday, a 14-day city
 confirms few of them before it ends and there is little to find. Cities are
-written to a temporary folder and removed after each seed.
+written to a temporary folder and removed after each seed, or kept in
+``--cities`` and reused by later runs with the same settings.
 
 Each events table is scanned four ways (``MODELS``):
 
@@ -52,7 +54,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -288,6 +290,37 @@ MODELS: dict[str, Callable[..., HotspotScan]] = {
 }
 
 
+def simulated_cities(
+    args: argparse.Namespace, outbreaks: list[str]
+) -> Iterator[tuple[int, str, Path]]:
+    """(seed, outbreak, city folder) for each seed and outbreak of ``args``,
+    simulated unless ``args.cities`` already holds it with these settings;
+    without ``args.cities`` each city is deleted once used."""
+    workdir = args.cities or Path(tempfile.mkdtemp(prefix="validate-hotspots-"))
+    try:
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
+            for outbreak in outbreaks:
+                config = SimulationConfig(
+                    residents=args.residents,
+                    days=args.days,
+                    seed=seed,
+                    start=args.start,
+                    outbreak=outbreak,  # type: ignore[arg-type]
+                    null_attack_rate=args.null_attack_rate,
+                    superspreading_from_day=args.event_from_day,
+                )
+                city = workdir / f"{outbreak}-{seed}"
+                if not simulated_with(city, config):
+                    shutil.rmtree(city, ignore_errors=True)
+                    simulate_city(config, city, fmt="parquet")
+                yield seed, outbreak, city
+                if args.cities is None:
+                    shutil.rmtree(city)
+    finally:
+        if args.cities is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
 def simulated_with(city: Path, config: SimulationConfig) -> bool:
     """Whether ``city`` holds a finished simulation with exactly ``config``'s settings."""
     try:
@@ -366,36 +399,15 @@ def main() -> int:
     chosen = [names[int(i)] for i in args.models.split(",")] if args.models else names
     models = {name: MODELS[name] for name in chosen}
     runs: list[Run] = []
-    workdir = args.cities or Path(tempfile.mkdtemp(prefix="validate-hotspots-"))
     outbreaks = [args.only] if args.only else ["clustered", "null"]
-    try:
-        for seed in range(args.first_seed, args.first_seed + args.seeds):
-            for outbreak in outbreaks:
-                config = SimulationConfig(
-                    residents=args.residents,
-                    days=args.days,
-                    seed=seed,
-                    start=args.start,
-                    outbreak=outbreak,  # type: ignore[arg-type]
-                    null_attack_rate=args.null_attack_rate,
-                    superspreading_from_day=args.event_from_day,
-                )
-                city = workdir / f"{outbreak}-{seed}"
-                if not simulated_with(city, config):
-                    shutil.rmtree(city, ignore_errors=True)
-                    simulate_city(config, city, fmt="parquet")
-                for run in validate_city(
-                    city, seed, outbreak, args.replications, args.truth_visits, models
-                ):
-                    runs.append(run)
-                    print(json.dumps(asdict(run)), flush=True)
-                if args.cities is None:
-                    shutil.rmtree(city)
-            if args.json is not None:
-                args.json.write_text(json.dumps([asdict(r) for r in runs], indent=1))
-    finally:
-        if args.cities is None:
-            shutil.rmtree(workdir, ignore_errors=True)
+    for seed, outbreak, city in simulated_cities(args, outbreaks):
+        for run in validate_city(
+            city, seed, outbreak, args.replications, args.truth_visits, models
+        ):
+            runs.append(run)
+            print(json.dumps(asdict(run)), flush=True)
+        if args.json is not None:
+            args.json.write_text(json.dumps([asdict(r) for r in runs], indent=1))
     print(
         f"\n{args.residents} residents x {args.days} days from {args.start}, "
         f"{args.replications} replications, seeds {args.first_seed}.."

@@ -37,9 +37,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import shutil
 import sys
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -53,8 +51,7 @@ from epitrace.analysis.hotspots.cells import project
 from epitrace.analysis.hotspots.population import AREA_M, scan_population
 from epitrace.formats.readers import read_dataset_table
 from epitrace.outbreaks import dataset_settings, exposure_windows
-from epitrace.simulate import SimulationConfig, simulate_city
-from validate_hotspots import metres_between, planted_event, simulated_with
+from validate_hotspots import metres_between, planted_event, simulated_cities
 
 SIGNIFICANCE = 0.05
 REAL_OUTBREAK = 5  # true infections at one place in a cylinder (± 3 days) make it real
@@ -314,34 +311,13 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
-    workdir = args.cities or Path(tempfile.mkdtemp(prefix="validate-population-"))
     runs: list[Run] = []
-    try:
-        for seed in range(args.first_seed, args.first_seed + args.seeds):
-            for outbreak in ("clustered", "null"):
-                config = SimulationConfig(
-                    residents=args.residents,
-                    days=args.days,
-                    seed=seed,
-                    start=args.start,
-                    outbreak=outbreak,  # type: ignore[arg-type]
-                    null_attack_rate=args.null_attack_rate,
-                    superspreading_from_day=args.event_from_day,
-                )
-                city = workdir / f"{outbreak}-{seed}"
-                if not simulated_with(city, config):
-                    shutil.rmtree(city, ignore_errors=True)
-                    simulate_city(config, city, fmt="parquet")
-                for run in scan_city(city, seed, outbreak, args):
-                    runs.append(run)
-                    print(json.dumps(asdict(run)), flush=True)
-                if args.cities is None:
-                    shutil.rmtree(city)
-            if args.json is not None:
-                args.json.write_text(json.dumps([asdict(r) for r in runs], indent=1))
-    finally:
-        if args.cities is None:
-            shutil.rmtree(workdir, ignore_errors=True)
+    for seed, outbreak, city in simulated_cities(args, ["clustered", "null"]):
+        for run in scan_city(city, seed, outbreak, args):
+            runs.append(run)
+            print(json.dumps(asdict(run)), flush=True)
+        if args.json is not None:
+            args.json.write_text(json.dumps([asdict(r) for r in runs], indent=1))
     print(
         f"\n{args.residents} residents x {args.days} days from {args.start}, event from day "
         f"{args.event_from_day}, null attack rate {args.null_attack_rate}, "
