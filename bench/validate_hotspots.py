@@ -290,6 +290,37 @@ MODELS: dict[str, Callable[..., HotspotScan]] = {
 }
 
 
+def add_city_arguments(
+    parser: argparse.ArgumentParser, *, days: int, event_from_day: int, null_attack_rate: float
+) -> None:
+    """The cities' settings, shared by the hotspot validations (``simulated_cities``)."""
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--first-seed", type=int, default=1)
+    parser.add_argument("--residents", type=int, default=2500)
+    parser.add_argument("--days", type=int, default=days)
+    parser.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2020, 2, 15))
+    parser.add_argument(
+        "--null-attack-rate",
+        type=float,
+        default=null_attack_rate,
+        help="share of residents infected in null cities; 0.04 gives about as many "
+        "confirmed cases as two-week clustered cities (the simulator's 0.01 gives 4-9)",
+    )
+    parser.add_argument(
+        "--event-from-day",
+        type=int,
+        default=event_from_day,
+        help="the planted event is on the first Sunday from this day of the period on",
+    )
+    parser.add_argument(
+        "--cities",
+        type=Path,
+        default=None,
+        help="keep the simulated cities here ({outbreak}-{seed}/) and reuse those whose "
+        "manifest has the same settings; by default they go to a temporary folder",
+    )
+
+
 def simulated_cities(
     args: argparse.Namespace, outbreaks: list[str]
 ) -> Iterator[tuple[int, str, Path]]:
@@ -319,6 +350,21 @@ def simulated_cities(
     finally:
         if args.cities is None:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def every_run(
+    args: argparse.Namespace, outbreaks: list[str], runs_of: Callable[[Path, int, str], list]
+) -> list:
+    """``runs_of(city, seed, outbreak)`` over every city, each run printed as a
+    JSON line as it comes and all of them written to ``args.json`` after each city."""
+    runs: list = []
+    for seed, outbreak, city in simulated_cities(args, outbreaks):
+        for run in runs_of(city, seed, outbreak):
+            runs.append(run)
+            print(json.dumps(asdict(run)), flush=True)
+        if args.json is not None:
+            args.json.write_text(json.dumps([asdict(r) for r in runs], indent=1))
+    return runs
 
 
 def simulated_with(city: Path, config: SimulationConfig) -> bool:
@@ -359,25 +405,8 @@ def summary(runs: list[Run]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=20)
-    parser.add_argument("--first-seed", type=int, default=1)
-    parser.add_argument("--residents", type=int, default=2500)
-    parser.add_argument("--days", type=int, default=14)
-    parser.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2020, 2, 15))
+    add_city_arguments(parser, days=14, event_from_day=1, null_attack_rate=0.04)
     parser.add_argument("--replications", type=int, default=999)
-    parser.add_argument(
-        "--null-attack-rate",
-        type=float,
-        default=0.04,
-        help="share of residents infected in null cities; 0.04 gives about as many "
-        "confirmed cases as the clustered cities (the simulator's 0.01 gives 4-9)",
-    )
-    parser.add_argument(
-        "--event-from-day",
-        type=int,
-        default=1,
-        help="the planted event is on the first Sunday from this day of the period on",
-    )
     parser.add_argument(
         "--models",
         default=None,
@@ -386,28 +415,18 @@ def main() -> int:
     parser.add_argument("--truth-visits", action="store_true")
     parser.add_argument("--only", choices=["clustered", "null"], default=None)
     parser.add_argument("--json", type=Path, default=None, help="write every run here")
-    parser.add_argument(
-        "--cities",
-        type=Path,
-        default=None,
-        help="keep the simulated cities here ({outbreak}-{seed}/) and reuse those whose "
-        "manifest has the same settings; by default they go to a temporary folder",
-    )
     args = parser.parse_args()
 
     names = list(MODELS)
     chosen = [names[int(i)] for i in args.models.split(",")] if args.models else names
     models = {name: MODELS[name] for name in chosen}
-    runs: list[Run] = []
-    outbreaks = [args.only] if args.only else ["clustered", "null"]
-    for seed, outbreak, city in simulated_cities(args, outbreaks):
-        for run in validate_city(
+    runs = every_run(
+        args,
+        [args.only] if args.only else ["clustered", "null"],
+        lambda city, seed, outbreak: validate_city(
             city, seed, outbreak, args.replications, args.truth_visits, models
-        ):
-            runs.append(run)
-            print(json.dumps(asdict(run)), flush=True)
-        if args.json is not None:
-            args.json.write_text(json.dumps([asdict(r) for r in runs], indent=1))
+        ),
+    )
     print(
         f"\n{args.residents} residents x {args.days} days from {args.start}, "
         f"{args.replications} replications, seeds {args.first_seed}.."

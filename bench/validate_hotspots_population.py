@@ -36,9 +36,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -51,7 +50,12 @@ from epitrace.analysis.hotspots.cells import project
 from epitrace.analysis.hotspots.population import AREA_M, scan_population
 from epitrace.formats.readers import read_dataset_table
 from epitrace.outbreaks import dataset_settings, exposure_windows
-from validate_hotspots import metres_between, planted_event, simulated_cities
+from validate_hotspots import (
+    add_city_arguments,
+    every_run,
+    metres_between,
+    planted_event,
+)
 
 SIGNIFICANCE = 0.05
 REAL_OUTBREAK = 5  # true infections at one place in a cylinder (± 3 days) make it real
@@ -295,29 +299,20 @@ def summary(runs: list[Run]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=20)
-    parser.add_argument("--first-seed", type=int, default=1)
-    parser.add_argument("--residents", type=int, default=2500)
-    parser.add_argument("--days", type=int, default=35)
-    parser.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2020, 2, 15))
-    parser.add_argument("--event-from-day", type=int, default=15)
-    parser.add_argument("--null-attack-rate", type=float, default=0.08)
+    add_city_arguments(parser, days=35, event_from_day=15, null_attack_rate=0.08)
     parser.add_argument("--replications", type=int, default=999)
     parser.add_argument("--max-days", type=int, default=1, help="longest time window, days")
     parser.add_argument(
         "--around", type=int, default=3, help="keep events this many days from the likely infection"
     )
-    parser.add_argument("--cities", type=Path, default=None, help="as bench/validate_hotspots.py")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
-    runs: list[Run] = []
-    for seed, outbreak, city in simulated_cities(args, ["clustered", "null"]):
-        for run in scan_city(city, seed, outbreak, args):
-            runs.append(run)
-            print(json.dumps(asdict(run)), flush=True)
-        if args.json is not None:
-            args.json.write_text(json.dumps([asdict(r) for r in runs], indent=1))
+    runs = every_run(
+        args,
+        ["clustered", "null"],
+        lambda city, seed, outbreak: scan_city(city, seed, outbreak, args),
+    )
     print(
         f"\n{args.residents} residents x {args.days} days from {args.start}, event from day "
         f"{args.event_from_day}, null attack rate {args.null_attack_rate}, "
