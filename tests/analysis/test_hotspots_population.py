@@ -214,3 +214,29 @@ def test_bad_input_is_refused_with_the_reason() -> None:
     with pytest.raises(ValueError, match="null or negative"):
         scan_population(events, negative, replications=0)
     assert scan_population(events.slice(0, 0), presence, replications=9).clusters == []
+
+
+def test_events_where_nobody_is_counted_count_only_with_their_neighbours() -> None:
+    """A traced stay may fall in a square the presence does not reach: the scan
+    keeps it, and a circle of that square alone (no presence) is no cluster."""
+    rng = np.random.default_rng(7)
+    town = city(rng)
+    counts = null_counts(rng, town, 0.01)
+    events = events_table(town, counts)
+    lat, lon = degrees(np.array([9000.0, 9000.0, 9000.0]), np.array([9000.0, 9000.0, 9000.0]))
+    stray = pa.table(
+        {
+            "lat": lat,
+            "lon": lon,
+            "ts": pa.array([dt.datetime(2020, 3, 4, 3, tzinfo=dt.UTC)] * 3, events["ts"].type),
+        }
+    )
+    result = scan_population(
+        pa.concat_tables([events, stray]),
+        presence_table(town),
+        replications=19,
+        first_day=FIRST_DAY,
+        last_day=FIRST_DAY + dt.timedelta(days=DAYS - 1),
+    )
+    far_away = [c for c in result.clusters if c.lat > SEOUL_LAT + 0.07]
+    assert far_away == []
