@@ -213,6 +213,10 @@ def test_bad_input_is_refused_with_the_reason() -> None:
     negative = presence.set_column(3, "persons", pa.array(np.full(presence.num_rows, -1)))
     with pytest.raises(ValueError, match="null or negative"):
         scan_population(events, negative, replications=0)
+    with pytest.raises(ValueError, match="max_share_of_population must be in"):
+        scan_population(events, presence, max_share_of_population=1.5)
+    with pytest.raises(ValueError, match="area_m must be positive"):
+        scan_population(events, presence, area_m=0.0)
     assert scan_population(events.slice(0, 0), presence, replications=9).clusters == []
 
 

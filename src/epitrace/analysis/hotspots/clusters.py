@@ -259,7 +259,7 @@ def scan_hotspots(
     permutes whole cases; ``week_shifts`` moves whole cases by whole weeks,
     those anchored from ``movable_from`` on (see find_hotspots).
     """
-    _check_parameters(max_radius_m, max_share_of_cases, max_days, min_cases, replications)
+    check_scan_parameters(max_radius_m, max_share_of_cases, max_days, min_cases, replications)
     if week_shifts is not None and (case_column is not None or adjust_weekday):
         raise ValueError(
             "week_shifts moves whole cases by whole weeks itself: "
@@ -311,17 +311,20 @@ def scan_hotspots(
     return HotspotScan(clusters, maxima, cells.n_cases, timezone, cells)
 
 
-def _check_parameters(
+def check_scan_parameters(
     max_radius_m: float | None,
-    max_share_of_cases: float,
+    max_share: float,
     max_days: int,
     min_cases: int,
     replications: int,
+    share_name: str = "max_share_of_cases",
 ) -> None:
+    """``ValueError`` naming the first scan setting out of range (``share_name``
+    is what the caller calls its largest share of a circle)."""
     if max_radius_m is not None and not max_radius_m > 0:
         raise ValueError(f"max_radius_m must be positive (or None), got {max_radius_m}")
-    if not 0 < max_share_of_cases <= 1:
-        raise ValueError(f"max_share_of_cases must be in (0, 1], got {max_share_of_cases}")
+    if not 0 < max_share <= 1:
+        raise ValueError(f"{share_name} must be in (0, 1], got {max_share}")
     if max_days < 1:
         raise ValueError(f"max_days must be at least 1, got {max_days}")
     if min_cases < 1:

@@ -62,6 +62,7 @@ from epitrace.analysis.hotspots.clusters import (
     REPLICATIONS,
     Cluster,
     HotspotScan,
+    check_scan_parameters,
 )
 
 AREA_M = 250.0  # side of the square areas events and presence are counted in
@@ -273,22 +274,20 @@ def best_per_centre(
 def max_llr_of_replications(
     replicated: np.ndarray,
     expected: np.ndarray,
-    centres: np.ndarray,
     circle_start: np.ndarray,
     circle_location: np.ndarray,
     usable: np.ndarray,
     max_days: int,
     min_cases: int,
 ) -> np.ndarray:
-    """The maximum LLR of each replication (R × A × D counts) over the circles
-    of ``centres``."""
+    """The maximum LLR of each replication (R × A × D counts) over all circles."""
     n = replicated.shape[0]
     maxima = np.zeros(n)
     for r in prange(n):
         counts = replicated[r]
         total = float(counts.sum())
         best = 0.0
-        for c in centres:
+        for c in range(circle_start.size - 1):
             llr = _best_of_centre(
                 c,
                 counts,
@@ -351,14 +350,18 @@ def scan_population(
     ``scan_hotspots``: most likely first, then those sharing no area with a
     more likely one, each with its Monte Carlo p-value; ``Cluster.locations``
     are area indices (``HotspotScan.cells`` is None)."""
+    check_scan_parameters(
+        max_radius_m,
+        max_share_of_population,
+        max_days,
+        min_cases,
+        replications,
+        share_name="max_share_of_population",
+    )
+    if not area_m > 0:
+        raise ValueError(f"area_m must be positive, got {area_m}")
     if events.num_rows == 0:
         return HotspotScan([], np.empty(0), 0, timezone)
-    if max_days < 1 or min_cases < 1 or replications < 0 or not area_m > 0:
-        raise ValueError("max_days and min_cases must be >= 1, replications >= 0, area_m > 0")
-    if not 0 < max_share_of_population <= 1:
-        raise ValueError(
-            f"max_share_of_population must be in (0, 1], got {max_share_of_population}"
-        )
     first, last = _period(events, timezone, first_day, last_day)
     areas = area_days(
         events, presence, area_m=area_m, crs=crs, timezone=timezone, first_day=first, last_day=last
@@ -414,7 +417,6 @@ def _replicated_maxima(
     rng = np.random.default_rng(seed)
     shares, day_events = areas.day_shares, areas.day_events
     block = max(1, REPLICATION_BLOCK_VALUES // max(areas.events.size, 1))
-    all_centres = np.arange(circles.n_centres)
     maxima = []
     for done in range(0, replications, block):
         drawn = replicate_counts(day_events, shares, min(block, replications - done), rng)
@@ -422,7 +424,6 @@ def _replicated_maxima(
             max_llr_of_replications(
                 drawn,
                 expected,
-                all_centres,
                 circles.start,
                 circles.location,
                 usable,
