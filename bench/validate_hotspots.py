@@ -78,7 +78,7 @@ SIGNIFICANCE = 0.05
 @dataclass
 class Run:
     seed: int
-    outbreak: str  # clustered | null
+    outbreak: str  # clustered | planted | null
     variant: str  # traced | truth-visits
     cases: int
     cases_used: int
@@ -232,7 +232,7 @@ def validate_city(
     loaded = read_dataset_table(city, "cases")
     assert loaded is not None
     cases = loaded.raise_for_problems()
-    event = planted_event(city) if outbreak == "clustered" else None
+    event = planted_event(city) if outbreak != "null" else None
     windows = exposure_windows(cases, timezone)
     runs = []
     began = time.perf_counter()
@@ -280,7 +280,7 @@ def _scan_with(
     return scan
 
 
-# Variant name -> scan; the first is what `epitrace hotspots` does.
+# Variant name -> scan (the command's default is marked so).
 MODELS: dict[str, Callable[..., HotspotScan]] = {
     "visit-dated, whole cases moved by whole weeks": _scan_with("visit", week_shifts=True),
     "visit-dated, plain permutation (the command's default)": _scan_with("visit"),
@@ -290,12 +290,23 @@ MODELS: dict[str, Callable[..., HotspotScan]] = {
 }
 
 
+OUTBREAKS = ["clustered", "planted", "null"]
+
+
 def add_city_arguments(
     parser: argparse.ArgumentParser, *, days: int, event_from_day: int, null_attack_rate: float
 ) -> None:
     """The cities' settings, shared by the hotspot validations (``simulated_cities``)."""
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--first-seed", type=int, default=1)
+    parser.add_argument(
+        "--outbreak",
+        choices=OUTBREAKS[:2],
+        default="clustered",
+        help="the cities with the planted event, beside the null ones: 'clustered' (an "
+        "epidemic with transmission everywhere) or 'planted' (the null background plus "
+        "the planted event alone, so it is the one cluster by construction)",
+    )
     parser.add_argument("--residents", type=int, default=2500)
     parser.add_argument("--days", type=int, default=days)
     parser.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2020, 2, 15))
@@ -312,6 +323,15 @@ def add_city_arguments(
         default=event_from_day,
         help="the planted event is on the first Sunday from this day of the period on",
     )
+    parser.add_argument("--only", choices=OUTBREAKS, default=None, help="only these cities")
+    parser.add_argument(
+        "--event-infectiousness",
+        type=float,
+        default=SimulationConfig.superspreader_infectiousness,
+        help="the planted superspreader's infectiousness (the simulator's default "
+        "%(default)s infects about a sixth of the 9 o'clock service); higher plants "
+        "larger events",
+    )
     parser.add_argument(
         "--cities",
         type=Path,
@@ -319,6 +339,12 @@ def add_city_arguments(
         help="keep the simulated cities here ({outbreak}-{seed}/) and reuse those whose "
         "manifest has the same settings; by default they go to a temporary folder",
     )
+
+
+def outbreaks_of(args: argparse.Namespace) -> list[str]:
+    """The outbreaks whose cities ``args`` asks for: ``--only`` one, else
+    ``--outbreak`` and the null one."""
+    return [args.only] if args.only else [args.outbreak, "null"]
 
 
 def simulated_cities(
@@ -339,6 +365,7 @@ def simulated_cities(
                     outbreak=outbreak,  # type: ignore[arg-type]
                     null_attack_rate=args.null_attack_rate,
                     superspreading_from_day=args.event_from_day,
+                    superspreader_infectiousness=args.event_infectiousness,
                 )
                 city = workdir / f"{outbreak}-{seed}"
                 if not simulated_with(city, config):
@@ -385,7 +412,7 @@ def summary(runs: list[Run]) -> str:
     ]
     variants = list(dict.fromkeys(r.variant for r in runs))
     variants.sort(key=lambda v: v.startswith("truth"))
-    for outbreak in ("clustered", "null"):
+    for outbreak in dict.fromkeys(r.outbreak for r in runs):
         for variant in variants:
             group = [r for r in runs if r.outbreak == outbreak and r.variant == variant]
             if not group:
@@ -393,7 +420,7 @@ def summary(runs: list[Run]) -> str:
             n = len(group)
             significant = sum(r.significant for r in group)
             hits = sum(r.hit for r in group)
-            found = f"{hits}/{n} ({100 * hits / n:.0f} %)" if outbreak == "clustered" else "-"
+            found = f"{hits}/{n} ({100 * hits / n:.0f} %)" if outbreak != "null" else "-"
             cases = sorted(r.cases for r in group)[n // 2]
             events = sorted(r.events for r in group)[n // 2]
             lines.append(
@@ -413,7 +440,6 @@ def main() -> int:
         help="comma-separated indices into MODELS (0 = the command's default); all by default",
     )
     parser.add_argument("--truth-visits", action="store_true")
-    parser.add_argument("--only", choices=["clustered", "null"], default=None)
     parser.add_argument("--json", type=Path, default=None, help="write every run here")
     args = parser.parse_args()
 
@@ -422,7 +448,7 @@ def main() -> int:
     models = {name: MODELS[name] for name in chosen}
     runs = every_run(
         args,
-        [args.only] if args.only else ["clustered", "null"],
+        outbreaks_of(args),
         lambda city, seed, outbreak: validate_city(
             city, seed, outbreak, args.replications, args.truth_visits, models
         ),

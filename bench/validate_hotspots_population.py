@@ -54,6 +54,7 @@ from validate_hotspots import (
     add_city_arguments,
     every_run,
     metres_between,
+    outbreaks_of,
     planted_event,
 )
 
@@ -191,7 +192,7 @@ def scan_city(city: Path, seed: int, outbreak: str, args: argparse.Namespace) ->
     loaded = read_dataset_table(city, "cases")
     assert loaded is not None
     cases = loaded.raise_for_problems()
-    event = planted_event(city) if outbreak == "clustered" else None
+    event = planted_event(city) if outbreak != "null" else None
     period = (args.start, args.start + dt.timedelta(days=args.days - 1))
     connection = _connection(timezone, city, cases)
     infections = true_infections(connection, city)
@@ -279,17 +280,17 @@ def summary(runs: list[Run]) -> str:
         "| planted event in any cluster at p < 0.05 | top cluster p < 0.05 a real outbreak |",
         "|---|---|---|---|---|---|---|",
     ]
-    for outbreak in ("clustered", "null"):
+    for outbreak in dict.fromkeys(r.outbreak for r in runs):
         for variant in dict.fromkeys(r.variant for r in runs):
             group = [r for r in runs if r.outbreak == outbreak and r.variant == variant]
             if not group:
                 continue
             n, significant = len(group), sum(r.significant for r in group)
             hits = sum(r.hit for r in group)
-            found = f"{hits}/{n} ({100 * hits / n:.0f} %)" if outbreak == "clustered" else "-"
+            found = f"{hits}/{n} ({100 * hits / n:.0f} %)" if outbreak != "null" else "-"
             anywhere = sum(r.event_rank > 0 and r.event_p < SIGNIFICANCE for r in group)
             real = sum(r.significant and r.top_infections >= REAL_OUTBREAK for r in group)
-            extra = f"{anywhere}/{n} | {real}/{n}" if outbreak == "clustered" else "- | -"
+            extra = f"{anywhere}/{n} | {real}/{n}" if outbreak != "null" else "- | -"
             lines.append(
                 f"| {outbreak} | {variant} | {n} | {significant}/{n} "
                 f"({100 * significant / n:.0f} %) | {found} | {extra} |"
@@ -310,7 +311,7 @@ def main() -> int:
 
     runs = every_run(
         args,
-        ["clustered", "null"],
+        outbreaks_of(args),
         lambda city, seed, outbreak: scan_city(city, seed, outbreak, args),
     )
     print(

@@ -74,11 +74,12 @@ def main() -> None:
 )
 @click.option(
     "--outbreak",
-    type=click.Choice(["clustered", "null"]),
+    type=click.Choice(["clustered", "null", "planted"]),
     default="clustered",
     show_default=True,
     help="clustered: transmission at shared places, with a planted superspreading event; "
-    "null: infections spread uniformly over residents and time (no place clustering).",
+    "null: infections spread uniformly over residents and time (no place clustering); "
+    "planted: that null background plus the planted event, its only transmission.",
 )
 def simulate(
     residents: int,
@@ -370,8 +371,8 @@ def hotspots(
 
     if start is not None and end is not None and end <= start:
         raise UserError("--to must come after --from")
-    if week_shifts and (dated_by == "case" or adjust_weekday):
-        raise UserError("--week-shifts goes with --dated-by visit and without --adjust-weekday")
+    if week_shifts and dated_by == "case":
+        raise UserError("--week-shifts goes with --dated-by visit")
     bar = progress_bar(None, "tracing cases", unit="case")
 
     def on_start(total: int) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from epitrace.cli import main
@@ -25,15 +26,15 @@ def test_simulate_writes_a_dataset(tmp_path: Path) -> None:
     assert "telecom_records.csv" in result.output
 
 
-def test_simulate_null_outbreak(tmp_path: Path) -> None:
+@pytest.mark.parametrize("outbreak", ["null", "planted"])
+def test_simulate_other_outbreaks(tmp_path: Path, outbreak: str) -> None:
     result = CliRunner().invoke(
         main, ["simulate", "--residents", "300", "--days", "2", "--out", str(tmp_path / "n"),
-               "--outbreak", "null"],
+               "--outbreak", outbreak],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert (
-        json.loads((tmp_path / "n" / "manifest.json").read_text())["config"]["outbreak"] == "null"
-    )
+    manifest = json.loads((tmp_path / "n" / "manifest.json").read_text())
+    assert manifest["config"]["outbreak"] == outbreak
 
 
 def test_simulate_refuses_a_foreign_folder_without_traceback(tmp_path: Path) -> None:

@@ -143,6 +143,34 @@ def test_null_outbreak_has_no_places_and_spreads_over_time(tmp_path) -> None:
     assert summary.planted is None
 
 
+def test_planted_outbreak_is_the_null_background_plus_the_event_alone(tmp_path) -> None:
+    """outbreak="planted": every infection is either uniform background (no
+    infector, no place) or at the planted event (its place, its day, infected
+    by its index case): no onward spread, no households."""
+    config = SimulationConfig(
+        residents=2_000, days=16, seed=4, start=dt.date(2020, 2, 15), outbreak="planted",
+        null_attack_rate=0.05, superspreading_from_day=1, superspreader_infectiousness=60.0,
+    )  # fmt: skip
+    summary = simulate_city(config, tmp_path)
+    event = summary.planted
+    assert event is not None and event["start"][:10] == "2020-02-16"
+    places = pq.read_table(summary.files["places"]).to_pydict()
+    assert event["place_id"] in places["place_id"]
+    infections = pq.read_table(summary.files["infections"]).to_pylist()
+    background = [i for i in infections if i["infector"] is None]
+    at_event = [i for i in infections if i["infector"] is not None]
+    # The background and the index case (an imported infection, three days before).
+    assert len(background) == 100 + 1
+    assert all(i["place_id"] is None for i in background)
+    assert len(at_event) == event["infections"] >= 5
+    assert {i["infector"] for i in at_event} == {event["index_case"]}
+    assert {i["place_id"] for i in at_event} == {event["place_id"]}
+    assert {str(i["ts"].astimezone(dt.timezone(dt.timedelta(hours=9))).date())
+            for i in at_event} == {"2020-02-16"}  # fmt: skip
+    with pytest.raises(ValueError, match="outbreak must be"):
+        SimulationConfig(outbreak="epidemic")  # type: ignore[arg-type]
+
+
 def test_planted_event_can_be_put_into_an_epidemic_under_way(tmp_path) -> None:
     """superspreading_from_day: the first Sunday from that day on (2020-02-15 is a Saturday)."""
     config = SimulationConfig(

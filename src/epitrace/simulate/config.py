@@ -20,7 +20,7 @@ CARD_ISSUERS: tuple[str, ...] = (
     "Gwangju", "Jeonbuk", "Jeju", "Suhyup", "KDB", "Kakao Bank", "K Bank",
 )  # fmt: skip
 
-OutbreakKind = Literal["clustered", "null"]
+OutbreakKind = Literal["clustered", "null", "planted"]
 EventKind = Literal["church", "club"]
 
 
@@ -144,7 +144,9 @@ class SimulationConfig:
     gps_accuracy_missing_share: float = 0.05
 
     # --- outbreak ---
-    outbreak: OutbreakKind = "clustered"  # "null": infections uniform over residents and time
+    # "null": infections uniform over residents and time; "planted": that null background
+    # (null_attack_rate) plus the planted event, its only transmission.
+    outbreak: OutbreakKind = "clustered"
     imported_seeds_per_1000: float = 1.0
     min_imported_seeds: int = 5
     # Infection hazard per hour of co-presence with an infectious visitor of mean infectiousness.
@@ -192,8 +194,8 @@ class SimulationConfig:
             raise ValueError("residents must be at least 1")
         if not 1 <= self.days <= 366:
             raise ValueError("days must be between 1 and 366")
-        if self.outbreak not in ("clustered", "null"):
-            raise ValueError("outbreak must be 'clustered' or 'null'")
+        if self.outbreak not in ("clustered", "null", "planted"):
+            raise ValueError("outbreak must be 'clustered', 'null' or 'planted'")
         if self.superspreading not in (None, "church", "club"):
             raise ValueError("superspreading must be None, 'church' or 'club'")
         if self.superspreading_from_day < 0:

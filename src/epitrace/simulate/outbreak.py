@@ -7,7 +7,11 @@ infectiousness (gamma-distributed: most people infect nobody, a few infect
 many). One superspreading event is planted so clusters are certain and can
 be read back from truth. ``outbreak="null"`` instead spreads infections
 uniformly over residents and time, with no place at all: the null hypothesis
-of hotspot detection.
+of hotspot detection. ``outbreak="planted"`` is that null background plus the
+planted event and nothing else: the superspreader at the event is the only
+transmission (no onward spread, no households), so the event is the one
+cluster in the city by construction, as in the planted-cluster data sets
+scan statistics are compared on.
 """
 
 from __future__ import annotations
@@ -102,8 +106,8 @@ class Outbreak:
         self.room_draw = rng.integers(
             0, 1 << 30, n
         )  # a person's stable seat: same class, same team
-        self.planted = self._plan_event(rng) if config.outbreak == "clustered" else None
-        self.initial = self._null(rng) if config.outbreak == "null" else self._seeds(rng)
+        self.planted = self._plan_event(rng) if config.outbreak != "null" else None
+        self.initial = self._seeds(rng) if config.outbreak == "clustered" else self._background(rng)
 
     # --- course of disease ---
     def _infect(self, rng: np.random.Generator, person: np.ndarray, ts: np.ndarray) -> None:
@@ -163,13 +167,19 @@ class Outbreak:
             np.append(seeds.place, -1), np.append(seeds.ts, event_day - 3 * DAY),
         )  # fmt: skip
 
-    def _null(self, rng: np.random.Generator) -> Infections:
-        """Infections spread uniformly over residents and the simulated period."""
+    def _background(self, rng: np.random.Generator) -> Infections:
+        """Infections spread uniformly over residents and the simulated period
+        (``null_attack_rate`` of them), and the planted event's index case if any."""
         n = min(self.pop.size, round(self.config.null_attack_rate * self.pop.size))
-        person = rng.choice(self.pop.size, size=n, replace=False)
-        ts = rng.uniform(self.clock.start, self.clock.end, n)
+        if self.planted is None:
+            person = rng.choice(self.pop.size, size=n, replace=False)
+        else:
+            others = np.setdiff1d(np.arange(self.pop.size), [self.planted.index_case])
+            person = rng.choice(others, size=min(n, others.size), replace=False)
+        ts = rng.uniform(self.clock.start, self.clock.end, person.size)
         self._infect(rng, person, ts)
-        return Infections(person, np.full(n, -1), np.full(n, -1), ts)
+        background = Infections(person, np.full(person.size, -1), np.full(person.size, -1), ts)
+        return background if self.planted is None else self._infect_index_case(background)
 
     # --- the planted superspreading event ---
     def _plan_event(self, rng: np.random.Generator) -> PlantedEvent | None:
@@ -214,10 +224,16 @@ class Outbreak:
             return _empty_infections()
         rng = rng_for(self.config.seed, "transmission", day)
         self._note_event(day, visits)
+        if self.config.outbreak == "planted":
+            return self._infected(rng, self._at_places(rng, visits, event_only=True))
         at_places = self._at_places(rng, visits)
         at_home = self._at_home(rng, midnight, home_since)
         new = Infections(*(np.concatenate([getattr(a, f) for a in (at_places, at_home)])
                            for f in ("infectee", "infector", "place", "ts")))  # fmt: skip
+        return self._infected(rng, new)
+
+    def _infected(self, rng: np.random.Generator, new: Infections) -> Infections:
+        """Each person's first infection of the day among ``new``, given its course."""
         if new.infectee.size == 0:
             return new
         first = np.lexsort((new.ts, new.infectee))
@@ -253,7 +269,10 @@ class Outbreak:
         at_event &= visits.place[index] == ev.place
         return at_event & (visits.person[index] == ev.index_case)
 
-    def _at_places(self, rng: np.random.Generator, visits: Visits) -> Infections:
+    def _at_places(
+        self, rng: np.random.Generator, visits: Visits, event_only: bool = False
+    ) -> Infections:
+        """Infections at shared places; ``event_only``: from the planted visit alone."""
         risk = self.risk[self.city.kind[visits.place]]
         person = visits.person
         infectious = (
@@ -263,6 +282,8 @@ class Outbreak:
         )
         susceptible = (risk > 0) & (self.infected_at[person] == NEVER)
         src = np.flatnonzero(infectious)
+        if event_only:
+            src = src[self._is_planted_visit(visits, src)]
         dst = np.flatnonzero(susceptible)
         if src.size == 0 or dst.size == 0:
             return _empty_infections()
