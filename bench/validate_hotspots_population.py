@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +47,9 @@ import pyarrow as pa
 from pyproj import Transformer
 
 sys.path.insert(0, str(Path(__file__).parent))
+from epitrace.analysis.hotspots import HotspotScan
 from epitrace.analysis.hotspots.cells import project
+from epitrace.analysis.hotspots.persons import scan_relabelled
 from epitrace.analysis.hotspots.population import AREA_M, scan_population
 from epitrace.formats.readers import read_dataset_table
 from epitrace.outbreaks import dataset_settings, exposure_windows
@@ -61,6 +64,8 @@ from validate_hotspots import (
 SIGNIFICANCE = 0.05
 REAL_OUTBREAK = 5  # true infections at one place in a cylinder (± 3 days) make it real
 DAYTIME_HOURS = (7, 21)  # carrier records from 07:00 to 21:59 local
+NIGHT_END_HOUR = 6  # the night's main square (home) from records 00:00-05:59 local
+AWAY_M = 2 * AREA_M  # farther than this from home's square is away from home
 # A visit that covers 03:00 local is the night (the events leave it out too).
 NOT_NIGHT = """NOT ((date_trunc('day', v.start) + INTERVAL 3 HOUR > v.start
                 AND date_trunc('day', v.start) + INTERVAL 3 HOUR < v."end")
@@ -134,11 +139,8 @@ def place_pairs(connection: duckdb.DuckDBPyConnection, city: Path, period: tuple
     return events, presence
 
 
-def carrier_pairs(
-    connection: duckdb.DuckDBPyConnection, city: Path, crs: str, period: tuple[dt.date, dt.date]
-):
-    """Case events and presence from each subscriber's main cell per daytime hour."""
-    first, last = period
+def _cell_squares(connection: duckdb.DuckDBPyConnection, city: Path, crs: str) -> None:
+    """``squares``: each cell's 250 m square (centre, projected and lat/lon)."""
     cells = connection.sql(
         f"SELECT carrier, cell_id, lat, lon FROM '{city}/cells.parquet'"
     ).to_arrow_table()
@@ -148,32 +150,118 @@ def carrier_pairs(
     lon, lat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(centre_x, centre_y)
     connection.register(
         "squares",
-        pa.table(
-            {"carrier": cells["carrier"], "cell_id": cells["cell_id"], "lat": lat, "lon": lon}
-        ),
-    )
-    low, high = DAYTIME_HOURS
+        pa.table({
+            "carrier": cells["carrier"], "cell_id": cells["cell_id"], "lat": lat, "lon": lon,
+            "x": centre_x, "y": centre_y,
+        }),
+    )  # fmt: skip
+
+
+def _main_cells_by_hour(
+    connection: duckdb.DuckDBPyConnection, city: Path, crs: str, period: tuple[dt.date, dt.date]
+) -> None:
+    """``main_hours``: each subscriber's cell with the most records in each hour, as its square."""
+    _cell_squares(connection, city, crs)
+    first, last = period
     connection.sql(f"""
-        CREATE OR REPLACE TEMP TABLE hourly AS
+        CREATE OR REPLACE TEMP TABLE main_hours AS
         WITH per_hour AS (
             SELECT carrier, subscriber, date_trunc('hour', ts) AS hour, cell_id, count(*) AS records
             FROM '{city}/telecom_records.parquet'
-            WHERE hour(ts) BETWEEN {low} AND {high}
-              AND CAST(ts AS DATE) BETWEEN DATE '{first}' AND DATE '{last}'
+            WHERE CAST(ts AS DATE) BETWEEN DATE '{first}' AND DATE '{last}'
             GROUP BY ALL),
         main AS (SELECT carrier, subscriber, hour, arg_max(cell_id, records) AS cell_id
                  FROM per_hour GROUP BY ALL)
-        SELECT m.carrier, m.subscriber, CAST(m.hour AS DATE) AS day, min(m.hour) AS ts, s.lat, s.lon
-        FROM main m JOIN squares s USING (carrier, cell_id) GROUP BY ALL""")
+        SELECT m.carrier, m.subscriber, m.hour, s.lat, s.lon, s.x, s.y
+        FROM main m JOIN squares s USING (carrier, cell_id)""")
+
+
+def _events_and_presence(connection: duckdb.DuckDBPyConnection, city: Path, rows: str):
+    """Presence (distinct subscribers per square and day) of the table ``rows``
+    (carrier, subscriber, day, ts, lat, lon) and its rows of cases in their windows."""
     presence = connection.sql(
-        "SELECT lat, lon, day, count(*)::BIGINT AS persons FROM hourly GROUP BY ALL"
+        f"SELECT lat, lon, day, count(*)::BIGINT AS persons FROM {rows} GROUP BY lat, lon, day"
     ).to_arrow_table()
     events = connection.sql(f"""
         SELECT w.case_id, h.ts, h.lat, h.lon, w.likely_infection
-        FROM hourly h JOIN '{city}/subscribers.parquet' s USING (carrier, subscriber)
+        FROM {rows} h JOIN '{city}/subscribers.parquet' s USING (carrier, subscriber)
              JOIN windows w ON w.person_ref = s.person_ref
         WHERE h.ts >= w.window_start AND h.ts < w.window_end""").to_arrow_table()
     return events, presence
+
+
+def carrier_pairs(
+    connection: duckdb.DuckDBPyConnection, city: Path, crs: str, period: tuple[dt.date, dt.date]
+):
+    """Case events and presence from each subscriber's main cell per daytime hour."""
+    _main_cells_by_hour(connection, city, crs, period)
+    low, high = DAYTIME_HOURS
+    connection.sql(f"""
+        CREATE OR REPLACE TEMP TABLE hourly AS
+        SELECT carrier, subscriber, CAST(hour AS DATE) AS day, min(hour) AS ts, lat, lon
+        FROM main_hours WHERE hour(hour) BETWEEN {low} AND {high}
+        GROUP BY carrier, subscriber, day, lat, lon""")
+    return _events_and_presence(connection, city, "hourly")
+
+
+def carrier_day_pairs(
+    connection: duckdb.DuckDBPyConnection, city: Path, crs: str, period: tuple[dt.date, dt.date]
+):
+    """Case events and presence from each subscriber's one square away from home
+    per day: the square of most daytime hours (main cell per hour) farther than
+    ``AWAY_M`` from the night's main square. One person is one row per day on
+    both sides, so a one-day cylinder holds each person at most once."""
+    _main_cells_by_hour(connection, city, crs, period)
+    low, high = DAYTIME_HOURS
+    connection.sql(f"""
+        CREATE OR REPLACE TEMP TABLE away_days AS
+        WITH night AS (
+            SELECT carrier, subscriber, x, y, count(*) AS hours FROM main_hours
+            WHERE hour(hour) < {NIGHT_END_HOUR} GROUP BY ALL),
+        home AS (
+            SELECT carrier, subscriber, arg_max({{'x': x, 'y': y}}, hours) AS home
+            FROM night GROUP BY ALL),
+        away AS (
+            SELECT m.carrier, m.subscriber, CAST(m.hour AS DATE) AS day, m.lat, m.lon,
+                   count(*) AS hours, min(m.hour) AS ts
+            FROM main_hours m JOIN home h USING (carrier, subscriber)
+            WHERE hour(m.hour) BETWEEN {low} AND {high}
+              AND sqrt((m.x - h.home.x) ^ 2 + (m.y - h.home.y) ^ 2) > {AWAY_M}
+            GROUP BY ALL)
+        SELECT carrier, subscriber, day,
+               arg_max({{'ts': ts, 'lat': lat, 'lon': lon}}, hours) AS square
+        FROM away GROUP BY ALL""")
+    connection.sql("""
+        CREATE OR REPLACE TEMP TABLE away_day AS
+        SELECT carrier, subscriber, day, square.ts AS ts, square.lat AS lat, square.lon AS lon
+        FROM away_days""")
+    return _events_and_presence(connection, city, "away_day")
+
+
+def carrier_rows(
+    connection: duckdb.DuckDBPyConnection,
+    city: Path,
+    crs: str,
+    period: tuple[dt.date, dt.date],
+    around: int,
+) -> tuple[pa.Table, pa.Table]:
+    """Every subscriber's main cell per daytime hour (person, lat, lon, ts) and
+    each case's days (person, first_day, last_day): its exposure window's days
+    within ``around`` days of its likely infection."""
+    _main_cells_by_hour(connection, city, crs, period)
+    low, high = DAYTIME_HOURS
+    rows = connection.sql(f"""
+        SELECT carrier || ':' || subscriber AS person, lat, lon, hour AS ts FROM main_hours
+        WHERE hour(hour) BETWEEN {low} AND {high}""").to_arrow_table()
+    case_days = connection.sql(f"""
+        SELECT s.carrier || ':' || s.subscriber AS person,
+               greatest(CAST(w.window_start AS DATE),
+                        CAST(w.likely_infection AS DATE) - {around}) AS first_day,
+               least(CAST(w.window_end - INTERVAL 1 MICROSECOND AS DATE),
+                     CAST(w.likely_infection AS DATE) + {around}) AS last_day
+        FROM windows w JOIN '{city}/subscribers.parquet' s ON w.person_ref = s.person_ref
+        """).to_arrow_table()
+    return rows, case_days
 
 
 def near_likely_infection(events: pa.Table, days: int, timezone: str) -> pa.Table:
@@ -187,6 +275,14 @@ def near_likely_infection(events: pa.Table, days: int, timezone: str) -> pa.Tabl
     ).to_arrow_table()
 
 
+PAIRS = [
+    "places",
+    "carrier cells",
+    "carrier, a day's square away from home",
+    "carrier cells, people relabelled",
+]
+
+
 def scan_city(city: Path, seed: int, outbreak: str, args: argparse.Namespace) -> list[Run]:
     timezone, crs = dataset_settings(city)
     loaded = read_dataset_table(city, "cases")
@@ -196,16 +292,31 @@ def scan_city(city: Path, seed: int, outbreak: str, args: argparse.Namespace) ->
     period = (args.start, args.start + dt.timedelta(days=args.days - 1))
     connection = _connection(timezone, city, cases)
     infections = true_infections(connection, city)
-    pairs = {
-        "places": place_pairs(connection, city, period),
-        "carrier cells": carrier_pairs(connection, city, crs, period),
-    }
-    runs = []
-    for variant, (events, presence) in pairs.items():
-        kept = near_likely_infection(events, args.around, timezone)
-        scan = scan_population(
-            kept,
-            presence,
+
+    def against_presence(pair: Callable[[], tuple[pa.Table, pa.Table]]):
+        def scan() -> tuple[HotspotScan, int]:
+            events, presence = pair()
+            kept = near_likely_infection(events, args.around, timezone)
+            found = scan_population(
+                kept,
+                presence,
+                replications=args.replications,
+                seed=seed,
+                max_days=args.max_days,
+                crs=crs,
+                timezone=timezone,
+                first_day=period[0],
+                last_day=period[1],
+            )
+            return found, kept.num_rows
+
+        return scan
+
+    def relabelled() -> tuple[HotspotScan, int]:
+        rows, case_days = carrier_rows(connection, city, crs, period, args.around)
+        found = scan_relabelled(
+            rows,
+            case_days,
             replications=args.replications,
             seed=seed,
             max_days=args.max_days,
@@ -213,7 +324,25 @@ def scan_city(city: Path, seed: int, outbreak: str, args: argparse.Namespace) ->
             timezone=timezone,
             first_day=period[0],
             last_day=period[1],
+            slot_hours=args.slot_hours,
+            max_slots=args.max_slots,
         )
+        events = duckdb.sql(
+            "SELECT count(DISTINCT (r.person, r.lat, r.lon, CAST(r.ts AS DATE))) "
+            "FROM rows r JOIN case_days c ON r.person = c.person "
+            "AND CAST(r.ts AS DATE) BETWEEN c.first_day AND c.last_day"
+        ).fetchall()[0][0]
+        return found, int(events)
+
+    scans = {
+        PAIRS[0]: against_presence(lambda: place_pairs(connection, city, period)),
+        PAIRS[1]: against_presence(lambda: carrier_pairs(connection, city, crs, period)),
+        PAIRS[2]: against_presence(lambda: carrier_day_pairs(connection, city, crs, period)),
+        PAIRS[3]: relabelled,
+    }
+    runs = []
+    for variant in args.pairs or PAIRS:
+        scan, n_events = scans[variant]()
         top = scan.clusters[0] if scan.clusters else None
         holding = [i for i, c in enumerate(scan.clusters) if event and holds(c, event)]
         contains = bool(holding) and holding[0] == 0
@@ -222,7 +351,7 @@ def scan_city(city: Path, seed: int, outbreak: str, args: argparse.Namespace) ->
                 seed=seed,
                 outbreak=outbreak,
                 variant=variant,
-                events=kept.num_rows,
+                events=n_events,
                 top_cases=top.cases if top else 0,
                 top_expected=round(top.expected, 2) if top else 0.0,
                 top_llr=round(top.llr, 2) if top else 0.0,
@@ -307,6 +436,23 @@ def main() -> int:
         "--around", type=int, default=3, help="keep events this many days from the likely infection"
     )
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--slot-hours",
+        type=int,
+        default=24,
+        help="people relabelled: time slots of this many hours (24: days); windows of up "
+        "to --max-days days' worth of slots",
+    )
+    parser.add_argument(
+        "--max-slots", type=int, default=None, help="people relabelled: longest window, slots"
+    )
+    parser.add_argument(
+        "--pairs",
+        type=lambda text: [PAIRS[int(i)] for i in text.split(",")],
+        default=None,
+        help="comma-separated indices into the pairs of events and presence "
+        f"({', '.join(f'{i}: {name}' for i, name in enumerate(PAIRS))}); all by default",
+    )
     args = parser.parse_args()
 
     runs = every_run(

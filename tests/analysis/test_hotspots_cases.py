@@ -4,11 +4,11 @@ once per cylinder, and the replications permute days among cases."""
 from __future__ import annotations
 
 import datetime as dt
-import math
 
 import numpy as np
 import pyarrow as pa
 import pytest
+from local_metres import degrees
 
 from epitrace.analysis.hotspots import scan_hotspots
 from epitrace.analysis.hotspots.cells import case_cells
@@ -17,14 +17,6 @@ from epitrace.analysis.hotspots.clusters import _ScanSetup, permute_within_strat
 from epitrace.analysis.hotspots.scan import log_likelihood_ratio, max_llr_of_replications
 
 FIRST_DAY = dt.date(2020, 3, 1)
-SEOUL = (37.5665, 126.9780)
-METRES_PER_DEGREE_LAT = 111_320.0
-
-
-def degrees(north_m: np.ndarray, east_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    lat = SEOUL[0] + np.asarray(north_m) / METRES_PER_DEGREE_LAT
-    lon = SEOUL[1] + np.asarray(east_m) / (METRES_PER_DEGREE_LAT * math.cos(math.radians(SEOUL[0])))
-    return lat, lon
 
 
 def places_of_cases(

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pyarrow as pa
 import pytest
+from local_metres import METRES_PER_DEGREE_LAT, SEOUL_LAT, degrees
 
 from epitrace.analysis.hotspots.population import (
     area_days,
@@ -18,14 +19,7 @@ from epitrace.analysis.hotspots.population import (
 
 FIRST_DAY = dt.date(2020, 3, 2)  # a Monday
 DAYS = 14
-SEOUL_LAT, SEOUL_LON = 37.5665, 126.9780
-METRES_PER_DEGREE_LAT = 111_320.0
 AREA_M = 250.0
-
-
-def degrees(north_m: np.ndarray, east_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    east_scale = METRES_PER_DEGREE_LAT * math.cos(math.radians(SEOUL_LAT))
-    return SEOUL_LAT + north_m / METRES_PER_DEGREE_LAT, SEOUL_LON + east_m / east_scale
 
 
 def city(rng: np.random.Generator, places: int = 60) -> dict[str, np.ndarray]:

@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pyarrow as pa
 import pytest
+from local_metres import METRES_PER_DEGREE_LAT, degrees
 
 from epitrace.analysis.hotspots import scan_hotspots
 from epitrace.analysis.hotspots.shifts import week_shifts
@@ -17,14 +18,6 @@ from epitrace.analysis.hotspots.shifts import week_shifts
 FIRST_DAY = dt.date(2020, 3, 1)  # a Sunday
 DAYS = 35
 CHURCHES = 6
-SEOUL_LAT, SEOUL_LON = 37.5665, 126.9780
-METRES_PER_DEGREE_LAT = 111_320.0
-
-
-def degrees(north_m: np.ndarray, east_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Metres north and east of Seoul's centre to latitude and longitude."""
-    east_scale = METRES_PER_DEGREE_LAT * math.cos(math.radians(SEOUL_LAT))
-    return SEOUL_LAT + north_m / METRES_PER_DEGREE_LAT, SEOUL_LON + east_m / east_scale
 
 
 def routine_events(

@@ -191,10 +191,12 @@ def one_day_per_case(case_of_row: np.ndarray, day: np.ndarray, otherwise: str) -
     return first
 
 
-def day_start_utc(day: dt.date, timezone: str) -> dt.datetime:
-    """The UTC instant at which local calendar ``day`` begins."""
-    local_midnight = dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(timezone))
-    return local_midnight.astimezone(dt.UTC)
+def day_start_utc(day: dt.date, timezone: str, hour: int = 0) -> dt.datetime:
+    """The UTC instant at which local calendar ``day`` begins (or its ``hour``,
+    0 .. 24, begins: 24 is the next day's start)."""
+    day, hour = day + dt.timedelta(days=hour // 24), hour % 24
+    local = dt.datetime.combine(day, dt.time(hour), tzinfo=ZoneInfo(timezone))
+    return local.astimezone(dt.UTC)
 
 
 def _float_column(cases: pa.Table, name: str, low: float, high: float) -> np.ndarray:

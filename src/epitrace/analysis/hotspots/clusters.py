@@ -66,6 +66,10 @@ class Cluster:
     llr: float
     p_value: float
     locations: np.ndarray  # indices into the scan's cells
+    # Scans in slots of hours: the window begins at this hour of its first day and
+    # ends (exclusive) at this hour of its last day; whole days otherwise.
+    start_hour: int = 0
+    end_hour: int = 24
 
 
 @dataclass(frozen=True)
@@ -86,12 +90,12 @@ class HotspotScan:
             "lat": [c.lat for c in self.clusters],
             "lon": [c.lon for c in self.clusters],
             "radius_m": [c.radius_m for c in self.clusters],
-            "start": [day_start_utc(c.first_day, self.timezone) for c in self.clusters],
-            # The window is half-open: it ends when the day after its last day begins.
-            "end": [
-                day_start_utc(c.last_day + dt.timedelta(days=1), self.timezone)
-                for c in self.clusters
+            "start": [
+                day_start_utc(c.first_day, self.timezone, c.start_hour) for c in self.clusters
             ],
+            # The window is half-open: it ends when the day after its last day begins
+            # (or, in slots of hours, when its last slot ends).
+            "end": [day_start_utc(c.last_day, self.timezone, c.end_hour) for c in self.clusters],
             "cases": [c.cases for c in self.clusters],
             "expected": [c.expected for c in self.clusters],
             "p_value": [c.p_value for c in self.clusters],

@@ -162,7 +162,7 @@ def _check_columns(table: pa.Table, names: tuple[str, ...], what: str) -> None:
     missing = [n for n in names if n not in table.column_names]
     if missing:
         raise ValueError(f"{what} lack column(s): {', '.join(missing)}")
-    for name in ("lat", "lon"):
+    for name in ("lat", "lon")[: 2 if "lat" in names else 0]:
         column = table.column(name)
         values = column.to_numpy(zero_copy_only=False).astype(float)
         if column.null_count or not np.isfinite(values).all():
