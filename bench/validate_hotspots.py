@@ -3,6 +3,7 @@
     .venv/bin/python bench/validate_hotspots.py [--seeds 20] [--residents 2500]
         [--days 14] [--start 2020-02-15] [--replications 999] [--json FILE]
         [--event-from-day 1] [--null-attack-rate 0.04] [--models 0,1] [--cities DIR]
+        [--outbreak planted] [--only planted] [--event-infectiousness 60]
 
 For each seed, two cities are simulated with the same settings: one with the
 default clustered outbreak and its planted superspreading event (a church
@@ -38,6 +39,11 @@ Each events table is scanned four ways (``MODELS``):
   among cases;
 - the ablation of the last: the same case-dated events, but counted and
   permuted one by one as if each were its own case.
+
+``--outbreak planted`` scans planted cities instead of clustered ones (the
+null background plus the planted event alone: the event is the city's one
+cluster), ``--event-infectiousness`` sizes the event, ``--only`` keeps one
+kind of city.
 
 ``--truth-visits`` adds a variant that skips the tracing: case events are
 the cases' true visits (``truth/visits``) in the same windows, labelled as

@@ -3,7 +3,8 @@
 
     .venv/bin/python bench/validate_hotspots_population.py [--seeds 20] [--days 35]
         [--event-from-day 15] [--null-attack-rate 0.08] [--replications 999]
-        [--cities DIR] [--json FILE]
+        [--cities DIR] [--json FILE] [--outbreak planted] [--only null]
+        [--event-infectiousness 60] [--pairs 0,1,2] [--slot-hours 3] [--max-slots 1]
 
 The cities are those of ``bench/validate_hotspots.py`` (same settings, same
 seeds; ``--cities`` shares its folder). The Poisson model needs case events and
@@ -21,6 +22,16 @@ whereabouts say where it was infected):
   the most records in each daytime hour (07-21 h), in 250 m squares; presence
   is the distinct subscribers per square and day, and a case's events are its
   own squares and days.
+- **carrier cells, people relabelled** (``analysis/hotspots/persons.py``): the
+  same hourly cells, counted in people (each once per circle and time slot,
+  ``--slot-hours``, windows of up to ``--max-slots`` slots), p-values by
+  giving the cases' days to people drawn at random; a case's days are its
+  exposure window's within ``--around`` days of its likely infection.
+
+``--pairs`` picks some of them (indices, in this order); ``--outbreak
+planted`` scans the planted cities (the null background plus the event
+alone) beside the null ones, ``--only`` one kind, ``--event-infectiousness``
+sizes the event (``bench/validate_hotspots.py``).
 
 Scored as ``bench/validate_hotspots.py`` does: a hit when the most likely
 cluster has p < 0.05 and holds the planted place (within its radius plus an
@@ -49,7 +60,7 @@ from pyproj import Transformer
 sys.path.insert(0, str(Path(__file__).parent))
 from epitrace.analysis.hotspots import HotspotScan
 from epitrace.analysis.hotspots.cells import project
-from epitrace.analysis.hotspots.persons import scan_relabelled
+from epitrace.analysis.hotspots.persons import PersonRows, scan_relabelled
 from epitrace.analysis.hotspots.population import AREA_M, scan_population
 from epitrace.formats.readers import read_dataset_table
 from epitrace.outbreaks import dataset_settings, exposure_windows
@@ -64,8 +75,6 @@ from validate_hotspots import (
 SIGNIFICANCE = 0.05
 REAL_OUTBREAK = 5  # true infections at one place in a cylinder (± 3 days) make it real
 DAYTIME_HOURS = (7, 21)  # carrier records from 07:00 to 21:59 local
-NIGHT_END_HOUR = 6  # the night's main square (home) from records 00:00-05:59 local
-AWAY_M = 2 * AREA_M  # farther than this from home's square is away from home
 # A visit that covers 03:00 local is the night (the events leave it out too).
 NOT_NIGHT = """NOT ((date_trunc('day', v.start) + INTERVAL 3 HOUR > v.start
                 AND date_trunc('day', v.start) + INTERVAL 3 HOUR < v."end")
@@ -89,6 +98,9 @@ class Run:
     event_rank: int  # of the first cluster holding the planted event (0: none)
     event_p: float
     top_infections: int  # most true infections at one place in the top cylinder (±3 days)
+    # People relabelled: the top cluster's cases, and how many were infected at the event.
+    top_people: int = 0
+    top_event_people: int = 0
 
     @property
     def significant(self) -> bool:
@@ -97,6 +109,12 @@ class Run:
     @property
     def hit(self) -> bool:
         return self.significant and self.contains_event
+
+    @property
+    def hit_by_people(self) -> bool:
+        """Significant, and most of the top cluster's cases were infected at the event
+        (its window holding the event's day: cases are counted on their days only)."""
+        return self.significant and self.top_event_people * 2 > self.top_people > 0
 
 
 def _connection(timezone: str, city: Path, cases: pa.Table) -> duckdb.DuckDBPyConnection:
@@ -204,40 +222,6 @@ def carrier_pairs(
     return _events_and_presence(connection, city, "hourly")
 
 
-def carrier_day_pairs(
-    connection: duckdb.DuckDBPyConnection, city: Path, crs: str, period: tuple[dt.date, dt.date]
-):
-    """Case events and presence from each subscriber's one square away from home
-    per day: the square of most daytime hours (main cell per hour) farther than
-    ``AWAY_M`` from the night's main square. One person is one row per day on
-    both sides, so a one-day cylinder holds each person at most once."""
-    _main_cells_by_hour(connection, city, crs, period)
-    low, high = DAYTIME_HOURS
-    connection.sql(f"""
-        CREATE OR REPLACE TEMP TABLE away_days AS
-        WITH night AS (
-            SELECT carrier, subscriber, x, y, count(*) AS hours FROM main_hours
-            WHERE hour(hour) < {NIGHT_END_HOUR} GROUP BY ALL),
-        home AS (
-            SELECT carrier, subscriber, arg_max({{'x': x, 'y': y}}, hours) AS home
-            FROM night GROUP BY ALL),
-        away AS (
-            SELECT m.carrier, m.subscriber, CAST(m.hour AS DATE) AS day, m.lat, m.lon,
-                   count(*) AS hours, min(m.hour) AS ts
-            FROM main_hours m JOIN home h USING (carrier, subscriber)
-            WHERE hour(m.hour) BETWEEN {low} AND {high}
-              AND sqrt((m.x - h.home.x) ^ 2 + (m.y - h.home.y) ^ 2) > {AWAY_M}
-            GROUP BY ALL)
-        SELECT carrier, subscriber, day,
-               arg_max({{'ts': ts, 'lat': lat, 'lon': lon}}, hours) AS square
-        FROM away GROUP BY ALL""")
-    connection.sql("""
-        CREATE OR REPLACE TEMP TABLE away_day AS
-        SELECT carrier, subscriber, day, square.ts AS ts, square.lat AS lat, square.lon AS lon
-        FROM away_days""")
-    return _events_and_presence(connection, city, "away_day")
-
-
 def carrier_rows(
     connection: duckdb.DuckDBPyConnection,
     city: Path,
@@ -264,6 +248,54 @@ def carrier_rows(
     return rows, case_days
 
 
+def cluster_people(
+    rows: pa.Table,
+    case_days: pa.Table,
+    scan: HotspotScan,
+    period: tuple[dt.date, dt.date],
+    slot_hours: int,
+    crs: str,
+    timezone: str,
+) -> set[str]:
+    """The cases (subscriber keys) counted in the scan's most likely cluster:
+    rows in its areas and slots, on one of their days."""
+    if not scan.clusters:
+        return set()
+    top = scan.clusters[0]
+    n_days = (period[1] - period[0]).days + 1
+    people = PersonRows(
+        rows, area_m=AREA_M, crs=crs, timezone=timezone, first_day=period[0], n_days=n_days,
+        slot_hours=slot_hours,
+    )  # fmt: skip
+    per_day = people.slots_per_day
+    first = (top.first_day - period[0]).days * per_day + top.start_hour // slot_hours
+    last = (top.last_day - period[0]).days * per_day + top.end_hour // slot_hours - 1
+    inside = np.isin(people.area, top.locations) & (people.day >= first) & (people.day <= last)
+    names = people.names.to_pylist()
+    present = {names[i] for i in np.unique(people.person[inside])}
+    on_their_days = {
+        person
+        for person, lo, hi in zip(
+            *(case_days[c].to_pylist() for c in ("person", "first_day", "last_day")), strict=True
+        )
+        if lo <= top.last_day and hi >= top.first_day
+    }
+    return present & on_their_days
+
+
+def event_people(connection: duckdb.DuckDBPyConnection, city: Path, event: dict) -> set[str]:
+    """The planted event's infectees as subscriber keys (carrier:subscriber)."""
+    refs = pa.table({"person_ref": sorted(event["infectees"])})
+    connection.register("infectees", refs)
+    return {
+        key
+        for (key,) in connection.sql(
+            f"SELECT s.carrier || ':' || s.subscriber FROM '{city}/subscribers.parquet' s "
+            "JOIN infectees USING (person_ref)"
+        ).fetchall()
+    }
+
+
 def near_likely_infection(events: pa.Table, days: int, timezone: str) -> pa.Table:
     """The events within ``days`` of their case's likely day of infection."""
     connection = duckdb.connect()
@@ -278,7 +310,6 @@ def near_likely_infection(events: pa.Table, days: int, timezone: str) -> pa.Tabl
 PAIRS = [
     "places",
     "carrier cells",
-    "carrier, a day's square away from home",
     "carrier cells, people relabelled",
 ]
 
@@ -294,7 +325,7 @@ def scan_city(city: Path, seed: int, outbreak: str, args: argparse.Namespace) ->
     infections = true_infections(connection, city)
 
     def against_presence(pair: Callable[[], tuple[pa.Table, pa.Table]]):
-        def scan() -> tuple[HotspotScan, int]:
+        def scan() -> tuple[HotspotScan, int, set[str]]:
             events, presence = pair()
             kept = near_likely_infection(events, args.around, timezone)
             found = scan_population(
@@ -308,11 +339,11 @@ def scan_city(city: Path, seed: int, outbreak: str, args: argparse.Namespace) ->
                 first_day=period[0],
                 last_day=period[1],
             )
-            return found, kept.num_rows
+            return found, kept.num_rows, set()
 
         return scan
 
-    def relabelled() -> tuple[HotspotScan, int]:
+    def relabelled() -> tuple[HotspotScan, int, set[str]]:
         rows, case_days = carrier_rows(connection, city, crs, period, args.around)
         found = scan_relabelled(
             rows,
@@ -327,23 +358,26 @@ def scan_city(city: Path, seed: int, outbreak: str, args: argparse.Namespace) ->
             slot_hours=args.slot_hours,
             max_slots=args.max_slots,
         )
-        events = duckdb.sql(
+        connection.register("rows", rows)
+        connection.register("case_days", case_days)
+        events = connection.sql(
             "SELECT count(DISTINCT (r.person, r.lat, r.lon, CAST(r.ts AS DATE))) "
             "FROM rows r JOIN case_days c ON r.person = c.person "
             "AND CAST(r.ts AS DATE) BETWEEN c.first_day AND c.last_day"
         ).fetchall()[0][0]
-        return found, int(events)
+        people = cluster_people(rows, case_days, found, period, args.slot_hours, crs, timezone)
+        return found, int(events), people
 
     scans = {
         PAIRS[0]: against_presence(lambda: place_pairs(connection, city, period)),
         PAIRS[1]: against_presence(lambda: carrier_pairs(connection, city, crs, period)),
-        PAIRS[2]: against_presence(lambda: carrier_day_pairs(connection, city, crs, period)),
-        PAIRS[3]: relabelled,
+        PAIRS[2]: relabelled,
     }
     runs = []
     for variant in args.pairs or PAIRS:
-        scan, n_events = scans[variant]()
+        scan, n_events, top_people = scans[variant]()
         top = scan.clusters[0] if scan.clusters else None
+        infectees = event_people(connection, city, event) if event else set()
         holding = [i for i, c in enumerate(scan.clusters) if event and holds(c, event)]
         contains = bool(holding) and holding[0] == 0
         runs.append(
@@ -362,6 +396,8 @@ def scan_city(city: Path, seed: int, outbreak: str, args: argparse.Namespace) ->
                 event_rank=holding[0] + 1 if holding else 0,
                 event_p=float(scan.clusters[holding[0]].p_value) if holding else 1.0,
                 top_infections=infections_at_one_place(top, infections) if top else 0,
+                top_people=len(top_people),
+                top_event_people=len(top_people & infectees),
             )
         )
     return runs
@@ -406,8 +442,9 @@ def infections_at_one_place(cluster, infections: list[dict], slack_days: int = 3
 def summary(runs: list[Run]) -> str:
     lines = [
         "| outbreak | events and presence | seeds | top cluster p < 0.05 | planted event found "
-        "| planted event in any cluster at p < 0.05 | top cluster p < 0.05 a real outbreak |",
-        "|---|---|---|---|---|---|---|",
+        "| planted event in any cluster at p < 0.05 | top cluster p < 0.05 a real outbreak "
+        "| planted event found by its people |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for outbreak in dict.fromkeys(r.outbreak for r in runs):
         for variant in dict.fromkeys(r.variant for r in runs):
@@ -419,7 +456,12 @@ def summary(runs: list[Run]) -> str:
             found = f"{hits}/{n} ({100 * hits / n:.0f} %)" if outbreak != "null" else "-"
             anywhere = sum(r.event_rank > 0 and r.event_p < SIGNIFICANCE for r in group)
             real = sum(r.significant and r.top_infections >= REAL_OUTBREAK for r in group)
-            extra = f"{anywhere}/{n} | {real}/{n}" if outbreak != "null" else "- | -"
+            by_people = sum(r.hit_by_people for r in group)
+            extra = (
+                f"{anywhere}/{n} | {real}/{n} | {by_people}/{n}"
+                if outbreak != "null"
+                else "- | - | -"
+            )
             lines.append(
                 f"| {outbreak} | {variant} | {n} | {significant}/{n} "
                 f"({100 * significant / n:.0f} %) | {found} | {extra} |"
