@@ -324,39 +324,28 @@ def scan_city(city: Path, seed: int, outbreak: str, args: argparse.Namespace) ->
     connection = _connection(timezone, city, cases)
     infections = true_infections(connection, city)
 
+    settings = {
+        "replications": args.replications,
+        "seed": seed,
+        "max_days": args.max_days,
+        "crs": crs,
+        "timezone": timezone,
+        "first_day": period[0],
+        "last_day": period[1],
+    }
+
     def against_presence(pair: Callable[[], tuple[pa.Table, pa.Table]]):
         def scan() -> tuple[HotspotScan, int, set[str]]:
             events, presence = pair()
             kept = near_likely_infection(events, args.around, timezone)
-            found = scan_population(
-                kept,
-                presence,
-                replications=args.replications,
-                seed=seed,
-                max_days=args.max_days,
-                crs=crs,
-                timezone=timezone,
-                first_day=period[0],
-                last_day=period[1],
-            )
-            return found, kept.num_rows, set()
+            return scan_population(kept, presence, **settings), kept.num_rows, set()
 
         return scan
 
     def relabelled() -> tuple[HotspotScan, int, set[str]]:
         rows, case_days = carrier_rows(connection, city, crs, period, args.around)
         found = scan_relabelled(
-            rows,
-            case_days,
-            replications=args.replications,
-            seed=seed,
-            max_days=args.max_days,
-            crs=crs,
-            timezone=timezone,
-            first_day=period[0],
-            last_day=period[1],
-            slot_hours=args.slot_hours,
-            max_slots=args.max_slots,
+            rows, case_days, slot_hours=args.slot_hours, max_slots=args.max_slots, **settings
         )
         connection.register("rows", rows)
         connection.register("case_days", case_days)
