@@ -60,7 +60,7 @@ from pyproj import Transformer
 sys.path.insert(0, str(Path(__file__).parent))
 from epitrace.analysis.hotspots import HotspotScan
 from epitrace.analysis.hotspots.cells import project
-from epitrace.analysis.hotspots.persons import PersonRows, scan_relabelled
+from epitrace.analysis.hotspots.persons import cases_in_clusters, scan_relabelled
 from epitrace.analysis.hotspots.population import AREA_M, scan_population
 from epitrace.formats.readers import read_dataset_table
 from epitrace.outbreaks import dataset_settings, exposure_windows
@@ -257,30 +257,12 @@ def cluster_people(
     crs: str,
     timezone: str,
 ) -> set[str]:
-    """The cases (subscriber keys) counted in the scan's most likely cluster:
-    rows in its areas and slots, on one of their days."""
-    if not scan.clusters:
-        return set()
-    top = scan.clusters[0]
-    n_days = (period[1] - period[0]).days + 1
-    people = PersonRows(
-        rows, area_m=AREA_M, crs=crs, timezone=timezone, first_day=period[0], n_days=n_days,
-        slot_hours=slot_hours,
+    """The cases (subscriber keys) counted in the scan's most likely cluster."""
+    members = cases_in_clusters(
+        rows, case_days, scan, crs=crs, timezone=timezone, first_day=period[0],
+        last_day=period[1], slot_hours=slot_hours,
     )  # fmt: skip
-    per_day = people.slots_per_day
-    first = (top.first_day - period[0]).days * per_day + top.start_hour // slot_hours
-    last = (top.last_day - period[0]).days * per_day + top.end_hour // slot_hours - 1
-    inside = np.isin(people.area, top.locations) & (people.day >= first) & (people.day <= last)
-    names = people.names.to_pylist()
-    present = {names[i] for i in np.unique(people.person[inside])}
-    on_their_days = {
-        person
-        for person, lo, hi in zip(
-            *(case_days[c].to_pylist() for c in ("person", "first_day", "last_day")), strict=True
-        )
-        if lo <= top.last_day and hi >= top.first_day
-    }
-    return present & on_their_days
+    return {person for number, person in members if number == 1}
 
 
 def event_people(connection: duckdb.DuckDBPyConnection, city: Path, event: dict) -> set[str]:

@@ -248,3 +248,61 @@ def test_hotspots_with_week_shifts_scans_the_same_cylinders(
     refused = run("hotspots", event_city, "--cases", cases, "--week-shifts",
                   "--dated-by", "case", "--out", tmp_path / "x")  # fmt: skip
     assert refused.exit_code == 2 and "--week-shifts" in refused.output
+
+
+# The null background and the planted service alone (its only transmission), with
+# an event large enough to stand out: the design docs/accuracy.md validates on.
+PLANTED_CITY = SimulationConfig(
+    residents=1500, days=21, seed=2, start=dt.date(2020, 2, 15), outbreak="planted",
+    null_attack_rate=0.06, superspreading_from_day=7, superspreader_infectiousness=60.0,
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def planted_city(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("planted-city")
+    simulate_city(PLANTED_CITY, folder, fmt="parquet")
+    return folder
+
+
+def test_hotspots_among_people_finds_the_service_in_its_hours(
+    planted_city: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    result = run(
+        "hotspots", planted_city, "--cases", planted_city / "cases.parquet",
+        "--among-people", "--replications", 99, "--out", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    first = read_table(out / "hotspots.csv").raise_for_problems().to_pylist()[0]
+    event = json.loads((planted_city / "manifest.json").read_text())["outbreak"]["planted_event"]
+    service = dt.datetime.fromisoformat(event["start"])
+    assert first["start"] <= service < first["end"]  # the 3-hour slot holding the service
+    assert first["end"] - first["start"] == dt.timedelta(hours=3)
+    assert first["p_value"] <= 0.05
+    infectees = {
+        row["infectee"]
+        for row in read_table(planted_city / "truth" / "infections.parquet")
+        .raise_for_problems()
+        .to_pylist()
+        if row["place_id"] == event["place_id"]
+    }
+    with (out / "hotspot_cases.csv").open(newline="") as handle:
+        in_first = [r for r in csv.DictReader(handle) if r["cluster_id"] == "1"]
+    assert len(in_first) == first["cases"]
+    assert sum(r["person_ref"] in infectees for r in in_first) > len(in_first) / 2
+    assert "-" in result.stdout and " h:" in result.stdout  # the slot's hours are shown
+
+
+def test_hotspots_among_people_refuses_what_does_not_apply(
+    planted_city: Path, tmp_path: Path
+) -> None:
+    cases = planted_city / "cases.parquet"
+    result = run("hotspots", planted_city, "--cases", cases, "--among-people",
+                 "--week-shifts", "--out", tmp_path / "o")  # fmt: skip
+    assert result.exit_code != 0 and "--among-people has its own null" in result.output
+    bare = tmp_path / "no-carrier"
+    bare.mkdir()
+    result = run("hotspots", bare, "--cases", cases, "--among-people", "--out", tmp_path / "o")
+    assert result.exit_code != 0 and "no telecom_records table" in result.output
+    assert "Traceback" not in result.output

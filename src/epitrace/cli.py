@@ -333,6 +333,15 @@ def evaluate(
     "docs/accuracy.md).",
 )
 @click.option(
+    "--among-people",
+    is_flag=True,
+    default=False,
+    help="Where every subscriber's records are (a carrier's store, a simulated city): "
+    "count the cases among the people present per circle and 3-hour slot, p-values by "
+    "relabelling people (docs/accuracy.md). No tracing; --max-days and the permutation "
+    "options do not apply.",
+)
+@click.option(
     "--week-shifts/--no-week-shifts",
     default=False,
     show_default=True,
@@ -359,6 +368,7 @@ def hotspots(
     adjust_weekday: bool,
     dated_by: str,
     week_shifts: bool,
+    among_people: bool,
     out: Path,
 ) -> None:
     """Space-time clusters among the cases in CASES, from their stays traced in FOLDER.
@@ -373,6 +383,15 @@ def hotspots(
         raise UserError("--to must come after --from")
     if week_shifts and dated_by == "case":
         raise UserError("--week-shifts goes with --dated-by visit")
+    if among_people:
+        if week_shifts or adjust_weekday or dated_by != "visit":
+            raise UserError(
+                "--among-people has its own null: leave out --week-shifts, "
+                "--adjust-weekday and --dated-by"
+            )
+        _hotspots_among_people(folder, cases_file, out, start, end, replications, seed,
+                               max_radius_m)  # fmt: skip
+        return
     bar = progress_bar(None, "tracing cases", unit="case")
 
     def on_start(total: int) -> None:
@@ -402,6 +421,29 @@ def hotspots(
         bar.close()
     for line in result.messages():
         click.echo(line, err=True)
+    click.echo(result.describe())
+
+
+def _hotspots_among_people(
+    folder: Path,
+    cases_file: Path,
+    out: Path,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    replications: int,
+    seed: int,
+    max_radius_m: float,
+) -> None:
+    from epitrace.carrier_hotspots import find_hotspots_among_people
+    from epitrace.outbreaks import HotspotError
+
+    try:
+        result = find_hotspots_among_people(
+            folder, cases_file, out, start=start, end=end, replications=replications,
+            seed=seed, max_radius_m=max_radius_m,
+        )  # fmt: skip
+    except HotspotError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(result.describe())
 
 

@@ -163,10 +163,15 @@ class HotspotResult:
             + f" to {self.out}/"
         ]
         for number, c in enumerate(clusters[:5], start=1):
+            hours = (
+                ""
+                if (c.start_hour, c.end_hour) == (0, 24)
+                else (f" {c.start_hour:02d}-{c.end_hour:02d} h")
+            )
             lines.append(
                 f"  {number}. {c.lat:.5f}, {c.lon:.5f} r={c.radius_m:.0f} m "
-                f"{c.first_day}..{c.last_day}: {c.cases} events, {c.expected:.1f} expected, "
-                f"p={c.p_value:.3g}"
+                f"{c.first_day}..{c.last_day}{hours}: {c.cases} events, "
+                f"{c.expected:.1f} expected, p={c.p_value:.3g}"
             )
         return "\n".join(lines)
 

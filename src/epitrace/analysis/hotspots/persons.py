@@ -264,6 +264,41 @@ class _Scan:
         return np.concatenate(maxima) if maxima else np.empty(0)
 
 
+def cases_in_clusters(
+    rows: pa.Table,
+    cases: pa.Table,
+    scan: HotspotScan,
+    *,
+    area_m: float = AREA_M,
+    crs: str = KOREA_CRS,
+    timezone: str = KOREA_TIMEZONE,
+    first_day: dt.date,
+    last_day: dt.date,
+    slot_hours: int = 24,
+) -> list[tuple[int, str]]:
+    """(cluster number from 1, person) for each case a ``scan_relabelled``
+    cluster counts: a row in its areas and slots, on one of the case's days
+    (the same rows and cases, and settings, as the scan's)."""
+    n_days = (last_day - first_day).days + 1
+    people = PersonRows(
+        rows, area_m=area_m, crs=crs, timezone=timezone, first_day=first_day, n_days=n_days,
+        slot_hours=slot_hours,
+    )  # fmt: skip
+    case_person, case_first, case_last = _case_days(cases, people, timezone, first_day)
+    per_day, names = people.slots_per_day, people.names.to_pylist()
+    members = []
+    for number, cluster in enumerate(scan.clusters, start=1):
+        lo = (cluster.first_day - first_day).days * per_day + cluster.start_hour // slot_hours
+        hi = (cluster.last_day - first_day).days * per_day + cluster.end_hour // slot_hours - 1
+        inside = np.isin(people.area, cluster.locations) & (people.day >= lo) & (people.day <= hi)
+        for k in np.flatnonzero((case_first <= hi) & (case_last >= lo)):
+            own = slice(people.start[case_person[k]], people.start[case_person[k] + 1])
+            on_days = (people.day[own] >= case_first[k]) & (people.day[own] <= case_last[k])
+            if (inside[own] & on_days).any():
+                members.append((number, names[case_person[k]]))
+    return members
+
+
 def _case_days(
     cases: pa.Table, people: PersonRows, timezone: str, first_day: dt.date
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
