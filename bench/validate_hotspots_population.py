@@ -62,6 +62,7 @@ from epitrace.analysis.hotspots import HotspotScan
 from epitrace.analysis.hotspots.cells import project
 from epitrace.analysis.hotspots.persons import cases_in_clusters, scan_relabelled
 from epitrace.analysis.hotspots.population import AREA_M, scan_population
+from epitrace.carrier_hotspots import case_days, case_rows, main_cells_by_hour
 from epitrace.formats.readers import read_dataset_table
 from epitrace.outbreaks import dataset_settings, exposure_windows
 from validate_hotspots import (
@@ -222,62 +223,6 @@ def carrier_pairs(
     return _events_and_presence(connection, city, "hourly")
 
 
-def carrier_rows(
-    connection: duckdb.DuckDBPyConnection,
-    city: Path,
-    crs: str,
-    period: tuple[dt.date, dt.date],
-    around: int,
-) -> tuple[pa.Table, pa.Table]:
-    """Every subscriber's main cell per daytime hour (person, lat, lon, ts) and
-    each case's days (person, first_day, last_day): its exposure window's days
-    within ``around`` days of its likely infection."""
-    _main_cells_by_hour(connection, city, crs, period)
-    low, high = DAYTIME_HOURS
-    rows = connection.sql(f"""
-        SELECT carrier || ':' || subscriber AS person, lat, lon, hour AS ts FROM main_hours
-        WHERE hour(hour) BETWEEN {low} AND {high}""").to_arrow_table()
-    case_days = connection.sql(f"""
-        SELECT s.carrier || ':' || s.subscriber AS person,
-               greatest(CAST(w.window_start AS DATE),
-                        CAST(w.likely_infection AS DATE) - {around}) AS first_day,
-               least(CAST(w.window_end - INTERVAL 1 MICROSECOND AS DATE),
-                     CAST(w.likely_infection AS DATE) + {around}) AS last_day
-        FROM windows w JOIN '{city}/subscribers.parquet' s ON w.person_ref = s.person_ref
-        """).to_arrow_table()
-    return rows, case_days
-
-
-def cluster_people(
-    rows: pa.Table,
-    case_days: pa.Table,
-    scan: HotspotScan,
-    period: tuple[dt.date, dt.date],
-    slot_hours: int,
-    crs: str,
-    timezone: str,
-) -> set[str]:
-    """The cases (subscriber keys) counted in the scan's most likely cluster."""
-    members = cases_in_clusters(
-        rows, case_days, scan, crs=crs, timezone=timezone, first_day=period[0],
-        last_day=period[1], slot_hours=slot_hours,
-    )  # fmt: skip
-    return {person for number, person in members if number == 1}
-
-
-def event_people(connection: duckdb.DuckDBPyConnection, city: Path, event: dict) -> set[str]:
-    """The planted event's infectees as subscriber keys (carrier:subscriber)."""
-    refs = pa.table({"person_ref": sorted(event["infectees"])})
-    connection.register("infectees", refs)
-    return {
-        key
-        for (key,) in connection.sql(
-            f"SELECT s.carrier || ':' || s.subscriber FROM '{city}/subscribers.parquet' s "
-            "JOIN infectees USING (person_ref)"
-        ).fetchall()
-    }
-
-
 def near_likely_infection(events: pa.Table, days: int, timezone: str) -> pa.Table:
     """The events within ``days`` of their case's likely day of infection."""
     connection = duckdb.connect()
@@ -325,19 +270,22 @@ def scan_city(city: Path, seed: int, outbreak: str, args: argparse.Namespace) ->
         return scan
 
     def relabelled() -> tuple[HotspotScan, int, set[str]]:
-        rows, case_days = carrier_rows(connection, city, crs, period, args.around)
+        # What `epitrace hotspots --among-people` runs (carrier_hotspots.py).
+        rows = main_cells_by_hour(city, timezone)
+        days = case_days(exposure_windows(cases, timezone), timezone)
+        people = days.drop_columns(["case_id"])
         found = scan_relabelled(
-            rows, case_days, slot_hours=args.slot_hours, max_slots=args.max_slots, **settings
+            rows, people, slot_hours=args.slot_hours, max_slots=args.max_slots, **settings
         )
-        connection.register("rows", rows)
-        connection.register("case_days", case_days)
-        events = connection.sql(
-            "SELECT count(DISTINCT (r.person, r.lat, r.lon, CAST(r.ts AS DATE))) "
-            "FROM rows r JOIN case_days c ON r.person = c.person "
-            "AND CAST(r.ts AS DATE) BETWEEN c.first_day AND c.last_day"
-        ).fetchall()[0][0]
-        people = cluster_people(rows, case_days, found, period, args.slot_hours, crs, timezone)
-        return found, int(events), people
+        members = cases_in_clusters(
+            rows, people, found, crs=crs, timezone=timezone, first_day=period[0],
+            last_day=period[1], slot_hours=args.slot_hours,
+        )  # fmt: skip
+        return (
+            found,
+            case_rows(rows, days, timezone).num_rows,
+            {person for number, person in members if number == 1},
+        )
 
     scans = {
         PAIRS[0]: against_presence(lambda: place_pairs(connection, city, period)),
@@ -348,7 +296,7 @@ def scan_city(city: Path, seed: int, outbreak: str, args: argparse.Namespace) ->
     for variant in args.pairs or PAIRS:
         scan, n_events, top_people = scans[variant]()
         top = scan.clusters[0] if scan.clusters else None
-        infectees = event_people(connection, city, event) if event else set()
+        infectees = event["infectees"] if event else set()
         holding = [i for i, c in enumerate(scan.clusters) if event and holds(c, event)]
         contains = bool(holding) and holding[0] == 0
         runs.append(

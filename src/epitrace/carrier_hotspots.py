@@ -132,7 +132,7 @@ def find_hotspots_among_people(
     if scan.n_cases == 0:
         raise HotspotError(f"none of the {cases.num_rows} cases is a subscriber in {folder}")
     members = cases_in_clusters(rows, days, scan, **settings)
-    events = _case_rows(rows, days, timezone)
+    events = case_rows(rows, days, timezone)
     result = HotspotResult(out, scan, events, cases.num_rows, scan.n_cases)
     out.mkdir(parents=True, exist_ok=True)
     result.files = [
@@ -143,7 +143,7 @@ def find_hotspots_among_people(
     return result
 
 
-def _case_rows(rows: pa.Table, days: pa.Table, timezone: str) -> pa.Table:
+def case_rows(rows: pa.Table, days: pa.Table, timezone: str) -> pa.Table:
     """The cases' rows on their days (what the scan counted)."""
     connection = duckdb.connect()
     connection.sql(f"SET TimeZone = '{timezone}'")
