@@ -253,8 +253,8 @@ def test_hotspots_with_week_shifts_scans_the_same_cylinders(
 # The null background and the planted service alone (its only transmission), with
 # an event large enough to stand out: the design docs/accuracy.md validates on.
 PLANTED_CITY = SimulationConfig(
-    residents=1500, days=21, seed=2, start=dt.date(2020, 2, 15), outbreak="planted",
-    null_attack_rate=0.06, superspreading_from_day=7, superspreader_infectiousness=60.0,
+    residents=1500, days=21, seed=3, start=dt.date(2020, 2, 15), outbreak="planted",
+    null_attack_rate=0.06, superspreading_from_day=7, superspreader_infectiousness=100.0,
 )  # fmt: skip
 
 

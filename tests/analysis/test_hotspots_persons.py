@@ -174,6 +174,18 @@ def test_finds_a_gathering_in_its_time_slot() -> None:
     assert (window["start"], window["end"]) == (at(6, 9), at(6, 12))
 
 
+def test_the_same_seed_gives_the_same_result_whatever_the_rows_order() -> None:
+    rng = np.random.default_rng(4)
+    rows = as_table(people_rows(rng, 60))
+    cases = random_cases(rng, 60, 8)
+    shuffled = rows.take(rng.permutation(rows.num_rows))
+    first, second = scan(rows, cases), scan(shuffled, cases)
+    assert [(c.llr, c.p_value) for c in first.clusters] == [
+        (c.llr, c.p_value) for c in second.clusters
+    ]
+    assert np.array_equal(first.replicated_maxima, second.replicated_maxima)
+
+
 def test_bad_input_is_refused_naming_what() -> None:
     rng = np.random.default_rng(1)
     rows = as_table(people_rows(rng, 5))

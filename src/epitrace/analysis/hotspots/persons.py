@@ -99,9 +99,11 @@ class PersonRows:
         day = day * self.slots_per_day + hour.to_numpy(zero_copy_only=False) // slot_hours
         n_days *= self.slots_per_day
         sx, sy = _squares(rows, area_m, crs)
-        persons = pc.dictionary_encode(rows.column("person")).combine_chunks()
-        self.names = persons.dictionary
-        person = persons.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        # Codes in sorted name order, not the rows' order: the same seed draws the
+        # same people however the rows come (a query engine may return them in any).
+        names = rows.column("person")
+        self.names = pc.take(pc.unique(names), pc.sort_indices(pc.unique(names)))
+        person = self.codes(names)
         squares, area = np.unique(np.stack([sx, sy], 1)[inside], axis=0, return_inverse=True)
         triples = np.unique(np.stack([person[inside], day[inside], area.ravel()], 1), axis=0)
         self.person, self.day, self.area = (np.ascontiguousarray(c) for c in triples.T)
