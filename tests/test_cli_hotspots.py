@@ -291,7 +291,8 @@ def test_hotspots_among_people_finds_the_service_in_its_hours(
         in_first = [r for r in csv.DictReader(handle) if r["cluster_id"] == "1"]
     assert len(in_first) == first["cases"]
     assert sum(r["person_ref"] in infectees for r in in_first) > len(in_first) / 2
-    assert "-" in result.stdout and " h:" in result.stdout  # the slot's hours are shown
+    assert " h:" in result.stdout and "case-hours located" in result.stdout
+    assert f": {first['cases']} cases, " in result.stdout  # a cluster counts cases
 
 
 def test_hotspots_among_people_refuses_what_does_not_apply(

@@ -133,7 +133,10 @@ def find_hotspots_among_people(
         raise HotspotError(f"none of the {cases.num_rows} cases is a subscriber in {folder}")
     members = cases_in_clusters(rows, days, scan, **settings)
     events = case_rows(rows, days, timezone)
-    result = HotspotResult(out, scan, events, cases.num_rows, scan.n_cases)
+    result = HotspotResult(
+        out, scan, events, cases.num_rows, scan.n_cases,
+        rows_are="case-hours located", counts_are="cases",
+    )  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     result.files = [
         write_table(scan.to_table(), out, "hotspots", "csv", tz=timezone),

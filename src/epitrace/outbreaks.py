@@ -146,6 +146,9 @@ class HotspotResult:
     skipped: dict[str, list[str]] = field(default_factory=dict)  # reason -> case ids
     seconds: float = 0.0
     files: list[Path] = field(default_factory=list)
+    # What the input rows and a cluster's counts are, as the summary names them.
+    rows_are: str = "case events"
+    counts_are: str = "events"
 
     def messages(self) -> list[str]:
         return [
@@ -157,8 +160,8 @@ class HotspotResult:
     def describe(self) -> str:
         clusters = self.scan.clusters
         lines = [
-            f"{self.cases_used} of {self.cases_total} cases, {self.events.num_rows} case "
-            f"events: {len(clusters)} cluster(s) in {self.seconds:.1f} s; wrote "
+            f"{self.cases_used} of {self.cases_total} cases, {self.events.num_rows} "
+            f"{self.rows_are}: {len(clusters)} cluster(s) in {self.seconds:.1f} s; wrote "
             + ", ".join(p.name for p in self.files)
             + f" to {self.out}/"
         ]
@@ -170,7 +173,7 @@ class HotspotResult:
             )
             lines.append(
                 f"  {number}. {c.lat:.5f}, {c.lon:.5f} r={c.radius_m:.0f} m "
-                f"{c.first_day}..{c.last_day}{hours}: {c.cases} events, "
+                f"{c.first_day}..{c.last_day}{hours}: {c.cases} {self.counts_are}, "
                 f"{c.expected:.1f} expected, p={c.p_value:.3g}"
             )
         return "\n".join(lines)
