@@ -60,7 +60,7 @@ from pyproj import Transformer
 sys.path.insert(0, str(Path(__file__).parent))
 from epitrace.analysis.hotspots import HotspotScan
 from epitrace.analysis.hotspots.cells import project
-from epitrace.analysis.hotspots.persons import cases_in_clusters, scan_relabelled
+from epitrace.analysis.hotspots.persons import scan_relabelled
 from epitrace.analysis.hotspots.population import AREA_M, scan_population
 from epitrace.carrier_hotspots import case_days, case_rows, main_cells_by_hour
 from epitrace.formats.readers import read_dataset_table
@@ -277,15 +277,8 @@ def scan_city(city: Path, seed: int, outbreak: str, args: argparse.Namespace) ->
         found = scan_relabelled(
             rows, people, slot_hours=args.slot_hours, max_slots=args.max_slots, **settings
         )
-        members = cases_in_clusters(
-            rows, people, found, crs=crs, timezone=timezone, first_day=period[0],
-            last_day=period[1], slot_hours=args.slot_hours,
-        )  # fmt: skip
-        return (
-            found,
-            case_rows(rows, days, timezone).num_rows,
-            {person for number, person in members if number == 1},
-        )
+        top = set(found.cluster_cases[0]) if found.clusters else set()
+        return found, case_rows(rows, days, timezone).num_rows, top
 
     scans = {
         PAIRS[0]: against_presence(lambda: place_pairs(connection, city, period)),

@@ -28,7 +28,7 @@ import duckdb
 import pyarrow as pa
 
 from epitrace.analysis.hotspots.clusters import MAX_RADIUS_M, REPLICATIONS
-from epitrace.analysis.hotspots.persons import cases_in_clusters, scan_relabelled
+from epitrace.analysis.hotspots.persons import PeopleScan, scan_relabelled
 from epitrace.formats.readers import read_dataset_table
 from epitrace.formats.writers import write_table
 from epitrace.outbreaks import (
@@ -118,20 +118,16 @@ def find_hotspots_among_people(
         raise HotspotError(f"no case of {cases_file} has a day to scan in its window")
     rows = main_cells_by_hour(folder, timezone)
     first_day, last_day = min(days["first_day"].to_pylist()), max(days["last_day"].to_pylist())
-    settings = {
-        "crs": crs, "timezone": timezone, "first_day": first_day, "last_day": last_day,
-        "slot_hours": SLOT_HOURS,
-    }  # fmt: skip
     try:
         scan = scan_relabelled(
             rows, days.drop_columns(["case_id"]), replications=replications, seed=seed,
-            max_radius_m=max_radius_m, max_slots=MAX_SLOTS, **settings,
+            max_radius_m=max_radius_m, crs=crs, timezone=timezone, first_day=first_day,
+            last_day=last_day, slot_hours=SLOT_HOURS, max_slots=MAX_SLOTS,
         )  # fmt: skip
     except ValueError as exc:
         raise HotspotError(str(exc)) from None
     if scan.n_cases == 0:
         raise HotspotError(f"none of the {cases.num_rows} cases is a subscriber in {folder}")
-    members = cases_in_clusters(rows, days, scan, **settings)
     events = case_rows(rows, days, timezone)
     result = HotspotResult(
         out, scan, events, cases.num_rows, scan.n_cases,
@@ -140,7 +136,7 @@ def find_hotspots_among_people(
     out.mkdir(parents=True, exist_ok=True)
     result.files = [
         write_table(scan.to_table(), out, "hotspots", "csv", tz=timezone),
-        _write_members(members, scan, days, out / "hotspot_cases.csv"),
+        _write_members(scan, days, out / "hotspot_cases.csv"),
     ]
     result.seconds = time.perf_counter() - began
     return result
@@ -158,12 +154,15 @@ def case_rows(rows: pa.Table, days: pa.Table, timezone: str) -> pa.Table:
     ).to_arrow_table()
 
 
-def _write_members(members: list[tuple[int, str]], scan, days: pa.Table, path: Path) -> Path:
+def _write_members(scan: PeopleScan, days: pa.Table, path: Path) -> Path:
     """``hotspot_cases.csv``: each cluster's cases (cluster_id, p_value, case_id, person_ref)."""
     case_of = dict(zip(days["person"].to_pylist(), days["case_id"].to_pylist(), strict=True))
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["cluster_id", "p_value", "case_id", "person_ref"])
-        for number, person in members:
-            writer.writerow([number, scan.clusters[number - 1].p_value, case_of[person], person])
+        for number, (cluster, people) in enumerate(
+            zip(scan.clusters, scan.cluster_cases, strict=True), start=1
+        ):
+            for person in people:
+                writer.writerow([number, cluster.p_value, case_of[person], person])
     return path

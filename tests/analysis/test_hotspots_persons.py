@@ -170,6 +170,8 @@ def test_finds_a_gathering_in_its_time_slot() -> None:
     north_m = (top.lat - degrees(np.array(1500.0), np.array(0.0))[0]) * METRES_PER_DEGREE_LAT
     assert abs(north_m) <= top.radius_m + AREA_M
     assert top.cases >= 12
+    named = result.cluster_cases[0]  # one slot: each case counted once
+    assert len(named) == top.cases and sum(p in infected for p in named) >= 12
     window = result.to_table().to_pylist()[0]
     assert (window["start"], window["end"]) == (at(6, 9), at(6, 12))
 

@@ -39,6 +39,7 @@ no row of anyone.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -102,7 +103,8 @@ class PersonRows:
         # Codes in sorted name order, not the rows' order: the same seed draws the
         # same people however the rows come (a query engine may return them in any).
         names = rows.column("person")
-        self.names = pc.take(pc.unique(names), pc.sort_indices(pc.unique(names)))
+        unique = pc.unique(names)
+        self.names = pc.take(unique, pc.sort_indices(unique))
         person = self.codes(names)
         squares, area = np.unique(np.stack([sx, sy], 1)[inside], axis=0, return_inverse=True)
         triples = np.unique(np.stack([person[inside], day[inside], area.ravel()], 1), axis=0)
@@ -217,7 +219,43 @@ def scan_relabelled(
     best = scan.best_per_centre(case_person, case_first, case_last)
     maxima = scan.replicated_maxima(case_person, case_first, case_last, replications, seed)
     clusters = _clusters(best, circles, people, maxima, first_day, crs, max_clusters, slot_hours)
-    return HotspotScan(clusters, maxima, int(case_person.size), timezone)
+    return PeopleScan(
+        clusters, maxima, int(case_person.size), timezone,
+        cluster_cases=_cluster_cases(clusters, best, people, case_person, case_first, case_last),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PeopleScan(HotspotScan):
+    """A ``scan_relabelled`` result: also, per cluster (most likely first), the
+    people it counts as cases, in the order of the cases given."""
+
+    cluster_cases: list[list[str]] = field(default_factory=list)
+
+
+def _cluster_cases(
+    clusters: list[Cluster],
+    best: tuple,
+    people: PersonRows,
+    case_person: np.ndarray,
+    case_first: np.ndarray,
+    case_last: np.ndarray,
+) -> list[list[str]]:
+    """Each cluster's cases: a row in its areas and slots, on one of their days."""
+    case_of = np.full(people.n_persons, case_person.size)  # past the last case: none
+    case_of[case_person] = np.arange(case_person.size)
+    k = case_of[people.person]
+    first = np.append(case_first, 1)  # the "none" case's days are empty
+    last = np.append(case_last, 0)
+    on_own_days = (people.day >= first[k]) & (people.day <= last[k])
+    names = people.names.to_pylist()
+    out = []
+    for cluster in clusters:
+        c = cluster.centre  # centres are the areas, in order
+        inside = on_own_days & np.isin(people.area, cluster.locations)
+        inside &= (people.day >= best[2][c]) & (people.day <= best[3][c])
+        out.append([names[case_person[i]] for i in np.unique(k[inside])])
+    return out
 
 
 class _Scan:
@@ -264,41 +302,6 @@ class _Scan:
             ])  # fmt: skip
             maxima.append(max_llr_of_relabelled(drawn, first, last, *self._arguments()))
         return np.concatenate(maxima) if maxima else np.empty(0)
-
-
-def cases_in_clusters(
-    rows: pa.Table,
-    cases: pa.Table,
-    scan: HotspotScan,
-    *,
-    area_m: float = AREA_M,
-    crs: str = KOREA_CRS,
-    timezone: str = KOREA_TIMEZONE,
-    first_day: dt.date,
-    last_day: dt.date,
-    slot_hours: int = 24,
-) -> list[tuple[int, str]]:
-    """(cluster number from 1, person) for each case a ``scan_relabelled``
-    cluster counts: a row in its areas and slots, on one of the case's days
-    (the same rows and cases, and settings, as the scan's)."""
-    n_days = (last_day - first_day).days + 1
-    people = PersonRows(
-        rows, area_m=area_m, crs=crs, timezone=timezone, first_day=first_day, n_days=n_days,
-        slot_hours=slot_hours,
-    )  # fmt: skip
-    case_person, case_first, case_last = _case_days(cases, people, timezone, first_day)
-    per_day, names = people.slots_per_day, people.names.to_pylist()
-    members = []
-    for number, cluster in enumerate(scan.clusters, start=1):
-        lo = (cluster.first_day - first_day).days * per_day + cluster.start_hour // slot_hours
-        hi = (cluster.last_day - first_day).days * per_day + cluster.end_hour // slot_hours - 1
-        inside = np.isin(people.area, cluster.locations) & (people.day >= lo) & (people.day <= hi)
-        for k in np.flatnonzero((case_first <= hi) & (case_last >= lo)):
-            own = slice(people.start[case_person[k]], people.start[case_person[k] + 1])
-            on_days = (people.day[own] >= case_first[k]) & (people.day[own] <= case_last[k])
-            if (inside[own] & on_days).any():
-                members.append((number, names[case_person[k]]))
-    return members
 
 
 def _case_days(
