@@ -32,10 +32,10 @@ from epitrace.analysis.contacts import (
     true_contacts,
 )
 from epitrace.analysis.trajectory import trace_subject
-from epitrace.exposure import ContactSearch, search_contacts
 from epitrace.providers.network import StoreNetwork
 from epitrace.providers.store import build_stores
 from epitrace.simulate import SimulationConfig, simulate_city
+from epitrace.workflows.contact_search import ContactSearch, search_contacts
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## Contact search"

@@ -4,7 +4,7 @@
 
 Builds (once) a 100,000-resident x 14-day city as Parquet if DIR has none and
 the agencies' provider stores from it, then times
-``epitrace.investigation.investigate`` (ask every agency's store for the
+``epitrace.workflows.investigation.analyze`` (ask every agency's store for the
 subject's records, trace stays and path, compare with the interview, write
 stays.csv, path.geojson and report.html) for several confirmed cases, and the
 same reading the flat dataset files instead of the stores, side by side.
@@ -26,12 +26,12 @@ from pathlib import Path
 from docs_block import write_block
 from epitrace.analysis.trajectory import trace_subject
 from epitrace.formats.readers import read_dataset_table
-from epitrace.investigation import investigate
 from epitrace.providers.dataset import DatasetStore
 from epitrace.providers.network import StoreNetwork
 from epitrace.providers.store import build_stores
 from epitrace.simulate import SimulationConfig, simulate_city
 from epitrace.simulate.run import cases_confirmed_last
+from epitrace.workflows.investigation import analyze
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## One subject's stays and path"
@@ -67,12 +67,12 @@ def time_subject(
 ) -> dict[str, float]:
     out = Path(tempfile.mkdtemp(prefix="bench-analyze-"))
     began = time.perf_counter()
-    investigate(source, person, out, interview_file=interview, contacts=False)
+    analyze(source, person, out, interview_file=interview, contacts=False)
     cold = time.perf_counter() - began
     warm, reading = [], []
     for _ in range(repeats):
         began = time.perf_counter()
-        result = investigate(source, person, out, interview_file=interview, contacts=False)
+        result = analyze(source, person, out, interview_file=interview, contacts=False)
         warm.append(time.perf_counter() - began)
         began = time.perf_counter()
         records = reader(source).subject(person)

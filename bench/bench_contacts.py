@@ -6,7 +6,7 @@
 Reuses the city and its provider stores (built by bench_stores.py /
 bench_analyze.py; this script never rebuilds them). For the cases confirmed
 last: gather the subject's records from the stores and trace the stays
-(not timed), then time ``epitrace.exposure.search_contacts`` over the
+(not timed), then time ``epitrace.workflows.contact_search.search_contacts`` over the
 infectious window from the cases table — every bounded query to every
 carrier, card issuer and entry-log operator, identities named, evidence
 merged and ranked — once cold and once warm. ``--record`` writes the figures
@@ -28,8 +28,8 @@ import pyarrow.parquet as pq
 from docs_block import write_block
 from epitrace.analysis.contacts import infectious_window
 from epitrace.analysis.trajectory import trace_subject
-from epitrace.exposure import search_contacts
 from epitrace.providers.network import StoreNetwork
+from epitrace.workflows.contact_search import search_contacts
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## Contact search"

@@ -88,9 +88,9 @@ def measure_one(residents: int) -> dict[str, float]:
     from bench_stores import measure_queries
     from epitrace.analysis.contacts import infectious_window
     from epitrace.analysis.trajectory import trace_subject
-    from epitrace.exposure import search_contacts
     from epitrace.providers.network import StoreNetwork
     from epitrace.providers.queries import DuckDBEngine
+    from epitrace.workflows.contact_search import search_contacts
 
     stores = stores_folder(residents)
     queries = measure_queries(stores, DuckDBEngine(), repeats=3)

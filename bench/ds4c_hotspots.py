@@ -13,7 +13,7 @@ parameters (1 km, 7 days, EPSG:5179, Asia/Seoul days) over the whole period.
 ``--dated-by case`` scans the patients instead (``case_column``): every
 route row is dated by its patient's likely day of infection (symptom onset
 − 5 days, the median incubation, or confirmation − 8 days without an
-onset, as ``epitrace.outbreaks`` does), a patient counts once per cluster
+onset, as ``analysis.hotspots.case_events`` does), a patient counts once per cluster
 however many of their rows it holds, and the replications permute the
 patients' days. Patients without a confirmation date are left out.
 

@@ -68,15 +68,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from epitrace.analysis.hotspots import HotspotScan, scan_hotspots
+from epitrace.analysis.hotspots.case_events import events_table, exposure_windows, scan_events
 from epitrace.formats.readers import read_dataset_table
-from epitrace.outbreaks import (
-    dataset_settings,
-    events_table,
-    exposure_windows,
-    scan_events,
-    trace_case_events,
-)
 from epitrace.simulate import SimulationConfig, simulate_city
+from epitrace.workflows.hotspots import dataset_settings, trace_case_events
 
 SIGNIFICANCE = 0.05
 

@@ -59,12 +59,13 @@ from pyproj import Transformer
 
 sys.path.insert(0, str(Path(__file__).parent))
 from epitrace.analysis.hotspots import HotspotScan
+from epitrace.analysis.hotspots.case_events import exposure_windows
 from epitrace.analysis.hotspots.cells import project
 from epitrace.analysis.hotspots.persons import scan_relabelled
 from epitrace.analysis.hotspots.population import AREA_M, scan_population
-from epitrace.carrier_hotspots import case_days, case_rows, main_cells_by_hour
 from epitrace.formats.readers import read_dataset_table
-from epitrace.outbreaks import dataset_settings, exposure_windows
+from epitrace.workflows.hotspots import dataset_settings
+from epitrace.workflows.hotspots_among_people import case_days, case_rows, main_cells_by_hour
 from validate_hotspots import (
     add_city_arguments,
     every_run,
@@ -270,7 +271,7 @@ def scan_city(city: Path, seed: int, outbreak: str, args: argparse.Namespace) ->
         return scan
 
     def relabelled() -> tuple[HotspotScan, int, set[str]]:
-        # What `epitrace hotspots --among-people` runs (carrier_hotspots.py).
+        # What `epitrace hotspots --among-people` runs (workflows/hotspots_among_people.py).
         rows = main_cells_by_hour(city, timezone)
         days = case_days(exposure_windows(cases, timezone), timezone)
         people = days.drop_columns(["case_id"])

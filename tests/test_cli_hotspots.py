@@ -13,9 +13,9 @@ import pyarrow.csv as pacsv
 import pytest
 from click.testing import CliRunner, Result
 
+from epitrace.analysis.hotspots.case_events import CaseWindow, case_events, exposure_windows
 from epitrace.cli import main
 from epitrace.formats.readers import read_table
-from epitrace.outbreaks import CaseWindow, case_events, exposure_windows
 from epitrace.simulate import SimulationConfig, simulate_city
 
 # Starts on a Saturday, so the planted church event (the first Sunday after the

@@ -9,8 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from epitrace.formats.readers import read_table
-from epitrace.investigation import investigate
 from epitrace.providers.queries import ProviderStore, QueryRefused
+from epitrace.workflows.investigation import analyze
 
 
 def last_case(city: Path) -> str:
@@ -23,7 +23,7 @@ def last_case(city: Path) -> str:
 def analyzed(parquet_city: Path, stores: Path, tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("contacts-out")
     person = last_case(parquet_city)
-    result = investigate(stores, person, out, cases_file=parquet_city / "cases.parquet")
+    result = analyze(stores, person, out, cases_file=parquet_city / "cases.parquet")
     return result, out
 
 
@@ -79,7 +79,7 @@ def test_refused_queries_are_reported_not_fatal(
 
     monkeypatch.setattr(ProviderStore, "presence", refuse_checkins)
     person = last_case(parquet_city)
-    result = investigate(stores, person, tmp_path, cases_file=parquet_city / "cases.parquet")
+    result = analyze(stores, person, tmp_path, cases_file=parquet_city / "cases.parquet")
     assert result.contacts is not None
     assert result.contacts.refused and "not approved" in result.contacts.refused[0]
     assert any("query refused" in m for m in result.messages())
@@ -91,11 +91,11 @@ def test_dataset_folder_gives_the_same_contacts_as_the_stores(
     analyzed, parquet_city: Path, tmp_path: Path
 ) -> None:
     result, _ = analyzed
-    again = investigate(parquet_city, result.person_ref, tmp_path)
+    again = analyze(parquet_city, result.person_ref, tmp_path)
     assert again.contacts is not None
     assert again.contacts.contacts.table.equals(result.contacts.contacts.table)
 
 
 def test_no_contacts_flag_writes_no_contacts(parquet_city: Path, stores: Path, tmp_path: Path):
-    result = investigate(stores, last_case(parquet_city), tmp_path, contacts=False)
+    result = analyze(stores, last_case(parquet_city), tmp_path, contacts=False)
     assert result.contacts is None and not (tmp_path / "contacts.csv").exists()

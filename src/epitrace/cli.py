@@ -206,14 +206,14 @@ def analyze(
     the infectious window (2 days before onset to confirmation, from the cases
     table; --from/--to override it): contacts.csv, ranked by exposure score.
     """
-    from epitrace.investigation import AnalysisError, investigate
+    from epitrace.workflows import investigation
 
     if start is not None and end is not None and end <= start:
         raise UserError("--to must come after --from")
     if tz is not None:
         _check_zone(tz)
     try:
-        result = investigate(
+        result = investigation.analyze(
             folder,
             person_ref,
             out,
@@ -224,7 +224,7 @@ def analyze(
             cases_file=cases_file,
             tz=tz,
         )
-    except AnalysisError as exc:
+    except investigation.AnalysisError as exc:
         raise click.ClickException(str(exc)) from None
     for line in result.messages():
         click.echo(line, err=True)
@@ -261,7 +261,7 @@ def evaluate(
     """Stay recall, precision and location error against a simulated FOLDER's truth."""
     import json
 
-    from epitrace.evaluate import EvaluationError, evaluate_dataset
+    from epitrace.workflows.evaluation import EvaluationError, evaluate_dataset
 
     try:
         result = evaluate_dataset(folder, subjects, seed, min_visit_min=min_visit_min)
@@ -376,8 +376,8 @@ def hotspots(
     Each case's window runs from 14 days before onset (or confirmation) to the
     confirmation day; --from and --to replace it for every case.
     """
-    from epitrace.outbreaks import HotspotError, find_outbreak_hotspots
     from epitrace.progress import progress_bar
+    from epitrace.workflows.hotspots import HotspotError, find_outbreak_hotspots
 
     if start is not None and end is not None and end <= start:
         raise UserError("--to must come after --from")
@@ -434,8 +434,8 @@ def _hotspots_among_people(
     seed: int,
     max_radius_m: float,
 ) -> None:
-    from epitrace.carrier_hotspots import find_hotspots_among_people
-    from epitrace.outbreaks import HotspotError
+    from epitrace.workflows.hotspots import HotspotError
+    from epitrace.workflows.hotspots_among_people import find_hotspots_among_people
 
     try:
         result = find_hotspots_among_people(

@@ -201,7 +201,7 @@ def test_scan_events_keeps_cases_whose_windows_the_period_cut_in_place() -> None
     """``scan_events(week_shifts=True)``: a case anchored within 9 days of the
     period's start (its window, from 9 days before the anchor, began before
     the period) is not moved; later ones are."""
-    from epitrace.outbreaks import scan_events
+    from epitrace.analysis.hotspots.case_events import scan_events
 
     def as_traced(events: pa.Table) -> pa.Table:
         noon = dt.time(12, tzinfo=dt.timezone(dt.timedelta(hours=9)))

@@ -265,8 +265,8 @@ def test_a_job_whose_worker_died_is_taken_over_and_finished_once(hub: dict, sign
 def test_the_contact_search_through_the_exchange_matches_the_direct_one(
     hub: dict, stores: Path, signed_in: Any
 ) -> None:
-    from epitrace.exposure import search_contacts
     from epitrace.hub.exchange.analysis import _contact_window
+    from epitrace.workflows.contact_search import search_contacts
 
     investigator, police = signed_in(hub["investigator"]), signed_in(hub["police"])
     kinds = ["telecom", "cards", "transit", "checkins", "contacts"]

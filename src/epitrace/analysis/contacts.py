@@ -1,6 +1,6 @@
 """Who was with the subject: the pure part of the contact search.
 
-The stores are asked elsewhere (``epitrace.exposure``); this module only
+The stores are asked elsewhere (``epitrace.workflows.contact_search``); this module only
 works on what they answered, so it is testable on hand-made tables:
 
 - ``infectious_window``: from ``days_before`` days before onset (or before the

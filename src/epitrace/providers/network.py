@@ -11,22 +11,78 @@ the agency's own store (``providers/queries.py``).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 
 from epitrace.analysis.subject import RECORD_TABLES, SubjectRecords
 from epitrace.formats.problems import Problem
 from epitrace.formats.schemas import table
-from epitrace.providers.dataset import UnknownSubject
-from epitrace.providers.queries import ProviderStore, SubjectExtract
-from epitrace.providers.store import MANIFEST
+from epitrace.providers.dataset import DatasetStore, UnknownSubject
+from epitrace.providers.queries import (
+    MerchantTime,
+    PlaceTimePresence,
+    ProviderStore,
+    SubjectExtract,
+)
+from epitrace.providers.store import MANIFEST, build_stores
 
 # A subject's records and the registry rows that locate them.
 GATHERED_TABLES = (*RECORD_TABLES, "cells", "merchants")
+
+
+class AgencyStore(Protocol):
+    """What one agency's store answers, each a bounded question: a built store
+    (``ProviderStore``) or the hub's stand-in for an agency (``RemoteStore``)."""
+
+    agency: str  # the agency's name, as other stores name it
+    kind: str  # carrier, card_issuer, card_association, entry_operator, gps
+    manifest: dict[str, Any]
+
+    def has(self, name: str) -> bool: ...
+
+    def lookup(self, registry: str, column: str, values: list[str]) -> pa.Table: ...
+
+    def whole_registry(self, registry: str, columns: list[str]) -> pa.Table: ...
+
+    def subject_extract(
+        self, query: SubjectExtract, tables: Iterable[str] | None = None
+    ) -> dict[str, pa.Table]: ...
+
+    def issuers_holding(self, person_ref: str) -> list[str]: ...
+
+    def presence(self, query: PlaceTimePresence) -> pa.Table: ...
+
+    def merchant_time(self, query: MerchantTime) -> pa.Table: ...
+
+
+class SubjectSource(Protocol):
+    """Anything that answers a subject's bounded questions: the agencies' own stores
+    (``StoreNetwork``), a dataset folder (``DatasetSource``) or the hub's exchange
+    (``hub.exchange.routing.RemoteSource``). ``workflows.investigation.investigate``
+    takes any of them."""
+
+    problems: list[Problem]  # records that broke the data contract and were left out
+
+    def records(self, subject: Subject) -> SubjectRecords:
+        """Everything the agencies hold on ``subject`` in its window.
+
+        Raises ``UnknownSubject`` when no agency knows the person."""
+        ...
+
+    def contact_stores(self) -> Sequence[AgencyStore]:
+        """The stores asked who was at the subject's stays (called only when a stay
+        is to be searched)."""
+        ...
+
+    def unanswered(self) -> bool:
+        """Whether some question put so far still awaits its answer: an
+        investigation stops there and is taken again once it is answered."""
+        ...
 
 
 def is_store_network(folder: Path) -> bool:
@@ -39,7 +95,7 @@ class StoreNetwork:
 
     def __init__(self, folder: Path | str) -> None:
         self.folder = Path(folder)
-        self.problems: list[Problem] = []  # the same interface as DatasetStore
+        self.problems: list[Problem] = []  # built stores hold only valid rows
         self.stores = [
             ProviderStore(sub)
             for sub in sorted(self.folder.iterdir())
@@ -66,24 +122,85 @@ class StoreNetwork:
         start = dt.datetime.combine(first, dt.time(), dt.UTC)
         return start, dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), dt.UTC)
 
-    def subject(
-        self, person_ref: str, start: dt.datetime | None = None, end: dt.datetime | None = None
-    ) -> SubjectRecords:
-        """Everything every agency holds on ``person_ref`` in [start, end)."""
+    def records(self, subject: Subject) -> SubjectRecords:
+        """Everything every agency holds on the subject in its window (an open
+        bound: the stores' whole period); the subject's kinds are asked."""
         period = self.period()
-        start, end = start or period[0], end or period[1]
-        gathered = gather(self.stores, Subject(person_ref, (), start, end))
+        subject = replace(subject, start=subject.start or period[0], end=subject.end or period[1])
+        gathered = gather(self.stores, subject)
+        extract = SubjectExtract(subject.person_ref, subject.start, subject.end)
         for store in self._of_kind("gps"):
-            collect(store.subject_extract(SubjectExtract(person_ref, start, end)), gathered.parts)
+            collect(store.subject_extract(extract), gathered.parts)
         if (
             not gathered.lines
             and not gathered.cards
             and not any(t.num_rows for t in gathered.parts["gps_points"])
         ):
             raise UnknownSubject(
-                f"no carrier, card issuer or GPS store knows {person_ref!r} in {self.folder}"
+                f"no carrier, card issuer or GPS store knows {subject.person_ref!r} "
+                f"in {self.folder}"
             )
-        return gathered.records(person_ref)
+        return gathered.records(subject.person_ref)
+
+    def subject(
+        self, person_ref: str, start: dt.datetime | None = None, end: dt.datetime | None = None
+    ) -> SubjectRecords:
+        """Everything every agency holds on ``person_ref`` in [start, end)."""
+        return self.records(Subject(person_ref, (), start, end))
+
+    def contact_stores(self) -> list[ProviderStore]:
+        return self.stores
+
+    def unanswered(self) -> bool:
+        return False  # built stores answer at once
+
+
+class DatasetSource:
+    """A dataset folder of contract files as a ``SubjectSource``: a subject's records
+    are read from the files; the contact questions are asked of temporary stores
+    built from the folder on first need (the same queries as the agencies' own
+    stores, at the cost of one store build), removed by ``close``."""
+
+    def __init__(self, folder: Path | str) -> None:
+        self.folder = Path(folder)
+        self.store = DatasetStore(self.folder)
+        self.problems = self.store.problems
+        self._built: tempfile.TemporaryDirectory[str] | None = None
+        self._network: StoreNetwork | None = None
+
+    def records(self, subject: Subject) -> SubjectRecords:
+        return self.store.subject(subject.person_ref).window(subject.start, subject.end)
+
+    def contact_stores(self) -> list[ProviderStore]:
+        if self._network is None:
+            self._built = tempfile.TemporaryDirectory(prefix="epitrace-stores-")
+            build_stores(self.folder, Path(self._built.name))
+            self._network = StoreNetwork(self._built.name)
+        return self._network.stores
+
+    @property
+    def built_stores(self) -> bool:
+        """Whether temporary stores were built to answer contact questions."""
+        return self._network is not None
+
+    def unanswered(self) -> bool:
+        return False  # files answer at once
+
+    def close(self) -> None:
+        if self._built is not None:
+            self._built.cleanup()
+            self._built = None
+
+    def __enter__(self) -> DatasetSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def subject_source(folder: Path) -> StoreNetwork | DatasetSource:
+    """The agencies' stores under ``folder`` if it holds them, else its contract files."""
+    return StoreNetwork(folder) if is_store_network(folder) else DatasetSource(folder)
 
 
 # --- the routing of one subject's questions, shared with the hub's exchange ---
@@ -98,8 +215,8 @@ class Subject:
 
     person_ref: str
     phones: tuple[str, ...]  # known lines, asked of the entry-log operators with those found
-    start: dt.datetime
-    end: dt.datetime
+    start: dt.datetime | None  # None: open (a local source's whole period)
+    end: dt.datetime | None
     kinds: frozenset[str] = SUBJECT_KINDS
 
 

@@ -35,7 +35,7 @@ from epitrace.report.pathmap import render_map
 from epitrace.report.timeline import render_timeline
 
 if TYPE_CHECKING:
-    from epitrace.exposure import ContactSearch
+    from epitrace.workflows.contact_search import ContactSearch
 
 __all__ = ["render_report"]
 

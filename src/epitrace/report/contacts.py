@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from epitrace.report.clock import Clock
 
 if TYPE_CHECKING:
-    from epitrace.exposure import ContactSearch
+    from epitrace.workflows.contact_search import ContactSearch
 
 TOP_PER_STAY = 5
 

@@ -43,6 +43,25 @@ COMPARISON_SCHEMA = pa.schema(
 )
 
 
+def clip_interview(
+    visits: pa.Table, start: dt.datetime | None, end: dt.datetime | None
+) -> pa.Table:
+    """The interview visits that overlap [start, end) (either bound may be open):
+    those the investigation's window can confirm or miss."""
+    if start is None and end is None:
+        return visits
+    keep = pa.scalar(True)
+    if start is not None:
+        keep = pc.and_(
+            keep, pc.greater(visits.column("end"), pa.scalar(start, visits.column("end").type))
+        )
+    if end is not None:
+        keep = pc.and_(
+            keep, pc.less(visits.column("start"), pa.scalar(end, visits.column("start").type))
+        )
+    return visits.filter(keep)
+
+
 def _same_name(a: str | None, b: str | None) -> bool:
     return bool(a) and bool(b) and a.strip().casefold() == b.strip().casefold()  # type: ignore[union-attr]
 

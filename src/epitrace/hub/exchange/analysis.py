@@ -20,8 +20,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from epitrace.analysis.contacts import ContactParams, infectious_window
-from epitrace.analysis.trajectory import TrajectoryParams, trace_subject
-from epitrace.analysis.trajectory.interview import compare_with_interview
+from epitrace.analysis.trajectory import TrajectoryParams
 from epitrace.hub.audit.chain import record
 from epitrace.hub.cases.records import decrypt_for_case, encrypt_for_case, identifiers_of
 from epitrace.hub.exchange.answers import asked_fingerprints, load_answers, open_tasks
@@ -35,15 +34,10 @@ from epitrace.hub.exchange.models import (
     TaskStatus,
 )
 from epitrace.hub.exchange.results import CaseAnalysis, seal_bundle
-from epitrace.hub.exchange.routing import (
-    Asked,
-    RemoteNetwork,
-    RemoteStore,
-    StoreProfile,
-    gather_subject,
-)
+from epitrace.hub.exchange.routing import Asked, RemoteSource, StoreProfile
 from epitrace.hub.exchange.workflow import local_zone, notify
 from epitrace.providers.network import Subject
+from epitrace.workflows.investigation import investigate
 
 
 def question_label(request_pk: int) -> str:
@@ -91,14 +85,6 @@ def interview_of(request: DataRequest) -> pa.Table | None:
     return pq.read_table(io.BytesIO(blob))
 
 
-def clip_visits(visits: pa.Table, start: dt.datetime, end: dt.datetime) -> pa.Table:
-    keep = [
-        s < end and e > start
-        for s, e in zip(visits["start"].to_pylist(), visits["end"].to_pylist(), strict=True)
-    ]
-    return visits.filter(pa.array(keep, pa.bool_()))
-
-
 def _unanswered(asked: Asked, already: set[str]) -> Asked:
     """Questions never asked before (those asked and still open are just waited for)."""
     fresh = Asked()
@@ -119,31 +105,23 @@ def _contact_window(request: DataRequest, tz: str) -> tuple[dt.datetime, dt.date
 
 def plan_step(request: DataRequest) -> Step:
     """Take ``request`` one step further, without writing anything."""
-    from epitrace.exposure import search_contacts
-
     answers, provenance = load_answers(request)
-    asked = Asked()
-    network = RemoteNetwork([RemoteStore(p, answers, asked) for p in store_profiles()])
-    subject = subject_of(request)
-    records = gather_subject(network, subject)
-    already = asked_fingerprints(request)
-    if asked:
-        return _waiting(request, asked, already, "gathering the case's records")
-    trajectory = trace_subject(records, TrajectoryParams())
+    source = RemoteSource(store_profiles(), answers)
     tz = str(local_zone())
-    contacts = None
-    if "contacts" in request.kinds:
-        window = _contact_window(request, tz)
-        search = search_contacts(network, trajectory, records, window, tz)
-        if asked:
-            return _waiting(request, asked, already, "searching contacts around the stays")
-        contacts = search.contacts.table
-    visits = interview_of(request)
-    comparison = None
-    if visits is not None:
-        comparison = compare_with_interview(
-            trajectory.stays, clip_visits(visits, request.start, request.end), TrajectoryParams()
-        )
+    window = _contact_window(request, tz) if "contacts" in request.kinds else None
+    found = investigate(
+        source,
+        subject_of(request),
+        tz=tz,
+        interview=interview_of(request),
+        contact_window=(lambda _: (window, "the case's infectious window")) if window else None,
+        params=TrajectoryParams(),
+    )
+    if found.waiting_at is not None:
+        return _waiting(request, source.asked, asked_fingerprints(request), found.waiting_at)
+    trajectory = found.trajectory
+    assert trajectory is not None
+    contacts = found.contacts.contacts.table if found.contacts is not None else None
     analysis = CaseAnalysis(
         case_id=request.case.case_id or "",
         computed_at=timezone.now(),
@@ -151,7 +129,7 @@ def plan_step(request: DataRequest) -> Step:
         window=(request.start, request.end),
         stays=trajectory.stays,
         path=trajectory.geojson(),
-        comparison=comparison,
+        comparison=found.comparison,
         contacts=contacts,
         provenance=provenance,
         notes=tuple(trajectory.notes),

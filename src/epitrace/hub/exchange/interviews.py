@@ -20,11 +20,11 @@ import pyarrow.parquet as pq
 from django.db import transaction
 
 from epitrace.analysis.trajectory import TrajectoryParams
-from epitrace.analysis.trajectory.interview import compare_with_interview
+from epitrace.analysis.trajectory.interview import clip_interview, compare_with_interview
 from epitrace.hub.audit.chain import record
 from epitrace.hub.cases.models import Case
 from epitrace.hub.cases.records import encrypt_for_case
-from epitrace.hub.exchange.analysis import clip_visits, interview_label
+from epitrace.hub.exchange.analysis import interview_label
 from epitrace.hub.exchange.models import AnalysisResult, InterviewRecord
 from epitrace.hub.exchange.results import read_result, seal_bundle
 
@@ -68,7 +68,7 @@ def _recompare(case: Case, visits: pa.Table) -> bool:
     analysis = read_result(result)
     start, end = analysis.window
     comparison = compare_with_interview(
-        analysis.stays, clip_visits(visits, start, end), TrajectoryParams()
+        analysis.stays, clip_interview(visits, start, end), TrajectoryParams()
     )
     updated = dataclasses.replace(analysis, comparison=comparison)
     result.bundle_enc = seal_bundle(case, result.request_id, updated)

@@ -20,6 +20,7 @@ from typing import Any
 import pyarrow as pa
 
 from epitrace.analysis.subject import SubjectRecords
+from epitrace.formats.problems import Problem
 from epitrace.providers.network import Subject, gather
 from epitrace.providers.protocol import ANSWER_SCHEMAS, fingerprint, question
 from epitrace.providers.queries import MerchantTime, PlaceTimePresence, SubjectExtract
@@ -137,14 +138,24 @@ class RemoteStore:
         return found.get("payments", _empty("payments")) if found else _empty("payments")
 
 
-@dataclass
-class RemoteNetwork:
-    """Every agency's stand-in, shaped like ``providers.network.StoreNetwork``."""
+class RemoteSource:
+    """Every agency's stand-in as a ``SubjectSource``: the exchange's side of
+    ``workflows.investigation.investigate``. Questions without an answer yet are
+    noted in ``asked`` (and answered empty for now); ``unanswered`` says so."""
 
-    stores: list[RemoteStore]
+    def __init__(self, profiles: Sequence[StoreProfile], answers: Answers) -> None:
+        self.asked = Asked()
+        self.problems: list[Problem] = []  # agents answer in the contract's schemas
+        self.stores = [RemoteStore(p, answers, self.asked) for p in profiles]
 
+    def records(self, subject: Subject) -> SubjectRecords:
+        """The subject's records from every agency the request's kinds route to,
+        asked exactly as ``epitrace analyze`` asks built stores
+        (``providers.network.gather``)."""
+        return gather(self.stores, subject).records(subject.person_ref)
 
-def gather_subject(network: RemoteNetwork, subject: Subject) -> SubjectRecords:
-    """The subject's records from every agency the request's kinds route to, asked
-    exactly as ``epitrace analyze`` asks built stores (``providers.network.gather``)."""
-    return gather(network.stores, subject).records(subject.person_ref)
+    def contact_stores(self) -> list[RemoteStore]:
+        return self.stores
+
+    def unanswered(self) -> bool:
+        return bool(self.asked)

@@ -1,7 +1,7 @@
 """The hotspot page: Kulldorff's space-time permutation scan over the stays of the cases
 the investigator may see (issue 8), on a map and as a list with each cluster's cases.
 
-The scan is the command line's (``epitrace.outbreaks``: daytime stays, one event per
+The scan is the command line's (``analysis.hotspots.case_events``: daytime stays, one event per
 case and place, then ``analysis.hotspots.scan_hotspots``); the hub feeds it the stays of
 each case's latest analysis. Each case whose stays enter the scan is a view of its
 results and is recorded as such (``policy.decide(..., "result.view", case)``).
@@ -56,7 +56,7 @@ def _case_row(case: Case) -> dict[str, Any]:
 
 
 def _events_of(request: HttpRequest, cases: list[Case], view: HotspotView) -> list[dict]:
-    from epitrace import outbreaks
+    from epitrace.analysis.hotspots import case_events as outbreaks
 
     rows: list[dict] = []
     for case in cases:
@@ -101,7 +101,7 @@ def _cluster_rows(scan: Any, members: list[dict]) -> list[dict[str, Any]]:
 
 
 def scan_visible_cases(request: HttpRequest, cases: list[Case]) -> HotspotView:
-    from epitrace import outbreaks
+    from epitrace.analysis.hotspots import case_events as outbreaks
 
     view = HotspotView()
     rows = _events_of(request, cases, view)

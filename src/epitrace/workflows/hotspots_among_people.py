@@ -1,7 +1,7 @@
 """``epitrace hotspots --among-people``: outbreak hotspots where a carrier's
 records are, counting cases among the people present.
 
-The default search (``outbreaks.py``) traces each case's stays and scans them
+The default search (``workflows/hotspots.py``) traces each case's stays and scans them
 against each other. This one needs every subscriber's records, so it runs
 where they are (a carrier's store, or a simulated city, which holds all
 carriers'): each subscriber's main cell in every daytime hour locates the
@@ -27,16 +27,15 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pyarrow as pa
 
+from epitrace.analysis.hotspots.case_events import CaseWindow, exposure_windows
 from epitrace.analysis.hotspots.clusters import MAX_RADIUS_M, REPLICATIONS
 from epitrace.analysis.hotspots.persons import PeopleScan, scan_relabelled
 from epitrace.formats.readers import read_dataset_table
 from epitrace.formats.writers import write_table
-from epitrace.outbreaks import (
-    CaseWindow,
+from epitrace.workflows.hotspots import (
     HotspotError,
     HotspotResult,
     dataset_settings,
-    exposure_windows,
     read_cases,
 )
 

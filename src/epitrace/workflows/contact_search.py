@@ -47,7 +47,7 @@ from epitrace.analysis.contacts import (
 )
 from epitrace.analysis.subject import SubjectRecords
 from epitrace.analysis.trajectory import Trajectory
-from epitrace.providers.network import StoreNetwork
+from epitrace.providers.network import AgencyStore, SubjectSource
 from epitrace.providers.queries import (
     MAX_MARGIN_MIN,
     MAX_MERCHANTS,
@@ -56,7 +56,6 @@ from epitrace.providers.queries import (
     Circle,
     MerchantTime,
     PlaceTimePresence,
-    ProviderStore,
     QueryRefused,
 )
 
@@ -156,11 +155,11 @@ def subject_identifiers(records: SubjectRecords) -> set[str]:
 # --- asking the stores ---
 
 
-def _of_kind(network: StoreNetwork, kind: str) -> list[ProviderStore]:
-    return [store for store in network.stores if store.kind == kind]
+def _of_kind(stores: Sequence[AgencyStore], kind: str) -> list[AgencyStore]:
+    return [store for store in stores if store.kind == kind]
 
 
-def _may_resolve(store: ProviderStore) -> bool:
+def _may_resolve(store: AgencyStore) -> bool:
     policy = store.manifest.get("policy") or {}
     return bool(policy.get("resolve_identities", True))
 
@@ -182,7 +181,7 @@ class _Asker:
 
 
 def _telecom(
-    asker: _Asker, carriers: list[ProviderStore], stay: StayToSearch, params: ContactParams
+    asker: _Asker, carriers: list[AgencyStore], stay: StayToSearch, params: ContactParams
 ) -> list[Sighting]:
     radius = search_radius_m(stay, params, MAX_RADIUS_M)
     pad = dt.timedelta(minutes=params.telecom_pad_min)
@@ -225,7 +224,7 @@ def _build(asker: _Asker, what: str, make: object) -> object | None:
 
 def _checkins(
     asker: _Asker,
-    operators: list[ProviderStore],
+    operators: list[AgencyStore],
     stay: StayToSearch,
     params: ContactParams,
 ) -> list[tuple[Sighting, str, bool]]:
@@ -265,7 +264,7 @@ def _checkins(
 
 
 def _name_visitors(
-    carriers: list[ProviderStore], checkins: list[tuple[Sighting, str, bool]]
+    carriers: list[AgencyStore], checkins: list[tuple[Sighting, str, bool]]
 ) -> list[Sighting]:
     """Check-ins name a phone number; the carriers' registries name its holder."""
     phones = sorted({phone for _, phone, resolve in checkins if resolve})
@@ -289,13 +288,13 @@ def _name_visitors(
 
 
 def _merchants_near(
-    network: StoreNetwork, stays: Sequence[StayToSearch], radius_m: float
+    stores: Sequence[AgencyStore], stays: Sequence[StayToSearch], radius_m: float
 ) -> dict[int, frozenset[str]]:
     """For each unnamed stay, the merchants within ``radius_m``, from the merchant
     registry the credit-finance association keeps (a registry, not anyone's records):
     the issuers are then asked about those merchants in batches, not once per stay."""
     unnamed = [s for s in stays if not s.merchant_id]
-    registry = next((st for st in network.stores if st.kind == "card_association"), None)
+    registry = next(iter(_of_kind(stores, "card_association")), None)
     if not unnamed or registry is None or not registry.has("merchants"):
         return {s.seq: frozenset() for s in unnamed}
     merchants = registry.whole_registry("merchants", ["merchant_id", "lat", "lon"])
@@ -341,13 +340,13 @@ def _merchant_batches(
 
 def _cards(
     asker: _Asker,
-    network: StoreNetwork,
+    stores: Sequence[AgencyStore],
     stays: Sequence[StayToSearch],
     params: ContactParams,
 ) -> list[Sighting]:
-    issuers = _of_kind(network, "card_issuer")
+    issuers = _of_kind(stores, "card_issuer")
     margin = min(max(params.card_before_min, params.card_after_min), MAX_MARGIN_MIN)
-    near = _merchants_near(network, stays, min(params.merchant_radius_m, MAX_RADIUS_M))
+    near = _merchants_near(stores, stays, min(params.merchant_radius_m, MAX_RADIUS_M))
     found: list[Sighting] = []
     for batch in _merchant_batches(stays, near):
         merchants = tuple(sorted(set().union(*(m for _, m in batch))))
@@ -393,21 +392,21 @@ def _payments_at(
 
 
 def _ask_stores(
-    asker: _Asker, network: StoreNetwork, stays: list[StayToSearch], params: ContactParams
+    asker: _Asker, stores: Sequence[AgencyStore], stays: list[StayToSearch], params: ContactParams
 ) -> list[Sighting]:
-    carriers = _of_kind(network, "carrier")
+    carriers = _of_kind(stores, "carrier")
     sightings: list[Sighting] = []
     checkins = []
     for stay in stays:
         sightings += _telecom(asker, carriers, stay, params)
-        checkins += _checkins(asker, _of_kind(network, "entry_operator"), stay, params)
+        checkins += _checkins(asker, _of_kind(stores, "entry_operator"), stay, params)
     sightings += _name_visitors(carriers, checkins)
-    sightings += _cards(asker, network, stays, params)
+    sightings += _cards(asker, stores, stays, params)
     return sightings
 
 
 def search_contacts(
-    network: StoreNetwork | None,
+    source: SubjectSource | None,
     trajectory: Trajectory,
     records: SubjectRecords,
     window: tuple[dt.datetime, dt.datetime],
@@ -416,7 +415,9 @@ def search_contacts(
 ) -> ContactSearch:
     """Who was with the subject at each public stay in ``window``, ranked.
 
-    ``network`` may be None only when no stay is to be searched (nothing is asked).
+    ``source`` is asked for its stores (``contact_stores``) only when a stay is
+    to be searched; it may be None when none is (nothing is asked). ``tz``: the
+    zone of local-time rules (which stays are at home at night).
     """
     began = time.perf_counter()
     params = params or ContactParams()
@@ -426,9 +427,9 @@ def search_contacts(
     asker = _Asker()
     sightings: list[Sighting] = []
     if searched:
-        if network is None:
+        if source is None:
             raise ValueError("stays to search but no stores to ask")
-        sightings = _ask_stores(asker, network, searched, params)
+        sightings = _ask_stores(asker, source.contact_stores(), searched, params)
     contacts = merge_contacts(
         trajectory.person_ref, searched, sightings, subject_identifiers(records), params
     )

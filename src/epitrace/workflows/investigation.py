@@ -1,37 +1,104 @@
-"""One subject's investigation from files: records in, stays, path and report out.
+"""One subject's investigation: the subject's records in; stays, path, the
+interview's comparison and the contacts out.
 
-This is the work behind ``epitrace analyze`` (and later the hub's analysis
-job): read the subject's records from a dataset folder, trace the stays and
-the path, compare them with the interview, and write the outputs.
+``investigate`` is the one pipeline: it asks any ``SubjectSource`` (the
+agencies' own stores, a dataset folder, or the hub's exchange) for the
+subject's records, traces the stays and the path, compares them with the
+interview clipped to the window, and searches who was with the subject at
+each public stay of the infectious window. ``epitrace analyze`` (``analyze``
+here) writes its files from the result; the hub's exchange stores it
+(``hub.exchange.analysis``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from epitrace.analysis.contacts import ContactParams, infectious_window, searched_stays
+from epitrace.analysis.contacts import ContactParams, infectious_window
 from epitrace.analysis.subject import SubjectRecords
 from epitrace.analysis.trajectory import Trajectory, TrajectoryParams, trace_subject
-from epitrace.analysis.trajectory.interview import compare_with_interview
+from epitrace.analysis.trajectory.interview import clip_interview, compare_with_interview
 from epitrace.formats.problems import Problem
 from epitrace.formats.readers import read_dataset_table, read_table
 from epitrace.formats.writers import write_table
-from epitrace.providers.dataset import DatasetStore, UnknownSubject
-from epitrace.providers.network import StoreNetwork, is_store_network
+from epitrace.providers.dataset import UnknownSubject
+from epitrace.providers.network import DatasetSource, Subject, SubjectSource, subject_source
 from epitrace.providers.queries import DEFAULT_TIMEZONE, QueryRefused
-from epitrace.providers.store import build_stores
+from epitrace.workflows.contact_search import ContactSearch, search_contacts
 
-if TYPE_CHECKING:
-    from epitrace.exposure import ContactSearch
+Window = tuple[dt.datetime, dt.datetime]
+# The infectious window for the contact search, from the traced path, with a
+# note saying where it came from.
+ContactWindow = Callable[[Trajectory], tuple[Window, str]]
+
+GATHERING = "gathering the case's records"
+SEARCHING_CONTACTS = "searching contacts around the stays"
+
+
+@dataclass
+class SubjectInvestigation:
+    """What ``investigate`` found, or the stage at which it waits for answers."""
+
+    person_ref: str
+    records: SubjectRecords | None = None
+    trajectory: Trajectory | None = None
+    comparison: pa.Table | None = None  # None: no interview
+    contacts: ContactSearch | None = None  # None: no contact search
+    waiting_at: str | None = None  # a stage whose questions are not all answered yet
+
+
+def investigate(
+    source: SubjectSource,
+    subject: Subject,
+    *,
+    tz: str,
+    interview: pa.Table | None = None,
+    contact_window: ContactWindow | None = None,
+    params: TrajectoryParams | None = None,
+    contact_params: ContactParams | None = None,
+) -> SubjectInvestigation:
+    """Investigate ``subject`` from ``source``.
+
+    Parameters: ``tz``, the zone of local-time rules (nights at home, days);
+    ``interview``, the subject's interview visits (``interview_visits``
+    contract), clipped here to the subject's window; ``contact_window``, the
+    infectious window from the traced path (None: no contact search).
+
+    Returns the trajectory, the comparison and the contacts; when ``source``
+    still awaits answers after a stage (the hub's exchange), the result names
+    that stage in ``waiting_at`` and holds nothing past it.
+
+    Raises ``UnknownSubject`` when no agency knows the person and
+    ``QueryRefused`` when a subject's question is beyond a store's bounds.
+    """
+    params = params or TrajectoryParams()
+    found = SubjectInvestigation(subject.person_ref)
+    found.records = source.records(subject)
+    if source.unanswered():
+        found.waiting_at = GATHERING
+        return found
+    found.trajectory = trace_subject(found.records, params)
+    if contact_window is not None:
+        window, note = contact_window(found.trajectory)
+        found.contacts = search_contacts(
+            source, found.trajectory, found.records, window, tz, contact_params
+        )
+        found.contacts.notes.insert(0, note)
+        if source.unanswered():
+            found.waiting_at = SEARCHING_CONTACTS
+            return found
+    if interview is not None:
+        visits = clip_interview(interview, subject.start, subject.end)
+        found.comparison = compare_with_interview(found.trajectory.stays, visits, params)
+    return found
 
 
 class AnalysisError(Exception):
@@ -81,11 +148,6 @@ def manifest_timezone(*folders: Path) -> str | None:
     return None
 
 
-def dataset_timezone(folder: Path) -> str:
-    """The zone for readable output: the dataset's, else UTC."""
-    return manifest_timezone(folder) or "UTC"
-
-
 def analysis_timezone(folder: Path) -> str:
     """The zone for local-time rules (nights, days): the dataset's, else Korea's."""
     return manifest_timezone(folder) or DEFAULT_TIMEZONE
@@ -106,24 +168,7 @@ def _interview_visits(
     return visits.filter(pc.equal(visits.column("person_ref"), person_ref)).sort_by("start")
 
 
-def _clip_interview(
-    visits: pa.Table | None, start: dt.datetime | None, end: dt.datetime | None
-) -> pa.Table | None:
-    if visits is None or (start is None and end is None):
-        return visits
-    keep = pa.scalar(True)
-    if start is not None:
-        keep = pc.and_(
-            keep, pc.greater(visits.column("end"), pa.scalar(start, visits.column("end").type))
-        )
-    if end is not None:
-        keep = pc.and_(
-            keep, pc.less(visits.column("start"), pa.scalar(end, visits.column("start").type))
-        )
-    return visits.filter(keep)
-
-
-def investigate(
+def analyze(
     folder: Path,
     person_ref: str,
     out: Path,
@@ -136,34 +181,52 @@ def investigate(
     contact_params: ContactParams | None = None,
     tz: str | None = None,
 ) -> InvestigationResult:
-    """``tz``: the zone output times are written in [default: the dataset's — or, for
-    stores, that of the dataset the cases file comes from — else UTC]."""
+    """``epitrace analyze``: investigate ``person_ref`` from ``folder`` (the agencies'
+    stores, or a dataset folder) and write ``stays.csv``, ``path.geojson``,
+    ``report.html`` and ``contacts.csv`` to ``out``.
+
+    ``tz``: the zone output times are written in [default: the dataset's — or,
+    for stores, that of the dataset the cases file comes from — else UTC].
+    Raises ``AnalysisError`` when no agency knows the person or a question is refused.
+    """
     began = time.perf_counter()
-    try:
-        if is_store_network(folder):  # the agencies' own stores, asked one by one
-            store: DatasetStore | StoreNetwork = StoreNetwork(folder)
-            records = store.subject(person_ref, start, end)
-        else:  # a dataset folder of contract files
-            store = DatasetStore(folder)
-            records = store.subject(person_ref).window(start, end)
-    except (UnknownSubject, QueryRefused) as exc:
-        raise AnalysisError(str(exc)) from None
-    params = params or TrajectoryParams()
-    trajectory = trace_subject(records, params)
-    problems = list(store.problems)
-    visits = _clip_interview(
-        _interview_visits(folder, person_ref, interview_file, problems), start, end
-    )
-    comparison = (
-        compare_with_interview(trajectory.stays, visits, params) if visits is not None else None
-    )
-    result = InvestigationResult(person_ref, out, trajectory, comparison, problems)
-    if contacts:
-        window, note = contact_window(
+    problems: list[Problem] = []
+    interview = _interview_visits(folder, person_ref, interview_file, problems)
+
+    def window_of(trajectory: Trajectory) -> tuple[Window, str]:
+        return contact_window(
             folder, person_ref, trajectory, start, end, cases_file, contact_params, problems
         )
-        result.contacts = find_contacts(folder, store, records, trajectory, window, contact_params)
-        result.contacts.notes.insert(0, note)
+
+    source = subject_source(folder)
+    try:
+        found = investigate(
+            source,
+            Subject(person_ref, (), start, end),
+            tz=analysis_timezone(folder),
+            interview=interview,
+            contact_window=window_of if contacts else None,
+            params=params,
+            contact_params=contact_params,
+        )
+    except (UnknownSubject, QueryRefused) as exc:
+        raise AnalysisError(str(exc)) from None
+    finally:
+        if isinstance(source, DatasetSource):
+            source.close()
+    if isinstance(source, DatasetSource) and source.built_stores and found.contacts:
+        found.contacts.notes.append(
+            "a dataset folder: contacts asked of temporary stores built from it"
+        )
+    assert found.trajectory is not None  # local sources answer at once
+    result = InvestigationResult(
+        person_ref,
+        out,
+        found.trajectory,
+        found.comparison,
+        [*source.problems, *problems],
+        contacts=found.contacts,
+    )
     sources = [folder, *([cases_file.parent] if cases_file is not None else [])]
     write_outputs(result, tz or manifest_timezone(*sources) or "UTC")
     result.seconds = time.perf_counter() - began
@@ -226,31 +289,6 @@ def contact_window(
         f"{person_ref} is not in a cases table: contacts searched over every stay traced "
         "(give --from/--to or --cases for the infectious window)"
     )
-
-
-def find_contacts(
-    folder: Path,
-    store: DatasetStore | StoreNetwork,
-    records: SubjectRecords,
-    trajectory: Trajectory,
-    window: tuple[dt.datetime, dt.datetime],
-    params: ContactParams | None = None,
-) -> ContactSearch:
-    """Ask the agencies' stores; a plain dataset folder is first split into
-    temporary stores (the same queries, at the cost of one store build)."""
-    from epitrace.exposure import search_contacts, stays_to_search
-
-    tz = analysis_timezone(folder)
-    if isinstance(store, StoreNetwork):
-        return search_contacts(store, trajectory, records, window, tz, params)
-    verdicts = searched_stays(stays_to_search(trajectory, records), window, tz, params)
-    if not any(v.searched for v in verdicts):  # nothing to ask: no stores to build
-        return search_contacts(None, trajectory, records, window, tz, params)
-    with tempfile.TemporaryDirectory(prefix="epitrace-stores-") as tmp:
-        build_stores(folder, Path(tmp))
-        found = search_contacts(StoreNetwork(tmp), trajectory, records, window, tz, params)
-    found.notes.append("a dataset folder: contacts asked of temporary stores built from it")
-    return found
 
 
 def write_outputs(result: InvestigationResult, tz: str) -> None:
