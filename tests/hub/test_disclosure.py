@@ -15,9 +15,9 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from disclosure_analyses import FakeAnalysis, simulated_analysis
 from django.test import Client
 from django.utils import timezone
-from tests.hub.test_disclosure_support import FakeAnalysis, simulated_analysis
 
 from epitrace.hub.accounts.models import Role
 from epitrace.hub.audit.chain import verify_chain

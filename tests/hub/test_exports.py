@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from disclosure_analyses import FakeAnalysis, simulated_analysis
 from django.test import Client
-from tests.hub.test_disclosure_support import FakeAnalysis, simulated_analysis
 
 from epitrace.hub import crypto
 from epitrace.hub.accounts.models import Role

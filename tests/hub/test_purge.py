@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
-from tests.hub.test_purge_support import (
+from purge_cases import (
     KEPT_PERSON,
     NOW,
     OLD,

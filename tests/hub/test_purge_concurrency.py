@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from django.db import connection, connections
-from tests.hub.test_purge_support import NOW, OLD, PERSON, plant_case, with_exchange_data
+from purge_cases import NOW, OLD, PERSON, plant_case, with_exchange_data
 
 from epitrace.hub.audit.chain import verify_chain
 from epitrace.hub.audit.models import AuditEntry

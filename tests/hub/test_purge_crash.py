@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from tests.hub.test_purge_support import NOW, OLD, PERSON, RECENT, plant_case
+from purge_cases import NOW, OLD, PERSON, RECENT, plant_case
 
 from epitrace.hub import crypto
 from epitrace.hub.audit.chain import verify_chain

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.hub.test_purge_support import (
+from purge_cases import (
     PERSON,
     database_bytes,
     find_in,

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.hub.test_purge_support import CARD_NUMBER, PERSON, encodings, plain_secrets
+from purge_cases import CARD_NUMBER, PERSON, encodings, plain_secrets
 
 pytestmark = pytest.mark.slow  # two hub processes with migrations: about 10 s
 

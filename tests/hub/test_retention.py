@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from django.core.management import call_command
 from django.utils import timezone
-from tests.hub.test_purge_support import NOW, OLD, PERSON, RECENT, plant_case
+from purge_cases import NOW, OLD, PERSON, RECENT, plant_case
 
 from epitrace.cli import main
 from epitrace.hub.accounts.models import Role

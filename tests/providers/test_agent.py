@@ -16,8 +16,8 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from agent_hub import Failure, FakeHub, private_ca, serving
 from click.testing import CliRunner
-from tests.providers.test_agent_support import Failure, FakeHub, private_ca, serving
 
 from epitrace.cli import main
 from epitrace.providers import protocol
