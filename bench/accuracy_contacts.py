@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from docs_block import write_block
 from epitrace.analysis.contacts import (
     ContactParams,
+    ContactSearch,
     infectious_window,
     merge_contacts,
     true_contacts,
@@ -35,7 +36,7 @@ from epitrace.analysis.trajectory import trace_subject
 from epitrace.providers.network import StoreNetwork
 from epitrace.providers.store import build_stores
 from epitrace.simulate import SimulationConfig, simulate_city
-from epitrace.workflows.contact_search import ContactSearch, search_contacts
+from epitrace.workflows.contact_search import search_contacts
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## Contact search"

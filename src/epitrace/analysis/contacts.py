@@ -476,3 +476,33 @@ def true_contacts(
             if min(a1, other["end"]) - max(a0, other["start"]) >= need:
                 found.add(other["person_ref"])
     return found
+
+
+@dataclass
+class ContactSearch:
+    """What the search found, what it searched and what it was refused."""
+
+    person_ref: str
+    window: tuple[dt.datetime, dt.datetime]
+    contacts: RankedContacts
+    verdicts: list[StayVerdict]
+    sightings: list[Sighting] = field(default_factory=list)  # before merging, for ablations
+    refused: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    queries: int = 0
+    seconds: float = 0.0
+    params: ContactParams = field(default_factory=ContactParams)
+
+    def searched_clipped(self) -> list[StayToSearch]:
+        """The searched stays as the search used them: clipped to the window."""
+        return [clip_stay(s, self.window) for s in self.searched()]
+
+    def searched(self) -> list[StayToSearch]:
+        return [v.stay for v in self.verdicts if v.searched]
+
+    def describe(self) -> str:
+        stays = len(self.searched())
+        return (
+            f"{self.contacts.table.num_rows} contacts at {stays} stays "
+            f"({self.queries} queries, {len(self.refused)} refused, {self.seconds:.2f} s)"
+        )

@@ -35,7 +35,7 @@ from epitrace.report.pathmap import render_map
 from epitrace.report.timeline import render_timeline
 
 if TYPE_CHECKING:
-    from epitrace.workflows.contact_search import ContactSearch
+    from epitrace.analysis.contacts import ContactSearch
 
 __all__ = ["render_report"]
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from epitrace.report.clock import Clock
 
 if TYPE_CHECKING:
-    from epitrace.workflows.contact_search import ContactSearch
+    from epitrace.analysis.contacts import ContactSearch
 
 TOP_PER_STAY = 5
 

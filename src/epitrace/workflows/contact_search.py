@@ -25,17 +25,15 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 
 from epitrace.analysis.contacts import (
     ContactParams,
-    RankedContacts,
+    ContactSearch,
     Sighting,
     StayToSearch,
-    StayVerdict,
     card_sighting,
     checkin_sighting,
     clip_stay,
@@ -58,37 +56,6 @@ from epitrace.providers.queries import (
     PlaceTimePresence,
     QueryRefused,
 )
-
-
-@dataclass
-class ContactSearch:
-    """What the search found, what it searched and what it was refused."""
-
-    person_ref: str
-    window: tuple[dt.datetime, dt.datetime]
-    contacts: RankedContacts
-    verdicts: list[StayVerdict]
-    sightings: list[Sighting] = field(default_factory=list)  # before merging, for ablations
-    refused: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    queries: int = 0
-    seconds: float = 0.0
-    params: ContactParams = field(default_factory=ContactParams)
-
-    def searched_clipped(self) -> list[StayToSearch]:
-        """The searched stays as the search used them: clipped to the window."""
-        return [clip_stay(s, self.window) for s in self.searched()]
-
-    def searched(self) -> list[StayToSearch]:
-        return [v.stay for v in self.verdicts if v.searched]
-
-    def describe(self) -> str:
-        stays = len(self.searched())
-        return (
-            f"{self.contacts.table.num_rows} contacts at {stays} stays "
-            f"({self.queries} queries, {len(self.refused)} refused, {self.seconds:.2f} s)"
-        )
-
 
 # --- the subject's stays as the search sees them ---
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from epitrace.analysis.contacts import ContactParams, infectious_window
+from epitrace.analysis.contacts import ContactParams, ContactSearch, infectious_window
 from epitrace.analysis.subject import SubjectRecords
 from epitrace.analysis.trajectory import Trajectory, TrajectoryParams, trace_subject
 from epitrace.analysis.trajectory.interview import clip_interview, compare_with_interview
@@ -32,7 +32,7 @@ from epitrace.formats.writers import write_table
 from epitrace.providers.dataset import UnknownSubject
 from epitrace.providers.network import DatasetSource, Subject, SubjectSource, subject_source
 from epitrace.providers.queries import DEFAULT_TIMEZONE, QueryRefused
-from epitrace.workflows.contact_search import ContactSearch, search_contacts
+from epitrace.workflows.contact_search import search_contacts
 
 Window = tuple[dt.datetime, dt.datetime]
 # The infectious window for the contact search, from the traced path, with a
