@@ -95,8 +95,7 @@ class LocalKeyProvider:
 
 
 def key_provider() -> KeyProvider:
-    path = getattr(settings, "EPITRACE_KEY_PROVIDER", "epitrace.hub.crypto.LocalKeyProvider")
-    return import_string(path)()
+    return import_string(settings.EPITRACE_KEY_PROVIDER)()
 
 
 def new_data_key() -> bytes:

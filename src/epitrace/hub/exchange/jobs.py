@@ -45,7 +45,7 @@ class LeaseLost(Exception):
 
 
 def lease_length() -> dt.timedelta:
-    return dt.timedelta(seconds=getattr(settings, "EPITRACE_JOB_LEASE_SECONDS", 120))
+    return dt.timedelta(seconds=settings.EPITRACE_JOB_LEASE_SECONDS)
 
 
 def worker_name() -> str:
