@@ -27,6 +27,7 @@ from epitrace.hub.exchange.credentials import issue_token, revoke_tokens
 from epitrace.hub.exchange.models import AgencyTask, AnalysisJob, DataRequest, Status, TaskStatus
 from epitrace.hub.exchange.provisioning import register_dataset_cases, register_store_agencies
 from epitrace.hub.exchange.results import latest_analysis
+from epitrace.hub.retention import schedule
 from epitrace.providers.network import StoreNetwork
 from epitrace.providers.protocol import answer, pack_answers, sha256_of
 from epitrace.providers.queries import ProviderStore
@@ -320,12 +321,12 @@ def test_housekeeping_runs_the_daily_purge_and_expiry_at_most_every_few_minutes(
     monkeypatch.setattr(
         "epitrace.hub.disclosure.drafts.expire_entries", lambda now: calls.append("expire")
     )
-    monkeypatch.setattr(jobs, "_last_housekeeping", {})
+    monkeypatch.setattr(schedule, "_last_housekeeping", {})
     now = timezone.now()
-    jobs.housekeeping(now)
-    jobs.housekeeping(now + dt.timedelta(minutes=1))
+    schedule.housekeeping(now)
+    schedule.housekeeping(now + dt.timedelta(minutes=1))
     assert calls == ["purge", "expire"]
-    jobs.housekeeping(now + jobs.HOUSEKEEPING_EVERY)
+    schedule.housekeeping(now + schedule.HOUSEKEEPING_EVERY)
     assert calls == ["purge", "expire", "purge", "expire"]
 
 

@@ -19,7 +19,7 @@ from django.test import Client
 from epitrace.hub.accounts.models import Role
 from epitrace.hub.audit.models import AuditEntry
 from epitrace.hub.cases.records import CaseDates, Identifiers, register_case
-from epitrace.hub.web import case_analysis
+from epitrace.hub.exchange import results
 
 pytestmark = pytest.mark.django_db
 UTC = dt.UTC
@@ -192,9 +192,7 @@ def without_path_and_token(html: bytes) -> bytes:
 
 @pytest.fixture
 def with_analysis(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(
-        case_analysis, "latest_analysis", lambda case: sample_analysis(case.case_id)
-    )
+    monkeypatch.setattr(results, "latest_analysis", lambda case: sample_analysis(case.case_id))
 
 
 def test_case_list_shows_only_the_jurisdiction(
@@ -409,7 +407,7 @@ def test_case_page_without_an_interview_says_so(
 ) -> None:
     case = make_case(places["seoul"])
     without = dataclasses.replace(sample_analysis(case.case_id), comparison=None)
-    monkeypatch.setattr(case_analysis, "latest_analysis", lambda _: without)
+    monkeypatch.setattr(results, "latest_analysis", lambda _: without)
     page = signed_in(make_account(Role.NATIONAL_INVESTIGATOR)).get(f"/cases/{case.case_id}")
     text = page.content.decode()
     assert "No interview record" in text and 'id="comparison-confirmed"' not in text

@@ -13,6 +13,10 @@ give that), on SQLite and PostgreSQL alike. The runner is small:
   lease that expires; any worker then claims it again. Nothing is lost.
 - **failure**: an error puts the job back with exponential backoff; after
   ``MAX_ATTEMPTS`` the request is marked failed and the investigator told.
+
+What runs on a schedule (the purge, disclosure expiry) is handed to ``run_worker`` as
+``on_idle`` by its caller (``retention.schedule.housekeeping``): the runner imports no
+app above the exchange.
 """
 
 from __future__ import annotations
@@ -195,34 +199,15 @@ def run_worker(
     close_old_connections()
 
 
-HOUSEKEEPING_EVERY = dt.timedelta(minutes=5)
-_last_housekeeping: dict[str, dt.datetime] = {}
-
-
-def housekeeping(now: dt.datetime | None = None) -> None:
-    """What runs on a schedule, called by idle workers at most every few minutes: the
-    daily purge (once a local day, epitrace.hub.retention) and the expiry of public
-    disclosure entries. Both are safe when several workers run them."""
-    from epitrace.hub.disclosure.drafts import expire_entries
-    from epitrace.hub.retention.purge import run_daily_purge
-
-    now = now or timezone.now()
-    last = _last_housekeeping.get("at")
-    if last is not None and now - last < HOUSEKEEPING_EVERY:
-        return
-    _last_housekeeping["at"] = now
-    try:
-        run_daily_purge(now)
-        expire_entries(now)
-    except Exception:  # never stop the job runner; the next round tries again
-        log.exception("scheduled housekeeping failed")
-
-
-def start_worker_thread(poll_seconds: float = 1.0) -> tuple[threading.Thread, threading.Event]:
+def start_worker_thread(
+    on_idle: Callable[[], None] | None = None, poll_seconds: float = 1.0
+) -> tuple[threading.Thread, threading.Event]:
+    """Run jobs in a thread of this process; ``on_idle`` is called when none is due (the
+    hub's schedule, ``retention.schedule.housekeeping``)."""
     stop = threading.Event()
     thread = threading.Thread(
         target=run_worker,
-        args=(stop, poll_seconds, housekeeping),
+        args=(stop, poll_seconds, on_idle),
         name="epitrace-jobs",
         daemon=True,
     )

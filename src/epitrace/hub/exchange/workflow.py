@@ -101,6 +101,13 @@ def notify(username: str, message: str, request: DataRequest) -> None:
     )
 
 
+def unread_notifications(user: Any) -> int:
+    """How many of the signed-in account's notifications are unread (0 before sign-in)."""
+    if not policy.is_verified(user):
+        return 0
+    return Notification.objects.filter(username=user.get_username(), read_at__isnull=True).count()
+
+
 def enqueue(request: DataRequest, delay: dt.timedelta | None = None) -> None:
     """Make sure a job will advance ``request``. Coalesces: one waiting job per request."""
     run_after = timezone.now() + (delay or dt.timedelta())

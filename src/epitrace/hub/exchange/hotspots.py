@@ -15,16 +15,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.http import HttpRequest
 
 from epitrace.hub import policy
 from epitrace.hub.cases.models import Case
+from epitrace.hub.exchange import results
 from epitrace.hub.security import client_ip
-from epitrace.hub.web import case_analysis
-from epitrace.hub.web.basemap import map_settings
-from epitrace.hub.web.pages import refused
 
 # The scan's own defaults (analysis/hotspots/cells.py); imported lazily with the scan,
 # which loads Numba only when the page is opened.
@@ -60,7 +56,7 @@ def _events_of(request: HttpRequest, cases: list[Case], view: HotspotView) -> li
 
     rows: list[dict] = []
     for case in cases:
-        analysis = case_analysis.latest_analysis(case)
+        analysis = results.latest_analysis(case)
         if analysis is None:
             view.without_path.append(case.case_id)
             continue
@@ -122,29 +118,3 @@ def scan_visible_cases(request: HttpRequest, cases: list[Case]) -> HotspotView:
 
 def _day(ts: dt.datetime, view: HotspotView) -> str:
     return ts.astimezone(ZoneInfo(view.timezone)).date().isoformat()
-
-
-@require_GET
-def hotspots_page(request: HttpRequest) -> HttpResponse:
-    decision = policy.decide(request.user, "case.list", ip=client_ip(request))
-    if not decision.allowed:
-        return refused(request, decision)
-    cases = policy.visible(
-        request.user,
-        "case.list",
-        Case.objects.select_related("region").order_by("-confirmation_date", "case_id"),
-    )
-    view = scan_visible_cases(request, list(cases[:SCAN_CASE_LIMIT]))
-    map_data = {
-        **map_settings(),
-        "clusters": [
-            {k: c[k] for k in ("number", "lat", "lon", "radius_m", "p_value", "cases")}
-            for c in view.clusters
-        ],
-        "events": view.events,
-    }
-    return render(
-        request,
-        "web/hotspots.html",
-        {"view": view, "map_data": map_data, "replications": REPLICATIONS},
-    )
