@@ -33,4 +33,5 @@ urlpatterns = [
     path("requests/<str:request_id>/decision", views.request_decision, name="web-request-decision"),
     path("notifications", views.notifications_page, name="web-notifications"),
     path("hotspots", views.hotspots_page, name="web-hotspots"),
+    path("hotspots/progress", views.hotspots_progress_fragment, name="web-hotspots-progress"),
 ]

@@ -12,7 +12,8 @@ notifications, the interview upload, exports of a case's analysis and the hotspo
 - ``/cases/<case_id>/interview``: the case page's upload of the interview's places.
 - ``/cases/<case_id>/exports`` and ``.../exports/<name>``: the analysis's files, each
   taken with a reason and recorded (the files themselves: exchange/exports.py).
-- ``/hotspots``: the space-time scan over the visible cases (exchange/hotspots.py).
+- ``/hotspots``: the space-time scan over the visible cases, run as a background job
+  (exchange/hotspots.py); ``/hotspots/progress`` is the fragment the page polls.
 
 Everything goes through ``epitrace.hub.exchange.workflow`` (never the HTTP API) and the
 policy (``access.page``), as the JSON endpoints in exchange/api.py do.
@@ -38,7 +39,13 @@ from epitrace.hub.audit.chain import record
 from epitrace.hub.cases.models import Case
 from epitrace.hub.exchange import exports, hotspots, results, workflow
 from epitrace.hub.exchange.interviews import InterviewProblems, attach_interview
-from epitrace.hub.exchange.models import AgencyTask, DataRequest, Notification, Status
+from epitrace.hub.exchange.models import (
+    AgencyTask,
+    DataRequest,
+    JobStatus,
+    Notification,
+    Status,
+)
 from epitrace.hub.security import client_ip
 from epitrace.hub.web.basemap import map_settings
 
@@ -355,16 +362,17 @@ def export_file(request: HttpRequest, case_id: str, name: str) -> HttpResponse:
 # --- hotspots -------------------------------------------------------------------
 
 
-@require_GET
-@access.page("case.list")
-def hotspots_page(request: HttpRequest) -> HttpResponse:
+def _visible_cases(request: HttpRequest) -> list[Case]:
     cases = policy.visible(
         request.user,
         "case.list",
         Case.objects.select_related("region").order_by("-confirmation_date", "case_id"),
     )
-    view = hotspots.scan_visible_cases(request, list(cases[: hotspots.SCAN_CASE_LIMIT]))
-    map_data = {
+    return list(cases[: hotspots.SCAN_CASE_LIMIT])
+
+
+def _map_data(view: hotspots.HotspotView) -> dict[str, Any]:
+    return {
         **map_settings(),
         "clusters": [
             {k: c[k] for k in ("number", "lat", "lon", "radius_m", "p_value", "cases")}
@@ -372,8 +380,39 @@ def hotspots_page(request: HttpRequest) -> HttpResponse:
         ],
         "events": view.events,
     }
-    return render(
-        request,
-        "exchange/hotspots.html",
-        {"view": view, "map_data": map_data, "replications": hotspots.REPLICATIONS},
-    )
+
+
+@require_GET
+@access.page("case.list")
+def hotspots_page(request: HttpRequest) -> HttpResponse:
+    """The last scan the user may see (each case in it a recorded view), and the progress
+    of the scan of the cases as they are now, if it is not that one."""
+    cases = _visible_cases(request)
+    scan = hotspots.scan_for(cases)
+    shown = hotspots.last_result(scan, {case.pk for case in cases})
+    view = hotspots.open_view(shown.result_enc) if shown is not None else None
+    if view is not None:
+        hotspots.record_views(request.user, client_ip(request), view)
+    context = {
+        "view": view,
+        "computed_at": shown.finished_at if shown is not None else None,
+        "scan": scan,
+        "current": shown is not None and shown.pk == scan.pk,
+        "map_data": _map_data(view) if view is not None else None,
+        "replications": hotspots.REPLICATIONS,
+        "poll_seconds": POLL_SECONDS,
+    }
+    return render(request, "exchange/hotspots.html", context)
+
+
+@require_GET
+@access.page("case.list")
+def hotspots_progress_fragment(request: HttpRequest) -> HttpResponse:
+    """Polled while the scan runs: its progress only (nothing personal). Once it is done
+    the page reloads itself (``HX-Refresh``) to show, and record, the new result."""
+    scan = hotspots.scan_for(_visible_cases(request))
+    context = {"scan": scan, "poll_seconds": POLL_SECONDS}
+    response = render(request, "exchange/hotspots_progress.html", context)
+    if scan.status == JobStatus.DONE:
+        response.headers["HX-Refresh"] = "true"
+    return response
