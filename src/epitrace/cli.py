@@ -715,7 +715,8 @@ def worker(once: bool, poll: float) -> None:
     _hub_ready()
     import threading
 
-    from epitrace.hub.exchange.jobs import housekeeping, run_pending, run_worker
+    from epitrace.hub.exchange.jobs import run_pending, run_worker
+    from epitrace.hub.retention.schedule import housekeeping
 
     if once:
         click.echo(f"{run_pending()} jobs run")

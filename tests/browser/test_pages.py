@@ -231,9 +231,11 @@ def test_a_case_from_request_to_path_in_the_browser(
     investigator.goto(f"{base}/cases/{case.case_id}/disclosure")
     check_accessible(investigator)
 
-    # Hotspots over the visible cases' stays.
-    # The first scan compiles the scan's Numba kernels: allow for it on a busy machine.
-    investigator.goto(f"{base}/hotspots", timeout=180_000)
+    # Hotspots over the visible cases' stays: the page shows the scan's progress, the job
+    # runner scans (the first scan compiles the Numba kernels), the page reloads itself.
+    investigator.goto(f"{base}/hotspots")
+    investigator.wait_for_selector("#hotspot-progress")
+    jobs.run_pending()
     investigator.wait_for_selector("#hotspot-map[data-rendered]", timeout=30000)
     check_accessible(investigator)
     shoot(investigator, shots, "hotspots")

@@ -390,10 +390,11 @@ def test_malformed_oversized_damaged_and_replayed_answer_files(
     )
     status, reason = put(first.pk, good, sha="0" * 64)
     assert status == 400 and "send again" in reason
+    limit = settings.EPITRACE_MAX_ANSWER_BYTES
     settings.EPITRACE_MAX_ANSWER_BYTES = len(good) - 1
     status, reason = put(first.pk, good)
     assert status == 413 and ("too large" in reason or "larger than" in reason)
-    del settings.EPITRACE_MAX_ANSWER_BYTES
+    settings.EPITRACE_MAX_ANSWER_BYTES = limit
     first.refresh_from_db()
     assert first.status == TaskStatus.READY, "nothing refused was taken"
 

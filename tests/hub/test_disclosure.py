@@ -24,8 +24,9 @@ from epitrace.hub.audit.chain import verify_chain
 from epitrace.hub.audit.models import AuditEntry
 from epitrace.hub.cases.models import Case
 from epitrace.hub.cases.records import CaseDates, Identifiers, register_case
-from epitrace.hub.disclosure import drafts, views
+from epitrace.hub.disclosure import drafts
 from epitrace.hub.disclosure.models import Disclosure, DisclosureEntry
+from epitrace.hub.exchange import results
 
 pytestmark = pytest.mark.django_db
 
@@ -100,7 +101,7 @@ def cases(places: dict[str, Any], recent: FakeAnalysis) -> dict[str, Case]:
 
 @pytest.fixture
 def analysed(monkeypatch: pytest.MonkeyPatch, recent: FakeAnalysis) -> FakeAnalysis:
-    monkeypatch.setattr(views, "latest_analysis", lambda case: recent)
+    monkeypatch.setattr(results, "latest_analysis", lambda case: recent)
     return recent
 
 
@@ -206,7 +207,7 @@ def test_a_draft_follows_the_guideline_and_is_not_public(
 def test_without_an_analysis_there_is_nothing_to_prepare(
     cases: dict[str, Case], investigator: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(views, "latest_analysis", lambda case: None)
+    monkeypatch.setattr(results, "latest_analysis", lambda case: None)
     answer = step(investigator, cases["seoul"], "prepare")
     assert answer.status_code == 400 and "no analysis yet" in answer.content.decode()
     assert not Disclosure.objects.exists()

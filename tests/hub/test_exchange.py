@@ -27,6 +27,7 @@ from epitrace.hub.exchange.credentials import issue_token, revoke_tokens
 from epitrace.hub.exchange.models import AgencyTask, AnalysisJob, DataRequest, Status, TaskStatus
 from epitrace.hub.exchange.provisioning import register_dataset_cases, register_store_agencies
 from epitrace.hub.exchange.results import latest_analysis
+from epitrace.hub.retention import schedule
 from epitrace.providers.network import StoreNetwork
 from epitrace.providers.protocol import answer, pack_answers, sha256_of
 from epitrace.providers.queries import ProviderStore
@@ -265,7 +266,7 @@ def test_a_job_whose_worker_died_is_taken_over_and_finished_once(hub: dict, sign
 def test_the_contact_search_through_the_exchange_matches_the_direct_one(
     hub: dict, stores: Path, signed_in: Any
 ) -> None:
-    from epitrace.hub.exchange.analysis import _contact_window
+    from epitrace.hub.exchange.analysis import contact_window
     from epitrace.workflows.contact_search import search_contacts
 
     investigator, police = signed_in(hub["investigator"]), signed_in(hub["police"])
@@ -286,7 +287,7 @@ def test_the_contact_search_through_the_exchange_matches_the_direct_one(
     records = records.only("telecom", "card", "transit", "entry")
     trajectory = trace_subject(records, TrajectoryParams())
     tz = "Asia/Seoul"
-    direct = search_contacts(network, trajectory, records, _contact_window(request, tz), tz)
+    direct = search_contacts(network, trajectory, records, contact_window(request, tz), tz)
     expected = direct.contacts.table
     assert analysis.contacts.num_rows == expected.num_rows > 0
     assert analysis.contacts["contact_ref"].to_pylist() == expected["contact_ref"].to_pylist()
@@ -320,12 +321,12 @@ def test_housekeeping_runs_the_daily_purge_and_expiry_at_most_every_few_minutes(
     monkeypatch.setattr(
         "epitrace.hub.disclosure.drafts.expire_entries", lambda now: calls.append("expire")
     )
-    monkeypatch.setattr(jobs, "_last_housekeeping", {})
+    monkeypatch.setattr(schedule, "_last_housekeeping", {})
     now = timezone.now()
-    jobs.housekeeping(now)
-    jobs.housekeeping(now + dt.timedelta(minutes=1))
+    schedule.housekeeping(now)
+    schedule.housekeeping(now + dt.timedelta(minutes=1))
     assert calls == ["purge", "expire"]
-    jobs.housekeeping(now + jobs.HOUSEKEEPING_EVERY)
+    schedule.housekeeping(now + schedule.HOUSEKEEPING_EVERY)
     assert calls == ["purge", "expire", "purge", "expire"]
 
 

@@ -23,7 +23,7 @@ from epitrace.hub.audit.chain import verify_chain
 from epitrace.hub.audit.models import AuditEntry
 from epitrace.hub.cases.models import Case
 from epitrace.hub.cases.records import CaseDates, Identifiers, register_case
-from epitrace.hub.web import exports
+from epitrace.hub.exchange import exports, results
 
 pytestmark = pytest.mark.django_db
 
@@ -61,7 +61,7 @@ def cases(places: dict[str, Any]) -> dict[str, Case]:
 
 @pytest.fixture
 def analysed(monkeypatch: pytest.MonkeyPatch, analysis: FakeAnalysis) -> FakeAnalysis:
-    monkeypatch.setattr(exports, "latest_analysis", lambda case: analysis)
+    monkeypatch.setattr(results, "latest_analysis", lambda case: analysis)
     return analysis
 
 
@@ -186,14 +186,14 @@ def test_unknown_export_and_missing_analysis(
 ) -> None:
     client = signed_in(make_account(Role.NATIONAL_INVESTIGATOR))
     assert post(client, cases["seoul"], "stays.xlsx").status_code == 404
-    monkeypatch.setattr(exports, "latest_analysis", lambda case: None)
+    monkeypatch.setattr(results, "latest_analysis", lambda case: None)
     answer = post(client, cases["seoul"], "stays.csv")
     assert answer.status_code == 404 and "no analysis yet" in answer.content.decode()
 
     def destroyed(case: Case) -> None:
         raise crypto.KeyDestroyed("gone")
 
-    monkeypatch.setattr(exports, "latest_analysis", destroyed)
+    monkeypatch.setattr(results, "latest_analysis", destroyed)
     assert post(client, cases["seoul"], "stays.csv").status_code == 410
     assert not AuditEntry.objects.filter(action__startswith="export.").exists()
 
@@ -249,7 +249,7 @@ def test_contacts_csv_without_a_contact_search_has_only_its_header(
     import dataclasses
 
     monkeypatch.setattr(
-        exports, "latest_analysis", lambda case: dataclasses.replace(analysis, contacts=None)
+        results, "latest_analysis", lambda case: dataclasses.replace(analysis, contacts=None)
     )
     client = signed_in(make_account(Role.NATIONAL_INVESTIGATOR))
     text = post(client, cases["seoul"], "contacts.csv").content.decode()

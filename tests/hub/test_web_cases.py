@@ -19,7 +19,7 @@ from django.test import Client
 from epitrace.hub.accounts.models import Role
 from epitrace.hub.audit.models import AuditEntry
 from epitrace.hub.cases.records import CaseDates, Identifiers, register_case
-from epitrace.hub.web import case_analysis
+from epitrace.hub.exchange import jobs, results
 
 pytestmark = pytest.mark.django_db
 UTC = dt.UTC
@@ -192,9 +192,7 @@ def without_path_and_token(html: bytes) -> bytes:
 
 @pytest.fixture
 def with_analysis(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(
-        case_analysis, "latest_analysis", lambda case: sample_analysis(case.case_id)
-    )
+    monkeypatch.setattr(results, "latest_analysis", lambda case: sample_analysis(case.case_id))
 
 
 def test_case_list_shows_only_the_jurisdiction(
@@ -334,8 +332,13 @@ def test_hotspot_page_scans_the_visible_cases(
     with_analysis: None,
 ) -> None:
     cases = [make_case(places["seoul"], f"P{n:06d}") for n in range(3)]
-    page = signed_in(make_account(Role.REGIONAL_INVESTIGATOR)).get("/hotspots")
-    assert page.status_code == 200
+    client = signed_in(make_account(Role.REGIONAL_INVESTIGATOR))
+    first = client.get("/hotspots")  # the scan runs in the background, not in the request
+    assert first.status_code == 200 and b'id="hotspot-progress"' in first.content
+    assert b"hotspot-map-data" not in first.content
+    assert jobs.run_pending() == 1
+    page = client.get("/hotspots")
+    assert page.status_code == 200 and b'id="hotspot-progress"' not in page.content
     data = json.loads(
         re.search(r'id="hotspot-map-data"[^>]*>(.*?)</script>', page.content.decode(), re.S).group(
             1
@@ -345,6 +348,27 @@ def test_hotspot_page_scans_the_visible_cases(
     assert {e["case_id"] for e in data["events"]} == {c.case_id for c in cases}
     audited = AuditEntry.objects.filter(action="result.view", detail__purpose__startswith="hotspot")
     assert audited.count() == len(cases)
+
+
+def test_hotspot_page_shows_the_last_result_while_a_new_scan_runs(
+    places: dict[str, Any],
+    make_account: Callable[..., Any],
+    signed_in: Callable[..., Client],
+    with_analysis: None,
+) -> None:
+    cases = [make_case(places["seoul"], f"P{n:06d}") for n in range(2)]
+    client = signed_in(make_account(Role.REGIONAL_INVESTIGATOR))
+    client.get("/hotspots")
+    jobs.run_pending()
+    assert client.get("/hotspots/progress")["HX-Refresh"] == "true"  # done: reload the page
+    make_case(places["seoul"], "P000009")  # the visible cases change: the cache is stale
+    page = client.get("/hotspots", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert "스캔 중… 0 %" in page and 'id="hotspot-computed"' in page
+    assert 'hx-get="/hotspots/progress"' in page
+    audited = AuditEntry.objects.filter(action="result.view", detail__purpose__startswith="hotspot")
+    assert audited.count() == len(cases), "the last result shown: its cases viewed once"
+    assert "HX-Refresh" not in client.get("/hotspots/progress")
+    assert jobs.run_pending() == 1
 
 
 def test_static_files_are_served_by_the_hub(client: Client) -> None:
@@ -409,7 +433,7 @@ def test_case_page_without_an_interview_says_so(
 ) -> None:
     case = make_case(places["seoul"])
     without = dataclasses.replace(sample_analysis(case.case_id), comparison=None)
-    monkeypatch.setattr(case_analysis, "latest_analysis", lambda _: without)
+    monkeypatch.setattr(results, "latest_analysis", lambda _: without)
     page = signed_in(make_account(Role.NATIONAL_INVESTIGATOR)).get(f"/cases/{case.case_id}")
     text = page.content.decode()
     assert "No interview record" in text and 'id="comparison-confirmed"' not in text

@@ -95,8 +95,13 @@ class LocalKeyProvider:
 
 
 def key_provider() -> KeyProvider:
-    path = getattr(settings, "EPITRACE_KEY_PROVIDER", "epitrace.hub.crypto.LocalKeyProvider")
-    return import_string(path)()
+    return import_string(settings.EPITRACE_KEY_PROVIDER)()
+
+
+def hub_key(purpose: bytes) -> bytes:
+    """A key for the hub's own sealed data that belongs to no single case (a cache), one
+    per ``purpose``, derived from the master key."""
+    return _derive(settings.MASTER_KEY, purpose)
 
 
 def new_data_key() -> bytes:

@@ -100,7 +100,7 @@ class SecurityHeadersMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        self.policy = content_security_policy(getattr(settings, "EPITRACE_MAP_TILE_URL", ""))
+        self.policy = content_security_policy(settings.EPITRACE_MAP_TILE_URL)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)

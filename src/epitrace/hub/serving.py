@@ -95,8 +95,9 @@ def serve(
 def _start_jobs(echo: Callable[[str], None]) -> Callable[[], None]:
     """The durable job runner in a thread of this process; returns how to stop it."""
     from epitrace.hub.exchange.jobs import start_worker_thread
+    from epitrace.hub.retention.schedule import housekeeping
 
-    thread, stop = start_worker_thread()
+    thread, stop = start_worker_thread(on_idle=housekeeping)
     echo("Background jobs: running in this process (a job cut short is resumed on restart)")
 
     def stop_and_wait() -> None:

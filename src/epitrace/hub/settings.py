@@ -1,39 +1,10 @@
-"""Settings of the hub. Secrets and the database come from the environment.
+"""Settings of the hub. Secrets, the database and every ``EPITRACE_*`` knob come from the
+environment, and are read here only: the rest of the hub reads ``settings.X``.
 
-- ``DATABASE_URL``: ``postgresql://user:password@host:port/name`` for
-  PostgreSQL; unset means the embedded default, SQLite in ``EPITRACE_HOME``.
-- ``EPITRACE_SECRET_KEY``: Django's signing key. Unset, a random key is kept
-  in ``EPITRACE_HOME/secret_key`` (created with mode 0600), never in the repo.
-- ``EPITRACE_AUDIT_KEY``: the key that seals the audit chain (HMAC). It must
-  live outside the database, so that whoever can write the database still
-  cannot forge a consistent chain. Unset, a random key is kept in
-  ``EPITRACE_HOME/audit_key`` like the secret key.
-- ``EPITRACE_MASTER_KEY``: the master key that wraps each case's data key
-  (envelope encryption, hub/crypto.py); ``EPITRACE_INDEX_KEY``: the key of the
-  blind indexes (searching phone and identity numbers). Both live outside the
-  database; unset, each is generated once into ``EPITRACE_HOME`` (mode 0600).
-- ``EPITRACE_HOME``: where the embedded default keeps its files (``var/``).
-- ``EPITRACE_ALLOWED_NETWORKS``: client networks (CIDRs, comma-separated) that may
-  reach the hub; everything else gets 403. Default: loopback only.
-- ``EPITRACE_TRUSTED_PROXIES``: the TLS reverse proxies (CIDRs) whose
-  X-Forwarded-For and X-Forwarded-Proto are believed. Default: none.
-- ``EPITRACE_BREACHED_PASSWORDS``: a sorted file of SHA-1 hashes of breached
-  passwords (e.g. the offline "Pwned Passwords" list); unset, Django's list of
-  common passwords is the breached list.
-- ``EPITRACE_SSL_REDIRECT``: ``0`` only when nothing but the proxy can reach the hub
-  over plain HTTP and it redirects itself; default ``1``.
-- ``EPITRACE_COOKIE_SECURE``: ``0`` only for the local demo over plain HTTP on loopback
-  (``epitrace demo`` sets it and ``EPITRACE_SSL_REDIRECT=0``); default ``1``.
-- ``EPITRACE_LOCAL_TIME_ZONE``: the working hours of the monthly audit review (08-20)
-  are counted in this zone; default ``Asia/Seoul``. Pages show times in the user's
-  chosen zone, this one by default.
-- ``EPITRACE_LANGUAGE``: the pages' language when neither the user's preference nor
-  the browser says (``ko`` or ``en``); default ``en`` (the demo sets ``ko``).
-- ``EPITRACE_MAP_TILE_URL``: an optional raster tile server on the closed network
-  (``https://tiles.example/{z}/{x}/{y}.png``) drawn under the case maps; unset, the
-  maps show only the hub's own offline base (docs/web.md).
-- ``EPITRACE_MAP_BASE_GEOJSON``: an optional GeoJSON file of the city's outlines
-  (districts, roads) drawn as the offline base layer of the maps.
+Each setting is declared once below, with its default and its meaning; the same list is
+the table of docs/operations.md ("Settings of the hub"). Secrets (the signing key, the
+audit key, the master and index keys) never have a default in the repository: unset,
+each is generated once into ``EPITRACE_HOME`` with mode 0600.
 """
 
 from __future__ import annotations
@@ -46,6 +17,8 @@ from urllib.parse import unquote, urlparse
 
 from epitrace.hub.security import parse_networks
 
+# EPITRACE_HOME (default ``var``): where the embedded default keeps its files (SQLite,
+# key files, the cases' encrypted folders).
 HOME = Path(os.environ.get("EPITRACE_HOME", "var")).resolve()
 
 
@@ -87,13 +60,26 @@ def database_from_url(url: str | None) -> dict[str, object]:
     }
 
 
+# EPITRACE_SECRET_KEY: Django's signing key (sessions, CSRF). Default: kept in HOME.
 SECRET_KEY = _kept_secret("secret_key", "EPITRACE_SECRET_KEY")
+# EPITRACE_AUDIT_KEY: the key that seals the audit chain (HMAC). It lives outside the
+# database, so whoever can write the database still cannot forge a consistent chain.
 AUDIT_KEY = _kept_secret("audit_key", "EPITRACE_AUDIT_KEY")
-# Audit entries are kept this long, then pruned behind a sealed checkpoint.
-AUDIT_RETENTION_DAYS = int(os.environ.get("EPITRACE_AUDIT_RETENTION_DAYS", "730"))
+# EPITRACE_AUDIT_RETENTION_DAYS (730, two years): audit entries are kept this long, then
+# pruned behind a sealed checkpoint; the retention page may lengthen it, never shorten it.
+EPITRACE_AUDIT_RETENTION_DAYS = int(os.environ.get("EPITRACE_AUDIT_RETENTION_DAYS", "730"))
+# EPITRACE_MASTER_KEY: wraps each case's data key (envelope encryption, hub/crypto.py);
+# EPITRACE_INDEX_KEY: the key of the blind indexes (searching phone and identity numbers).
 MASTER_KEY = _kept_secret("master_key", "EPITRACE_MASTER_KEY")
 INDEX_KEY = _kept_secret("index_key", "EPITRACE_INDEX_KEY")
+# EPITRACE_KEY_PROVIDER: the dotted path of the class that wraps data keys; the default
+# keeps the master key above, a KMS or HSM provider can replace it.
+EPITRACE_KEY_PROVIDER = os.environ.get(
+    "EPITRACE_KEY_PROVIDER", "epitrace.hub.crypto.LocalKeyProvider"
+)
+# EPITRACE_DEBUG=1: Django's debug pages. Never in service.
 DEBUG = os.environ.get("EPITRACE_DEBUG") == "1"
+# EPITRACE_ALLOWED_HOSTS (``127.0.0.1,localhost``): the host names the hub answers to.
 ALLOWED_HOSTS = [
     h for h in os.environ.get("EPITRACE_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h
 ]
@@ -142,6 +128,8 @@ TEMPLATES = [
     }
 ]
 ROOT_URLCONF = "epitrace.hub.urls"
+# DATABASE_URL: ``postgresql://user:password@host:port/name`` for PostgreSQL; unset, the
+# embedded default, SQLite in HOME.
 DATABASES = {"default": database_from_url(os.environ.get("DATABASE_URL"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
@@ -150,6 +138,8 @@ TIME_ZONE = "UTC"
 # Korean and English pages (docs/web.md); the compiled catalogue is in hub/locale.
 USE_I18N = True
 LANGUAGES = [("ko", "한국어"), ("en", "English")]
+# EPITRACE_LANGUAGE (``en``): the pages' language when neither the user's preference nor
+# the browser says (``ko`` or ``en``; the demo sets ``ko``).
 LANGUAGE_CODE = os.environ.get("EPITRACE_LANGUAGE", "en")
 LOCALE_PATHS = [str(Path(__file__).with_name("locale"))]
 # Static files from the apps' static/ folders, served by WhiteNoise inside the hub
@@ -158,7 +148,12 @@ LOCALE_PATHS = [str(Path(__file__).with_name("locale"))]
 STATIC_URL = "/static/"
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_MIMETYPES = {".mjs": "text/javascript", ".geojson": "application/geo+json"}
+# EPITRACE_MAP_TILE_URL (unset): a raster tile server on the closed network
+# (``https://tiles.example/{z}/{x}/{y}.png``) drawn under the maps; unset, the maps show
+# only the hub's own offline base (docs/web.md).
 EPITRACE_MAP_TILE_URL = os.environ.get("EPITRACE_MAP_TILE_URL", "")
+# EPITRACE_MAP_BASE_GEOJSON (unset): a GeoJSON file of the city's outlines (districts,
+# roads), the maps' offline base layer and the areas of the public disclosure.
 EPITRACE_MAP_BASE_GEOJSON = os.environ.get("EPITRACE_MAP_BASE_GEOJSON", "")
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]
 
@@ -177,9 +172,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
     {"NAME": "epitrace.hub.accounts.passwords.BreachedPasswordValidator"},
 ]
+# EPITRACE_BREACHED_PASSWORDS (unset): a sorted file of SHA-1 hashes of breached passwords
+# (e.g. the offline "Pwned Passwords" list); unset, Django's common passwords are the list.
 EPITRACE_BREACHED_PASSWORDS = os.environ.get("EPITRACE_BREACHED_PASSWORDS", "")
 
-# The closed network: who may reach the hub at all, and which proxies to believe.
+# The closed network. EPITRACE_ALLOWED_NETWORKS (loopback): client networks (CIDRs,
+# comma-separated) that may reach the hub, everything else gets 403.
+# EPITRACE_TRUSTED_PROXIES (none): the TLS reverse proxies whose X-Forwarded-For and
+# X-Forwarded-Proto are believed.
 EPITRACE_ALLOWED_NETWORKS = parse_networks(
     os.environ.get("EPITRACE_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
 )
@@ -199,8 +199,8 @@ AXES_VERBOSE = False
 SESSION_COOKIE_AGE = int(dt.timedelta(minutes=30).total_seconds())
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
-# Secure cookies only travel over HTTPS; EPITRACE_COOKIE_SECURE=0 is for the local
-# demo on http://127.0.0.1 (epitrace demo sets it), never for service.
+# Secure cookies only travel over HTTPS. EPITRACE_COOKIE_SECURE (``1``): ``0`` is for the
+# local demo on http://127.0.0.1 (epitrace demo sets it), never for service.
 SESSION_COOKIE_SECURE = os.environ.get("EPITRACE_COOKIE_SECURE", "1") != "0"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Strict"
@@ -210,6 +210,8 @@ CSRF_COOKIE_SAMESITE = "Strict"
 CSRF_USE_SESSIONS = False
 
 # HTTPS only (TLS ends at the reverse proxy, which sets X-Forwarded-Proto).
+# EPITRACE_SSL_REDIRECT (``1``): ``0`` only when nothing but the proxy can reach the hub
+# over plain HTTP and it redirects itself (and for the local demo).
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = os.environ.get("EPITRACE_SSL_REDIRECT", "1") != "0"
 SECURE_HSTS_SECONDS = 365 * 24 * 3600
@@ -225,8 +227,25 @@ X_FRAME_OPTIONS = "DENY"
 # TOTP: the issuer shown in authenticator apps.
 OTP_TOTP_ISSUER = "epitrace"
 LOGIN_URL = "/login"
-# The monthly audit review counts access outside working hours in this time zone.
+# EPITRACE_LOCAL_TIME_ZONE (``Asia/Seoul``): the monthly audit review counts access
+# outside working hours (08-20) in this zone, the retention days and public disclosure
+# are dated in it, and pages show times in it unless the user chose another zone.
 EPITRACE_LOCAL_TIME_ZONE = os.environ.get("EPITRACE_LOCAL_TIME_ZONE", "Asia/Seoul")
+
+# The data exchange (docs/exchange.md).
+# EPITRACE_REQUEST_DEADLINE_HOURS (24): a data request's answers are due this long after
+# it is made (or approved); overdue requests are flagged in the lists.
+EPITRACE_REQUEST_DEADLINE_HOURS = float(os.environ.get("EPITRACE_REQUEST_DEADLINE_HOURS", "24"))
+# EPITRACE_TASK_DEADLINE_HOURS (6): an agency's task is due this long after it is sent.
+EPITRACE_TASK_DEADLINE_HOURS = float(os.environ.get("EPITRACE_TASK_DEADLINE_HOURS", "6"))
+# EPITRACE_JOB_LEASE_SECONDS (120): a worker holds a claimed job this long; a job whose
+# worker died is taken over by another once the lease has passed.
+EPITRACE_JOB_LEASE_SECONDS = float(os.environ.get("EPITRACE_JOB_LEASE_SECONDS", "120"))
+# EPITRACE_ANSWER_SETTLE_SECONDS (1): the job after an answer waits this long, so that
+# answers of one round arriving together are taken in one pass.
+EPITRACE_ANSWER_SETTLE_SECONDS = float(os.environ.get("EPITRACE_ANSWER_SETTLE_SECONDS", "1"))
+# EPITRACE_MAX_ANSWER_BYTES (256 MiB): the largest answer file an agent may upload.
+EPITRACE_MAX_ANSWER_BYTES = int(os.environ.get("EPITRACE_MAX_ANSWER_BYTES", str(256 * 1024**2)))
 # Lockout is per username from any address (above), on purpose: on a closed network
 # behind one proxy, locking addresses would lock whole offices. Axes warns anyway.
 # HSTS preload lists are for public domains; the hub's name is internal.

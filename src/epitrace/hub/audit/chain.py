@@ -99,8 +99,8 @@ def _chain_start() -> tuple[str, int] | None:
 
 
 def retention() -> dt.timedelta:
-    """How long audit entries are kept (default 2 years; EPITRACE_AUDIT_RETENTION_DAYS)."""
-    return dt.timedelta(days=getattr(settings, "AUDIT_RETENTION_DAYS", 730))
+    """How long audit entries are kept (``settings.EPITRACE_AUDIT_RETENTION_DAYS``)."""
+    return dt.timedelta(days=settings.EPITRACE_AUDIT_RETENTION_DAYS)
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,12 @@
-"""JSON endpoints of cases. Each asks the policy first; every decision is audited.
+"""The HTML pages of cases: the list with status and deadlines, registration, and the
+case page (map, timeline, stays, interview comparison, contacts).
 
-- ``GET /api/cases``: the cases in the account's jurisdiction (no identifiers).
-- ``POST /api/cases``: register a case (investigators, in their jurisdiction).
-- ``POST /api/cases/search``: find cases by number, person_ref, phone, identity
-  number, region or confirmation dates. A POST body on purpose: identifiers in a
-  query string would end up in proxy and server access logs.
-- ``GET /api/cases/<case_id>?purpose=...``: one case with its identifiers decrypted;
-  the purpose is required and kept in the audit log.
-
-Nothing here logs, and errors name the field, never echo its value.
+Each page asks ``epitrace.hub.policy`` exactly as the JSON API in cases/api.py does:
+``visible`` for lists, ``find`` for one case (a case outside the jurisdiction is a 404
+like a missing one), and every view of personal data is in the audit log (``find`` and
+``decide`` record it; registration records ``case.created`` as the API does).
+The case's requests and analysis come from the exchange (``exchange.case_requests``,
+``exchange.case_analysis``); the interview upload is the exchange's page.
 """
 
 from __future__ import annotations
@@ -16,215 +14,102 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import QuerySet
-from django.http import HttpRequest, JsonResponse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
 
-from epitrace.hub import crypto, policy
+from epitrace.hub import access, crypto, policy
 from epitrace.hub.accounts.models import Region
-from epitrace.hub.api import BadRequest, bad_request, body_of, field, refusal
+from epitrace.hub.api import BadRequest
 from epitrace.hub.audit.chain import record
+from epitrace.hub.cases.api import LIST_LIMIT, dates_from, identifiers_from, region_from
 from epitrace.hub.cases.models import Case
-from epitrace.hub.cases.records import (
-    CaseDates,
-    Identifiers,
-    cases_matching,
-    identifiers_of,
-    normalise_national_id,
-    normalise_phone,
-    register_case,
-)
+from epitrace.hub.cases.records import identifiers_of, register_case
+from epitrace.hub.exchange import case_analysis, case_requests, results
 from epitrace.hub.security import client_ip
+from epitrace.hub.web.basemap import map_settings, timeline_labels
 
-LIST_LIMIT = 1000
-SEARCH_KEYS = {
-    "case_id",
-    "person_ref",
-    "phone",
-    "national_id",
+CASE_FIELDS = (
     "region",
-    "confirmed_from",
-    "confirmed_to",
-    "purpose",
-}
+    "name",
+    "birth_date",
+    "national_id",
+    "address",
+    "person_ref",
+    "phones",
+    "onset_date",
+    "specimen_date",
+    "confirmation_date",
+    "isolation_date",
+)
 
 
-def _summary(case: Case) -> dict[str, Any]:
-    """What a list shows: the case and its dates, never who the person is."""
-
-    def iso(day: dt.date | None) -> str | None:
-        return day.isoformat() if day else None
-
-    return {
-        "case_id": case.case_id,
-        "region": case.region.code,
-        "onset_date": iso(case.onset_date),
-        "specimen_date": iso(case.specimen_date),
-        "confirmation_date": iso(case.confirmation_date),
-        "isolation_date": iso(case.isolation_date),
-    }
-
-
-def _cases() -> QuerySet:
-    return Case.objects.select_related("region").order_by("case_id")
-
-
-def _date(data: dict[str, Any], name: str, *, required: bool = True) -> dt.date | None:
-    text = field(data, name, required=required)
-    if not text:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as error:
-        # The value is not echoed: it may be a birth date.
-        raise BadRequest(f"{name} must be a date (YYYY-MM-DD)") from error
-
-
-def _phones(data: dict[str, Any]) -> list[str]:
-    phones = data.get("phones")
-    if not isinstance(phones, list) or not phones:
-        raise BadRequest("phones must be a non-empty list of phone numbers")
-    for phone in phones:
-        if not isinstance(phone, str) or not 7 <= len(normalise_phone(phone)) <= 15:
-            raise BadRequest("phones: each must be a phone number of 7 to 15 digits")
-    return [phone.strip() for phone in phones]
-
-
-def _identifiers(data: dict[str, Any]) -> Identifiers:
-    national_id = field(data, "national_id")
-    if not normalise_national_id(national_id):
-        raise BadRequest("national_id must contain letters or digits")
-    birth_date = _date(data, "birth_date")
-    if birth_date > dt.date.today():
-        raise BadRequest("birth_date must not be in the future")
-    return Identifiers(
-        name=field(data, "name").strip(),
-        birth_date=birth_date,
-        national_id=national_id.strip(),
-        address=field(data, "address").strip(),
-        person_ref=field(data, "person_ref").strip(),
-        phones=_phones(data),
-    )
-
-
-def _dates(data: dict[str, Any]) -> CaseDates:
-    dates = CaseDates(
-        specimen_date=_date(data, "specimen_date"),
-        confirmation_date=_date(data, "confirmation_date"),
-        isolation_date=_date(data, "isolation_date"),
-        onset_date=_date(data, "onset_date", required=False),
-    )
-    if dates.confirmation_date < dates.specimen_date:
-        raise BadRequest("confirmation_date must not be before specimen_date")
-    if dates.onset_date and dates.onset_date > dates.confirmation_date:
-        raise BadRequest("onset_date must not be after confirmation_date")
-    return dates
-
-
-def _region(request: HttpRequest, action: str, code: str) -> Region:
-    # Only regions in the account's jurisdiction; others look unknown (nothing leaks).
-    regions = policy.visible(request.user, action, Region.objects.all())
-    region = regions.filter(code=code).first()
-    if region is None:
-        raise BadRequest("region: unknown region")
-    return region
-
-
-@require_http_methods(["GET", "POST"])
-def case_collection(request: HttpRequest) -> JsonResponse:
-    if request.method == "POST":
-        return _create(request)
-    decision = policy.decide(request.user, "case.list", ip=client_ip(request))
-    if not decision.allowed:
-        return refusal(decision)
-    cases = policy.visible(request.user, "case.list", _cases())[:LIST_LIMIT]
-    return JsonResponse({"cases": [_summary(c) for c in cases]})
-
-
-def _create(request: HttpRequest) -> JsonResponse:
-    decision = policy.decide(request.user, "case.create", ip=client_ip(request))
-    if not decision.allowed:
-        return refusal(decision)
-    try:
-        data = body_of(request)
-        region = _region(request, "case.create", field(data, "region"))
-        dates, ids = _dates(data), _identifiers(data)
-    except BadRequest as error:
-        return bad_request(error)
-    case = register_case(region, dates, ids, by=request.user.get_username())
-    record(
-        request.user.get_username(),
-        "case.created",
-        role=policy.assignment_of(request.user).role,
-        object_type="case",
-        object_id=str(case.pk),
-        detail={"case_id": case.case_id, "region": region.code, "ip": client_ip(request)},
-    )
-    return JsonResponse(_summary(case), status=201)
-
-
-def _search_filter(request: HttpRequest, data: dict[str, Any], cases: QuerySet) -> QuerySet:
-    unknown = set(data) - SEARCH_KEYS
-    if unknown:
-        raise BadRequest(f"unknown search fields: {', '.join(sorted(unknown))}")
-    if not set(data) - {"purpose"}:
-        raise BadRequest("give at least one of: " + ", ".join(sorted(SEARCH_KEYS - {"purpose"})))
-    if case_id := field(data, "case_id", required=False):
-        cases = cases.filter(case_id=case_id.strip().upper())
-    for kind in ("person_ref", "phone", "national_id"):
-        if value := field(data, kind, required=False):
-            cases = cases.filter(pk__in=cases_matching(kind, value))
-    if code := field(data, "region", required=False):
-        cases = cases.filter(region__code=code)
-    if start := _date(data, "confirmed_from", required=False):
-        cases = cases.filter(confirmation_date__gte=start)
-    if end := _date(data, "confirmed_to", required=False):
-        cases = cases.filter(confirmation_date__lte=end)
-    return cases
-
-
-@require_POST
-def case_search(request: HttpRequest) -> JsonResponse:
-    try:
-        data = body_of(request)
-        purpose = field(data, "purpose", required=False)
-    except BadRequest as error:
-        return bad_request(error)
-    decision = policy.decide(request.user, "case.search", ip=client_ip(request), purpose=purpose)
-    if not decision.allowed:
-        return refusal(decision)
-    try:
-        cases = _search_filter(request, data, policy.visible(request.user, "case.search", _cases()))
-    except BadRequest as error:
-        return bad_request(error)
-    found = list(cases[:LIST_LIMIT])
-    # Which criteria were used and how many matched; never the values searched for.
-    record(
-        request.user.get_username(),
-        "case.searched",
-        role=policy.assignment_of(request.user).role,
-        detail={"criteria": sorted(set(data) - {"purpose"}), "matches": len(found)},
-    )
-    return JsonResponse({"cases": [_summary(c) for c in found]})
-
-
-def _identifiers_json(ids: Identifiers) -> dict[str, Any]:
-    return {
-        "name": ids.name,
-        "birth_date": ids.birth_date.isoformat(),
-        "phones": ids.phones,
-        "national_id": ids.national_id,
-        "address": ids.address,
-        "person_ref": ids.person_ref,
-    }
+def _cases() -> Any:
+    return Case.objects.select_related("region").order_by("-confirmation_date", "case_id")
 
 
 @require_GET
-def case_detail(request: HttpRequest, case_id: str) -> JsonResponse:
+@access.page("case.list")
+def case_list_page(request: HttpRequest) -> HttpResponse:
+    cases = list(policy.visible(request.user, "case.list", _cases())[:LIST_LIMIT])
+    statuses = case_requests.status_of_cases(cases)
+    rows = [(case, statuses.get(case.pk)) for case in cases]
+    return render(
+        request,
+        "cases/cases.html",
+        {
+            "rows": rows,
+            "may_create": policy.permits(request.user, "case.create"),
+            "today": timezone.localdate(),
+        },
+    )
+
+
+def _form_data(request: HttpRequest) -> dict[str, Any]:
+    data: dict[str, Any] = {name: request.POST.get(name, "").strip() for name in CASE_FIELDS}
+    data["phones"] = [p.strip() for p in data["phones"].replace(";", ",").split(",") if p.strip()]
+    return data
+
+
+@require_http_methods(["GET", "POST"])
+@access.page("case.create")
+def case_new_page(request: HttpRequest) -> HttpResponse:
+    regions = policy.visible(request.user, "case.create", Region.objects.all())
+    error = ""
+    if request.method == "POST":
+        data = _form_data(request)
+        try:
+            region = region_from(request, "case.create", data["region"])
+            dates, ids = dates_from(data), identifiers_from(data)
+        except BadRequest as problem:
+            error = str(problem)  # names the field, never echoes its value
+        else:
+            case = register_case(region, dates, ids, by=request.user.get_username())
+            record(
+                request.user.get_username(),
+                "case.created",
+                role=policy.assignment_of(request.user).role,
+                object_type="case",
+                object_id=str(case.pk),
+                detail={"case_id": case.case_id, "region": region.code, "ip": client_ip(request)},
+            )
+            return HttpResponseRedirect(f"/cases/{case.case_id}")
+    # A refused form comes back empty: its values are personal data, not echoed.
+    return render(
+        request,
+        "cases/case_new.html",
+        {"regions": regions, "error": error},
+        status=400 if error else 200,
+    )
+
+
+def _identifiers_for(request: HttpRequest, case_id: str) -> tuple[Any, str]:
+    """The identifiers, only when a purpose is given; recorded as a case.view with it."""
     purpose = request.GET.get("purpose", "").strip()
-    if not purpose and policy.is_verified(request.user):
-        # Refused before the lookup, so the audit log shows no view that never happened.
-        return bad_request(BadRequest("purpose is required to view a case's personal data"))
+    if not purpose:
+        return None, ""
     decision, case = policy.find(
         request.user,
         "case.view",
@@ -234,10 +119,52 @@ def case_detail(request: HttpRequest, case_id: str) -> JsonResponse:
         case_id=case_id,
     )
     if not decision.allowed:
-        return refusal(decision)
+        return None, ""
     try:
-        identifiers: dict[str, Any] | None = _identifiers_json(identifiers_of(case))
-        status = "readable"
+        return identifiers_of(case), "readable"
     except crypto.KeyDestroyed:
-        identifiers, status = None, "destroyed"
-    return JsonResponse({**_summary(case), "identifiers": identifiers, "personal_data": status})
+        return None, "destroyed"
+
+
+def _guideline_window(case: Case) -> tuple[dt.date, dt.date]:
+    # 2 days before onset (or the specimen date without symptoms) to isolation.
+    reference = case.onset_date or case.specimen_date
+    return reference - dt.timedelta(days=2), case.isolation_date
+
+
+@require_GET
+@access.page()
+def case_page(request: HttpRequest, case_id: str) -> HttpResponse:
+    case = access.find(
+        request,
+        "result.view",
+        _cases(),
+        purpose="case page: path, stays, interview comparison and contacts",
+        case_id=case_id,
+    )
+    analysis = results.latest_analysis(case)
+    view = case_analysis.view_of(analysis) if analysis is not None else None
+    identifiers, personal = _identifiers_for(request, case.case_id)
+    zone = timezone.get_current_timezone_name()
+    context = {
+        "case": case,
+        "analysis": view,
+        "analysis_zone": analysis.timezone if analysis is not None else "",
+        "map_data": (
+            {**view.map_data(zone), **map_settings(), "labels": timeline_labels()} if view else None
+        ),
+        "identifiers": identifiers,
+        "personal_data": personal,
+        "purpose_asked": bool(request.GET.get("purpose", "").strip()),
+        "guideline_window": _guideline_window(case),
+        "requests": case_requests.requests_of_case(request.user, case),
+        "may_request": case_requests.may_request(request.user),
+        "may_export": policy.permits(request.user, "result.export"),
+        "may_disclose": policy.permits(request.user, "disclosure.prepare"),
+        "comparison_labels": {
+            "confirmed": _("Confirmed by the data"),
+            "only in data": _("Only in the data (not told in the interview)"),
+            "only in interview": _("Only in the interview (not found in the data)"),
+        },
+    }
+    return render(request, "cases/case.html", context)

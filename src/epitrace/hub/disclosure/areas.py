@@ -87,7 +87,7 @@ def neighbourhood_of(lat: float | None, lon: float | None, areas: Sequence[Area]
     """The smallest named area around (lat, lon), '' if none (or no outlines set)."""
     if lat is None or lon is None:
         return ""
-    for area in areas or _configured(getattr(settings, "EPITRACE_MAP_BASE_GEOJSON", "")):
+    for area in areas or _configured(settings.EPITRACE_MAP_BASE_GEOJSON):
         if contains(area, lon, lat):
             return area.name
     return ""

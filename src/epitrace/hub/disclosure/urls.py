@@ -1,14 +1,14 @@
-"""Routes of the disclosure pages, included at the hub's root by epitrace.hub.urls."""
+"""Routes of the disclosure: the review pages, the public list and its JSON feed."""
 
 from __future__ import annotations
 
 from django.urls import path
 
-from epitrace.hub.disclosure import views
+from epitrace.hub.disclosure import api, views
 
 urlpatterns = [
     path("cases/<str:case_id>/disclosure", views.review_page, name="disclosure-review"),
     path("cases/<str:case_id>/disclosure/<slug:step>", views.step_view, name="disclosure-step"),
     path("public/exposures", views.public_page, name="public-exposures"),
-    path("public/exposures.json", views.public_feed, name="public-exposures-feed"),
+    path("public/exposures.json", api.public_feed, name="public-exposures-feed"),
 ]

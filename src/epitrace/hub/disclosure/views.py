@@ -1,11 +1,11 @@
-"""Pages of the disclosure: the investigator's review, and the public list and feed.
+"""The HTML pages of the disclosure: the investigator's review, and the public list.
 
 - ``GET  /cases/<case_id>/disclosure``: the draft or publication, what was left out
   and why (``disclosure.prepare``: investigators, their jurisdiction).
 - ``POST /cases/<case_id>/disclosure/<step>``: prepare, edit, remove, merge, include
   (``disclosure.prepare``), publish and withdraw (``disclosure.publish``).
-- ``GET  /public/exposures`` and ``/public/exposures.json``: no sign-in, no personal
-  data: places, neighbourhoods, rides and time windows, listed by place.
+- ``GET  /public/exposures``: no sign-in, no personal data: places, neighbourhoods,
+  rides and time windows, listed by place (its JSON feed is disclosure/api.py).
 """
 
 from __future__ import annotations
@@ -14,20 +14,18 @@ import datetime as dt
 import zoneinfo
 from typing import Any
 
-from django.apps import apps
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from epitrace.hub import crypto, policy
+from epitrace.hub import access, crypto, policy
 from epitrace.hub.cases.models import Case
 from epitrace.hub.disclosure import drafts, rules
 from epitrace.hub.disclosure.models import Disclosure, DisclosureEntry
-from epitrace.hub.security import client_ip
-from epitrace.hub.web.pages import refused
+from epitrace.hub.exchange import results
 
 # Each step and the policy action it needs.
 STEPS = {
@@ -42,21 +40,11 @@ STEPS = {
 FEED_CACHE_SECONDS = 60
 
 
-def latest_analysis(case: Case) -> Any:
-    """The case's latest ``CaseAnalysis`` (issue 6's exchange), None if none yet."""
-    if not apps.is_installed("epitrace.hub.exchange"):
-        return None
-    from epitrace.hub.exchange.results import latest_analysis as latest
-
-    return latest(case)
-
-
-def _find(request: HttpRequest, action: str, case_id: str) -> tuple[policy.Decision, Any]:
-    return policy.find(
-        request.user,
+def _find(request: HttpRequest, action: str, case_id: str) -> Case:
+    return access.find(
+        request,
         action,
         Case.objects.select_related("region"),
-        ip=client_ip(request),
         purpose="public disclosure",
         case_id=case_id,
     )
@@ -79,7 +67,7 @@ def _input_value(value: dt.datetime, zone: Any) -> str:
 def _contact_counts(case: Case, entries: list[DisclosureEntry]) -> dict[int, tuple[int, int]]:
     """{entry: (contacts found at its stays, not yet identified)}; empty without analysis."""
     try:
-        analysis = latest_analysis(case)
+        analysis = results.latest_analysis(case)
     except crypto.KeyDestroyed:
         return {}
     if analysis is None or analysis.contacts is None:
@@ -134,10 +122,9 @@ def _review(
 
 
 @require_GET
+@access.page()
 def review_page(request: HttpRequest, case_id: str) -> HttpResponse:
-    decision, case = _find(request, "disclosure.prepare", case_id)
-    if not decision.allowed:
-        return refused(request, decision)
+    case = _find(request, "disclosure.prepare", case_id)
     return _review(request, case)
 
 
@@ -158,7 +145,7 @@ def _moment(text: str) -> dt.datetime:
 
 def _analysis(case: Case) -> Any:
     try:
-        analysis = latest_analysis(case)
+        analysis = results.latest_analysis(case)
     except crypto.KeyDestroyed:
         raise drafts.DisclosureError(_("this case's data was destroyed")) from None
     if analysis is None:
@@ -205,13 +192,12 @@ def _take_step(request: HttpRequest, step: str, case: Case) -> None:
 
 
 @require_POST
+@access.page()
 def step_view(request: HttpRequest, case_id: str, step: str) -> HttpResponse:
     action = STEPS.get(step)
     if action is None:
-        return refused(request, policy.NOT_FOUND)
-    decision, case = _find(request, action, case_id)
-    if not decision.allowed:
-        return refused(request, decision)
+        raise access.Refused(policy.NOT_FOUND)
+    case = _find(request, action, case_id)
     try:
         _take_step(request, step, case)
     except drafts.DisclosureError as problem:
@@ -222,39 +208,20 @@ def step_view(request: HttpRequest, case_id: str, step: str) -> HttpResponse:
 # --- public ------------------------------------------------------------------
 
 
-def _public_tz() -> str:
+def public_tz() -> str:
+    """The zone the public list and feed are dated in: the hub's local zone."""
     return settings.EPITRACE_LOCAL_TIME_ZONE
-
-
-def _public_rows(now: dt.datetime) -> list[dict[str, Any]]:
-    tz = _public_tz()
-    return [drafts.public_record(e, tz) for e in drafts.shown_entries(now)]
 
 
 @require_GET
 def public_page(request: HttpRequest) -> HttpResponse:
     """The public list: no sign-in, nothing about anyone, listed by region and place."""
     now = timezone.now()
-    zone = zoneinfo.ZoneInfo(_public_tz())
+    zone = zoneinfo.ZoneInfo(public_tz())
     entries: list[tuple[DisclosureEntry, str, str]] = [
         (e, _local(e.start, zone), _local(e.end, zone)) for e in drafts.shown_entries(now)
     ]
-    context = {"entries": entries, "tz": _public_tz(), "updated": _local(now, zone)}
+    context = {"entries": entries, "tz": public_tz(), "updated": _local(now, zone)}
     response = render(request, "disclosure/public.html", context)
-    response.headers["Cache-Control"] = f"public, max-age={FEED_CACHE_SECONDS}"
-    return response
-
-
-@require_GET
-def public_feed(request: HttpRequest) -> JsonResponse:
-    now = timezone.now()
-    body = {
-        "generated_at": now.astimezone(zoneinfo.ZoneInfo(_public_tz())).isoformat(),
-        "timezone": _public_tz(),
-        "guideline": "Central Disease Control Headquarters, guideline on disclosing "
-        "confirmed patients' movements, 3rd edition (2020)",
-        "entries": _public_rows(now),
-    }
-    response = JsonResponse(body, json_dumps_params={"ensure_ascii": False})
     response.headers["Cache-Control"] = f"public, max-age={FEED_CACHE_SECONDS}"
     return response

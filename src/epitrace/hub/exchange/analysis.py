@@ -95,7 +95,9 @@ def _unanswered(asked: Asked, already: set[str]) -> Asked:
     return fresh
 
 
-def _contact_window(request: DataRequest, tz: str) -> tuple[dt.datetime, dt.datetime]:
+def contact_window(request: DataRequest, tz: str) -> tuple[dt.datetime, dt.datetime]:
+    """The contact search's window: the case's infectious window (``tz`` its local
+    days) within the request's window."""
     case = request.case
     start, end = infectious_window(
         case.confirmation_date, case.onset_date, tz, ContactParams().days_before
@@ -108,7 +110,7 @@ def plan_step(request: DataRequest) -> Step:
     answers, provenance = load_answers(request)
     source = RemoteSource(store_profiles(), answers)
     tz = str(local_zone())
-    window = _contact_window(request, tz) if "contacts" in request.kinds else None
+    window = contact_window(request, tz) if "contacts" in request.kinds else None
     found = investigate(
         source,
         subject_of(request),
@@ -157,7 +159,7 @@ def _waiting(request: DataRequest, asked: Asked, already: set[str], stage: str) 
 
 
 def _task_deadline() -> dt.datetime:
-    return timezone.now() + dt.timedelta(hours=getattr(settings, "EPITRACE_TASK_DEADLINE_HOURS", 6))
+    return timezone.now() + dt.timedelta(hours=settings.EPITRACE_TASK_DEADLINE_HOURS)
 
 
 def _ask_round(request: DataRequest, asked: Asked) -> None:

@@ -53,11 +53,11 @@ class Receipt:
 def settle() -> dt.timedelta:
     """Answers of one round arrive within an agent's polling interval of each other: the
     job waits this long, so they are taken in one pass instead of one pass each."""
-    return dt.timedelta(seconds=getattr(settings, "EPITRACE_ANSWER_SETTLE_SECONDS", 1.0))
+    return dt.timedelta(seconds=settings.EPITRACE_ANSWER_SETTLE_SECONDS)
 
 
 def limits() -> Limits:
-    return Limits(max_file_bytes=getattr(settings, "EPITRACE_MAX_ANSWER_BYTES", 256 * 1024**2))
+    return Limits(max_file_bytes=settings.EPITRACE_MAX_ANSWER_BYTES)
 
 
 def answer_path(task: AgencyTask) -> Path:

@@ -13,6 +13,10 @@ give that), on SQLite and PostgreSQL alike. The runner is small:
   lease that expires; any worker then claims it again. Nothing is lost.
 - **failure**: an error puts the job back with exponential backoff; after
   ``MAX_ATTEMPTS`` the request is marked failed and the investigator told.
+
+What runs on a schedule (the purge, disclosure expiry) is handed to ``run_worker`` as
+``on_idle`` by its caller (``retention.schedule.housekeeping``): the runner imports no
+app above the exchange.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import secrets
 import socket
 import threading
 from collections.abc import Callable
+from typing import TypeVar
 
 from django.conf import settings
 from django.db import close_old_connections, transaction
@@ -31,13 +36,23 @@ from django.db.models import Q
 from django.utils import timezone
 
 from epitrace.hub.audit.chain import record
+from epitrace.hub.cases.models import Case
+from epitrace.hub.exchange import hotspots
 from epitrace.hub.exchange.analysis import commit_step, plan_step
 from epitrace.hub.exchange.answers import AnswersDestroyed
-from epitrace.hub.exchange.models import AnalysisJob, DataRequest, JobStatus, Status
+from epitrace.hub.exchange.models import (
+    AnalysisJob,
+    DataRequest,
+    DurableJob,
+    HotspotScan,
+    JobStatus,
+    Status,
+)
 from epitrace.hub.exchange.workflow import cancel_open_tasks, notify
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
+Job = TypeVar("Job", bound=DurableJob)
 
 
 class LeaseLost(Exception):
@@ -45,7 +60,7 @@ class LeaseLost(Exception):
 
 
 def lease_length() -> dt.timedelta:
-    return dt.timedelta(seconds=getattr(settings, "EPITRACE_JOB_LEASE_SECONDS", 120))
+    return dt.timedelta(seconds=settings.EPITRACE_JOB_LEASE_SECONDS)
 
 
 def worker_name() -> str:
@@ -58,13 +73,13 @@ def _due(now: dt.datetime) -> Q:
     )
 
 
-def claim(worker: str) -> AnalysisJob | None:
-    """Take the next due job (queued, or running with an expired lease)."""
+def claim(worker: str, model: type[Job] = AnalysisJob) -> Job | None:
+    """Take the next due job of ``model`` (queued, or running with an expired lease)."""
     now = timezone.now()
-    for job in AnalysisJob.objects.filter(_due(now)).order_by("run_after", "id")[:5]:
+    for job in model.objects.filter(_due(now)).order_by("run_after", "id")[:5]:
         token = secrets.token_hex(16)
         won = (
-            AnalysisJob.objects.filter(pk=job.pk, status=job.status, lease_token=job.lease_token)
+            model.objects.filter(pk=job.pk, status=job.status, lease_token=job.lease_token)
             .filter(_due(now))
             .update(
                 status=JobStatus.RUNNING,
@@ -80,11 +95,13 @@ def claim(worker: str) -> AnalysisJob | None:
     return None
 
 
-def _hold(job: AnalysisJob, **changes: object) -> None:
+def _hold(job: DurableJob, **changes: object) -> None:
     """Write ``changes`` to the job only while this worker still holds it."""
-    held = AnalysisJob.objects.filter(
-        pk=job.pk, status=JobStatus.RUNNING, lease_token=job.lease_token
-    ).update(**changes)
+    held = (
+        type(job)
+        .objects.filter(pk=job.pk, status=JobStatus.RUNNING, lease_token=job.lease_token)
+        .update(**changes)
+    )
     if not held:
         raise LeaseLost(f"job {job.pk} was taken over by another worker")
 
@@ -121,7 +138,7 @@ def _give_up(job: AnalysisJob, request: DataRequest, error: Exception) -> None:
         )
 
 
-def _retry_later(job: AnalysisJob, error: Exception) -> None:
+def _retry_later(job: DurableJob, error: Exception) -> None:
     delay = dt.timedelta(seconds=2 ** min(job.attempts, 8))
     _hold(
         job,
@@ -160,16 +177,60 @@ def run_job(job: AnalysisJob) -> str:
         return f"failed: {type(error).__name__}"
 
 
+def _run_scan(scan: HotspotScan) -> str:
+    """Scan the hotspots of ``scan``'s cases; the result is stored with the job's end."""
+
+    def progress(percent: int) -> None:  # also renews the lease: a long scan keeps its job
+        _hold(scan, progress=percent, lease_until=timezone.now() + lease_length())
+
+    cases = Case.objects.in_bulk(scan.cases)
+    view = hotspots.scan_cases([cases[pk] for pk in scan.cases if pk in cases], progress)
+    outcome = f"scanned {len(view.cases_scanned)} cases: {len(view.clusters)} clusters"
+    _hold(
+        scan,
+        status=JobStatus.DONE,
+        finished_at=timezone.now(),
+        progress=100,
+        result_enc=hotspots.seal_view(view),
+        outcome=outcome,
+    )
+    return outcome
+
+
+def run_scan(scan: HotspotScan) -> str:
+    """Run a claimed hotspot scan to its end: done, queued again, or failed."""
+    try:
+        return _run_scan(scan)
+    except LeaseLost:
+        raise
+    except Exception as error:  # retried with backoff, then given up (the page says so)
+        log.warning("scan %s failed (%s), attempt %s", scan.pk, type(error).__name__, scan.attempts)
+        if scan.attempts >= MAX_ATTEMPTS:
+            reason = f"{type(error).__name__} after {scan.attempts} attempts"
+            _hold(scan, status=JobStatus.FAILED, finished_at=timezone.now(), outcome=reason)
+        else:
+            _retry_later(scan, error)
+        return f"failed: {type(error).__name__}"
+
+
+def _claim_any(worker: str) -> DurableJob | None:
+    # A request's step first: answers waiting to be analysed matter more than a map.
+    return claim(worker) or claim(worker, HotspotScan)
+
+
 def run_pending(worker: str | None = None, limit: int = 1000) -> int:
     """Run due jobs until none is left (tests, ``epitrace worker --once``). Returns how many."""
     worker = worker or worker_name()
     done = 0
     while done < limit:
-        job = claim(worker)
+        job = _claim_any(worker)
         if job is None:
             return done
         try:
-            run_job(job)
+            if isinstance(job, HotspotScan):
+                run_scan(job)
+            else:
+                run_job(job)
         except LeaseLost:
             log.warning("job %s: lease lost, its work was rolled back", job.pk)
         done += 1
@@ -195,34 +256,15 @@ def run_worker(
     close_old_connections()
 
 
-HOUSEKEEPING_EVERY = dt.timedelta(minutes=5)
-_last_housekeeping: dict[str, dt.datetime] = {}
-
-
-def housekeeping(now: dt.datetime | None = None) -> None:
-    """What runs on a schedule, called by idle workers at most every few minutes: the
-    daily purge (once a local day, epitrace.hub.retention) and the expiry of public
-    disclosure entries. Both are safe when several workers run them."""
-    from epitrace.hub.disclosure.drafts import expire_entries
-    from epitrace.hub.retention.purge import run_daily_purge
-
-    now = now or timezone.now()
-    last = _last_housekeeping.get("at")
-    if last is not None and now - last < HOUSEKEEPING_EVERY:
-        return
-    _last_housekeeping["at"] = now
-    try:
-        run_daily_purge(now)
-        expire_entries(now)
-    except Exception:  # never stop the job runner; the next round tries again
-        log.exception("scheduled housekeeping failed")
-
-
-def start_worker_thread(poll_seconds: float = 1.0) -> tuple[threading.Thread, threading.Event]:
+def start_worker_thread(
+    on_idle: Callable[[], None] | None = None, poll_seconds: float = 1.0
+) -> tuple[threading.Thread, threading.Event]:
+    """Run jobs in a thread of this process; ``on_idle`` is called when none is due (the
+    hub's schedule, ``retention.schedule.housekeeping``)."""
     stop = threading.Event()
     thread = threading.Thread(
         target=run_worker,
-        args=(stop, poll_seconds, housekeeping),
+        args=(stop, poll_seconds, on_idle),
         name="epitrace-jobs",
         daemon=True,
     )

@@ -156,8 +156,8 @@ class JobStatus(models.TextChoices):
     FAILED = "failed"
 
 
-class AnalysisJob(models.Model):
-    """Advance a request: ask the next round, or analyse what came in. Durable.
+class DurableJob(models.Model):
+    """What the job runner (exchange/jobs.py) needs of a job: its status and its lease.
 
     A worker claims a job by a conditional UPDATE that sets a fresh lease token; only
     the holder of the current token may finish it, in the same transaction as its
@@ -166,7 +166,6 @@ class AnalysisJob(models.Model):
     a job is never lost, and its result is never stored twice.
     """
 
-    request = models.ForeignKey(DataRequest, on_delete=models.CASCADE, related_name="jobs")
     status = models.CharField(
         max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True
     )
@@ -180,6 +179,15 @@ class AnalysisJob(models.Model):
     outcome = models.TextField(blank=True, help_text="what the job did (no personal data)")
 
     class Meta:
+        abstract = True
+
+
+class AnalysisJob(DurableJob):
+    """Advance a request: ask the next round, or analyse what came in. Durable."""
+
+    request = models.ForeignKey(DataRequest, on_delete=models.CASCADE, related_name="jobs")
+
+    class Meta:
         ordering = ["id"]
         constraints = [
             # At most one job waiting per request: answers arriving together coalesce.
@@ -189,6 +197,21 @@ class AnalysisJob(models.Model):
                 name="one_queued_job_per_request",
             )
         ]
+
+
+class HotspotScan(DurableJob):
+    """The hotspot page's scan over a set of cases' analyses: a job of the runner, and its
+    cached result. ``signature`` names the cases and the analyses scanned, so a new
+    analysis (or a case gone) makes a new scan; the result is sealed under the hub's key
+    (it holds where cases stayed) and forgotten when any analysis or case is destroyed."""
+
+    signature = models.CharField(max_length=64, unique=True)
+    cases = models.JSONField(help_text="the cases' primary keys, in the page's order")
+    progress = models.PositiveSmallIntegerField(default=0, help_text="percent done")
+    result_enc = models.BinaryField(blank=True, default=b"")
+
+    class Meta:
+        ordering = ["-finished_at", "-id"]
 
 
 class AnalysisResult(models.Model):

@@ -1,13 +1,22 @@
-"""JSON endpoints of data requests, decisions, results and notifications.
+"""The HTML pages of the exchange: data requests (issue 6's workflow, issue 7's screens),
+notifications, the interview upload, exports of a case's analysis and the hotspots.
 
-- ``POST /api/cases/<case_id>/requests``: ask for a case's data (investigators).
-- ``GET /api/requests``, ``GET /api/requests/<request_id>``: status, with tasks per agency.
-- ``POST /api/requests/<request_id>/decision``: approve or refuse (police approvers).
-- ``GET /api/cases/<case_id>/analysis?purpose=...``: the stays, path and contacts.
-- ``POST /api/cases/<case_id>/interview``: the places the patient named (CSV).
-- ``GET /api/notifications``: the signed-in account's notifications.
+- ``/cases/<case_id>/request``: an investigator asks for a case's data (kinds, the
+  guideline's window by default, a justification, a reason to widen it).
+- ``/requests``: each role's list: the investigator's requests, the police approver's
+  queue (awaiting approval first), the provider operator's requests of its agency.
+- ``/requests/<request_id>``: status, tasks per agency, and the approver's decision form.
+- ``/requests/<request_id>/status``: the small status fragment the requester's page
+  polls with htmx every few seconds until the request is settled.
+- ``/notifications``: the account's notifications, marked read when seen.
+- ``/cases/<case_id>/interview``: the case page's upload of the interview's places.
+- ``/cases/<case_id>/exports`` and ``.../exports/<name>``: the analysis's files, each
+  taken with a reason and recorded (the files themselves: exchange/exports.py).
+- ``/hotspots``: the space-time scan over the visible cases, run as a background job
+  (exchange/hotspots.py); ``/hotspots/progress`` is the fragment the page polls.
 
-Every endpoint asks the policy; every decision on personal data is audited.
+Everything goes through ``epitrace.hub.exchange.workflow`` (never the HTTP API) and the
+policy (``access.page``), as the JSON endpoints in exchange/api.py do.
 """
 
 from __future__ import annotations
@@ -15,282 +24,395 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import QuerySet
-from django.http import HttpRequest, JsonResponse
+from django.db.models import Case as SqlCase
+from django.db.models import IntegerField, QuerySet, Value, When
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from epitrace.hub import crypto, policy
-from epitrace.hub.api import BadRequest, bad_request, body_of, field, refusal
+from epitrace.hub import access, crypto, policy
+from epitrace.hub.accounts.models import Role
+from epitrace.hub.audit.chain import record
 from epitrace.hub.cases.models import Case
+from epitrace.hub.exchange import exports, hotspots, results, workflow
 from epitrace.hub.exchange.interviews import InterviewProblems, attach_interview
-from epitrace.hub.exchange.models import DataRequest, Notification
-from epitrace.hub.exchange.results import latest_analysis
-from epitrace.hub.exchange.workflow import (
-    RequestError,
-    create_request,
-    decide_request,
-    default_window,
-    is_overdue,
+from epitrace.hub.exchange.models import (
+    AgencyTask,
+    DataRequest,
+    JobStatus,
+    Notification,
+    Status,
 )
 from epitrace.hub.security import client_ip
+from epitrace.hub.web.basemap import map_settings
 
 LIST_LIMIT = 500
+POLL_SECONDS = 3
+SETTLED = {Status.REFUSED, Status.ANALYSED, Status.FAILED}
+KIND_LABELS = {
+    "telecom": gettext_noop("Mobile phone location (telecom)"),
+    "cards": gettext_noop("Card transactions"),
+    "transit": gettext_noop("Transit card taps"),
+    "checkins": gettext_noop("Venue check-ins (entry logs)"),
+    "contacts": gettext_noop("Contact search around the stays"),
+}
+TASK_STATUSES = (gettext_noop("cancelled"),)
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def request_json(request: DataRequest, *, tasks: bool = False) -> dict[str, Any]:
-    """A request as its requester and approver see it: statuses, never the person."""
-    data: dict[str, Any] = {
-        "request_id": request.request_id,
-        "case_id": request.case.case_id,
-        "kinds": request.kinds,
-        "start": _iso(request.start),
-        "end": _iso(request.end),
-        "justification": request.justification,
-        "widen_reason": request.widen_reason,
-        "needs_approval": request.needs_approval,
-        "status": request.status,
-        "overdue": is_overdue(request),
-        "requested_by": request.requested_by,
-        "created_at": _iso(request.created_at),
-        "deadline": _iso(request.deadline),
-        "decided_by": request.decided_by or None,
-        "decided_at": _iso(request.decided_at),
-        "decision_reason": request.decision_reason,
-        "completed_at": _iso(request.completed_at),
-    }
-    if tasks:
-        data["tasks"] = [
-            {
-                "id": t.pk,
-                "agency": t.agency.code,
-                "round": t.round,
-                "status": t.status,
-                "questions": t.questions.count(),
-                "deadline": _iso(t.deadline),
-                "answered_at": _iso(t.answered_at),
-                "rows": t.answer_rows,
-                "sha256": t.answer_sha256 or None,
-            }
-            for t in request.tasks.select_related("agency").order_by("round", "agency__code")
-        ]
-    return data
+def _cases() -> QuerySet:
+    return Case.objects.select_related("region")
 
 
 def _requests() -> QuerySet:
     return DataRequest.objects.select_related("case", "case__region")
 
 
-def _when(data: dict[str, Any], name: str) -> dt.datetime | None:
-    text = field(data, name, required=False)
-    if not text:
+def _kind_choices() -> list[tuple[str, str, bool]]:
+    """(kind, label, needs the police's approval)."""
+    return [(k, _(KIND_LABELS[k]), k in workflow.LOCATION_KINDS) for k in workflow.KINDS]
+
+
+def _day(text: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text) if text else None
+    except ValueError:
         return None
-    try:
-        value = dt.datetime.fromisoformat(text)
-    except ValueError as error:
-        raise BadRequest(f"{name} must be an ISO 8601 timestamp with a UTC offset") from error
-    if value.tzinfo is None:
-        raise BadRequest(f"{name} needs a UTC offset")
-    return value
 
 
-@require_POST
-def case_requests(request: HttpRequest, case_id: str) -> JsonResponse:
+@require_http_methods(["GET", "POST"])
+@access.page()
+def request_new_page(request: HttpRequest, case_id: str) -> HttpResponse:
     ip = client_ip(request)
-    try:
-        data = body_of(request)
-        justification = field(data, "justification")
-        kinds = data.get("kinds")
-        if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
-            raise BadRequest("kinds must be a list of strings")
-        start, end = _when(data, "start"), _when(data, "end")
-        widen = field(data, "widen_reason", required=False)
-    except BadRequest as error:
-        return bad_request(error)
-    decision, case = policy.find(
-        request.user, "case.view", Case.objects.all(), ip=ip, purpose=justification, case_id=case_id
-    )
-    if not decision.allowed:
-        return refusal(decision)
-    try:
-        created = create_request(
-            request.user,
-            case,
-            kinds,
-            justification,
-            start=start,
-            end=end,
-            widen_reason=widen,
-            ip=ip,
-        )
-    except PermissionError as error:
-        return JsonResponse({"error": str(error)}, status=403)
-    except RequestError as error:
-        return bad_request(error)
-    return JsonResponse(request_json(created, tasks=True), status=201)
-
-
-@require_GET
-def request_list(request: HttpRequest) -> JsonResponse:
-    decision = policy.decide(request.user, "request.view", ip=client_ip(request))
-    if not decision.allowed:
-        return refusal(decision)
-    listed = policy.visible(request.user, "request.view", _requests()).distinct()
-    status = request.GET.get("status")
-    if status:
-        listed = listed.filter(status=status)
-    return JsonResponse({"requests": [request_json(r) for r in listed[:LIST_LIMIT]]})
-
-
-@require_GET
-def request_detail(request: HttpRequest, request_id: str) -> JsonResponse:
-    decision, found = policy.find(
-        request.user, "request.view", _requests(), ip=client_ip(request), request_id=request_id
-    )
-    if not decision.allowed:
-        return refusal(decision)
-    return JsonResponse(request_json(found, tasks=True))
-
-
-@require_POST
-def request_decision(request: HttpRequest, request_id: str) -> JsonResponse:
-    ip = client_ip(request)
-    try:
-        data = body_of(request)
-    except BadRequest as error:
-        return bad_request(error)
-    reason = data.get("reason") if isinstance(data.get("reason"), str) else ""
-    decision, found = policy.find(
-        request.user, "request.approve", _requests(), ip=ip, purpose=reason, request_id=request_id
-    )
-    if not decision.allowed:
-        return refusal(decision)
-    approve = data.get("approve")
-    if not isinstance(approve, bool):
-        return bad_request(BadRequest("approve must be true or false"))
-    try:
-        decided = decide_request(request.user, found, approve=approve, reason=reason, ip=ip)
-    except PermissionError as error:
-        return JsonResponse({"error": str(error)}, status=403)
-    except RequestError as error:
-        status = 409 if "not awaiting approval" in str(error) else 400
-        return JsonResponse({"error": str(error)}, status=status)
-    return JsonResponse(request_json(decided, tasks=True))
-
-
-def _table_json(data: Any) -> list[dict[str, Any]] | None:
-    if data is None:
-        return None
-    return [
-        {k: (v.isoformat() if isinstance(v, dt.datetime | dt.date) else v) for k, v in row.items()}
-        for row in data.to_pylist()
-    ]
-
-
-@require_GET
-def case_analysis(request: HttpRequest, case_id: str) -> JsonResponse:
-    purpose = request.GET.get("purpose", "").strip()
-    if not purpose:
-        return JsonResponse({"error": "purpose is required"}, status=400)
-    decision, case = policy.find(
-        request.user,
-        "result.view",
-        Case.objects.all(),
-        ip=client_ip(request),
-        purpose=purpose,
+    case = access.find(
+        request,
+        "request.create",
+        Case.objects.select_related("region"),
+        purpose="data request form",
         case_id=case_id,
     )
-    if not decision.allowed:
-        return refusal(decision)
-    try:
-        analysis = latest_analysis(case)
-    except crypto.KeyDestroyed:
-        return JsonResponse({"error": "this case's data was destroyed"}, status=410)
-    if analysis is None:
-        return JsonResponse({"error": "no analysis yet"}, status=404)
-    return JsonResponse(
-        {
-            "case_id": analysis.case_id,
-            "request_id": analysis.request_id,
-            "computed_at": analysis.computed_at.isoformat(),
-            "window": [t.isoformat() for t in analysis.window],
-            "stays": _table_json(analysis.stays),
-            "path": analysis.path,
-            "comparison": _table_json(analysis.comparison),
-            "contacts": _table_json(analysis.contacts),
-            "provenance": analysis.provenance,
+    first, last = workflow.default_window(case)
+    form = {"kinds": ["telecom", "cards"], "first": first, "last": last}
+    error = ""
+    if request.method == "POST":
+        form = {
+            "kinds": request.POST.getlist("kinds"),
+            "first": _day(request.POST.get("first", "")) or first,
+            "last": _day(request.POST.get("last", "")) or last,
+            "justification": request.POST.get("justification", ""),
+            "widen_reason": request.POST.get("widen_reason", ""),
         }
+        start, end = workflow.day_bounds(form["first"], form["last"])
+        try:
+            created = workflow.create_request(
+                request.user,
+                case,
+                form["kinds"],
+                form["justification"],
+                start=start,
+                end=end,
+                widen_reason=form["widen_reason"],
+                ip=ip,
+            )
+        except workflow.RequestError as problem:
+            error = str(problem)
+        except PermissionError as problem:
+            error = str(problem)
+        else:
+            return HttpResponseRedirect(f"/requests/{created.request_id}")
+    context = {
+        "case": case,
+        "kinds": _kind_choices(),
+        "form": form,
+        "guideline": (first, last),
+        "error": error,
+    }
+    return render(request, "exchange/request_new.html", context, status=400 if error else 200)
+
+
+def _queue_first(listed: QuerySet) -> QuerySet:
+    waiting_first = SqlCase(
+        When(status=Status.AWAITING_APPROVAL, then=Value(0)),
+        default=Value(1),
+        output_field=IntegerField(),
+    )
+    return listed.annotate(waiting=waiting_first).order_by("waiting", "deadline", "-created_at")
+
+
+@require_GET
+@access.page("request.view")
+def request_list_page(request: HttpRequest) -> HttpResponse:
+    assignment = policy.assignment_of(request.user)
+    role = Role(assignment.role)
+    listed = policy.visible(request.user, "request.view", _requests()).distinct()
+    status = request.GET.get("status", "")
+    if status in Status.values:
+        listed = listed.filter(status=status)
+    if role == Role.POLICE_APPROVER:
+        listed = _queue_first(listed)
+    requests = list(listed[:LIST_LIMIT])
+    tasks: dict[int, list[AgencyTask]] = {}
+    if role == Role.PROVIDER_OPERATOR:  # the operator sees its own agency's tasks only
+        for task in AgencyTask.objects.filter(request__in=requests, agency=assignment.agency):
+            tasks.setdefault(task.request_id, []).append(task)
+    rows = [(r, tasks.get(r.pk, []), workflow.is_overdue(r)) for r in requests]
+    context = {
+        "rows": rows,
+        "role": role.value,
+        "statuses": Status.choices,
+        "status": status,
+        "awaiting": sum(1 for r in requests if r.status == Status.AWAITING_APPROVAL),
+    }
+    return render(request, "exchange/requests.html", context)
+
+
+def _tasks_for(user: Any, found: DataRequest) -> list[AgencyTask]:
+    tasks = found.tasks.select_related("agency").order_by("round", "agency__code")
+    assignment = policy.assignment_of(user)
+    if assignment is not None and Role(assignment.role) == Role.PROVIDER_OPERATOR:
+        tasks = tasks.filter(agency=assignment.agency)
+    return list(tasks)
+
+
+def _status_context(user: Any, found: DataRequest) -> dict[str, Any]:
+    return {
+        "req": found,
+        "tasks": _tasks_for(user, found),
+        "overdue": workflow.is_overdue(found),
+        "settled": found.status in SETTLED,
+        "poll_seconds": POLL_SECONDS,
+        "jobs": workflow.open_jobs(found),
+    }
+
+
+def _may_decide(user: Any, found: DataRequest) -> bool:
+    return (
+        policy.permits(user, "request.approve")
+        and found.status == Status.AWAITING_APPROVAL
+        and found.requested_by != user.get_username()
     )
 
 
+def _page_context(user: Any, found: DataRequest, error: str = "") -> dict[str, Any]:
+    return {
+        **_status_context(user, found),
+        "kind_labels": {k: _(v) for k, v in KIND_LABELS.items()},
+        "may_decide": _may_decide(user, found),
+        "may_see_case": policy.permits(user, "result.view"),
+        "error": error,
+    }
+
+
+@require_GET
+@access.page()
+def request_page(request: HttpRequest, request_id: str) -> HttpResponse:
+    found = access.find(request, "request.view", _requests(), request_id=request_id)
+    return render(request, "exchange/request.html", _page_context(request.user, found))
+
+
+@require_GET
+@access.page()
+def request_status_fragment(request: HttpRequest, request_id: str) -> HttpResponse:
+    """Polled every few seconds: statuses and agency codes only, nothing personal, so it
+    is narrowed with ``visible`` (unrecorded) rather than a recorded ``find`` per poll; the
+    page that polls it recorded the view once."""
+    if not policy.permits(request.user, "request.view"):
+        # Decided without the address, as the fragment always was (the page recorded it).
+        raise access.Refused(policy.decide(request.user, "request.view"))
+    found = (
+        policy.visible(request.user, "request.view", _requests())
+        .filter(request_id=request_id)
+        .first()
+    )
+    if found is None:
+        raise Http404
+    return render(request, "exchange/request_status.html", _status_context(request.user, found))
+
+
 @require_POST
-def case_interview(request: HttpRequest, case_id: str) -> JsonResponse:
-    """Attach the interview's places (an ``interview_visits`` CSV) to a case."""
+@access.page()
+def request_decision(request: HttpRequest, request_id: str) -> HttpResponse:
     ip = client_ip(request)
-    decision, case = policy.find(
-        request.user, "request.create", Case.objects.all(), ip=ip, case_id=case_id
+    reason = request.POST.get("reason", "")
+    found = access.find(
+        request, "request.approve", _requests(), purpose=reason, request_id=request_id
     )
-    if not decision.allowed:
-        return refusal(decision)
-    upload = request.FILES.get("file")
-    if upload is None:
-        return JsonResponse(
-            {"error": "send the interview as a CSV file field named file"}, status=400
-        )
+    approve = request.POST.get("decision") == "approve"
     try:
-        attached = attach_interview(case, upload.read(), request.user.get_username())
-    except InterviewProblems as error:
-        return JsonResponse({"error": str(error), "problems": error.problems}, status=422)
-    return JsonResponse(
-        {"case_id": case.case_id, "rows": attached.rows, "recompared": attached.recompared},
-        status=201,
+        workflow.decide_request(request.user, found, approve=approve, reason=reason, ip=ip)
+    except (workflow.RequestError, PermissionError) as problem:
+        context = _page_context(request.user, found, error=str(problem))
+        return render(request, "exchange/request.html", context, status=400)
+    return HttpResponseRedirect(f"/requests/{request_id}")
+
+
+@require_http_methods(["GET", "POST"])
+@access.page("account.whoami")
+def notifications_page(request: HttpRequest) -> HttpResponse:
+    mine = Notification.objects.filter(username=request.user.get_username())
+    if request.method == "POST":
+        mine.filter(read_at__isnull=True).update(read_at=timezone.now())
+        return HttpResponseRedirect("/notifications")
+    listed = list(mine.select_related("request", "case")[:200])
+    return render(
+        request,
+        "exchange/notifications.html",
+        {"notifications": listed, "unread": sum(1 for n in listed if n.read_at is None)},
     )
 
 
-@require_GET
-def case_window(request: HttpRequest, case_id: str) -> JsonResponse:
-    """The guideline's default window for a new request."""
-    decision, case = policy.find(
-        request.user, "request.create", Case.objects.all(), ip=client_ip(request), case_id=case_id
-    )
-    if not decision.allowed:
-        return refusal(decision)
-    first, last = default_window(case)
-    return JsonResponse({"case_id": case.case_id, "first_day": str(first), "last_day": str(last)})
-
-
-@require_GET
-def notifications(request: HttpRequest) -> JsonResponse:
-    decision = policy.decide(request.user, "account.whoami")
-    if not decision.allowed:
-        return refusal(decision)
-    mine = Notification.objects.filter(username=request.user.get_username())[:100]
-    return JsonResponse(
-        {
-            "notifications": [
-                {
-                    "id": n.pk,
-                    "message": n.message,
-                    "request_id": n.request.request_id if n.request else None,
-                    "created_at": n.created_at.isoformat(),
-                    "read": n.read_at is not None,
-                }
-                for n in mine.select_related("request")
-            ]
-        }
-    )
+# --- the interview (the places the patient named) -------------------------------
 
 
 @require_POST
-def notifications_read(request: HttpRequest) -> JsonResponse:
-    decision = policy.decide(request.user, "account.whoami")
-    if not decision.allowed:
-        return refusal(decision)
-    marked = Notification.objects.filter(
-        username=request.user.get_username(), read_at__isnull=True
-    ).update(read_at=timezone.now())
-    return JsonResponse({"read": marked})
+@access.page()
+def case_interview_page(request: HttpRequest, case_id: str) -> HttpResponse:
+    """The case page's interview upload: keep the places named and compare them at once."""
+    case = access.find(request, "request.create", _cases(), case_id=case_id)
+    upload = request.FILES.get("file")
+    try:
+        if upload is None:
+            raise InterviewProblems([_("Choose the interview file (CSV) first.")])
+        attach_interview(case, upload.read(), request.user.get_username())
+    except InterviewProblems as error:
+        context = {"case": case, "problems": error.problems}
+        return render(request, "exchange/interview_problems.html", context, status=422)
+    return HttpResponseRedirect(f"/cases/{case.case_id}#comparison-title")
+
+
+# --- exports of a case's analysis (the files: exchange/exports.py) ---------------
+
+
+def _form(
+    request: HttpRequest,
+    case_id: str,
+    *,
+    analysis: Any = None,
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    context = {
+        "case_id": case_id,
+        "kinds": list(exports.KINDS.values()),
+        "analysis": analysis,
+        "error": error,
+        "reason_max": exports.REASON_MAX,
+    }
+    return render(request, "exchange/export.html", context, status=status)
+
+
+def _analysis_or_page(request: HttpRequest, case: Case) -> tuple[Any, HttpResponse | None]:
+    try:
+        analysis = results.latest_analysis(case)
+    except crypto.KeyDestroyed:
+        message = _("This case's data was destroyed: there is nothing to export.")
+        return None, _form(request, case.case_id, error=message, status=410)
+    if analysis is None:
+        message = _("This case has no analysis yet: nothing to export.")
+        return None, _form(request, case.case_id, error=message, status=404)
+    return analysis, None
+
+
+@require_GET
+@access.page()
+def export_page(request: HttpRequest, case_id: str) -> HttpResponse:
+    """What can be exported for the case, each behind the reason form."""
+    case = access.find(request, "result.view", _cases(), purpose="export page", case_id=case_id)
+    analysis, page = _analysis_or_page(request, case)
+    return page or _form(request, case.case_id, analysis=analysis)
+
+
+@require_POST
+@access.page()
+def export_file(request: HttpRequest, case_id: str, name: str) -> HttpResponse:
+    kind = exports.KINDS.get(name)
+    reason = request.POST.get("reason", "").strip()[: exports.REASON_MAX]
+    if policy.is_verified(request.user) and (kind is None or not reason):
+        # Refused before the lookup: the audit log shows no access that never happened.
+        error = _("An export needs a reason.") if kind else _("No such export.")
+        return _form(request, case_id, error=error, status=400 if kind else 404)
+    case = access.find(request, "result.export", _cases(), purpose=reason, case_id=case_id)
+    analysis, page = _analysis_or_page(request, case)
+    if page is not None:
+        return page
+    body, rows = exports.file_for(kind, case, analysis)
+    record(
+        request.user.get_username(),
+        f"export.{kind.subject}",
+        role=getattr(policy.assignment_of(request.user), "role", ""),
+        object_type="case",
+        object_id=str(case.pk),
+        detail={
+            "case": case.case_id,
+            "format": kind.fmt,
+            "rows": rows,
+            "reason": reason,
+            "computed_at": analysis.computed_at.isoformat(),
+            "ip": client_ip(request),
+        },
+    )
+    response = HttpResponse(body, content_type=kind.content_type)
+    filename = f"{case.case_id}-{kind.name}"
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+# --- hotspots -------------------------------------------------------------------
+
+
+def _visible_cases(request: HttpRequest) -> list[Case]:
+    cases = policy.visible(
+        request.user,
+        "case.list",
+        Case.objects.select_related("region").order_by("-confirmation_date", "case_id"),
+    )
+    return list(cases[: hotspots.SCAN_CASE_LIMIT])
+
+
+def _map_data(view: hotspots.HotspotView) -> dict[str, Any]:
+    return {
+        **map_settings(),
+        "clusters": [
+            {k: c[k] for k in ("number", "lat", "lon", "radius_m", "p_value", "cases")}
+            for c in view.clusters
+        ],
+        "events": view.events,
+    }
+
+
+@require_GET
+@access.page("case.list")
+def hotspots_page(request: HttpRequest) -> HttpResponse:
+    """The last scan the user may see (each case in it a recorded view), and the progress
+    of the scan of the cases as they are now, if it is not that one."""
+    cases = _visible_cases(request)
+    scan = hotspots.scan_for(cases)
+    shown = hotspots.last_result(scan, {case.pk for case in cases})
+    view = hotspots.open_view(shown.result_enc) if shown is not None else None
+    if view is not None:
+        hotspots.record_views(request.user, client_ip(request), view)
+    context = {
+        "view": view,
+        "computed_at": shown.finished_at if shown is not None else None,
+        "scan": scan,
+        "current": shown is not None and shown.pk == scan.pk,
+        "map_data": _map_data(view) if view is not None else None,
+        "replications": hotspots.REPLICATIONS,
+        "poll_seconds": POLL_SECONDS,
+    }
+    return render(request, "exchange/hotspots.html", context)
+
+
+@require_GET
+@access.page("case.list")
+def hotspots_progress_fragment(request: HttpRequest) -> HttpResponse:
+    """Polled while the scan runs: its progress only (nothing personal). Once it is done
+    the page reloads itself (``HX-Refresh``) to show, and record, the new result."""
+    scan = hotspots.scan_for(_visible_cases(request))
+    context = {"scan": scan, "poll_seconds": POLL_SECONDS}
+    response = render(request, "exchange/hotspots_progress.html", context)
+    if scan.status == JobStatus.DONE:
+        response.headers["HX-Refresh"] = "true"
+    return response

@@ -91,14 +91,21 @@ def _check_window(
     return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
 
 
-def _hours(name: str, default: int) -> dt.timedelta:
-    return dt.timedelta(hours=getattr(settings, name, default))
+def _request_deadline() -> dt.timedelta:
+    return dt.timedelta(hours=settings.EPITRACE_REQUEST_DEADLINE_HOURS)
 
 
 def notify(username: str, message: str, request: DataRequest) -> None:
     Notification.objects.create(
         username=username, case=request.case, request=request, message=message
     )
+
+
+def unread_notifications(user: Any) -> int:
+    """How many of the signed-in account's notifications are unread (0 before sign-in)."""
+    if not policy.is_verified(user):
+        return 0
+    return Notification.objects.filter(username=user.get_username(), read_at__isnull=True).count()
 
 
 def enqueue(request: DataRequest, delay: dt.timedelta | None = None) -> None:
@@ -146,7 +153,7 @@ def create_request(
             status=Status.AWAITING_APPROVAL if needs_approval else Status.IN_PROGRESS,
             requested_by=user.get_username(),
             requested_role=assignment.role if assignment else "",
-            deadline=now + _hours("EPITRACE_REQUEST_DEADLINE_HOURS", 24),
+            deadline=now + _request_deadline(),
         )
         request.request_id = f"R{request.pk:05d}"
         request.save(update_fields=["request_id"])

@@ -37,8 +37,8 @@ def _days(value: Any, kind: Kind) -> int:
         raise InvalidSettings(f"{name} must be between 1 and {MAX_DAYS} days")
     if kind is Kind.AUDIT_LOG and days < MINIMUM_AUDIT_LOG_DAYS:
         raise InvalidSettings(
-            f"{name} must be at least {MINIMUM_AUDIT_LOG_DAYS} days (2 years): "
-            "the log of who saw what outlives the data"
+            f"{name} must be at least {MINIMUM_AUDIT_LOG_DAYS} days (the hub's audit "
+            "retention): the log of who saw what outlives the data"
         )
     return days
 

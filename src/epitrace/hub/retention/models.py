@@ -6,6 +6,7 @@ random uid (the name of its file folder), the aggregates are counts.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -24,10 +25,12 @@ DEFAULT_DAYS = {
     # What was disclosed to the public about a case's movements: taken down after one
     # incubation period, as the 2020 disclosure guideline asked.
     "disclosures": 14,
-    # Who looked at what: kept 2 years (issue 5), not cut short by the emergency's end.
-    "audit_log": 730,
+    # Who looked at what: the hub's audit retention (2 years by default, issue 5), not
+    # cut short by the emergency's end.
+    "audit_log": settings.EPITRACE_AUDIT_RETENTION_DAYS,
 }
-MINIMUM_AUDIT_LOG_DAYS = 730  # an administrator may lengthen the audit log's life, never shorten it
+# An administrator may lengthen the audit log's life, never shorten it.
+MINIMUM_AUDIT_LOG_DAYS = settings.EPITRACE_AUDIT_RETENTION_DAYS
 
 
 class RetentionSettings(models.Model):

@@ -31,6 +31,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from epitrace.hub.audit.chain import record as audit_record
+from epitrace.hub.audit.models import AuditEntry
 from epitrace.hub.retention import registry
 from epitrace.hub.retention.models import PurgeRecord, RetentionSettings
 from epitrace.hub.retention.registry import Due, Scheduled, Target
@@ -331,8 +332,6 @@ DAILY_HOUR = 3  # local time: the purge's VACUUM FULL locks the case tables brie
 
 def last_run_day() -> dt.date | None:
     """The local day the last completed purge ran as of (its ``purge.run`` audit entry)."""
-    from epitrace.hub.audit.models import AuditEntry
-
     last = AuditEntry.objects.filter(action="purge.run").order_by("-seq").first()
     as_of = last.detail.get("as_of") if last else None
     return dt.date.fromisoformat(as_of) if isinstance(as_of, str) else None

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from django.apps import apps
 from django.db import models
 from django.db.models import Count
 from django.db.models.functions import TruncDate
@@ -29,6 +28,8 @@ from epitrace.hub.cases.storage import (
     delete_folder_for_uid,
     folder_for_uid,
 )
+from epitrace.hub.disclosure.models import DisclosureEntry
+from epitrace.hub.exchange.models import AnalysisResult
 from epitrace.hub.retention import aggregates
 from epitrace.hub.retention.models import PurgeRecord, RetentionSettings
 from epitrace.hub.retention.registry import (
@@ -427,8 +428,6 @@ class AuditLogTarget:
 def register_exchange_targets() -> None:
     """The exchange's provider answers (files) and analysis results (rows), each with
     its own retention, shorter than the case's."""
-    from epitrace.hub.exchange.models import AnalysisResult
-
     register(CaseDataTarget("provider_answers", Kind.RAW_RESULTS, None, ANSWERS_DIR))
     register(
         CaseDataTarget(
@@ -444,8 +443,6 @@ def register_exchange_targets() -> None:
 def register_disclosure_targets() -> None:
     """Public disclosure entries: withdrawn from the list 14 days after the last exposure,
     destroyed after their own retention (they name places and times a case was at)."""
-    from epitrace.hub.disclosure.models import DisclosureEntry
-
     register(
         CaseDataTarget(
             "disclosure_entries",
@@ -460,7 +457,5 @@ def register_disclosure_targets() -> None:
 def register_builtin() -> None:
     register(CaseTarget())
     register(AuditLogTarget())
-    if apps.is_installed("epitrace.hub.exchange"):
-        register_exchange_targets()
-    if apps.is_installed("epitrace.hub.disclosure"):
-        register_disclosure_targets()
+    register_exchange_targets()
+    register_disclosure_targets()

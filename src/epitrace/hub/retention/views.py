@@ -1,4 +1,5 @@
-"""The administrator's retention page and its JSON twin (``settings.manage``).
+"""The administrator's retention page (``settings.manage``); its JSON twin is
+retention/api.py, and both change the settings through retention/editing.py.
 
 - ``GET /retention``, ``GET /api/retention``: the settings, what is due at the next
   purge, what will be destroyed when (counts per kind and date) and what was
@@ -11,23 +12,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
-from epitrace.hub import policy
-from epitrace.hub.api import BadRequest, bad_request, body_of, refusal
+from epitrace.hub import access, policy
 from epitrace.hub.retention.editing import InvalidSettings, change_settings, forecast
 from epitrace.hub.retention.rules import Kind
 from epitrace.hub.security import client_ip
-from epitrace.hub.web.pages import refused
 
 ACTION = "settings.manage"
 SHOWN_DATES = 60  # the page's schedule; the JSON has every date
 FIELDS = ("emergency_end", *(f"{kind}_days" for kind in Kind))
 
 
-def _change(request: HttpRequest, data: dict[str, object]) -> dict[str, list[object]]:
+def change(request: HttpRequest, data: dict[str, object]) -> dict[str, list[object]]:
+    """Apply the form's or body's changes as the signed-in administrator, with its reason."""
     assignment = policy.assignment_of(request.user)
     reason = data.get("reason", "")
     return change_settings(
@@ -45,14 +45,12 @@ def _emergency_over(found: dict[str, Any]) -> bool:
 
 
 @require_http_methods(["GET", "POST"])
+@access.page(ACTION)
 def retention_page(request: HttpRequest) -> HttpResponse:
-    decision = policy.decide(request.user, ACTION, ip=client_ip(request))
-    if not decision.allowed:
-        return refused(request, decision)
     error, status = "", 200
     if request.method == "POST":
         try:
-            changes = _change(request, request.POST.dict())
+            changes = change(request, request.POST.dict())
         except InvalidSettings as problem:
             error, status = str(problem), 400
         else:
@@ -69,17 +67,3 @@ def retention_page(request: HttpRequest) -> HttpResponse:
         "kind_fields": [(f"{kind}_days", kind.label) for kind in Kind],
     }
     return render(request, "retention/retention.html", context, status=status)
-
-
-@require_http_methods(["GET", "POST"])
-def retention_api(request: HttpRequest) -> JsonResponse:
-    decision = policy.decide(request.user, ACTION, ip=client_ip(request))
-    if not decision.allowed:
-        return refusal(decision)
-    if request.method == "POST":
-        try:
-            changes = _change(request, body_of(request))
-        except (BadRequest, InvalidSettings) as problem:
-            return bad_request(problem)
-        return JsonResponse({"changed": changes, **forecast()})
-    return JsonResponse(forecast())

@@ -16,8 +16,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from epitrace.hub import policy
-from epitrace.hub.api import refusal
+from epitrace.hub import access
 
 EMPTY = {"type": "FeatureCollection", "features": []}
 
@@ -34,11 +33,9 @@ def _outlines(path: str) -> dict[str, Any]:
 
 
 @require_GET
+@access.api("account.whoami")
 def base_geojson(request: HttpRequest) -> HttpResponse:
     """The outlines (no personal data: the city's geography); signed-in accounts only."""
-    decision = policy.decide(request.user, "account.whoami")
-    if not decision.allowed:
-        return refusal(decision)
     response = JsonResponse(_outlines(settings.EPITRACE_MAP_BASE_GEOJSON))
     response.headers["Content-Type"] = "application/geo+json"
     return response

@@ -15,7 +15,6 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from django.apps import apps
 from django.db.models import CharField, Max, Q, QuerySet
 from django.db.models.functions import Cast
 from django.http import HttpRequest, HttpResponse
@@ -26,12 +25,13 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET
 
 from epitrace.analysis import statistics
-from epitrace.hub import policy
+from epitrace.hub import access, policy
 from epitrace.hub.audit.models import AuditEntry
 from epitrace.hub.cases.models import Case
-from epitrace.hub.security import client_ip
+from epitrace.hub.exchange.models import AgencyTask, DataRequest
+from epitrace.hub.retention.aggregates import live_cases
+from epitrace.hub.retention.models import PurgedCaseCount
 from epitrace.hub.web.charts import Chart, bar_chart, column_chart
-from epitrace.hub.web.pages import refused
 
 # What counts as a data access in the audit log: opening personal data, not a page.
 ACCESS_ACTIONS = ("case.view", "case.search", "result.view")
@@ -77,26 +77,16 @@ def cases_table(cases: QuerySet) -> pa.Table:
     )
 
 
-def retention_installed() -> bool:
-    return apps.is_installed("epitrace.hub.retention")
-
-
 def held_cases(cases: QuerySet) -> QuerySet:
     """Cases still held: once issue 9's purge has begun on a case, it counts among the
     purged aggregates instead, never twice."""
-    if not retention_installed():
-        return cases
-    from epitrace.hub.retention.aggregates import live_cases
-
     return cases.filter(pk__in=live_cases().values("pk"))
 
 
-def purged_case_counts(scope: Scope) -> pa.Table | None:
+def purged_case_counts(scope: Scope) -> pa.Table:
     """Anonymous counts of purged cases (issue 9's ``PurgedCaseCount``: dates, region,
-    count), so the curve does not drop after a purge; None without the retention app."""
-    if not retention_installed():
-        return None
-    purged = apps.get_model("retention", "PurgedCaseCount").objects.all()
+    count), so the curve does not drop after a purge."""
+    purged = PurgedCaseCount.objects.all()
     if not scope.nationwide:
         purged = purged.filter(region_code=scope.region_code)
     rows = list(purged.values_list("confirmation_date", "onset_date", "region_code", "cases"))
@@ -233,19 +223,8 @@ def curve_chart(cases: pa.Table, by: str, period: Period) -> Chart:
 # --- requests ----------------------------------------------------------------
 
 
-def exchange_models() -> tuple[Any, Any] | None:
-    """(DataRequest, AgencyTask) once the exchange app (issue 6) is installed."""
-    if not apps.is_installed("epitrace.hub.exchange"):
-        return None
-    return apps.get_model("exchange", "DataRequest"), apps.get_model("exchange", "AgencyTask")
-
-
-def requests_chart(cases: QuerySet) -> Chart | None:
-    models = exchange_models()
-    if models is None:
-        return None
-    _request, task = models
-    rows = task.objects.filter(request__case__in=cases).values_list("agency__code", "status")
+def requests_chart(cases: QuerySet) -> Chart:
+    rows = AgencyTask.objects.filter(request__case__in=cases).values_list("agency__code", "status")
     table = pa.table(
         {
             "agency": pa.array([r[0] for r in rows], pa.string()),
@@ -269,15 +248,11 @@ def requests_chart(cases: QuerySet) -> Chart | None:
     )
 
 
-def turnaround_table(cases: QuerySet) -> pa.Table | None:
+def turnaround_table(cases: QuerySet) -> pa.Table:
     """One row per request: when it was created, decided, answered (last agency) and
     analysed. Requests that need no approval start their answers at creation."""
-    models = exchange_models()
-    if models is None:
-        return None
-    request_model, _task = models
     rows = (
-        request_model.objects.filter(case__in=cases)
+        DataRequest.objects.filter(case__in=cases)
         .annotate(answered=Max("tasks__answered_at"))
         .values_list("created_at", "decided_at", "answered", "completed_at", "status")
     )
@@ -297,10 +272,8 @@ def turnaround_table(cases: QuerySet) -> pa.Table | None:
     )
 
 
-def turnaround_chart(cases: QuerySet) -> Chart | None:
+def turnaround_chart(cases: QuerySet) -> Chart:
     table = turnaround_table(cases)
-    if table is None:
-        return None
     steps = [
         (_("request → approval"), "created", "decided"),
         (_("approval → answers"), "answers_from", "answered"),
@@ -425,10 +398,8 @@ def figures(user: Any, params: Any = None) -> dict[str, Any]:
 
 
 @require_GET
+@access.page("dashboard.view")
 def dashboard_page(request: HttpRequest) -> HttpResponse:
-    decision = policy.decide(request.user, "dashboard.view", ip=client_ip(request))
-    if not decision.allowed:
-        return refused(request, decision)
     assignment = policy.assignment_of(request.user)
     context = {**figures(request.user, request.GET), "region": assignment.region}
     return render(request, "web/dashboard.html", context)

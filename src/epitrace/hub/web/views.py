@@ -1,116 +1,55 @@
-"""Sign-in pages (password, then TOTP enrolment or verification), home, regions, users.
+"""The shared pages of the hub: home, the stylesheet, the language switch in the header
+and the preferences page (language, time zone).
 
-The same steps as the JSON API in accounts/login.py, as HTML forms; every page asks
-the policy, and links are shown only for what the account's role may do.
+The pages of each concern live in its app (``<app>/views.py``; JSON in ``<app>/api.py``);
+``web`` keeps the chrome every page shares: base templates, static files, languages and
+time zones, the refusal page, the home page and the operations dashboard.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from django.contrib.auth import authenticate, get_user_model, logout
-from django.contrib.auth import login as django_login
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.utils.translation import gettext_lazy as _
+from django.utils import translation
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
-from django_otp import match_token
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from epitrace.hub import policy
-from epitrace.hub.accounts.login import (
-    _has_confirmed_totp,
-    _new_recovery_codes,
-    _qr_data_uri,
-    _verified,
+from epitrace.hub import access, policy
+from epitrace.hub.web.preferences import (
+    COMMON_TIME_ZONES,
+    LANGUAGES,
+    default_time_zone,
+    is_time_zone,
+    preference_of,
+    save_preference,
 )
-from epitrace.hub.accounts.models import Region, RoleAssignment
-from epitrace.hub.audit.chain import record
-from epitrace.hub.security import client_ip
-from epitrace.hub.web.pages import refused
 
+STYLESHEET = Path(__file__).with_name("static") / "hub.css"
 # What the home page may link to: (action the policy decides, address, label).
 LINKS = [
-    ("case.list", "/cases", _("Cases")),
-    ("case.list", "/hotspots", _("Hotspots")),
-    ("request.view", "/requests", _("Data requests")),
-    ("region.view", "/regions", _("Regions")),
-    ("dashboard.view", "/dashboard", _("Operations dashboard")),
-    ("user.manage", "/users", _("Users and roles")),
-    ("settings.manage", "/retention", _("Retention and destruction")),
-    ("audit.read", "/audit", _("Audit log")),
-    ("audit.read", "/audit/review", _("Monthly audit review")),
+    ("case.list", "/cases", gettext_lazy("Cases")),
+    ("case.list", "/hotspots", gettext_lazy("Hotspots")),
+    ("request.view", "/requests", gettext_lazy("Data requests")),
+    ("region.view", "/regions", gettext_lazy("Regions")),
+    ("dashboard.view", "/dashboard", gettext_lazy("Operations dashboard")),
+    ("user.manage", "/users", gettext_lazy("Users and roles")),
+    ("settings.manage", "/retention", gettext_lazy("Retention and destruction")),
+    ("audit.read", "/audit", gettext_lazy("Audit log")),
+    ("audit.read", "/audit/review", gettext_lazy("Monthly audit review")),
 ]
 
 
-@require_http_methods(["GET", "POST"])
-def login_page(request: HttpRequest) -> HttpResponse:
-    error = ""
-    if request.method == "POST":
-        user = authenticate(
-            request,
-            username=request.POST.get("username", ""),
-            password=request.POST.get("password", ""),
-        )
-        if user is not None:
-            django_login(request, user)
-            return HttpResponseRedirect("/verify" if _has_confirmed_totp(user) else "/enrol")
-        error = "Invalid username or password."  # one answer for both, as in the API
-    return render(request, "web/login.html", {"error": error}, status=401 if error else 200)
-
-
-@require_http_methods(["GET", "POST"])
-def enrol_page(request: HttpRequest) -> HttpResponse:
-    """First sign-in: scan the QR code, confirm a code, see the recovery codes once."""
-    if not request.user.is_authenticated:
-        return HttpResponseRedirect("/login")
-    if _has_confirmed_totp(request.user):
-        return HttpResponseRedirect("/verify")
-    device, _ = TOTPDevice.objects.get_or_create(
-        user=request.user, confirmed=False, defaults={"name": "authenticator"}
-    )
-    error = ""
-    if request.method == "POST":
-        if device.verify_token(request.POST.get("token", "").strip()):
-            device.confirmed = True
-            device.save(update_fields=["confirmed"])
-            codes = _new_recovery_codes(request.user)
-            _verified(request, device, "login.enrolled")
-            # Shown in this answer only; the hub keeps nothing it could show again.
-            return render(request, "web/recovery_codes.html", {"codes": codes})
-        error = "That code is not valid; try the next one your app shows."
-    uri = device.config_url
-    context = {"qr_code": _qr_data_uri(uri), "otpauth_uri": uri, "error": error}
-    return render(request, "web/enrol.html", context, status=401 if error else 200)
-
-
-@require_http_methods(["GET", "POST"])
-def verify_page(request: HttpRequest) -> HttpResponse:
-    if not request.user.is_authenticated:
-        return HttpResponseRedirect("/login")
-    if not _has_confirmed_totp(request.user):
-        return HttpResponseRedirect("/enrol")
-    error = ""
-    if request.method == "POST":
-        device = match_token(request.user, request.POST.get("token", "").strip())
-        if device is not None:
-            _verified(request, device, "login.verified")
-            return HttpResponseRedirect("/")
-        record(
-            request.user.get_username(),
-            "login.second_factor_failed",
-            object_type="user",
-            object_id=request.user.get_username(),
-            detail={"ip": client_ip(request)},
-        )
-        error = "That code is not valid."
-    return render(request, "web/verify.html", {"error": error}, status=401 if error else 200)
-
-
-@require_POST
-def logout_page(request: HttpRequest) -> HttpResponse:
-    logout(request)
-    return HttpResponseRedirect("/login")
+def stylesheet(request: HttpRequest) -> HttpResponse:
+    """The one stylesheet, served by the hub itself (the CSP allows 'self' only)."""
+    response = HttpResponse(STYLESHEET.read_text(), content_type="text/css; charset=utf-8")
+    response.headers["Cache-Control"] = "max-age=3600"
+    return response
 
 
 def _role_context(user: Any) -> dict[str, Any]:
@@ -122,28 +61,72 @@ def _role_context(user: Any) -> dict[str, Any]:
     }
 
 
+@access.page("account.whoami")
 def home(request: HttpRequest) -> HttpResponse:
-    decision = policy.decide(request.user, "account.whoami")
-    if not decision.allowed:
-        return refused(request, decision)
     links = [(url, label) for action, url, label in LINKS if policy.permits(request.user, action)]
     return render(request, "web/home.html", {**_role_context(request.user), "links": links})
 
 
-def regions_page(request: HttpRequest) -> HttpResponse:
-    decision = policy.decide(request.user, "region.view", ip=client_ip(request))
-    if not decision.allowed:
-        return refused(request, decision)
-    regions = policy.visible(request.user, "region.view", Region.objects.all())
-    return render(request, "web/regions.html", {"regions": regions})
+def _safe_next(request: HttpRequest) -> str:
+    target = request.POST.get("next", "/")
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return "/"
 
 
-def users_page(request: HttpRequest) -> HttpResponse:
-    decision = policy.decide(request.user, "user.manage", ip=client_ip(request))
-    if not decision.allowed:
-        return refused(request, decision)
-    assignments = {a.user_id: a for a in RoleAssignment.objects.select_related("region", "agency")}
-    users = [
-        (user, assignments.get(user.pk)) for user in get_user_model().objects.order_by("username")
-    ]
-    return render(request, "web/users.html", {"users": users})
+def _remember_language(response: HttpResponse, language: str) -> HttpResponse:
+    # Before sign-in (and for the sign-in pages) the cookie carries the choice.
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        max_age=365 * 24 * 3600,
+        samesite="Strict",
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+    )
+    return response
+
+
+@require_POST
+def switch_language(request: HttpRequest) -> HttpResponse:
+    language = request.POST.get("language", "")
+    if language not in LANGUAGES:
+        return HttpResponseRedirect(_safe_next(request))
+    if policy.is_verified(request.user):
+        current = preference_of(request.user)
+        save_preference(
+            request.user, language=language, time_zone=current.time_zone if current else ""
+        )
+    translation.activate(language)
+    return _remember_language(HttpResponseRedirect(_safe_next(request)), language)
+
+
+@require_http_methods(["GET", "POST"])
+@access.page("account.whoami")
+def preferences_page(request: HttpRequest) -> HttpResponse:
+    current = preference_of(request.user)
+    error, saved = "", False
+    if request.method == "POST":
+        language = request.POST.get("language", "")
+        zone = request.POST.get("time_zone", "").strip()
+        if zone and not is_time_zone(zone):
+            error = _("Unknown time zone: choose one from the list, e.g. Asia/Seoul.")
+        else:
+            current = save_preference(
+                request.user, language=language if language in LANGUAGES else "", time_zone=zone
+            )
+            if current.language:
+                translation.activate(current.language)
+            saved = True
+    context = {
+        "language": current.language if current else "",
+        "time_zone": (current.time_zone if current else "") or "",
+        "default_time_zone": default_time_zone(),
+        "common_time_zones": COMMON_TIME_ZONES,
+        "error": error,
+        "saved": saved,
+    }
+    response = render(request, "web/preferences.html", context, status=400 if error else 200)
+    if saved and current and current.language:
+        _remember_language(response, current.language)
+    return response

@@ -8,6 +8,7 @@ from django import template
 from django.utils.translation import gettext_lazy as _
 
 from epitrace.hub import policy
+from epitrace.hub.exchange.workflow import unread_notifications
 from epitrace.hub.web.models import LANGUAGE_CHOICES
 
 register = template.Library()
@@ -24,12 +25,6 @@ NAVIGATION = [
 ]
 
 
-def _exchange_ready() -> bool:
-    from epitrace.hub.web.case_requests import exchange_ready
-
-    return exchange_ready()
-
-
 @register.simple_tag(takes_context=True)
 def navigation(context: dict[str, Any]) -> list[tuple[str, str]]:
     request = context.get("request")
@@ -39,16 +34,11 @@ def navigation(context: dict[str, Any]) -> list[tuple[str, str]]:
         return []
     links = []
     for action, url, label in NAVIGATION:
-        if url == "/requests" and not _exchange_ready():
-            continue
         if policy.permits(user, action):
             links.append((url, str(label)))
-    if _exchange_ready():
-        from epitrace.hub.web.request_pages import unread_notifications
-
-        unread = unread_notifications(user)
-        label = str(_("Notifications"))
-        links.append(("/notifications", f"{label} ({unread})" if unread else label))
+    unread = unread_notifications(user)
+    label = str(_("Notifications"))
+    links.append(("/notifications", f"{label} ({unread})" if unread else label))
     return links
 
 

@@ -12,10 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
-from django.apps import apps
 
 from epitrace.analysis.trajectory.interview import CONFIRMED, DATA_ONLY, INTERVIEW_ONLY
-from epitrace.hub.cases.models import Case
 
 COMPARISON_STATUSES = ("confirmed", "only in data", "only in interview")
 # The analysis writes its own status codes (analysis/trajectory/interview.py); the page
@@ -26,17 +24,6 @@ STATUS_OF = {
     INTERVIEW_ONLY: "only in interview",
     **{status: status for status in COMPARISON_STATUSES},
 }
-
-
-def latest_analysis(case: Case) -> Any | None:
-    """The newest CaseAnalysis of ``case``, or None (also before the exchange app exists)."""
-    if not apps.is_installed("epitrace.hub.exchange"):
-        return None
-    try:
-        from epitrace.hub.exchange.results import latest_analysis as newest
-    except ImportError:
-        return None
-    return newest(case)
 
 
 def _rows(table: pa.Table | None) -> list[dict[str, Any]]:

@@ -1,8 +1,10 @@
 """Exports of a case's analysis: stays and contacts as CSV or GeoJSON, a printable PDF.
 
-Files leave the hub here, so each one is asked for with a reason (refused without
-one), decided by the policy (``result.view`` to see what can be exported,
-``result.export`` to take a file: investigators within their jurisdiction) and
+This module makes the files; the pages that hand them out are in exchange/views.py
+(``/cases/<case_id>/exports``). Files leave the hub there, so each one is asked for
+with a reason (refused without one), decided by the policy (``result.view`` to see
+what can be exported, ``result.export`` to take a file: investigators within their
+jurisdiction) and
 appended to the audit log (``export.stays``, ``export.contacts``,
 ``export.report``: the case, the format, the rows, the reason).
 
@@ -27,19 +29,11 @@ from xml.sax.saxutils import escape
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-from django.apps import apps
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
 
 from epitrace.formats.schemas import table as contract_table
 from epitrace.formats.writers import conform
-from epitrace.hub import crypto, policy
-from epitrace.hub.audit.chain import record
 from epitrace.hub.cases.models import Case
-from epitrace.hub.security import client_ip
-from epitrace.hub.web.pages import refused
 
 REASON_MAX = 500
 
@@ -62,19 +56,6 @@ KINDS = {
         ExportKind("report.pdf", "report", "pdf", "application/pdf"),
     )
 }
-
-
-def latest_analysis(case: Case) -> Any:
-    """The case's latest ``CaseAnalysis`` (issue 6's exchange), None if none yet."""
-    if not apps.is_installed("epitrace.hub.exchange"):
-        return None
-    from epitrace.hub.exchange.results import latest_analysis as latest
-
-    return latest(case)
-
-
-def _cases() -> Any:
-    return Case.objects.select_related("region")
 
 
 # --- files -------------------------------------------------------------------
@@ -341,96 +322,3 @@ def case_report_pdf(case: Case, analysis: Any) -> bytes:
     ]
     document.build(story)
     return buffer.getvalue()
-
-
-# --- the pages ---------------------------------------------------------------
-
-
-def _form(
-    request: HttpRequest,
-    case_id: str,
-    *,
-    analysis: Any = None,
-    error: str = "",
-    status: int = 200,
-) -> HttpResponse:
-    context = {
-        "case_id": case_id,
-        "kinds": list(KINDS.values()),
-        "analysis": analysis,
-        "error": error,
-        "reason_max": REASON_MAX,
-    }
-    return render(request, "web/export.html", context, status=status)
-
-
-def _analysis_or_page(request: HttpRequest, case: Case) -> tuple[Any, HttpResponse | None]:
-    try:
-        analysis = latest_analysis(case)
-    except crypto.KeyDestroyed:
-        message = _("This case's data was destroyed: there is nothing to export.")
-        return None, _form(request, case.case_id, error=message, status=410)
-    if analysis is None:
-        message = _("This case has no analysis yet: nothing to export.")
-        return None, _form(request, case.case_id, error=message, status=404)
-    return analysis, None
-
-
-@require_GET
-def export_page(request: HttpRequest, case_id: str) -> HttpResponse:
-    """What can be exported for the case, each behind the reason form."""
-    decision, case = policy.find(
-        request.user,
-        "result.view",
-        _cases(),
-        ip=client_ip(request),
-        purpose="export page",
-        case_id=case_id,
-    )
-    if not decision.allowed:
-        return refused(request, decision)
-    analysis, page = _analysis_or_page(request, case)
-    return page or _form(request, case.case_id, analysis=analysis)
-
-
-@require_POST
-def export_file(request: HttpRequest, case_id: str, name: str) -> HttpResponse:
-    kind = KINDS.get(name)
-    reason = request.POST.get("reason", "").strip()[:REASON_MAX]
-    if policy.is_verified(request.user) and (kind is None or not reason):
-        # Refused before the lookup: the audit log shows no access that never happened.
-        error = _("An export needs a reason.") if kind else _("No such export.")
-        return _form(request, case_id, error=error, status=400 if kind else 404)
-    decision, case = policy.find(
-        request.user,
-        "result.export",
-        _cases(),
-        ip=client_ip(request),
-        purpose=reason,
-        case_id=case_id,
-    )
-    if not decision.allowed:
-        return refused(request, decision)
-    analysis, page = _analysis_or_page(request, case)
-    if page is not None:
-        return page
-    body, rows = file_for(kind, case, analysis)
-    record(
-        request.user.get_username(),
-        f"export.{kind.subject}",
-        role=getattr(policy.assignment_of(request.user), "role", ""),
-        object_type="case",
-        object_id=str(case.pk),
-        detail={
-            "case": case.case_id,
-            "format": kind.fmt,
-            "rows": rows,
-            "reason": reason,
-            "computed_at": analysis.computed_at.isoformat(),
-            "ip": client_ip(request),
-        },
-    )
-    response = HttpResponse(body, content_type=kind.content_type)
-    filename = f"{case.case_id}-{kind.name}"
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response

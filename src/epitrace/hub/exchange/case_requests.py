@@ -1,18 +1,15 @@
-"""What the case pages show of the data requests (the exchange app), through the policy.
-
-Returns nothing while the exchange app is not installed, so the case pages work alone.
-"""
+"""What the case pages (cases/views.py) show of a case's data requests, through the policy."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from django.apps import apps
 from django.utils.translation import gettext_noop
 
 from epitrace.hub import policy
 from epitrace.hub.cases.models import Case
+from epitrace.hub.exchange.models import DataRequest
 
 # Every status a page may show, marked for translation (templates translate the value).
 STATUS_LABELS = (
@@ -36,27 +33,12 @@ class CaseStatus:
     requests: int
 
 
-def _request_model() -> Any | None:
-    if not apps.is_installed("epitrace.hub.exchange"):
-        return None
-    try:
-        from epitrace.hub.exchange.models import DataRequest
-    except ImportError:
-        return None
-    return DataRequest
-
-
-def exchange_ready() -> bool:
-    return _request_model() is not None
-
-
 def status_of_cases(cases: list[Case]) -> dict[int, CaseStatus]:
     """Per case (by pk): its newest request's status and the nearest open deadline."""
-    model = _request_model()
-    if model is None or not cases:
+    if not cases:
         return {}
     by_case: dict[int, list[Any]] = {}
-    for request in model.objects.filter(case__in=cases).order_by("case_id", "-created_at"):
+    for request in DataRequest.objects.filter(case__in=cases).order_by("case_id", "-created_at"):
         by_case.setdefault(request.case_id, []).append(request)
     return {case_pk: _status_of(requests) for case_pk, requests in by_case.items()}
 
@@ -69,12 +51,11 @@ def _status_of(requests: list[Any]) -> CaseStatus:
 
 def requests_of_case(user: Any, case: Case) -> list[Any]:
     """The case's requests the user may see (request.view narrows by jurisdiction)."""
-    model = _request_model()
-    if model is None or not policy.permits(user, "request.view"):
+    if not policy.permits(user, "request.view"):
         return []
-    visible = policy.visible(user, "request.view", model.objects.filter(case=case))
+    visible = policy.visible(user, "request.view", DataRequest.objects.filter(case=case))
     return list(visible.order_by("-created_at"))
 
 
 def may_request(user: Any) -> bool:
-    return exchange_ready() and policy.permits(user, "request.create")
+    return policy.permits(user, "request.create")

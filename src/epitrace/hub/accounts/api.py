@@ -1,0 +1,300 @@
+"""The JSON API of accounts: signing in, who am I, jurisdictions, users and roles.
+
+- ``GET /api/csrf``; ``POST /api/login`` {"username", "password"} -> {"second_factor":
+  "verify" | "enrol"}; ``GET/POST /api/otp/enrol``; ``POST /api/otp/verify``;
+  ``POST /api/otp/recovery-codes``; ``POST /api/logout`` (the steps: accounts/login.py).
+- ``GET /api/whoami``, ``GET /api/regions``, ``GET /api/regions/<code>``.
+- ``GET/POST /api/users``, ``POST /api/users/<name>/role|revoke|unlock``,
+  ``GET /api/users/<name>/role-history``: administrators (and auditors for the history).
+
+Every endpoint but the sign-in steps asks the policy first (``access.api``). The app's
+HTML pages are in accounts/views.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from axes.utils import reset as axes_reset
+from django.contrib.auth import authenticate, get_user_model, logout
+from django.contrib.auth import login as django_login
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpRequest, JsonResponse
+from django.middleware.csrf import get_token
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_otp import match_token
+
+from epitrace.hub import access, policy
+from epitrace.hub.accounts.login import (
+    has_confirmed_totp,
+    new_recovery_codes,
+    qr_data_uri,
+    second_factor_failed,
+    unconfirmed_device,
+    verified,
+)
+from epitrace.hub.accounts.models import Agency, Region, Role, RoleAssignment, RoleChange
+from epitrace.hub.accounts.roles import RoleError, assign_role, revoke_role
+from epitrace.hub.api import BadRequest, bad_request, body_of, field
+from epitrace.hub.audit.chain import record
+from epitrace.hub.security import client_ip
+
+INVALID_LOGIN = {"error": "invalid username or password"}
+
+# --- signing in ----------------------------------------------------------------
+
+
+@require_GET
+def csrf(request: HttpRequest) -> JsonResponse:
+    """The CSRF token for API clients (the cookie itself is HttpOnly)."""
+    return JsonResponse({"csrf_token": get_token(request)})
+
+
+@require_POST
+def login(request: HttpRequest) -> JsonResponse:
+    try:
+        data = body_of(request)
+        username, password = field(data, "username"), field(data, "password")
+    except BadRequest as error:
+        return bad_request(error)
+    user = authenticate(request, username=username, password=password)
+    if user is None:
+        # Wrong password, unknown or disabled account: one answer (lockout answered by axes).
+        return JsonResponse(INVALID_LOGIN, status=401)
+    django_login(request, user)
+    return JsonResponse({"second_factor": "verify" if has_confirmed_totp(user) else "enrol"})
+
+
+def _password_step_done(request: HttpRequest) -> bool:
+    return request.user.is_authenticated
+
+
+@require_http_methods(["GET", "POST"])
+def enrol(request: HttpRequest) -> JsonResponse:
+    """First sign-in only: an account that already has a TOTP device cannot add another here."""
+    if not _password_step_done(request):
+        return JsonResponse({"error": "sign in with your password first"}, status=401)
+    if has_confirmed_totp(request.user):
+        return JsonResponse({"error": "a second factor is already enrolled"}, status=403)
+    device = unconfirmed_device(request.user)
+    if request.method == "GET":
+        uri = device.config_url
+        return JsonResponse({"otpauth_uri": uri, "qr_code": qr_data_uri(uri)})
+    try:
+        token = field(body_of(request), "token")
+    except BadRequest as error:
+        return bad_request(error)
+    if not device.verify_token(token):
+        return JsonResponse({"error": "invalid code"}, status=401)
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    codes = new_recovery_codes(request.user)
+    verified(request, device, "login.enrolled")
+    return JsonResponse({"recovery_codes": codes})
+
+
+@require_POST
+def verify(request: HttpRequest) -> JsonResponse:
+    """The second factor: a TOTP code, or one of the recovery codes."""
+    if not _password_step_done(request):
+        return JsonResponse({"error": "sign in with your password first"}, status=401)
+    try:
+        token = field(body_of(request), "token")
+    except BadRequest as error:
+        return bad_request(error)
+    device = match_token(request.user, token)
+    if device is None:
+        second_factor_failed(request)
+        return JsonResponse({"error": "invalid code"}, status=401)
+    verified(request, device, "login.verified")
+    return JsonResponse({"verified": True})
+
+
+@require_POST
+def recovery_codes(request: HttpRequest) -> JsonResponse:
+    """New recovery codes (the old ones stop working); needs a fully signed-in session."""
+    if not policy.is_verified(request.user):
+        return JsonResponse({"error": "second factor required"}, status=401)
+    codes = new_recovery_codes(request.user)
+    record(
+        request.user.get_username(),
+        "login.recovery_codes_renewed",
+        object_type="user",
+        object_id=request.user.get_username(),
+        detail={"ip": client_ip(request)},
+    )
+    return JsonResponse({"recovery_codes": codes})
+
+
+@require_POST
+def sign_out(request: HttpRequest) -> JsonResponse:
+    logout(request)
+    return JsonResponse({"signed_out": True})
+
+
+# --- the account, jurisdictions, users and roles ----------------------------------
+
+User = get_user_model()
+
+
+@require_GET
+@access.api("account.whoami")
+def whoami(request: HttpRequest) -> JsonResponse:
+    assignment = policy.assignment_of(request.user)
+    return JsonResponse({"username": request.user.get_username(), **_role_of(assignment)})
+
+
+def _role_of(assignment: RoleAssignment | None) -> dict[str, str | None]:
+    if assignment is None:
+        return {"role": None, "region": None, "agency": None}
+    return {
+        "role": assignment.role,
+        "region": assignment.region.code if assignment.region else None,
+        "agency": assignment.agency.code if assignment.agency else None,
+    }
+
+
+# Regions: the pattern every object in a jurisdiction follows (cases reuse it).
+
+
+def _region_json(region: Region) -> dict[str, str]:
+    return {"code": region.code, "name": region.name}
+
+
+@require_GET
+@access.api("region.view")
+def region_list(request: HttpRequest) -> JsonResponse:
+    regions = policy.visible(request.user, "region.view", Region.objects.all())
+    return JsonResponse({"regions": [_region_json(r) for r in regions]})
+
+
+@require_GET
+@access.api()
+def region_detail(request: HttpRequest, code: str) -> JsonResponse:
+    region = access.find(request, "region.view", Region.objects.all(), code=code)
+    return JsonResponse(_region_json(region))
+
+
+# Users and roles: administrators only.
+
+
+def _user_json(user: Any) -> dict[str, Any]:
+    assignment = RoleAssignment.objects.select_related("region", "agency").filter(user=user).first()
+    return {"username": user.get_username(), "active": user.is_active, **_role_of(assignment)}
+
+
+def _place(model: type[Region] | type[Agency], code: str) -> Region | Agency | None:
+    if not code:
+        return None
+    place = model.objects.filter(code=code).first()
+    if place is None:
+        raise BadRequest(f"no {model._meta.verbose_name} {code!r}")
+    return place
+
+
+def _assign_from(request: HttpRequest, user: Any, data: dict[str, Any]) -> None:
+    try:
+        assign_role(
+            user,
+            Role(field(data, "role")),
+            by=request.user.get_username(),
+            reason=field(data, "reason"),
+            region=_place(Region, field(data, "region", required=False)),
+            agency=_place(Agency, field(data, "agency", required=False)),
+        )
+    except (ValueError, RoleError) as error:  # Role("nonsense") raises ValueError
+        raise BadRequest(str(error)) from error
+
+
+@require_http_methods(["GET", "POST"])
+@access.api("user.manage")
+def user_list(request: HttpRequest) -> JsonResponse:
+    if request.method == "GET":
+        users = User.objects.order_by("username")
+        return JsonResponse({"users": [_user_json(u) for u in users]})
+    try:
+        return _create_user(request, body_of(request))
+    except BadRequest as error:
+        return bad_request(error)
+
+
+def _create_user(request: HttpRequest, data: dict[str, Any]) -> JsonResponse:
+    username, password = field(data, "username"), field(data, "password")
+    if User.objects.filter(username=username).exists():
+        raise BadRequest("that username is taken")
+    user = User(username=username, email=field(data, "email", required=False))
+    try:
+        validate_password(password, user)
+    except ValidationError as error:
+        return JsonResponse({"error": "password refused", "reasons": error.messages}, status=400)
+    with transaction.atomic():
+        user.set_password(password)
+        user.save()
+        _assign_from(request, user, data)
+    return JsonResponse(_user_json(user), status=201)
+
+
+def _managed_user(request: HttpRequest, username: str) -> Any:
+    return access.find(request, "user.manage", User.objects.all(), username=username)
+
+
+@require_POST
+@access.api()
+def user_role(request: HttpRequest, username: str) -> JsonResponse:
+    """Grant or change the role: {"role", "region"?, "agency"?, "reason"}."""
+    user = _managed_user(request, username)
+    try:
+        with transaction.atomic():
+            _assign_from(request, user, body_of(request))
+    except BadRequest as error:
+        return bad_request(error)
+    return JsonResponse(_user_json(user))
+
+
+@require_POST
+@access.api()
+def user_revoke(request: HttpRequest, username: str) -> JsonResponse:
+    """Take the role away: {"reason"}."""
+    user = _managed_user(request, username)
+    try:
+        reason = field(body_of(request), "reason")
+        revoke_role(user, by=request.user.get_username(), reason=reason)
+    except (BadRequest, RoleError) as error:
+        return bad_request(error)
+    return JsonResponse(_user_json(user))
+
+
+@require_POST
+@access.api("user.manage")
+def user_unlock(request: HttpRequest, username: str) -> JsonResponse:
+    """Lift a lockout (after 5 failed logins). Works for unknown usernames too: they lock alike."""
+    cleared = axes_reset(username=username)
+    record(
+        request.user.get_username(),
+        "account.unlock",
+        role=Role.ADMINISTRATOR,
+        object_type="user",
+        object_id=username,
+        detail={"ip": client_ip(request), "failed_attempts_cleared": cleared},
+    )
+    return JsonResponse({"username": username, "unlocked": True})
+
+
+@require_GET
+@access.api("role_history.read")
+def role_history(request: HttpRequest, username: str) -> JsonResponse:
+    """Every grant, change and revocation for one username, oldest first."""
+    changes = RoleChange.objects.filter(username=username)
+    fields = ["kind", "changed_by", "reason", "role_before", "role_after"]
+    fields += ["region_before", "region_after", "agency_before", "agency_after"]
+    return JsonResponse(
+        {
+            "username": username,
+            "changes": [
+                {"at": c.at.isoformat(), **{name: getattr(c, name) for name in fields}}
+                for c in changes
+            ],
+        }
+    )

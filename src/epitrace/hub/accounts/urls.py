@@ -1,0 +1,30 @@
+"""Routes of accounts: the sign-in API and pages, regions, users and roles."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from epitrace.hub.accounts import api, views
+
+urlpatterns = [
+    path("api/csrf", api.csrf, name="csrf"),
+    path("api/login", api.login, name="login"),
+    path("api/otp/enrol", api.enrol, name="otp-enrol"),
+    path("api/otp/verify", api.verify, name="otp-verify"),
+    path("api/otp/recovery-codes", api.recovery_codes, name="recovery-codes"),
+    path("api/logout", api.sign_out, name="logout"),
+    path("api/whoami", api.whoami, name="whoami"),
+    path("api/regions", api.region_list, name="region-list"),
+    path("api/regions/<slug:code>", api.region_detail, name="region-detail"),
+    path("api/users", api.user_list, name="user-list"),
+    path("api/users/<str:username>/role", api.user_role, name="user-role"),
+    path("api/users/<str:username>/revoke", api.user_revoke, name="user-revoke"),
+    path("api/users/<str:username>/unlock", api.user_unlock, name="user-unlock"),
+    path("api/users/<str:username>/role-history", api.role_history, name="role-history"),
+    path("login", views.login_page, name="web-login"),
+    path("enrol", views.enrol_page, name="web-enrol"),
+    path("verify", views.verify_page, name="web-verify"),
+    path("logout", views.logout_page, name="web-logout"),
+    path("regions", views.regions_page, name="web-regions"),
+    path("users", views.users_page, name="web-users"),
+]

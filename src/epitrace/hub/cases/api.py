@@ -1,0 +1,236 @@
+"""The JSON API of cases. Each endpoint asks the policy first; every decision is audited.
+
+- ``GET /api/cases``: the cases in the account's jurisdiction (no identifiers).
+- ``POST /api/cases``: register a case (investigators, in their jurisdiction).
+- ``POST /api/cases/search``: find cases by number, person_ref, phone, identity
+  number, region or confirmation dates. A POST body on purpose: identifiers in a
+  query string would end up in proxy and server access logs.
+- ``GET /api/cases/<case_id>?purpose=...``: one case with its identifiers decrypted;
+  the purpose is required and kept in the audit log.
+
+Nothing here logs, and errors name the field, never echo its value. The case pages are
+in cases/views.py and validate their forms with the same ``dates_from``,
+``identifiers_from`` and ``region_from``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from epitrace.hub import access, crypto, policy
+from epitrace.hub.accounts.models import Region
+from epitrace.hub.api import BadRequest, bad_request, body_of, field
+from epitrace.hub.audit.chain import record
+from epitrace.hub.cases.models import Case
+from epitrace.hub.cases.records import (
+    CaseDates,
+    Identifiers,
+    cases_matching,
+    identifiers_of,
+    normalise_national_id,
+    normalise_phone,
+    register_case,
+)
+from epitrace.hub.security import client_ip
+
+LIST_LIMIT = 1000
+SEARCH_KEYS = {
+    "case_id",
+    "person_ref",
+    "phone",
+    "national_id",
+    "region",
+    "confirmed_from",
+    "confirmed_to",
+    "purpose",
+}
+
+
+def _summary(case: Case) -> dict[str, Any]:
+    """What a list shows: the case and its dates, never who the person is."""
+
+    def iso(day: dt.date | None) -> str | None:
+        return day.isoformat() if day else None
+
+    return {
+        "case_id": case.case_id,
+        "region": case.region.code,
+        "onset_date": iso(case.onset_date),
+        "specimen_date": iso(case.specimen_date),
+        "confirmation_date": iso(case.confirmation_date),
+        "isolation_date": iso(case.isolation_date),
+    }
+
+
+def _cases() -> QuerySet:
+    return Case.objects.select_related("region").order_by("case_id")
+
+
+def _date(data: dict[str, Any], name: str, *, required: bool = True) -> dt.date | None:
+    text = field(data, name, required=required)
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as error:
+        # The value is not echoed: it may be a birth date.
+        raise BadRequest(f"{name} must be a date (YYYY-MM-DD)") from error
+
+
+def _phones(data: dict[str, Any]) -> list[str]:
+    phones = data.get("phones")
+    if not isinstance(phones, list) or not phones:
+        raise BadRequest("phones must be a non-empty list of phone numbers")
+    for phone in phones:
+        if not isinstance(phone, str) or not 7 <= len(normalise_phone(phone)) <= 15:
+            raise BadRequest("phones: each must be a phone number of 7 to 15 digits")
+    return [phone.strip() for phone in phones]
+
+
+def identifiers_from(data: dict[str, Any]) -> Identifiers:
+    """The person's identifiers from a form or body; ``BadRequest`` names a wrong field."""
+    national_id = field(data, "national_id")
+    if not normalise_national_id(national_id):
+        raise BadRequest("national_id must contain letters or digits")
+    birth_date = _date(data, "birth_date")
+    if birth_date > dt.date.today():
+        raise BadRequest("birth_date must not be in the future")
+    return Identifiers(
+        name=field(data, "name").strip(),
+        birth_date=birth_date,
+        national_id=national_id.strip(),
+        address=field(data, "address").strip(),
+        person_ref=field(data, "person_ref").strip(),
+        phones=_phones(data),
+    )
+
+
+def dates_from(data: dict[str, Any]) -> CaseDates:
+    """The case's dates from a form or body, checked against each other."""
+    dates = CaseDates(
+        specimen_date=_date(data, "specimen_date"),
+        confirmation_date=_date(data, "confirmation_date"),
+        isolation_date=_date(data, "isolation_date"),
+        onset_date=_date(data, "onset_date", required=False),
+    )
+    if dates.confirmation_date < dates.specimen_date:
+        raise BadRequest("confirmation_date must not be before specimen_date")
+    if dates.onset_date and dates.onset_date > dates.confirmation_date:
+        raise BadRequest("onset_date must not be after confirmation_date")
+    return dates
+
+
+def region_from(request: HttpRequest, action: str, code: str) -> Region:
+    """The region ``code`` if it is in the account's jurisdiction for ``action``."""
+    # Only regions in the account's jurisdiction; others look unknown (nothing leaks).
+    regions = policy.visible(request.user, action, Region.objects.all())
+    region = regions.filter(code=code).first()
+    if region is None:
+        raise BadRequest("region: unknown region")
+    return region
+
+
+@require_http_methods(["GET", "POST"])
+@access.api()
+def case_collection(request: HttpRequest) -> JsonResponse:
+    if request.method == "POST":
+        return _create(request)
+    access.require(request, "case.list")
+    cases = policy.visible(request.user, "case.list", _cases())[:LIST_LIMIT]
+    return JsonResponse({"cases": [_summary(c) for c in cases]})
+
+
+@access.api("case.create")
+def _create(request: HttpRequest) -> JsonResponse:
+    try:
+        data = body_of(request)
+        region = region_from(request, "case.create", field(data, "region"))
+        dates, ids = dates_from(data), identifiers_from(data)
+    except BadRequest as error:
+        return bad_request(error)
+    case = register_case(region, dates, ids, by=request.user.get_username())
+    record(
+        request.user.get_username(),
+        "case.created",
+        role=policy.assignment_of(request.user).role,
+        object_type="case",
+        object_id=str(case.pk),
+        detail={"case_id": case.case_id, "region": region.code, "ip": client_ip(request)},
+    )
+    return JsonResponse(_summary(case), status=201)
+
+
+def _search_filter(request: HttpRequest, data: dict[str, Any], cases: QuerySet) -> QuerySet:
+    unknown = set(data) - SEARCH_KEYS
+    if unknown:
+        raise BadRequest(f"unknown search fields: {', '.join(sorted(unknown))}")
+    if not set(data) - {"purpose"}:
+        raise BadRequest("give at least one of: " + ", ".join(sorted(SEARCH_KEYS - {"purpose"})))
+    if case_id := field(data, "case_id", required=False):
+        cases = cases.filter(case_id=case_id.strip().upper())
+    for kind in ("person_ref", "phone", "national_id"):
+        if value := field(data, kind, required=False):
+            cases = cases.filter(pk__in=cases_matching(kind, value))
+    if code := field(data, "region", required=False):
+        cases = cases.filter(region__code=code)
+    if start := _date(data, "confirmed_from", required=False):
+        cases = cases.filter(confirmation_date__gte=start)
+    if end := _date(data, "confirmed_to", required=False):
+        cases = cases.filter(confirmation_date__lte=end)
+    return cases
+
+
+@require_POST
+@access.api()
+def case_search(request: HttpRequest) -> JsonResponse:
+    try:
+        data = body_of(request)
+        purpose = field(data, "purpose", required=False)
+    except BadRequest as error:
+        return bad_request(error)
+    access.require(request, "case.search", purpose=purpose)
+    try:
+        cases = _search_filter(request, data, policy.visible(request.user, "case.search", _cases()))
+    except BadRequest as error:
+        return bad_request(error)
+    found = list(cases[:LIST_LIMIT])
+    # Which criteria were used and how many matched; never the values searched for.
+    record(
+        request.user.get_username(),
+        "case.searched",
+        role=policy.assignment_of(request.user).role,
+        detail={"criteria": sorted(set(data) - {"purpose"}), "matches": len(found)},
+    )
+    return JsonResponse({"cases": [_summary(c) for c in found]})
+
+
+def _identifiers_json(ids: Identifiers) -> dict[str, Any]:
+    return {
+        "name": ids.name,
+        "birth_date": ids.birth_date.isoformat(),
+        "phones": ids.phones,
+        "national_id": ids.national_id,
+        "address": ids.address,
+        "person_ref": ids.person_ref,
+    }
+
+
+@require_GET
+@access.api()
+def case_detail(request: HttpRequest, case_id: str) -> JsonResponse:
+    purpose = request.GET.get("purpose", "").strip()
+    if not purpose and policy.is_verified(request.user):
+        # Refused before the lookup, so the audit log shows no view that never happened.
+        return bad_request(BadRequest("purpose is required to view a case's personal data"))
+    case = access.find(request, "case.view", _cases(), purpose=purpose, case_id=case_id)
+    try:
+        identifiers: dict[str, Any] | None = _identifiers_json(identifiers_of(case))
+        status = "readable"
+    except crypto.KeyDestroyed:
+        identifiers, status = None, "destroyed"
+    return JsonResponse({**_summary(case), "identifiers": identifiers, "personal_data": status})
