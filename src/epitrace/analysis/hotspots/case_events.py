@@ -79,8 +79,9 @@ import numpy as np
 import pyarrow as pa
 
 from epitrace.analysis.hotspots import HotspotScan, scan_hotspots
-from epitrace.analysis.hotspots.cells import KOREA_CRS, KOREA_TIMEZONE, project
+from epitrace.analysis.hotspots.cells import project
 from epitrace.analysis.hotspots.clusters import MAX_DAYS, MAX_RADIUS_M, REPLICATIONS
+from epitrace.defaults import DEFAULT_TZ, PROJECTED_CRS
 
 EXPOSURE_DAYS_BEFORE = 14  # longest usual incubation period of COVID-19
 
@@ -137,13 +138,13 @@ class CaseWindow:
     likely_infection: dt.datetime  # visits nearest to it represent a place
 
 
-def _local_midnight(day: dt.date, timezone: str) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(timezone)).astimezone(dt.UTC)
+def _local_midnight(day: dt.date, tz: str) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(tz)).astimezone(dt.UTC)
 
 
 def exposure_windows(
     cases: pa.Table,
-    timezone: str,
+    tz: str,
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
 ) -> list[CaseWindow]:
@@ -164,17 +165,17 @@ def exposure_windows(
                 case_id=row["case_id"],
                 person_ref=row["person_ref"],
                 start=start
-                or _local_midnight(reference - dt.timedelta(days=EXPOSURE_DAYS_BEFORE), timezone),
-                end=end or _local_midnight(confirmed, timezone),
-                likely_infection=_local_midnight(infection_day, timezone) + dt.timedelta(hours=12),
+                or _local_midnight(reference - dt.timedelta(days=EXPOSURE_DAYS_BEFORE), tz),
+                end=end or _local_midnight(confirmed, tz),
+                likely_infection=_local_midnight(infection_day, tz) + dt.timedelta(hours=12),
             )
         )
     return windows
 
 
-def _covers_night(start: dt.datetime, end: dt.datetime, timezone: str) -> bool:
+def _covers_night(start: dt.datetime, end: dt.datetime, tz: str) -> bool:
     """Whether [start, end) contains a 03:00 local time."""
-    zone = ZoneInfo(timezone)
+    zone = ZoneInfo(tz)
     local_start = start.astimezone(zone)
     night = local_start.replace(hour=NIGHT_HOUR, minute=0, second=0, microsecond=0)
     if night < local_start:
@@ -185,7 +186,7 @@ def _covers_night(start: dt.datetime, end: dt.datetime, timezone: str) -> bool:
 
 
 def case_events(
-    stays: pa.Table, window: CaseWindow, timezone: str, crs: str = KOREA_CRS
+    stays: pa.Table, window: CaseWindow, tz: str, crs: str = PROJECTED_CRS
 ) -> list[dict]:
     """One case's events: daytime stays, one per place, nearest the likely infection."""
     rows = [
@@ -193,7 +194,7 @@ def case_events(
         for row in stays.to_pylist()
         if row["end"] > window.start
         and row["start"] < window.end
-        and not _covers_night(row["start"], row["end"], timezone)
+        and not _covers_night(row["start"], row["end"], tz)
     ]
     if not rows:
         return []
@@ -255,8 +256,8 @@ def scan_events(
     seed: int = 0,
     max_radius_m: float | None = MAX_RADIUS_M,
     max_days: int = MAX_DAYS,
-    timezone: str = KOREA_TIMEZONE,
-    crs: str = KOREA_CRS,
+    tz: str = DEFAULT_TZ,
+    crs: str = PROJECTED_CRS,
     first_day: dt.date | None = None,
     last_day: dt.date | None = None,
     adjust_weekday: bool = ADJUST_WEEKDAY,
@@ -285,14 +286,14 @@ def scan_events(
         points = events.select(["lat", "lon", "ts", "case_id", "likely_infection"])
     else:
         points = events.select(["lat", "lon", "ts"])
-    first_day, last_day = _period_holding(points, first_day, last_day, timezone)
+    first_day, last_day = _period_holding(points, first_day, last_day, tz)
     return scan_hotspots(
         points,
         replications=replications,
         seed=seed,
         max_radius_m=max_radius_m,
         max_days=max_days,
-        timezone=timezone,
+        tz=tz,
         crs=crs,
         first_day=first_day,
         last_day=last_day,
@@ -305,32 +306,32 @@ def scan_events(
     )
 
 
-def _local_days(ts: pa.ChunkedArray, timezone: str) -> list[dt.date]:
-    zone = ZoneInfo(timezone)
+def _local_days(ts: pa.ChunkedArray, tz: str) -> list[dt.date]:
+    zone = ZoneInfo(tz)
     return [t.astimezone(zone).date() for t in ts.to_pylist()]
 
 
 def _period_holding(
-    points: pa.Table, first_day: dt.date | None, last_day: dt.date | None, timezone: str
+    points: pa.Table, first_day: dt.date | None, last_day: dt.date | None, tz: str
 ) -> tuple[dt.date | None, dt.date | None]:
     """The study period widened to hold every scanned date: a case's likely
     day of infection may fall before the --from of the stays."""
     if points.num_rows == 0:
         return first_day, last_day
-    days = _local_days(points.column("ts"), timezone)
+    days = _local_days(points.column("ts"), tz)
     first = min(days) if first_day is None else min(first_day, min(days))
     last = max(days) if last_day is None else max(last_day, max(days))
     return first, last
 
 
 def events_in_clusters(
-    scan: HotspotScan, events: pa.Table, timezone: str, dated_by: str = DATED_BY
+    scan: HotspotScan, events: pa.Table, tz: str, dated_by: str = DATED_BY
 ) -> list[dict]:
     """Each cluster's case events: at one of its locations, dated (by the case's
     likely infection, or by the visit) on one of its days."""
     if not scan.clusters or scan.cells is None:
         return []
-    zone = ZoneInfo(timezone)
+    zone = ZoneInfo(tz)
     date_column = "likely_infection" if dated_by == "case" else "ts"
     rows = events.to_pylist()
     out = []

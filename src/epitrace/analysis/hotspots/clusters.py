@@ -17,8 +17,6 @@ import numpy as np
 import pyarrow as pa
 
 from epitrace.analysis.hotspots.cells import (
-    KOREA_CRS,
-    KOREA_TIMEZONE,
     CaseCells,
     case_cells,
     check_case_columns,
@@ -35,6 +33,7 @@ from epitrace.analysis.hotspots.scan import (
     weekday_adjusted_expected,
 )
 from epitrace.analysis.hotspots.shifts import case_anchors, week_shift_maxima
+from epitrace.defaults import DEFAULT_TZ, PROJECTED_CRS
 from epitrace.formats.schemas import table
 
 # Defaults, in real units. See find_hotspots' docstring for the reasoning.
@@ -79,7 +78,7 @@ class HotspotScan:
     clusters: list[Cluster]
     replicated_maxima: np.ndarray  # the maximum LLR of each replication
     n_cases: int
-    timezone: str
+    tz: str
     cells: CaseCells | None = field(default=None, repr=False)
 
     def to_table(self) -> pa.Table:
@@ -90,12 +89,10 @@ class HotspotScan:
             "lat": [c.lat for c in self.clusters],
             "lon": [c.lon for c in self.clusters],
             "radius_m": [c.radius_m for c in self.clusters],
-            "start": [
-                day_start_utc(c.first_day, self.timezone, c.start_hour) for c in self.clusters
-            ],
+            "start": [day_start_utc(c.first_day, self.tz, c.start_hour) for c in self.clusters],
             # The window is half-open: it ends when the day after its last day begins
             # (or, in slots of hours, when its last slot ends).
-            "end": [day_start_utc(c.last_day, self.timezone, c.end_hour) for c in self.clusters],
+            "end": [day_start_utc(c.last_day, self.tz, c.end_hour) for c in self.clusters],
             "cases": [c.cases for c in self.clusters],
             "expected": [c.expected for c in self.clusters],
             "p_value": [c.p_value for c in self.clusters],
@@ -114,8 +111,8 @@ def find_hotspots(
     replications: int = REPLICATIONS,
     seed: int = 0,
     centres: pa.Table | None = None,
-    crs: str = KOREA_CRS,
-    timezone: str = KOREA_TIMEZONE,
+    crs: str = PROJECTED_CRS,
+    tz: str = DEFAULT_TZ,
     first_day: dt.date | None = None,
     last_day: dt.date | None = None,
     max_clusters: int = MAX_CLUSTERS,
@@ -165,7 +162,7 @@ def find_hotspots(
     - ``crs`` (EPSG:5179, Korea's unified grid in metres): projection in which
       distances are measured; give a local one elsewhere (a UTM zone or
       ``+proj=aeqd`` around the area).
-    - ``timezone`` (Asia/Seoul): calendar days are local days.
+    - ``tz`` (Asia/Seoul): calendar days are local days.
     - ``first_day``, ``last_day``: the study period (default the span of the
       cases); the prospective window ends on ``last_day``.
     - ``max_clusters`` (10): most clusters reported, most likely first.
@@ -224,7 +221,7 @@ def find_hotspots(
         seed=seed,
         centres=centres,
         crs=crs,
-        timezone=timezone,
+        tz=tz,
         first_day=first_day,
         last_day=last_day,
         max_clusters=max_clusters,
@@ -246,8 +243,8 @@ def scan_hotspots(
     replications: int = REPLICATIONS,
     seed: int = 0,
     centres: pa.Table | None = None,
-    crs: str = KOREA_CRS,
-    timezone: str = KOREA_TIMEZONE,
+    crs: str = PROJECTED_CRS,
+    tz: str = DEFAULT_TZ,
     first_day: dt.date | None = None,
     last_day: dt.date | None = None,
     max_clusters: int = MAX_CLUSTERS,
@@ -271,11 +268,11 @@ def scan_hotspots(
         )
     check_case_columns(cases, case_column)
     if cases.num_rows == 0:
-        return HotspotScan([], np.empty(0), 0, timezone)
+        return HotspotScan([], np.empty(0), 0, tz)
     cells = case_cells(
         cases,
         crs=crs,
-        timezone=timezone,
+        tz=tz,
         first_day=first_day,
         last_day=last_day,
         case_column=case_column,
@@ -296,7 +293,7 @@ def scan_hotspots(
     if week_shifts is None:
         maxima = setup.replicated_maxima(cells.days_of_cases, replications, seed)
     else:
-        row_case, anchor = case_anchors(cases, *week_shifts, timezone, cells.source_row)
+        row_case, anchor = case_anchors(cases, *week_shifts, tz, cells.source_row)
         maxima = week_shift_maxima(
             cells,
             row_case,
@@ -312,7 +309,7 @@ def scan_hotspots(
     clusters = _non_overlapping_clusters(
         best, circles, cells, centre_lat, centre_lon, maxima, max_clusters, adjust_weekday
     )
-    return HotspotScan(clusters, maxima, cells.n_cases, timezone, cells)
+    return HotspotScan(clusters, maxima, cells.n_cases, tz, cells)
 
 
 def check_scan_parameters(

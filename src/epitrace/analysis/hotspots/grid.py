@@ -29,13 +29,12 @@ import pyarrow as pa
 from pyproj import Transformer
 
 from epitrace.analysis.hotspots.cells import (
-    KOREA_CRS,
-    KOREA_TIMEZONE,
     _case_days,
     _float_column,
     check_case_columns,
     project,
 )
+from epitrace.defaults import DEFAULT_TZ, PROJECTED_CRS
 
 Shape = Literal["square", "hex"]
 MAX_GRID_CELLS = 250_000  # beyond, Gi* weights take too much memory for a quick view
@@ -80,11 +79,11 @@ def _check(cell_m: float, shape: str) -> None:
         raise ValueError(f"shape must be 'square' or 'hex', got {shape!r}")
 
 
-def _events(cases: pa.Table, crs: str, timezone: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _events(cases: pa.Table, crs: str, tz: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     check_case_columns(cases)
     lat = _float_column(cases, "lat", -90.0, 90.0)
     lon = _float_column(cases, "lon", -180.0, 180.0)
-    days = _case_days(cases, timezone)
+    days = _case_days(cases, tz)
     x, y = project(lat, lon, crs)
     return x, y, days
 
@@ -99,8 +98,8 @@ def grid_counts(
     *,
     cell_m: float = 500.0,
     shape: Shape = "square",
-    crs: str = KOREA_CRS,
-    timezone: str = KOREA_TIMEZONE,
+    crs: str = PROJECTED_CRS,
+    tz: str = DEFAULT_TZ,
 ) -> pa.Table:
     """Cases per (local day, cell): ``day``, ``cell``, ``lat``, ``lon`` (cell centre), ``cases``.
 
@@ -118,7 +117,7 @@ def grid_counts(
     )
     if cases.num_rows == 0:
         return schema.empty_table()
-    x, y, days = _events(cases, crs, timezone)
+    x, y, days = _events(cases, crs, tz)
     index = _cell_index(x, y, cell_m, shape)
     keys, counts = np.unique(np.column_stack([days, index]), axis=0, return_counts=True)
     cx, cy = _cell_centre(keys[:, 1:], cell_m, shape)
@@ -186,8 +185,8 @@ def gi_star(
     permutations: int = 0,
     seed: int = 0,
     alpha: float = 0.05,
-    crs: str = KOREA_CRS,
-    timezone: str = KOREA_TIMEZONE,
+    crs: str = PROJECTED_CRS,
+    tz: str = DEFAULT_TZ,
 ) -> pa.Table:
     """Getis-Ord Gi* of case counts on a grid, over ``first_day``..``last_day``.
 
@@ -201,7 +200,7 @@ def gi_star(
     from libpysal.weights import W
 
     _check(cell_m, shape)
-    x, y, days = _events(cases, crs, timezone)
+    x, y, days = _events(cases, crs, tz)
     keep = np.ones(days.size, dtype=bool)
     if first_day is not None:
         keep &= days >= first_day.toordinal()

@@ -46,7 +46,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numba import njit, prange
 
-from epitrace.analysis.hotspots.cells import KOREA_CRS, KOREA_TIMEZONE, local_day_ordinals
+from epitrace.analysis.hotspots.cells import local_day_ordinals
 from epitrace.analysis.hotspots.circles import Circles, candidate_circles
 from epitrace.analysis.hotspots.clusters import (
     LLR_TIE_TOLERANCE,
@@ -68,6 +68,7 @@ from epitrace.analysis.hotspots.population import (
     _to_degrees,
     poisson_llr,
 )
+from epitrace.defaults import DEFAULT_TZ, PROJECTED_CRS
 
 # Replications are drawn in blocks of about this many person draws.
 DRAW_BLOCK_VALUES = 2_000_000
@@ -85,7 +86,7 @@ class PersonRows:
         *,
         area_m: float,
         crs: str,
-        timezone: str,
+        tz: str,
         first_day: dt.date,
         n_days: int,
         slot_hours: int = 24,
@@ -94,9 +95,9 @@ class PersonRows:
         if rows.column("person").null_count:
             raise ValueError(f"{rows.column('person').null_count} row(s) have no person")
         self.slots_per_day = 24 // slot_hours
-        day = local_day_ordinals(rows.column("ts"), timezone, "ts") - first_day.toordinal()
+        day = local_day_ordinals(rows.column("ts"), tz, "ts") - first_day.toordinal()
         inside = (day >= 0) & (day < n_days)
-        hour = pc.hour(pc.local_timestamp(pc.cast(rows.column("ts"), pa.timestamp("us", timezone))))
+        hour = pc.hour(pc.local_timestamp(pc.cast(rows.column("ts"), pa.timestamp("us", tz))))
         day = day * self.slots_per_day + hour.to_numpy(zero_copy_only=False) // slot_hours
         n_days *= self.slots_per_day
         sx, sy = _squares(rows, area_m, crs)
@@ -151,8 +152,8 @@ def scan_relabelled(
     min_cases: int = MIN_CASES,
     replications: int = REPLICATIONS,
     seed: int = 0,
-    crs: str = KOREA_CRS,
-    timezone: str = KOREA_TIMEZONE,
+    crs: str = PROJECTED_CRS,
+    tz: str = DEFAULT_TZ,
     first_day: dt.date,
     last_day: dt.date,
     max_clusters: int = MAX_CLUSTERS,
@@ -196,13 +197,13 @@ def scan_relabelled(
     if max_slots is not None and max_slots < 1:
         raise ValueError(f"max_slots must be at least 1, got {max_slots}")
     people = PersonRows(
-        rows, area_m=area_m, crs=crs, timezone=timezone, first_day=first_day, n_days=n_days,
+        rows, area_m=area_m, crs=crs, tz=tz, first_day=first_day, n_days=n_days,
         slot_hours=slot_hours,
     )  # fmt: skip
     window = max_slots if max_slots is not None else max_days * people.slots_per_day
-    case_person, case_first, case_last = _case_days(cases, people, timezone, first_day)
+    case_person, case_first, case_last = _case_days(cases, people, tz, first_day)
     if case_person.size == 0:
-        return HotspotScan([], np.empty(0), 0, timezone)
+        return HotspotScan([], np.empty(0), 0, tz)
     circles = candidate_circles(
         np.column_stack([people.x, people.y]),
         np.column_stack([people.x, people.y]),
@@ -220,7 +221,7 @@ def scan_relabelled(
     maxima = scan.replicated_maxima(case_person, case_first, case_last, replications, seed)
     clusters = _clusters(best, circles, people, maxima, first_day, crs, max_clusters, slot_hours)
     return PeopleScan(
-        clusters, maxima, int(case_person.size), timezone,
+        clusters, maxima, int(case_person.size), tz,
         cluster_cases=_cluster_cases(clusters, best, people, case_person, case_first, case_last),
     )  # fmt: skip
 
@@ -305,7 +306,7 @@ class _Scan:
 
 
 def _case_days(
-    cases: pa.Table, people: PersonRows, timezone: str, first_day: dt.date
+    cases: pa.Table, people: PersonRows, tz: str, first_day: dt.date
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The cases with rows: person codes and first and last study days (clipped
     to the period); ``ValueError`` for a person listed twice or days reversed."""
@@ -314,8 +315,8 @@ def _case_days(
         raise ValueError(f"{names.null_count} case(s) have no person")
     if pc.count_distinct(names).as_py() != cases.num_rows:
         raise ValueError("a person is listed as a case more than once")
-    first = local_day_ordinals(cases.column("first_day"), timezone, "first_day")
-    last = local_day_ordinals(cases.column("last_day"), timezone, "last_day")
+    first = local_day_ordinals(cases.column("first_day"), tz, "first_day")
+    last = local_day_ordinals(cases.column("last_day"), tz, "last_day")
     if (last < first).any():
         raise ValueError("a case's last_day comes before its first_day")
     code = people.codes(names)

@@ -50,8 +50,6 @@ from numba import njit, prange
 from pyproj import Transformer
 
 from epitrace.analysis.hotspots.cells import (
-    KOREA_CRS,
-    KOREA_TIMEZONE,
     local_day_ordinals,
     project,
 )
@@ -67,6 +65,7 @@ from epitrace.analysis.hotspots.clusters import (
     HotspotScan,
     check_scan_parameters,
 )
+from epitrace.defaults import DEFAULT_TZ, PROJECTED_CRS
 
 AREA_M = 250.0  # side of the square areas events and presence are counted in
 # Circles reach at least the neighbouring areas: a traced stay's position (a
@@ -118,8 +117,8 @@ def area_days(
     presence: pa.Table,
     *,
     area_m: float = AREA_M,
-    crs: str = KOREA_CRS,
-    timezone: str = KOREA_TIMEZONE,
+    crs: str = PROJECTED_CRS,
+    tz: str = DEFAULT_TZ,
     first_day: dt.date,
     last_day: dt.date,
 ) -> AreaDays:
@@ -134,11 +133,11 @@ def area_days(
     if n_days < 1:
         raise ValueError(f"study period ends ({last_day}) before it starts ({first_day})")
     event_sx, event_sy = _squares(events, area_m, crs)
-    event_day = local_day_ordinals(events.column("ts"), timezone, "ts") - first_day.toordinal()
+    event_day = local_day_ordinals(events.column("ts"), tz, "ts") - first_day.toordinal()
     if ((event_day < 0) | (event_day >= n_days)).any():
         raise ValueError(f"case events fall outside the study period {first_day}..{last_day}")
     presence_sx, presence_sy = _squares(presence, area_m, crs)
-    presence_day = local_day_ordinals(presence.column("day"), timezone, "day")
+    presence_day = local_day_ordinals(presence.column("day"), tz, "day")
     presence_day = presence_day - first_day.toordinal()
     persons = presence.column("persons").to_numpy(zero_copy_only=False).astype(float)
     if presence.column("persons").null_count or (persons < 0).any():
@@ -336,8 +335,8 @@ def scan_population(
     min_cases: int = MIN_CASES,
     replications: int = REPLICATIONS,
     seed: int = 0,
-    crs: str = KOREA_CRS,
-    timezone: str = KOREA_TIMEZONE,
+    crs: str = PROJECTED_CRS,
+    tz: str = DEFAULT_TZ,
     first_day: dt.date | None = None,
     last_day: dt.date | None = None,
     max_clusters: int = MAX_CLUSTERS,
@@ -364,10 +363,10 @@ def scan_population(
     if not area_m > 0:
         raise ValueError(f"area_m must be positive, got {area_m}")
     if events.num_rows == 0:
-        return HotspotScan([], np.empty(0), 0, timezone)
-    first, last = _period(events, timezone, first_day, last_day)
+        return HotspotScan([], np.empty(0), 0, tz)
+    first, last = _period(events, tz, first_day, last_day)
     areas = area_days(
-        events, presence, area_m=area_m, crs=crs, timezone=timezone, first_day=first, last_day=last
+        events, presence, area_m=area_m, crs=crs, tz=tz, first_day=first, last_day=last
     )
     expected = areas.expected
     centres = np.flatnonzero(areas.events.sum(axis=1) > 0)
@@ -394,13 +393,13 @@ def scan_population(
         areas, expected, circles, usable, days, min_cases, replications, seed
     )
     clusters = _clusters(best, circles, areas, expected, centres, maxima, max_clusters)
-    return HotspotScan(clusters, maxima, int(events.num_rows), timezone)
+    return HotspotScan(clusters, maxima, int(events.num_rows), tz)
 
 
 def _period(
-    events: pa.Table, timezone: str, first_day: dt.date | None, last_day: dt.date | None
+    events: pa.Table, tz: str, first_day: dt.date | None, last_day: dt.date | None
 ) -> tuple[dt.date, dt.date]:
-    days = local_day_ordinals(events.column("ts"), timezone, "ts")
+    days = local_day_ordinals(events.column("ts"), tz, "ts")
     return (
         first_day or dt.date.fromordinal(int(days.min())),
         last_day or dt.date.fromordinal(int(days.max())),

@@ -132,7 +132,7 @@ def run_sample(folder: Path, *, seed: int = 0, replications: int | None = None) 
         cases,
         centres=pa.table({"lat": lat, "lon": lon}),
         crs=crs,
-        timezone="America/New_York",
+        tz="America/New_York",
         seed=seed,
         **arguments,
     )

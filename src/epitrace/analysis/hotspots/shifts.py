@@ -182,7 +182,7 @@ def max_llr_of_week_shifts(
 
 
 def case_anchors(
-    cases: pa.Table, case_column: str, anchor_column: str, timezone: str, order: np.ndarray
+    cases: pa.Table, case_column: str, anchor_column: str, tz: str, order: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each row's case (rows in ``order``, the cells' location order) and each
     case's anchor day (proleptic ordinal); ``ValueError`` if a row has no case
@@ -191,7 +191,7 @@ def case_anchors(
         if name not in cases.column_names:
             raise ValueError(f"cases lack column {name!r}")
     case_of_row = case_numbers(cases.column(case_column))
-    anchor_of_row = local_day_ordinals(cases.column(anchor_column), timezone, anchor_column)
+    anchor_of_row = local_day_ordinals(cases.column(anchor_column), tz, anchor_column)
     disagreeing = f"rows with different {anchor_column} days; a case has one anchor"
     anchor = one_day_per_case(case_of_row, anchor_of_row, disagreeing)
     return case_of_row[order], anchor

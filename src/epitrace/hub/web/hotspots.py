@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from epitrace.defaults import DEFAULT_TZ, PROJECTED_CRS
 from epitrace.hub import policy
 from epitrace.hub.cases.models import Case
 from epitrace.hub.security import client_ip
@@ -26,10 +27,8 @@ from epitrace.hub.web import case_analysis
 from epitrace.hub.web.basemap import map_settings
 from epitrace.hub.web.pages import refused
 
-# The scan's own defaults (analysis/hotspots/cells.py); imported lazily with the scan,
+# The scan's own default (analysis/hotspots/clusters.py); imported lazily with the scan,
 # which loads Numba only when the page is opened.
-KOREA_TIMEZONE = "Asia/Seoul"
-KOREA_CRS = "EPSG:5179"
 REPLICATIONS = 999
 SCAN_CASE_LIMIT = 2000  # the page scans at most this many cases (the newest confirmed)
 PURPOSE = "hotspot scan over the stays of visible cases"
@@ -42,7 +41,7 @@ class HotspotView:
     cases_scanned: list[str] = field(default_factory=list)
     without_path: list[str] = field(default_factory=list)
     without_daytime_stay: list[str] = field(default_factory=list)
-    timezone: str = KOREA_TIMEZONE
+    timezone: str = DEFAULT_TZ
 
 
 def _case_row(case: Case) -> dict[str, Any]:
@@ -69,7 +68,7 @@ def _events_of(request: HttpRequest, cases: list[Case], view: HotspotView) -> li
         (window,) = outbreaks.exposure_windows(
             pa.Table.from_pylist([_case_row(case)]), view.timezone
         )
-        events = outbreaks.case_events(analysis.stays, window, view.timezone, KOREA_CRS)
+        events = outbreaks.case_events(analysis.stays, window, view.timezone, PROJECTED_CRS)
         if events:
             view.cases_scanned.append(case.case_id)
             rows.extend(events)
@@ -109,7 +108,7 @@ def scan_visible_cases(request: HttpRequest, cases: list[Case]) -> HotspotView:
         return view
     events = outbreaks.events_table(rows)
     scan = outbreaks.scan_events(
-        events, replications=REPLICATIONS, seed=0, timezone=view.timezone, crs=KOREA_CRS
+        events, replications=REPLICATIONS, seed=0, tz=view.timezone, crs=PROJECTED_CRS
     )
     members = outbreaks.events_in_clusters(scan, events, view.timezone)
     view.clusters = _cluster_rows(scan, members)
