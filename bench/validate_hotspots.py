@@ -69,6 +69,7 @@ import pyarrow.compute as pc
 
 from epitrace.analysis.hotspots import HotspotScan, scan_hotspots
 from epitrace.analysis.hotspots.case_events import events_table, exposure_windows, scan_events
+from epitrace.analysis.hotspots.params import ScanParams
 from epitrace.formats.readers import read_dataset_table
 from epitrace.simulate import SimulationConfig, simulate_city
 from epitrace.workflows.hotspots import dataset_settings, trace_case_events
@@ -258,7 +259,7 @@ def _case_dated_events_permuted(
     """Ablation: case-dated events, but dates permuted among events as if each
     event were its own case (what ``case_column`` avoids)."""
     points = events.select(["lat", "lon", "likely_infection"]).rename_columns(["lat", "lon", "ts"])
-    return scan_hotspots(points, replications=replications, seed=seed, tz=tz, crs=crs)
+    return scan_hotspots(points, ScanParams(replications=replications, seed=seed), tz=tz, crs=crs)
 
 
 def _scan_with(
@@ -267,11 +268,9 @@ def _scan_with(
     def scan(events: pa.Table, replications: int, seed: int, tz: str, crs: str) -> HotspotScan:
         return scan_events(
             events,
-            replications=replications,
-            seed=seed,
+            ScanParams(replications=replications, seed=seed, adjust_weekday=adjust_weekday),
             tz=tz,
             crs=crs,
-            adjust_weekday=adjust_weekday,
             dated_by=dated_by,
             week_shifts=week_shifts,
         )

@@ -61,6 +61,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from epitrace.analysis.hotspots import HotspotScan
 from epitrace.analysis.hotspots.case_events import exposure_windows
 from epitrace.analysis.hotspots.cells import project
+from epitrace.analysis.hotspots.params import ScanParams
 from epitrace.analysis.hotspots.persons import scan_relabelled
 from epitrace.analysis.hotspots.population import AREA_M, scan_population
 from epitrace.formats.readers import read_dataset_table
@@ -252,10 +253,8 @@ def scan_city(city: Path, seed: int, outbreak: str, args: argparse.Namespace) ->
     connection = _connection(tz, city, cases)
     infections = true_infections(connection, city)
 
+    params = ScanParams(replications=args.replications, seed=seed, max_days=args.max_days)
     settings = {
-        "replications": args.replications,
-        "seed": seed,
-        "max_days": args.max_days,
         "crs": crs,
         "tz": tz,
         "first_day": period[0],
@@ -266,7 +265,7 @@ def scan_city(city: Path, seed: int, outbreak: str, args: argparse.Namespace) ->
         def scan() -> tuple[HotspotScan, int, set[str]]:
             events, presence = pair()
             kept = near_likely_infection(events, args.around, tz)
-            return scan_population(kept, presence, **settings), kept.num_rows, set()
+            return scan_population(kept, presence, params, **settings), kept.num_rows, set()
 
         return scan
 
@@ -276,7 +275,7 @@ def scan_city(city: Path, seed: int, outbreak: str, args: argparse.Namespace) ->
         days = case_days(exposure_windows(cases, tz), tz)
         people = days.drop_columns(["case_id"])
         found = scan_relabelled(
-            rows, people, slot_hours=args.slot_hours, max_slots=args.max_slots, **settings
+            rows, people, params, slot_hours=args.slot_hours, max_slots=args.max_slots, **settings
         )
         top = set(found.cluster_cases[0]) if found.clusters else set()
         return found, case_rows(rows, days, tz).num_rows, top

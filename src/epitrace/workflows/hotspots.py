@@ -26,7 +26,6 @@ import pyarrow as pa
 
 from epitrace.analysis.hotspots import HotspotScan
 from epitrace.analysis.hotspots.case_events import (
-    ADJUST_WEEKDAY,
     DATED_BY,
     EVENT_COLUMNS,
     CaseWindow,
@@ -36,7 +35,7 @@ from epitrace.analysis.hotspots.case_events import (
     exposure_windows,
     scan_events,
 )
-from epitrace.analysis.hotspots.clusters import MAX_DAYS, MAX_RADIUS_M, REPLICATIONS
+from epitrace.analysis.hotspots.params import ScanParams
 from epitrace.analysis.trajectory import trace_subject
 from epitrace.defaults import DEFAULT_TZ, PROJECTED_CRS
 from epitrace.formats.readers import read_table
@@ -185,17 +184,17 @@ def find_outbreak_hotspots(
     *,
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
-    replications: int = REPLICATIONS,
-    seed: int = 0,
-    max_radius_m: float | None = MAX_RADIUS_M,
-    max_days: int = MAX_DAYS,
-    adjust_weekday: bool = ADJUST_WEEKDAY,
+    params: ScanParams | None = None,
     dated_by: str = DATED_BY,
     week_shifts: bool = False,
     on_start: Callable[[int], None] | None = None,
     on_case: Callable[[], None] | None = None,
 ) -> HotspotResult:
-    """Trace every case, scan their events, write hotspots.csv and hotspot_cases.csv."""
+    """Trace every case, scan their events, write hotspots.csv and hotspot_cases.csv.
+
+    ``params`` are the scan's settings (``ScanParams()`` by default);
+    ``dated_by`` and ``week_shifts`` choose the null hypothesis
+    (``analysis.hotspots.case_events.scan_events``)."""
     began = time.perf_counter()
     tz, crs = dataset_settings(folder)
     cases = read_cases(cases_file)
@@ -213,15 +212,11 @@ def find_outbreak_hotspots(
     try:
         scan = scan_events(
             events,
-            replications=replications,
-            seed=seed,
-            max_radius_m=max_radius_m,
-            max_days=max_days,
+            params,
             tz=tz,
             crs=crs,
             first_day=first_day,
             last_day=last_day,
-            adjust_weekday=adjust_weekday,
             dated_by=dated_by,
             week_shifts=week_shifts,
         )

@@ -28,7 +28,7 @@ import duckdb
 import pyarrow as pa
 
 from epitrace.analysis.hotspots.case_events import CaseWindow, exposure_windows
-from epitrace.analysis.hotspots.clusters import MAX_RADIUS_M, REPLICATIONS
+from epitrace.analysis.hotspots.params import ScanParams
 from epitrace.analysis.hotspots.persons import PeopleScan, scan_relabelled
 from epitrace.formats.readers import read_dataset_table
 from epitrace.formats.writers import write_table
@@ -102,11 +102,12 @@ def find_hotspots_among_people(
     *,
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
-    replications: int = REPLICATIONS,
-    seed: int = 0,
-    max_radius_m: float | None = MAX_RADIUS_M,
+    params: ScanParams | None = None,
 ) -> HotspotResult:
-    """Scan the cases among everyone present; write hotspots.csv and hotspot_cases.csv."""
+    """Scan the cases among everyone present; write hotspots.csv and hotspot_cases.csv.
+
+    ``params`` are the scan's settings (``ScanParams()`` by default); windows
+    are one ``SLOT_HOURS`` slot, whatever ``params.max_days`` says."""
     began = time.perf_counter()
     tz, crs = dataset_settings(folder)
     cases = read_cases(cases_file)
@@ -119,9 +120,8 @@ def find_hotspots_among_people(
     first_day, last_day = min(days["first_day"].to_pylist()), max(days["last_day"].to_pylist())
     try:
         scan = scan_relabelled(
-            rows, days.drop_columns(["case_id"]), replications=replications, seed=seed,
-            max_radius_m=max_radius_m, crs=crs, tz=tz, first_day=first_day,
-            last_day=last_day, slot_hours=SLOT_HOURS, max_slots=MAX_SLOTS,
+            rows, days.drop_columns(["case_id"]), params, crs=crs, tz=tz,
+            first_day=first_day, last_day=last_day, slot_hours=SLOT_HOURS, max_slots=MAX_SLOTS,
         )  # fmt: skip
     except ValueError as exc:
         raise HotspotError(str(exc)) from None

@@ -80,7 +80,7 @@ import pyarrow as pa
 
 from epitrace.analysis.hotspots import HotspotScan, scan_hotspots
 from epitrace.analysis.hotspots.cells import project
-from epitrace.analysis.hotspots.clusters import MAX_DAYS, MAX_RADIUS_M, REPLICATIONS
+from epitrace.analysis.hotspots.params import ScanParams
 from epitrace.defaults import DEFAULT_TZ, PROJECTED_CRS
 
 EXPOSURE_DAYS_BEFORE = 14  # longest usual incubation period of COVID-19
@@ -102,10 +102,6 @@ NIGHT_HOUR = 3  # a stay that covers 03:00 local is the night, at home
 
 
 DEDUP_GRID_M = 100.0  # unnamed stays of one case within this square are one place
-
-
-# Weekly schedules of places are not outbreaks (module docstring, docs/accuracy.md).
-ADJUST_WEEKDAY = False
 
 
 # "case": each event carries its case's likely day of infection, and the scan
@@ -251,21 +247,17 @@ def events_table(rows: list[dict]) -> pa.Table:
 
 def scan_events(
     events: pa.Table,
+    params: ScanParams | None = None,
     *,
-    replications: int = REPLICATIONS,
-    seed: int = 0,
-    max_radius_m: float | None = MAX_RADIUS_M,
-    max_days: int = MAX_DAYS,
     tz: str = DEFAULT_TZ,
     crs: str = PROJECTED_CRS,
     first_day: dt.date | None = None,
     last_day: dt.date | None = None,
-    adjust_weekday: bool = ADJUST_WEEKDAY,
     dated_by: str = DATED_BY,
     week_shifts: bool = False,
 ) -> HotspotScan:
     """The space-time permutation scan over case events (lat, lon, ts, case_id,
-    likely_infection).
+    likely_infection), with the settings ``params`` (``ScanParams``).
 
     ``dated_by="visit"`` (default) dates events by their stay and permutes
     days among events; ``"case"`` dates every event by its case's likely day
@@ -274,8 +266,8 @@ def scan_events(
     ``week_shifts`` (with ``"visit"``) keeps the visit-dated statistic but
     moves whole cases by whole weeks in the replications
     (``analysis.hotspots.shifts``). The study period stretches to hold every
-    date scanned. ``adjust_weekday`` adjusts for space by day-of-week interaction
-    (``analysis.hotspots.find_hotspots``); see the module docstring."""
+    date scanned. ``params.adjust_weekday`` adjusts for space by day-of-week
+    interaction (``analysis.hotspots.find_hotspots``); see the module docstring."""
     if dated_by not in ("case", "visit"):
         raise ValueError(f"dated_by must be 'case' or 'visit', got {dated_by!r}")
     if dated_by == "case":
@@ -289,15 +281,11 @@ def scan_events(
     first_day, last_day = _period_holding(points, first_day, last_day, tz)
     return scan_hotspots(
         points,
-        replications=replications,
-        seed=seed,
-        max_radius_m=max_radius_m,
-        max_days=max_days,
+        params,
         tz=tz,
         crs=crs,
         first_day=first_day,
         last_day=last_day,
-        adjust_weekday=adjust_weekday,
         case_column="case_id" if dated_by == "case" else None,
         week_shifts=("case_id", "likely_infection") if week_shifts else None,
         movable_from=(

@@ -48,20 +48,10 @@ from numba import njit, prange
 
 from epitrace.analysis.hotspots.cells import local_day_ordinals
 from epitrace.analysis.hotspots.circles import Circles, candidate_circles
-from epitrace.analysis.hotspots.clusters import (
-    LLR_TIE_TOLERANCE,
-    MAX_CLUSTERS,
-    MAX_DAYS,
-    MAX_RADIUS_M,
-    MIN_CASES,
-    REPLICATIONS,
-    Cluster,
-    HotspotScan,
-    check_scan_parameters,
-)
+from epitrace.analysis.hotspots.clusters import LLR_TIE_TOLERANCE, Cluster, HotspotScan
+from epitrace.analysis.hotspots.params import ScanParams
 from epitrace.analysis.hotspots.population import (
     AREA_M,
-    MAX_SHARE_OF_POPULATION,
     MIN_RADIUS_M,
     _check_columns,
     _squares,
@@ -143,20 +133,14 @@ def _csr_starts(sorted_keys: np.ndarray, n: int) -> np.ndarray:
 def scan_relabelled(
     rows: pa.Table,
     cases: pa.Table,
+    params: ScanParams | None = None,
     *,
     area_m: float = AREA_M,
-    max_radius_m: float | None = MAX_RADIUS_M,
     min_radius_m: float = MIN_RADIUS_M,
-    max_share_of_population: float = MAX_SHARE_OF_POPULATION,
-    max_days: int = MAX_DAYS,
-    min_cases: int = MIN_CASES,
-    replications: int = REPLICATIONS,
-    seed: int = 0,
     crs: str = PROJECTED_CRS,
     tz: str = DEFAULT_TZ,
     first_day: dt.date,
     last_day: dt.date,
-    max_clusters: int = MAX_CLUSTERS,
     slot_hours: int = 24,
     max_slots: int | None = None,
 ) -> HotspotScan:
@@ -167,27 +151,24 @@ def scan_relabelled(
     hours from local midnight (a divisor of 24): a gathering is a place at
     a time of day, and a church circle's people from 9 to 12 on a Sunday
     are its worshippers, not everyone who passes by that day. Windows then
-    span up to ``max_slots`` slots (default ``max_days`` days' worth); a
+    span up to ``max_slots`` slots (default ``params.max_days`` days' worth); a
     case's days are all their slots.
 
     ``rows``: person, lat, lon, ts: where each person was (any number of
     rows; located in ``area_m`` squares and local days). ``cases``: person,
     first_day, last_day: each case's days, inclusive, a person once. Cases
     without rows on their days add nothing and are not drawn for;
-    ``HotspotScan.n_cases`` counts the others. Circles hold at most
-    ``max_share_of_population`` of all person-days present (as areas count
-    them) and reach at least ``min_radius_m``; windows last up to
-    ``max_days``. Clusters as in ``scan_hotspots``, most likely first, then
-    those sharing no area with a more likely one; ``Cluster.cases`` counts
-    case-days, ``expected`` likewise, ``locations`` are area indices."""
-    check_scan_parameters(
-        max_radius_m,
-        max_share_of_population,
-        max_days,
-        min_cases,
-        replications,
-        share_name="max_share_of_population",
-    )
+    ``HotspotScan.n_cases`` counts the others. ``params`` (``ScanParams``):
+    circles hold at most ``params.max_share_of_population`` of all
+    person-days present (as areas count them) and reach at least
+    ``min_radius_m``; windows last up to ``params.max_days``; retrospective
+    and unadjusted only (``ValueError`` otherwise). Clusters as in
+    ``scan_hotspots``, most likely first, then those sharing no area with a
+    more likely one; ``Cluster.cases`` counts case-days, ``expected``
+    likewise, ``locations`` are area indices."""
+    if params is None:
+        params = ScanParams()
+    params.require_retrospective_unadjusted("scan_relabelled")
     _check_columns(cases, ("person", "first_day", "last_day"), "cases")
     n_days = (last_day - first_day).days + 1
     if n_days < 1:
@@ -200,7 +181,7 @@ def scan_relabelled(
         rows, area_m=area_m, crs=crs, tz=tz, first_day=first_day, n_days=n_days,
         slot_hours=slot_hours,
     )  # fmt: skip
-    window = max_slots if max_slots is not None else max_days * people.slots_per_day
+    window = max_slots if max_slots is not None else params.max_days * people.slots_per_day
     case_person, case_first, case_last = _case_days(cases, people, tz, first_day)
     if case_person.size == 0:
         return HotspotScan([], np.empty(0), 0, tz)
@@ -208,18 +189,22 @@ def scan_relabelled(
         np.column_stack([people.x, people.y]),
         np.column_stack([people.x, people.y]),
         people.area_person_days,
-        max_radius_m=max_radius_m,
-        max_cases=int(np.floor(max_share_of_population * people.area_person_days.sum())),
+        max_radius_m=params.max_radius_m,
+        max_cases=int(np.floor(params.max_share_of_population * people.area_person_days.sum())),
     )
     usable = circles.closes_step & (circles.distance_m >= min_radius_m)
     present = circle_presence(
         circles.start, circles.location, people.area_start, people.area_person,
         people.area_day, people.n_persons, people.n_days,
     )  # fmt: skip
-    scan = _Scan(people, circles, usable, present, min(window, people.n_days), min_cases)
+    scan = _Scan(people, circles, usable, present, min(window, people.n_days), params.min_cases)
     best = scan.best_per_centre(case_person, case_first, case_last)
-    maxima = scan.replicated_maxima(case_person, case_first, case_last, replications, seed)
-    clusters = _clusters(best, circles, people, maxima, first_day, crs, max_clusters, slot_hours)
+    maxima = scan.replicated_maxima(
+        case_person, case_first, case_last, params.replications, params.seed
+    )
+    clusters = _clusters(
+        best, circles, people, maxima, first_day, crs, params.max_clusters, slot_hours
+    )
     return PeopleScan(
         clusters, maxima, int(case_person.size), tz,
         cluster_cases=_cluster_cases(clusters, best, people, case_person, case_first, case_last),

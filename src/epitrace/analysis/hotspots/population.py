@@ -54,17 +54,8 @@ from epitrace.analysis.hotspots.cells import (
     project,
 )
 from epitrace.analysis.hotspots.circles import Circles, candidate_circles
-from epitrace.analysis.hotspots.clusters import (
-    LLR_TIE_TOLERANCE,
-    MAX_CLUSTERS,
-    MAX_DAYS,
-    MAX_RADIUS_M,
-    MIN_CASES,
-    REPLICATIONS,
-    Cluster,
-    HotspotScan,
-    check_scan_parameters,
-)
+from epitrace.analysis.hotspots.clusters import LLR_TIE_TOLERANCE, Cluster, HotspotScan
+from epitrace.analysis.hotspots.params import ScanParams
 from epitrace.defaults import DEFAULT_TZ, PROJECTED_CRS
 
 AREA_M = 250.0  # side of the square areas events and presence are counted in
@@ -72,7 +63,6 @@ AREA_M = 250.0  # side of the square areas events and presence are counted in
 # cell-tower estimate) and the presence of the place it was at often fall in
 # adjacent areas.
 MIN_RADIUS_M = AREA_M
-MAX_SHARE_OF_POPULATION = 0.5  # of all person-days present, SaTScan's default share
 # Replicated counts are generated in blocks of about this many values.
 REPLICATION_BLOCK_VALUES = 20_000_000
 
@@ -326,40 +316,31 @@ def replicate_counts(
 def scan_population(
     events: pa.Table,
     presence: pa.Table,
+    params: ScanParams | None = None,
     *,
     area_m: float = AREA_M,
-    max_radius_m: float | None = MAX_RADIUS_M,
     min_radius_m: float = MIN_RADIUS_M,
-    max_share_of_population: float = MAX_SHARE_OF_POPULATION,
-    max_days: int = MAX_DAYS,
-    min_cases: int = MIN_CASES,
-    replications: int = REPLICATIONS,
-    seed: int = 0,
     crs: str = PROJECTED_CRS,
     tz: str = DEFAULT_TZ,
     first_day: dt.date | None = None,
     last_day: dt.date | None = None,
-    max_clusters: int = MAX_CLUSTERS,
 ) -> HotspotScan:
     """Kulldorff's space-time Poisson scan of case events against presence.
 
     ``events``: lat, lon, ts (one row per case event); ``presence``: lat,
     lon, day, persons (people present per small area and day, any grid:
-    both are counted in ``area_m`` squares). Circles are centred on the
-    areas with events and hold at most ``max_share_of_population`` of all
-    person-days present; time windows are up to ``max_days`` long. The
+    both are counted in ``area_m`` squares). ``params`` (``ScanParams``):
+    circles are centred on the areas with events, reach at least
+    ``min_radius_m`` and hold at most ``params.max_share_of_population`` of
+    all person-days present; time windows are up to ``params.max_days``
+    long; retrospective and unadjusted only (``ValueError`` otherwise). The
     study period defaults to the days of the events. Clusters as in
     ``scan_hotspots``: most likely first, then those sharing no area with a
     more likely one, each with its Monte Carlo p-value; ``Cluster.locations``
     are area indices (``HotspotScan.cells`` is None)."""
-    check_scan_parameters(
-        max_radius_m,
-        max_share_of_population,
-        max_days,
-        min_cases,
-        replications,
-        share_name="max_share_of_population",
-    )
+    if params is None:
+        params = ScanParams()
+    params.require_retrospective_unadjusted("scan_population")
     if not area_m > 0:
         raise ValueError(f"area_m must be positive, got {area_m}")
     if events.num_rows == 0:
@@ -375,10 +356,10 @@ def scan_population(
         np.column_stack([areas.x[centres], areas.y[centres]]),
         np.column_stack([areas.x, areas.y]),
         np.rint(person_days).astype(np.int64),
-        max_radius_m=max_radius_m,
-        max_cases=int(np.floor(max_share_of_population * person_days.sum())),
+        max_radius_m=params.max_radius_m,
+        max_cases=int(np.floor(params.max_share_of_population * person_days.sum())),
     )
-    days = min(max_days, areas.n_days)
+    days = min(params.max_days, areas.n_days)
     usable = circles.closes_step & (circles.distance_m >= min_radius_m)
     best = best_per_centre(
         areas.events,
@@ -387,12 +368,12 @@ def scan_population(
         circles.location,
         usable,
         days,
-        min_cases,
+        params.min_cases,
     )
     maxima = _replicated_maxima(
-        areas, expected, circles, usable, days, min_cases, replications, seed
+        areas, expected, circles, usable, days, params.min_cases, params.replications, params.seed
     )
-    clusters = _clusters(best, circles, areas, expected, centres, maxima, max_clusters)
+    clusters = _clusters(best, circles, areas, expected, centres, maxima, params.max_clusters)
     return HotspotScan(clusters, maxima, int(events.num_rows), tz)
 
 

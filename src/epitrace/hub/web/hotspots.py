@@ -101,6 +101,7 @@ def _cluster_rows(scan: Any, members: list[dict]) -> list[dict[str, Any]]:
 
 def scan_visible_cases(request: HttpRequest, cases: list[Case]) -> HotspotView:
     from epitrace.analysis.hotspots import case_events as outbreaks
+    from epitrace.analysis.hotspots.params import ScanParams
 
     view = HotspotView()
     rows = _events_of(request, cases, view)
@@ -108,7 +109,7 @@ def scan_visible_cases(request: HttpRequest, cases: list[Case]) -> HotspotView:
         return view
     events = outbreaks.events_table(rows)
     scan = outbreaks.scan_events(
-        events, replications=REPLICATIONS, seed=0, tz=view.timezone, crs=PROJECTED_CRS
+        events, ScanParams(replications=REPLICATIONS, seed=0), tz=view.timezone, crs=PROJECTED_CRS
     )
     members = outbreaks.events_in_clusters(scan, events, view.timezone)
     view.clusters = _cluster_rows(scan, members)
