@@ -20,11 +20,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
-from epitrace.analysis.hotspots import HotspotScan
 from epitrace.analysis.hotspots.case_events import (
     DATED_BY,
     EVENT_COLUMNS,
@@ -41,6 +41,9 @@ from epitrace.defaults import DEFAULT_TZ, PROJECTED_CRS
 from epitrace.formats.readers import read_table
 from epitrace.formats.writers import write_table
 from epitrace.providers.dataset import DatasetStore, UnknownSubject
+
+if TYPE_CHECKING:
+    from epitrace.analysis.hotspots.clusters import HotspotScan
 
 
 class HotspotError(Exception):

@@ -73,15 +73,19 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyarrow as pa
 
-from epitrace.analysis.hotspots import HotspotScan, scan_hotspots
 from epitrace.analysis.hotspots.cells import project
 from epitrace.analysis.hotspots.params import ScanParams
 from epitrace.defaults import DEFAULT_TZ, PROJECTED_CRS
+
+if TYPE_CHECKING:
+    # The scan loads Numba: imported when a scan runs (scan_events), not with the rules.
+    from epitrace.analysis.hotspots.clusters import HotspotScan
 
 EXPOSURE_DAYS_BEFORE = 14  # longest usual incubation period of COVID-19
 
@@ -268,6 +272,8 @@ def scan_events(
     (``analysis.hotspots.shifts``). The study period stretches to hold every
     date scanned. ``params.adjust_weekday`` adjusts for space by day-of-week
     interaction (``analysis.hotspots.find_hotspots``); see the module docstring."""
+    from epitrace.analysis.hotspots.clusters import scan_hotspots
+
     if dated_by not in ("case", "visit"):
         raise ValueError(f"dated_by must be 'case' or 'visit', got {dated_by!r}")
     if dated_by == "case":
