@@ -89,10 +89,14 @@ def case_days(windows: list[CaseWindow], tz: str) -> pa.Table:
         if first <= last:
             rows.append((w.person_ref, w.case_id, first, last))
     person, case_id, first, last = zip(*rows, strict=True) if rows else ([], [], [], [])
-    return pa.table({
-        "person": pa.array(person, pa.string()), "case_id": pa.array(case_id, pa.string()),
-        "first_day": pa.array(first, pa.date32()), "last_day": pa.array(last, pa.date32()),
-    })  # fmt: skip
+    return pa.table(
+        {
+            "person": pa.array(person, pa.string()),
+            "case_id": pa.array(case_id, pa.string()),
+            "first_day": pa.array(first, pa.date32()),
+            "last_day": pa.array(last, pa.date32()),
+        }
+    )
 
 
 def find_hotspots_among_people(
@@ -120,18 +124,30 @@ def find_hotspots_among_people(
     first_day, last_day = min(days["first_day"].to_pylist()), max(days["last_day"].to_pylist())
     try:
         scan = scan_relabelled(
-            rows, days.drop_columns(["case_id"]), params, crs=crs, tz=tz,
-            first_day=first_day, last_day=last_day, slot_hours=SLOT_HOURS, max_slots=MAX_SLOTS,
-        )  # fmt: skip
+            rows,
+            days.drop_columns(["case_id"]),
+            params,
+            crs=crs,
+            tz=tz,
+            first_day=first_day,
+            last_day=last_day,
+            slot_hours=SLOT_HOURS,
+            max_slots=MAX_SLOTS,
+        )
     except ValueError as exc:
         raise HotspotError(str(exc)) from None
     if scan.n_cases == 0:
         raise HotspotError(f"none of the {cases.num_rows} cases is a subscriber in {folder}")
     events = case_rows(rows, days, tz)
     result = HotspotResult(
-        out, scan, events, cases.num_rows, scan.n_cases,
-        rows_are="case-hours located", counts_are="cases",
-    )  # fmt: skip
+        out,
+        scan,
+        events,
+        cases.num_rows,
+        scan.n_cases,
+        rows_are="case-hours located",
+        counts_are="cases",
+    )
     out.mkdir(parents=True, exist_ok=True)
     result.files = [
         write_table(scan.to_table(), out, "hotspots", "csv", tz=tz),

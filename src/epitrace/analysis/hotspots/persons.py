@@ -178,9 +178,14 @@ def scan_relabelled(
     if max_slots is not None and max_slots < 1:
         raise ValueError(f"max_slots must be at least 1, got {max_slots}")
     people = PersonRows(
-        rows, area_m=area_m, crs=crs, tz=tz, first_day=first_day, n_days=n_days,
+        rows,
+        area_m=area_m,
+        crs=crs,
+        tz=tz,
+        first_day=first_day,
+        n_days=n_days,
         slot_hours=slot_hours,
-    )  # fmt: skip
+    )
     window = max_slots if max_slots is not None else params.max_days * people.slots_per_day
     case_person, case_first, case_last = _case_days(cases, people, tz, first_day)
     if case_person.size == 0:
@@ -194,9 +199,14 @@ def scan_relabelled(
     )
     usable = circles.closes_step & (circles.distance_m >= min_radius_m)
     present = circle_presence(
-        circles.start, circles.location, people.area_start, people.area_person,
-        people.area_day, people.n_persons, people.n_days,
-    )  # fmt: skip
+        circles.start,
+        circles.location,
+        people.area_start,
+        people.area_person,
+        people.area_day,
+        people.n_persons,
+        people.n_days,
+    )
     scan = _Scan(people, circles, usable, present, min(window, people.n_days), params.min_cases)
     best = scan.best_per_centre(case_person, case_first, case_last)
     maxima = scan.replicated_maxima(
@@ -206,9 +216,12 @@ def scan_relabelled(
         best, circles, people, maxima, first_day, crs, params.max_clusters, slot_hours
     )
     return PeopleScan(
-        clusters, maxima, int(case_person.size), tz,
+        clusters,
+        maxima,
+        int(case_person.size),
+        tz,
         cluster_cases=_cluster_cases(clusters, best, people, case_person, case_first, case_last),
-    )  # fmt: skip
+    )
 
 
 @dataclass(frozen=True)
@@ -262,9 +275,18 @@ class _Scan:
     def _arguments(self) -> tuple:
         p, c = self.people, self.circles
         return (
-            p.start, p.day, p.area, p.n_areas, p.day_presence, c.start, c.location,
-            self.usable, self.present, self.max_days, self.min_cases,
-        )  # fmt: skip
+            p.start,
+            p.day,
+            p.area,
+            p.n_areas,
+            p.day_presence,
+            c.start,
+            c.location,
+            self.usable,
+            self.present,
+            self.max_days,
+            self.min_cases,
+        )
 
     def best_per_centre(self, person: np.ndarray, first: np.ndarray, last: np.ndarray) -> tuple:
         return scan_cases(person, first, last, *self._arguments())
@@ -282,10 +304,12 @@ class _Scan:
         block = max(1, DRAW_BLOCK_VALUES // person.size)
         maxima = []
         for done in range(0, replications, block):
-            drawn = np.stack([
-                rng.choice(universe, size=person.size, replace=False)
-                for _ in range(min(block, replications - done))
-            ])  # fmt: skip
+            drawn = np.stack(
+                [
+                    rng.choice(universe, size=person.size, replace=False)
+                    for _ in range(min(block, replications - done))
+                ]
+            )
             maxima.append(max_llr_of_relabelled(drawn, first, last, *self._arguments()))
         return np.concatenate(maxima) if maxima else np.empty(0)
 
@@ -467,9 +491,21 @@ def max_llr_of_relabelled(
     maxima = np.zeros(drawn.shape[0])
     for r in prange(drawn.shape[0]):
         llr = scan_cases(
-            drawn[r], first, last, row_start, row_day, row_area, n_areas, day_presence,
-            circle_start, circle_location, usable, present, max_days, min_cases,
-        )[0]  # fmt: skip
+            drawn[r],
+            first,
+            last,
+            row_start,
+            row_day,
+            row_area,
+            n_areas,
+            day_presence,
+            circle_start,
+            circle_location,
+            usable,
+            present,
+            max_days,
+            min_cases,
+        )[0]
         maxima[r] = llr.max() if llr.size else 0.0
     return maxima
 
