@@ -8,10 +8,9 @@ carriers'): each subscriber's main cell in every daytime hour locates the
 person; a circle's people in a 3-hour slot are its presence, the cases among
 them on their days (each case's exposure window, within 3 days of its likely
 infection) its cases; p-values by giving the cases' days to people drawn at
-random (``analysis/hotspots/persons.py``). On simulated cities with a
-planted 27-infection church service and no other cluster, the service is
-the most likely cluster at p < 0.05 in 18 of 20, and 2 of 40 null cities
-have a cluster at p < 0.05 (docs/accuracy.md). Only counts leave it:
+random (``analysis/hotspots/persons.py``). How often it finds a planted
+church service, and raises a false alarm, on simulated cities:
+docs/accuracy.md, "Planted cities". Only counts leave it:
 ``hotspots.csv`` has circles, slots and counts; ``hotspot_cases.csv`` names
 the cases (whom the health authority already knows) in each cluster.
 """

@@ -28,15 +28,19 @@ Choices, and why:
   incubation; confirmation − 8 days without onset).
 - **Weekly schedules.** Churches gather on Sundays, clubs on weekend
   nights, so a church where a few cases worship can be a cluster by itself
-  (4 of 20 null cities at p < 0.05). ``adjust_weekday`` (``--adjust-weekday``)
+  in a city without any outbreak. ``adjust_weekday`` (``--adjust-weekday``)
   applies SaTScan's space by day-of-week adjustment: a place's expected
   cases on a day follow its own share of that weekday's cases, and dates are
   permuted only within weekdays (``analysis/hotspots/scan.py``). It removes
   the Sunday-church alarms, but over two weeks it also removes the power:
   a planted Sunday event is then compared only with the one other Sunday,
-  and was found in few simulated cities. Off by default; use it over periods
-  of several weeks, and read a Sunday (or weekend-night) cluster at one venue
-  without it as an upper bound on the evidence (docs/accuracy.md).
+  and is rarely found. Off by default; use it over periods of several
+  weeks, and read a Sunday (or weekend-night) cluster at one venue without
+  it as an upper bound on the evidence.
+
+  How often each choice below finds a planted event, and raises a false
+  alarm, on simulated cities: docs/accuracy.md, "Outbreak hotspots on
+  simulated cities" (and its five-week and planted-city sections).
 - **Cases as the unit** (``dated_by="case"``). Events of one case are not
   independent: they share the person and lie near their home. Dated by the
   case's likely day of infection instead of by the visit, a case counts once
@@ -46,7 +50,7 @@ Choices, and why:
   finds outbreaks whose cases' infection days stand out from the others'
   (the DS4C clusters of 2020), but not the planted event of a two-week
   simulated city, whose infectees are the church's own weekly members and
-  most of that city's cases (docs/accuracy.md). Not the default yet.
+  most of that city's cases. Not the default yet.
 - **Whole cases moved by whole weeks** (``week_shifts``). Visit-dated
   events as above, scanned with the same statistic, but the replications
   move each case's events together, by the whole weeks between its likely
@@ -55,13 +59,12 @@ Choices, and why:
   weekly schedule are then in the null distribution too, so neither makes
   a cluster. Cases anchored in the period's first 9 days stay in place (the
   period cut their windows, so their events bunch later than any other
-  case's). The size holds on null cities (0 of 20 at p < 0.05 over five
-  weeks, p-values about uniform), but a planted Sunday event is found at
-  p < 0.05 in only 5 of 20: the event's own infectees weigh in the cases'
-  calendar, and the replications put the congregation back on its Sundays.
-  With the event the city's one cluster (``outbreak="planted"``, about 27
-  infected) it is the most likely cluster in 20 of 20 cities, at p < 0.05
-  in 16 (docs/accuracy.md). Not the default yet.
+  case's). The size holds on null cities, but a planted Sunday event in
+  an epidemic under way is seldom significant: the event's own infectees
+  weigh in the cases' calendar, and the replications put the congregation
+  back on its Sundays. With the event the city's one cluster
+  (``outbreak="planted"``) it is found far more often. Not the default
+  yet.
 - **Cases without records** (no subscriber, card or GPS record, or no stays
   in their window) are skipped and counted. The ``cases`` table gives only
   the region; a district's centroid is kilometres from any place the case

@@ -10,7 +10,8 @@ Gi* z-score with PySAL ``esda`` (binary weights: the cell and its touching
 neighbours, 8 for squares and 6 for hexagons), with the normal p-value of
 Getis and Ord (1992); ``permutations`` > 0 gives esda's conditional
 permutation p-value instead, but its Numba kernels are compiled in every new
-process (about a minute on this machine), too slow for a quick view.
+process, too slow for a quick view (docs/benchmarks.md, "Quick view:
+Getis-Ord Gi*").
 A "hot" cell is a neighbourhood with more cases than the study area's
 average; unlike the space-time scan it says nothing about
 time (a dense district is hot every day) and its p-values are per cell, not

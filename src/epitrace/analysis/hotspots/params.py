@@ -28,7 +28,7 @@ class ScanParams:
     # Largest circle radius, metres. Korean outbreaks of 2020 grew around venues
     # (a church, a call centre, clubs); a kilometre around one is a neighbourhood
     # (a dong is 1-2 km across) that investigators can canvass. Time grows with
-    # the square of the radius (locations per circle; docs/benchmarks.md).
+    # the locations per circle (docs/benchmarks.md, "Space-time scan statistic").
     # SaTScan's NYC sample, with ZIP centroids 2-3 km apart, uses 3 km. None
     # lifts it (then memory and time grow with centres × locations).
     max_radius_m: float | None = 1000.0

@@ -6,7 +6,7 @@ different person. A carrier's records are not like that: a subscriber's
 main cell changes through the day (travel, handovers between towers), so one
 person is in several areas a day, and one case is several events in one
 circle. Drawn independently, such events make the replicated maxima too
-small and most null cities "significant" (docs/accuracy.md: 20 of 20).
+small and most null cities "significant" (docs/accuracy.md, "A denominator").
 
 Here everything is counted in people. Given everyone's located rows (each
 subscriber's main cell per hour, say) and each case's days (those around

@@ -27,16 +27,15 @@ cases on one Sunday is.
 What the test's size rests on (docs/accuracy.md, "A denominator"): events
 and presence must count people the same way, one person once per area and
 day, and located alike. Then, with one-day windows, the size holds on
-five-week simulated null cities (0 of 20 at p < 0.05); over two weeks, with
-a tenth of the events, cylinders of two cases at nearly empty places give
-5 of 40. Traced stays located from cell
-towers against presence at places, or each subscriber's hourly cells (a
-person in several areas a day, so one case is several events in a circle),
-break it: most null cities then have a "cluster". No provider store holds
-presence yet; this is the model, validated on counts that meet the rule
-(on planted cities, docs/accuracy.md: a 27-infection service found in 19 of
-20, no null alarm in 20). ``persons.py`` counts in people instead, from a
-carrier's own rows, which lifts the rule.
+five-week simulated null cities; over two weeks, with a tenth of the
+events, cylinders of two cases at nearly empty places inflate it. Traced
+stays located from cell towers against presence at places, or each
+subscriber's hourly cells (a person in several areas a day, so one case is
+several events in a circle), break it: most null cities then have a
+"cluster". No provider store holds presence yet; this is the model,
+validated on counts that meet the rule (the figures: docs/accuracy.md, "A
+denominator" and "Planted cities"). ``persons.py`` counts in people
+instead, from a carrier's own rows, which lifts the rule.
 """
 
 from __future__ import annotations
