@@ -35,8 +35,8 @@ class ScanParams:
     # Longest window, days. One exposure event's cases are mostly diagnosed
     # within a week (COVID-19's median incubation is about 5 days), a week is the
     # cycle of reporting, and longer windows mostly pick up slow drifts; it is
-    # also SaTScan's NYC outbreak-detection sample's choice. Time grows about
-    # linearly with it.
+    # also SaTScan's NYC outbreak-detection sample's choice. Time grows with it
+    # (docs/benchmarks.md).
     max_days: int = 7
     # Permutation scan: a circle holds at most this share of all cases (of all
     # rows when rows are the places of cases), SaTScan's default and upper
@@ -92,7 +92,7 @@ class ScanParams:
             raise ValueError(f"max_clusters must be at least 1, got {self.max_clusters}")
 
     def replace(self, **changes: object) -> ScanParams:
-        return replace(self, **changes)  # type: ignore[arg-type]
+        return replace(self, **changes)
 
     def require_retrospective_unadjusted(self, scan: str) -> None:
         """``ValueError`` if these ask ``scan`` (a population scan, which has
