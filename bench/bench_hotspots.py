@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 
 from epitrace.analysis.hotspots import find_hotspots
+from epitrace.analysis.hotspots.params import ScanParams
 
 SEOUL = (37.5665, 126.9780)
 SIDE_M = 25_000.0
@@ -68,47 +69,52 @@ def main() -> None:
     args = parser.parse_args()
     repeats = 1 if args.quick else args.repeats
 
-    find_hotspots(city_cases(500), replications=9)  # compile (cached on disk afterwards)
+    find_hotspots(
+        city_cases(500), ScanParams(replications=9)
+    )  # compile (cached on disk afterwards)
     cases = city_cases(10_000)
     print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}")
     print("\n| run | wall s | CPU s | note |\n|---|---|---|---|")
 
-    main_s = median_seconds(lambda: find_hotspots(cases, replications=999), repeats)
+    main_s = median_seconds(lambda: find_hotspots(cases, ScanParams(replications=999)), repeats)
     verdict = "meets" if main_s[0] < TARGET_S else f"misses by {main_s[0] - TARGET_S:.1f} s"
     print(row("10,000 cases, 999 replications, defaults", main_s, f"{verdict} the 30 s target"))
     adjusted_s = median_seconds(
-        lambda: find_hotspots(cases, replications=999, adjust_weekday=True), repeats
+        lambda: find_hotspots(cases, ScanParams(replications=999, adjust_weekday=True)), repeats
     )
     print(row("10,000 cases, 999 replications, weekday-adjusted", adjusted_s, "adjust_weekday"))
 
     for n in [2_500, 5_000, 10_000] if args.quick else [2_500, 5_000, 10_000, 20_000]:
         some = city_cases(n)
-        seconds = median_seconds(lambda some=some: find_hotspots(some, replications=99), repeats)
+        seconds = median_seconds(
+            lambda some=some: find_hotspots(some, ScanParams(replications=99)), repeats
+        )
         print(row(f"{n:,} cases, 99 replications", seconds, "cases (and centres) grow"))
 
     for n_centres in [1_000, 2_500, 5_000, 10_000]:
         centres = cases.select(["lat", "lon"]).slice(0, n_centres)
         seconds = median_seconds(
-            lambda c=centres: find_hotspots(cases, replications=99, centres=c), repeats
+            lambda c=centres: find_hotspots(cases, ScanParams(replications=99), centres=c), repeats
         )
         print(row(f"10,000 cases, {n_centres:,} centres, 99 replications", seconds, "centres grow"))
 
     for replications in [0, 99, 299, 599]:
         seconds = median_seconds(
-            lambda r=replications: find_hotspots(cases, replications=r), repeats
+            lambda r=replications: find_hotspots(cases, ScanParams(replications=r)), repeats
         )
         print(row(f"10,000 cases, {replications} replications", seconds, "replications grow"))
 
     for radius in [500.0, 1000.0, 2000.0]:
         seconds = median_seconds(
-            lambda r=radius: find_hotspots(cases, replications=99, max_radius_m=r), repeats
+            lambda r=radius: find_hotspots(cases, ScanParams(replications=99, max_radius_m=r)),
+            repeats,
         )
         print(row(f"10,000 cases, radius {radius:.0f} m, 99 replications", seconds, "radius"))
 
     for max_days, prospective in [(14, False), (7, True)]:
         seconds = median_seconds(
             lambda d=max_days, p=prospective: find_hotspots(
-                cases, replications=99, max_days=d, prospective=p
+                cases, ScanParams(replications=99, max_days=d, prospective=p)
             ),
             repeats,
         )

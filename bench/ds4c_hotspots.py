@@ -53,6 +53,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from epitrace.analysis.hotspots import Cluster, HotspotScan, scan_hotspots
+from epitrace.analysis.hotspots.params import ScanParams
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ds4c"
 PLACE_SLACK_M = 1000.0
@@ -235,11 +236,13 @@ def main() -> int:
     began = time.perf_counter()
     scan = scan_hotspots(
         events.select(["lat", "lon", "day", "patient_id"]),
-        replications=args.replications,
-        seed=args.seed,
-        max_radius_m=args.max_radius_m,
-        max_days=args.max_days,
-        max_clusters=args.top,
+        ScanParams(
+            replications=args.replications,
+            seed=args.seed,
+            max_radius_m=args.max_radius_m,
+            max_days=args.max_days,
+            max_clusters=args.top,
+        ),
         case_column="patient_id" if args.dated_by == "case" else None,
     )
     seconds = time.perf_counter() - began

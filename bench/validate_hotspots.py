@@ -69,6 +69,7 @@ import pyarrow.compute as pc
 
 from epitrace.analysis.hotspots import HotspotScan, scan_hotspots
 from epitrace.analysis.hotspots.case_events import events_table, exposure_windows, scan_events
+from epitrace.analysis.hotspots.params import ScanParams
 from epitrace.formats.readers import read_dataset_table
 from epitrace.simulate import SimulationConfig, simulate_city
 from epitrace.workflows.hotspots import dataset_settings, trace_case_events
@@ -136,7 +137,7 @@ def planted_event(city: Path) -> dict | None:
     }
 
 
-def truth_visit_events(city: Path, windows: list, timezone: str) -> pa.Table:
+def truth_visit_events(city: Path, windows: list, tz: str) -> pa.Table:
     """Variant: the cases' true visits (not home) in their windows, one per case and place."""
     visits = read_dataset_table(city, "visits")
     places = read_dataset_table(city, "places")
@@ -229,23 +230,23 @@ def validate_city(
     truth_visits: bool,
     models: dict[str, Callable[..., HotspotScan]],
 ) -> list[Run]:
-    timezone, crs = dataset_settings(city)
+    tz, crs = dataset_settings(city)
     loaded = read_dataset_table(city, "cases")
     assert loaded is not None
     cases = loaded.raise_for_problems()
     event = planted_event(city) if outbreak != "null" else None
-    windows = exposure_windows(cases, timezone)
+    windows = exposure_windows(cases, tz)
     runs = []
     began = time.perf_counter()
-    events, _ = trace_case_events(city, windows, timezone, crs)
+    events, _ = trace_case_events(city, windows, tz, crs)
     traced_s = time.perf_counter() - began
     variants = [("traced", events)]
     if truth_visits:
-        variants.append(("truth-visits", truth_visit_events(city, windows, timezone)))
+        variants.append(("truth-visits", truth_visit_events(city, windows, tz)))
     for name, variant_events in variants:
         for model, scan_model in models.items():
             started = time.perf_counter()
-            scan = scan_model(variant_events, replications, seed, timezone, crs)
+            scan = scan_model(variant_events, replications, seed, tz, crs)
             seconds = time.perf_counter() - started + (traced_s if name == "traced" else 0.0)
             variant = f"{name}, {model}"
             runs.append(score(seed, outbreak, variant, cases, variant_events, scan, event, seconds))
@@ -253,27 +254,23 @@ def validate_city(
 
 
 def _case_dated_events_permuted(
-    events: pa.Table, replications: int, seed: int, timezone: str, crs: str
+    events: pa.Table, replications: int, seed: int, tz: str, crs: str
 ) -> HotspotScan:
     """Ablation: case-dated events, but dates permuted among events as if each
     event were its own case (what ``case_column`` avoids)."""
     points = events.select(["lat", "lon", "likely_infection"]).rename_columns(["lat", "lon", "ts"])
-    return scan_hotspots(points, replications=replications, seed=seed, timezone=timezone, crs=crs)
+    return scan_hotspots(points, ScanParams(replications=replications, seed=seed), tz=tz, crs=crs)
 
 
 def _scan_with(
     dated_by: str, adjust_weekday: bool = False, week_shifts: bool = False
 ) -> Callable[..., HotspotScan]:
-    def scan(
-        events: pa.Table, replications: int, seed: int, timezone: str, crs: str
-    ) -> HotspotScan:
+    def scan(events: pa.Table, replications: int, seed: int, tz: str, crs: str) -> HotspotScan:
         return scan_events(
             events,
-            replications=replications,
-            seed=seed,
-            timezone=timezone,
+            ScanParams(replications=replications, seed=seed, adjust_weekday=adjust_weekday),
+            tz=tz,
             crs=crs,
-            adjust_weekday=adjust_weekday,
             dated_by=dated_by,
             week_shifts=week_shifts,
         )

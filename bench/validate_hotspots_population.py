@@ -61,6 +61,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from epitrace.analysis.hotspots import HotspotScan
 from epitrace.analysis.hotspots.case_events import exposure_windows
 from epitrace.analysis.hotspots.cells import project
+from epitrace.analysis.hotspots.params import ScanParams
 from epitrace.analysis.hotspots.persons import scan_relabelled
 from epitrace.analysis.hotspots.population import AREA_M, scan_population
 from epitrace.formats.readers import read_dataset_table
@@ -119,10 +120,10 @@ class Run:
         return self.significant and self.top_event_people * 2 > self.top_people > 0
 
 
-def _connection(timezone: str, city: Path, cases: pa.Table) -> duckdb.DuckDBPyConnection:
+def _connection(tz: str, city: Path, cases: pa.Table) -> duckdb.DuckDBPyConnection:
     connection = duckdb.connect()
-    connection.sql(f"SET TimeZone='{timezone}'")
-    windows = exposure_windows(cases, timezone)
+    connection.sql(f"SET TimeZone='{tz}'")
+    windows = exposure_windows(cases, tz)
     connection.register(
         "windows",
         pa.table(
@@ -224,10 +225,10 @@ def carrier_pairs(
     return _events_and_presence(connection, city, "hourly")
 
 
-def near_likely_infection(events: pa.Table, days: int, timezone: str) -> pa.Table:
+def near_likely_infection(events: pa.Table, days: int, tz: str) -> pa.Table:
     """The events within ``days`` of their case's likely day of infection."""
     connection = duckdb.connect()
-    connection.sql(f"SET TimeZone='{timezone}'")
+    connection.sql(f"SET TimeZone='{tz}'")
     connection.register("events", events)
     return connection.sql(
         "SELECT * FROM events WHERE abs(date_diff('day', CAST(likely_infection AS DATE), "
@@ -243,21 +244,19 @@ PAIRS = [
 
 
 def scan_city(city: Path, seed: int, outbreak: str, args: argparse.Namespace) -> list[Run]:
-    timezone, crs = dataset_settings(city)
+    tz, crs = dataset_settings(city)
     loaded = read_dataset_table(city, "cases")
     assert loaded is not None
     cases = loaded.raise_for_problems()
     event = planted_event(city) if outbreak != "null" else None
     period = (args.start, args.start + dt.timedelta(days=args.days - 1))
-    connection = _connection(timezone, city, cases)
+    connection = _connection(tz, city, cases)
     infections = true_infections(connection, city)
 
+    params = ScanParams(replications=args.replications, seed=seed, max_days=args.max_days)
     settings = {
-        "replications": args.replications,
-        "seed": seed,
-        "max_days": args.max_days,
         "crs": crs,
-        "timezone": timezone,
+        "tz": tz,
         "first_day": period[0],
         "last_day": period[1],
     }
@@ -265,21 +264,21 @@ def scan_city(city: Path, seed: int, outbreak: str, args: argparse.Namespace) ->
     def against_presence(pair: Callable[[], tuple[pa.Table, pa.Table]]):
         def scan() -> tuple[HotspotScan, int, set[str]]:
             events, presence = pair()
-            kept = near_likely_infection(events, args.around, timezone)
-            return scan_population(kept, presence, **settings), kept.num_rows, set()
+            kept = near_likely_infection(events, args.around, tz)
+            return scan_population(kept, presence, params, **settings), kept.num_rows, set()
 
         return scan
 
     def relabelled() -> tuple[HotspotScan, int, set[str]]:
         # What `epitrace hotspots --among-people` runs (workflows/hotspots_among_people.py).
-        rows = main_cells_by_hour(city, timezone)
-        days = case_days(exposure_windows(cases, timezone), timezone)
+        rows = main_cells_by_hour(city, tz)
+        days = case_days(exposure_windows(cases, tz), tz)
         people = days.drop_columns(["case_id"])
         found = scan_relabelled(
-            rows, people, slot_hours=args.slot_hours, max_slots=args.max_slots, **settings
+            rows, people, params, slot_hours=args.slot_hours, max_slots=args.max_slots, **settings
         )
         top = set(found.cluster_cases[0]) if found.clusters else set()
-        return found, case_rows(rows, days, timezone).num_rows, top
+        return found, case_rows(rows, days, tz).num_rows, top
 
     scans = {
         PAIRS[0]: against_presence(lambda: place_pairs(connection, city, period)),

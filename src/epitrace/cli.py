@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from epitrace import __version__
+
+if TYPE_CHECKING:
+    from epitrace.analysis.hotspots.params import ScanParams
 
 
 class UserError(click.ClickException):
@@ -376,6 +380,7 @@ def hotspots(
     Each case's window runs from 14 days before onset (or confirmation) to the
     confirmation day; --from and --to replace it for every case.
     """
+    from epitrace.analysis.hotspots.params import ScanParams
     from epitrace.progress import progress_bar
     from epitrace.workflows.hotspots import HotspotError, find_outbreak_hotspots
 
@@ -383,14 +388,20 @@ def hotspots(
         raise UserError("--to must come after --from")
     if week_shifts and dated_by == "case":
         raise UserError("--week-shifts goes with --dated-by visit")
+    params = ScanParams(
+        max_radius_m=max_radius_m,
+        max_days=max_days,
+        adjust_weekday=adjust_weekday,
+        replications=replications,
+        seed=seed,
+    )
     if among_people:
         if week_shifts or adjust_weekday or dated_by != "visit":
             raise UserError(
                 "--among-people has its own null: leave out --week-shifts, "
                 "--adjust-weekday and --dated-by"
             )
-        _hotspots_among_people(folder, cases_file, out, start, end, replications, seed,
-                               max_radius_m)  # fmt: skip
+        _hotspots_among_people(folder, cases_file, out, start, end, params)
         return
     bar = progress_bar(None, "tracing cases", unit="case")
 
@@ -405,11 +416,7 @@ def hotspots(
             out,
             start=start,
             end=end,
-            replications=replications,
-            seed=seed,
-            max_radius_m=max_radius_m,
-            max_days=max_days,
-            adjust_weekday=adjust_weekday,
+            params=params,
             dated_by=dated_by,
             week_shifts=week_shifts,
             on_start=on_start,
@@ -430,18 +437,15 @@ def _hotspots_among_people(
     out: Path,
     start: dt.datetime | None,
     end: dt.datetime | None,
-    replications: int,
-    seed: int,
-    max_radius_m: float,
+    params: ScanParams,
 ) -> None:
     from epitrace.workflows.hotspots import HotspotError
     from epitrace.workflows.hotspots_among_people import find_hotspots_among_people
 
     try:
         result = find_hotspots_among_people(
-            folder, cases_file, out, start=start, end=end, replications=replications,
-            seed=seed, max_radius_m=max_radius_m,
-        )  # fmt: skip
+            folder, cases_file, out, start=start, end=end, params=params
+        )
     except HotspotError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(result.describe())

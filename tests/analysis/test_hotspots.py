@@ -14,6 +14,7 @@ from epitrace.analysis.hotspots import find_hotspots, scan_hotspots
 from epitrace.analysis.hotspots.cells import case_cells
 from epitrace.analysis.hotspots.circles import candidate_circles
 from epitrace.analysis.hotspots.clusters import _ScanSetup, permute_within_strata
+from epitrace.analysis.hotspots.params import ScanParams
 from epitrace.analysis.hotspots.scan import (
     expected_cases,
     log_likelihood_ratio,
@@ -221,9 +222,9 @@ def test_weekday_adjustment_explains_a_sunday_church() -> None:
             cases_at(np.full(30, church[0][0]), np.full(30, church[1][0]), sundays),
         ]
     )
-    plain = scan_hotspots(cases, max_radius_m=1000.0, replications=99, seed=1)
+    plain = scan_hotspots(cases, ScanParams(max_radius_m=1000.0, replications=99, seed=1))
     adjusted = scan_hotspots(
-        cases, max_radius_m=1000.0, replications=99, seed=1, adjust_weekday=True
+        cases, ScanParams(max_radius_m=1000.0, replications=99, seed=1, adjust_weekday=True)
     )
     top = plain.clusters[0]
     assert (top.lat, top.lon) == pytest.approx((church[0][0], church[1][0]))
@@ -248,7 +249,7 @@ def test_planted_outbreak_is_the_most_likely_cluster_with_exact_place_and_days()
     background = grid_background()
     lat, lon = offset(np.array([4000.0]), np.array([4000.0]))  # the centre of the grid
     outbreak = with_outbreak(background, lat[0], lon[0], [10] * 5 + [11] * 5 + [12] * 5)
-    hotspots = find_hotspots(outbreak, max_radius_m=1000.0, replications=199, seed=1)
+    hotspots = find_hotspots(outbreak, ScanParams(max_radius_m=1000.0, replications=199, seed=1))
     first = hotspots.slice(0, 1).to_pylist()[0]
     assert first["cluster_id"] == 1
     assert (first["lat"], first["lon"]) == pytest.approx((lat[0], lon[0]))
@@ -266,7 +267,7 @@ def test_secondary_clusters_share_no_location_with_more_likely_ones() -> None:
     outbreaks = with_outbreak(background, lat[0], lon[0], [3, 3, 4, 4, 5, 5])
     outbreaks = with_outbreak(outbreaks, lat[1], lon[1], [20, 20, 21, 21, 22])
     outbreaks = with_outbreak(outbreaks, lat[2], lon[2], [25, 25, 26, 26])
-    scan = scan_hotspots(outbreaks, max_radius_m=5000.0, replications=99)
+    scan = scan_hotspots(outbreaks, ScanParams(max_radius_m=5000.0, replications=99))
     assert len(scan.clusters) >= 3
     seen: set[int] = set()
     for cluster in scan.clusters:
@@ -279,13 +280,13 @@ def test_secondary_clusters_share_no_location_with_more_likely_ones() -> None:
 
 def test_same_seed_gives_the_same_table() -> None:
     cases = null_cases(np.random.default_rng(8))
-    first = find_hotspots(cases, replications=99, seed=42)
-    assert first.equals(find_hotspots(cases, replications=99, seed=42))
+    first = find_hotspots(cases, ScanParams(replications=99, seed=42))
+    assert first.equals(find_hotspots(cases, ScanParams(replications=99, seed=42)))
     assert first.num_rows > 0
 
 
 def test_output_conforms_to_the_hotspots_contract() -> None:
-    result = find_hotspots(null_cases(np.random.default_rng(2)), replications=19)
+    result = find_hotspots(null_cases(np.random.default_rng(2)), ScanParams(replications=19))
     assert result.schema == table("hotspots").arrow_schema
     rows = result.to_pylist()
     assert [r["cluster_id"] for r in rows] == list(range(1, len(rows) + 1))
@@ -334,7 +335,7 @@ def test_a_single_case_gives_no_cluster() -> None:
 def test_all_cases_at_one_place_give_no_cluster() -> None:
     # Every circle would hold all cases (more than half): nothing to compare with.
     cases = cases_at(np.full(30, 37.5), np.full(30, 127.0), np.arange(30) % 5)
-    assert find_hotspots(cases, replications=9).num_rows == 0
+    assert find_hotspots(cases, ScanParams(replications=9)).num_rows == 0
 
 
 @pytest.mark.parametrize(
@@ -366,7 +367,7 @@ def test_naive_timestamps_and_cases_outside_the_period_are_refused() -> None:
     with pytest.raises(ValueError, match=r"1 case\(s\) fall outside the study period"):
         find_hotspots(cases, last_day=FIRST_DAY + dt.timedelta(days=5))
     with pytest.raises(ValueError, match="max_share_of_cases"):
-        find_hotspots(cases, max_share_of_cases=0.0)
+        find_hotspots(cases, ScanParams(max_share_of_cases=0.0))
 
 
 # --- power and size (synthetic outbreaks, not the city simulator) --------------
@@ -387,9 +388,7 @@ def test_power_planted_outbreak_found_and_significant_in_at_least_90_percent() -
         outbreak = cases_at(lat, lon, first_day + rng.integers(0, 3, 10))
         scan = scan_hotspots(
             pa.concat_tables([background, outbreak]),
-            max_radius_m=1000.0,
-            replications=199,
-            seed=seed,
+            ScanParams(max_radius_m=1000.0, replications=199, seed=seed),
         )
         best = scan.clusters[0]
         distance = math.dist(offset_m(best.lat, best.lon), offset_m(centre_lat[0], centre_lon[0]))
@@ -415,7 +414,7 @@ def test_size_under_the_null_at_most_about_5_percent_significant() -> None:
     significant = 0
     for seed in range(60):
         cases = null_cases(np.random.default_rng(2000 + seed))
-        scan = scan_hotspots(cases, max_radius_m=3000.0, replications=99, seed=seed)
+        scan = scan_hotspots(cases, ScanParams(max_radius_m=3000.0, replications=99, seed=seed))
         significant += bool(scan.clusters) and scan.clusters[0].p_value < 0.05
     assert significant <= 7
 
@@ -460,6 +459,6 @@ def test_nyc_fever_most_likely_cluster_matches_the_reference() -> None:
 def test_centres_far_from_every_case_give_no_cluster() -> None:
     cases = null_cases(np.random.default_rng(4))
     far = pa.table({"lat": [35.1], "lon": [129.0]})  # Busan, 325 km away
-    assert find_hotspots(cases, centres=far, replications=9).num_rows == 0
+    assert find_hotspots(cases, ScanParams(replications=9), centres=far).num_rows == 0
     with pytest.raises(ValueError, match="centres"):
         find_hotspots(cases, centres=pa.table({"lat": [35.1]}))

@@ -14,6 +14,7 @@ from epitrace.analysis.hotspots import scan_hotspots
 from epitrace.analysis.hotspots.cells import case_cells
 from epitrace.analysis.hotspots.circles import candidate_circles
 from epitrace.analysis.hotspots.clusters import _ScanSetup, permute_within_strata
+from epitrace.analysis.hotspots.params import ScanParams
 from epitrace.analysis.hotspots.scan import log_likelihood_ratio, max_llr_of_replications
 
 FIRST_DAY = dt.date(2020, 3, 1)
@@ -103,12 +104,12 @@ def test_one_case_with_many_places_together_is_not_a_cluster() -> None:
         }
     )
     cases = pa.concat_tables([background, one_case])
-    as_one_case = scan_hotspots(cases, replications=99, seed=1, case_column="case_id")
+    as_one_case = scan_hotspots(cases, ScanParams(replications=99, seed=1), case_column="case_id")
     assert all(c.cases >= 2 for c in as_one_case.clusters)
     near = [c for c in as_one_case.clusters if c.first_day <= FIRST_DAY + dt.timedelta(7)]
     assert not any(c.p_value < 0.05 for c in near)
     # Read as 12 separate cases, the same rows are a certain cluster.
-    as_rows = scan_hotspots(cases.drop_columns(["case_id"]), replications=99, seed=1)
+    as_rows = scan_hotspots(cases.drop_columns(["case_id"]), ScanParams(replications=99, seed=1))
     assert as_rows.clusters[0].cases >= 12 and as_rows.clusters[0].p_value <= 0.01
 
 
@@ -127,7 +128,9 @@ def test_cases_sharing_a_place_and_dates_are_found() -> None:
         rows["case_id"] += [f"V{case}"] * 5
     venue = pa.table({**rows, "day": pa.array(rows["day"], pa.date32())})
     scan = scan_hotspots(
-        pa.concat_tables([background, venue]), replications=199, seed=2, case_column="case_id"
+        pa.concat_tables([background, venue]),
+        ScanParams(replications=199, seed=2),
+        case_column="case_id",
     )
     first = scan.clusters[0]
     assert (first.lat, first.lon) == pytest.approx((venue_lat[0], venue_lon[0]))
@@ -146,9 +149,11 @@ def test_size_holds_when_cases_have_many_places_near_home() -> None:
     as_cases = as_rows = 0
     for seed in range(40):
         cases = places_of_cases(np.random.default_rng(3000 + seed))
-        scan = scan_hotspots(cases, replications=99, seed=seed, case_column="case_id")
+        scan = scan_hotspots(cases, ScanParams(replications=99, seed=seed), case_column="case_id")
         as_cases += bool(scan.clusters) and scan.clusters[0].p_value < 0.05
-        rows = scan_hotspots(cases.drop_columns(["case_id"]), replications=99, seed=seed)
+        rows = scan_hotspots(
+            cases.drop_columns(["case_id"]), ScanParams(replications=99, seed=seed)
+        )
         as_rows += bool(rows.clusters) and rows.clusters[0].p_value < 0.05
     assert as_cases <= 5
     # The same data permuted row by row: the dependence shows (9 of 40 when
@@ -166,9 +171,11 @@ def test_rows_of_one_case_on_two_days_are_refused() -> None:
         }
     )
     with pytest.raises(ValueError, match="1 case\\(s\\) have rows on different days"):
-        scan_hotspots(cases, replications=9, case_column="case_id")
+        scan_hotspots(cases, ScanParams(replications=9), case_column="case_id")
     with pytest.raises(ValueError, match="case_id"):
-        scan_hotspots(cases.drop_columns(["case_id"]), replications=9, case_column="case_id")
+        scan_hotspots(
+            cases.drop_columns(["case_id"]), ScanParams(replications=9), case_column="case_id"
+        )
 
 
 def test_permutations_keep_each_weekday_count_and_each_case_whole() -> None:

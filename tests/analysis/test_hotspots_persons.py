@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -11,6 +12,7 @@ import pytest
 from local_metres import METRES_PER_DEGREE_LAT, degrees
 
 from epitrace.analysis.hotspots.cells import project
+from epitrace.analysis.hotspots.params import ScanParams
 from epitrace.analysis.hotspots.persons import scan_relabelled
 from epitrace.analysis.hotspots.population import poisson_llr
 
@@ -64,12 +66,24 @@ def random_cases(rng: np.random.Generator, persons: int, n: int, days: int = 4) 
     })  # fmt: skip
 
 
-def scan(rows: pa.Table, cases: pa.Table, **settings) -> object:
-    settings = {"replications": 99, "seed": 1, "max_days": 1, **settings}
+def scan(
+    rows: pa.Table,
+    cases: pa.Table,
+    *,
+    slot_hours: int = 24,
+    max_slots: int | None = None,
+    **settings: Any,
+) -> object:
+    params = ScanParams(**{"replications": 99, "seed": 1, "max_days": 1, **settings})
     return scan_relabelled(
-        rows, cases, first_day=FIRST_DAY, last_day=FIRST_DAY + dt.timedelta(days=DAYS - 1),
-        **settings,
-    )  # fmt: skip
+        rows,
+        cases,
+        params,
+        first_day=FIRST_DAY,
+        last_day=FIRST_DAY + dt.timedelta(days=DAYS - 1),
+        slot_hours=slot_hours,
+        max_slots=max_slots,
+    )
 
 
 def brute_force_best(rows: pa.Table, cases: pa.Table, max_radius_m: float) -> tuple[float, int]:

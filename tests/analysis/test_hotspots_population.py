@@ -10,6 +10,7 @@ import pyarrow as pa
 import pytest
 from local_metres import METRES_PER_DEGREE_LAT, SEOUL_LAT, degrees
 
+from epitrace.analysis.hotspots.params import ScanParams
 from epitrace.analysis.hotspots.population import (
     area_days,
     poisson_llr,
@@ -72,10 +73,9 @@ def scan(town: dict[str, np.ndarray], counts: np.ndarray, replications: int, **o
     return scan_population(
         events_table(town, counts),
         presence_table(town),
-        replications=replications,
+        ScanParams(replications=replications, **options),
         first_day=FIRST_DAY,
         last_day=FIRST_DAY + dt.timedelta(days=DAYS - 1),
-        **options,
     )
 
 
@@ -200,18 +200,20 @@ def test_bad_input_is_refused_with_the_reason() -> None:
     presence = presence_table(town)
     last = FIRST_DAY + dt.timedelta(days=DAYS - 1)
     with pytest.raises(ValueError, match="presence lack column"):
-        scan_population(events, presence.drop(["persons"]), replications=0)
+        scan_population(events, presence.drop(["persons"]), ScanParams(replications=0))
     with pytest.raises(ValueError, match="outside the study period"):
         later = FIRST_DAY + dt.timedelta(days=3)
-        scan_population(events, presence, replications=0, first_day=later, last_day=last)
+        scan_population(
+            events, presence, ScanParams(replications=0), first_day=later, last_day=last
+        )
     negative = presence.set_column(3, "persons", pa.array(np.full(presence.num_rows, -1)))
     with pytest.raises(ValueError, match="null or negative"):
-        scan_population(events, negative, replications=0)
+        scan_population(events, negative, ScanParams(replications=0))
     with pytest.raises(ValueError, match="max_share_of_population must be in"):
-        scan_population(events, presence, max_share_of_population=1.5)
+        scan_population(events, presence, ScanParams(max_share_of_population=1.5))
     with pytest.raises(ValueError, match="area_m must be positive"):
         scan_population(events, presence, area_m=0.0)
-    assert scan_population(events.slice(0, 0), presence, replications=9).clusters == []
+    assert scan_population(events.slice(0, 0), presence, ScanParams(replications=9)).clusters == []
 
 
 def test_events_where_nobody_is_counted_count_only_with_their_neighbours() -> None:
@@ -232,7 +234,7 @@ def test_events_where_nobody_is_counted_count_only_with_their_neighbours() -> No
     result = scan_population(
         pa.concat_tables([events, stray]),
         presence_table(town),
-        replications=19,
+        ScanParams(replications=19),
         first_day=FIRST_DAY,
         last_day=FIRST_DAY + dt.timedelta(days=DAYS - 1),
     )

@@ -13,6 +13,7 @@ import pytest
 from local_metres import METRES_PER_DEGREE_LAT, degrees
 
 from epitrace.analysis.hotspots import scan_hotspots
+from epitrace.analysis.hotspots.params import ScanParams
 from epitrace.analysis.hotspots.shifts import week_shifts
 
 FIRST_DAY = dt.date(2020, 3, 1)  # a Sunday
@@ -70,8 +71,7 @@ def routine_events(
 def scan(events: pa.Table, replications: int, seed: int, shifted: bool):
     return scan_hotspots(
         events if shifted else events.select(["lat", "lon", "day"]),
-        replications=replications,
-        seed=seed,
+        ScanParams(replications=replications, seed=seed),
         first_day=FIRST_DAY,
         last_day=FIRST_DAY + dt.timedelta(days=DAYS - 1),
         week_shifts=("case_id", "anchor") if shifted else None,
@@ -151,7 +151,10 @@ def test_week_shifts_do_not_combine_with_cases_counted_once() -> None:
     events = routine_events(np.random.default_rng(5))
     with pytest.raises(ValueError, match="week_shifts"):
         scan_hotspots(
-            events, replications=9, case_column="case_id", week_shifts=("case_id", "anchor")
+            events,
+            ScanParams(replications=9),
+            case_column="case_id",
+            week_shifts=("case_id", "anchor"),
         )
 
 
@@ -183,17 +186,18 @@ def test_cases_anchored_before_movable_from_stay_in_every_replication() -> None:
     """Every anchor before ``movable_from``: each replication is the observed
     data (p = 1); from the first day on, the same cases move."""
     events = routine_events(np.random.default_rng(6))
+    params = ScanParams(replications=19, seed=0)
     settings = {
-        "replications": 19,
-        "seed": 0,
         "first_day": FIRST_DAY,
         "last_day": FIRST_DAY + dt.timedelta(days=DAYS - 1),
         "week_shifts": ("case_id", "anchor"),
     }
-    still = scan_hotspots(events, movable_from=FIRST_DAY + dt.timedelta(days=DAYS), **settings)
+    still = scan_hotspots(
+        events, params, movable_from=FIRST_DAY + dt.timedelta(days=DAYS), **settings
+    )
     np.testing.assert_allclose(still.replicated_maxima, still.clusters[0].llr, rtol=1e-9)
     assert still.clusters[0].p_value == 1.0
-    moving = scan_hotspots(events, movable_from=FIRST_DAY, **settings)
+    moving = scan_hotspots(events, params, movable_from=FIRST_DAY, **settings)
     assert not np.allclose(moving.replicated_maxima, moving.clusters[0].llr)
 
 
@@ -217,8 +221,8 @@ def test_scan_events_keeps_cases_whose_windows_the_period_cut_in_place() -> None
     early = as_traced(with_anchors(base, list(range(9))))
     first = min(early["ts"].to_pylist()).astimezone(dt.timezone(dt.timedelta(hours=9))).date()
     assert first >= FIRST_DAY  # so every anchor is within 9 days of the period's start
-    still = scan_events(early, replications=19, week_shifts=True)
+    still = scan_events(early, ScanParams(replications=19), week_shifts=True)
     assert still.clusters[0].p_value == 1.0
     later = as_traced(with_anchors(base, list(range(9, DAYS))))
-    moving = scan_events(later, replications=19, week_shifts=True)
+    moving = scan_events(later, ScanParams(replications=19), week_shifts=True)
     assert not np.allclose(moving.replicated_maxima, moving.clusters[0].llr)

@@ -119,9 +119,12 @@ def per_week(curve: pa.Table) -> pa.Table:
     # 1970-01-01 was a Thursday: shift by 3 days so weeks start on Mondays.
     mondays = ((days.astype(np.int64) + 3) // 7 * 7 - 3).astype("datetime64[D]")
     table = pa.table(
-        {"week": pa.array(mondays, pa.date32()), "group": curve.column("group"),
-         "cases": curve.column("cases")}
-    )  # fmt: skip
+        {
+            "week": pa.array(mondays, pa.date32()),
+            "group": curve.column("group"),
+            "cases": curve.column("cases"),
+        }
+    )
     summed = table.group_by(["week", "group"]).aggregate([("cases", "sum")])
     summed = summed.rename_columns(["week", "group", "cases"]).select(["week", "group", "cases"])
     return summed.sort_by([("week", "ascending"), ("group", "ascending")])

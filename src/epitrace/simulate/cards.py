@@ -15,10 +15,18 @@ from epitrace.simulate.streams import rng_for
 
 # Typical ticket in won by merchant category (log-normal around it).
 TYPICAL_AMOUNT = {
-    "restaurant": 11_000, "cafe": 5_500, "grocery": 18_000, "convenience": 6_000,
-    "pharmacy": 9_000, "clothing": 45_000, "bar": 38_000, "club": 60_000, "gym": 15_000,
-    "hospital": 9_000, "online": 25_000,
-}  # fmt: skip
+    "restaurant": 11_000,
+    "cafe": 5_500,
+    "grocery": 18_000,
+    "convenience": 6_000,
+    "pharmacy": 9_000,
+    "clothing": 45_000,
+    "bar": 38_000,
+    "club": 60_000,
+    "gym": 15_000,
+    "hospital": 9_000,
+    "online": 25_000,
+}
 # When people shop online, by hour of the day (evenings above all).
 ONLINE_HOUR_WEIGHTS = np.array(
     [2, 1, 1, 0.5, 0.5, 0.5, 1, 2, 3, 4, 4, 5, 6, 5, 4, 4, 4, 5, 6, 7, 8, 9, 8, 5], dtype=float
@@ -29,31 +37,37 @@ def merchants_table(city: City) -> pa.Table:
     places = np.flatnonzero(city.merchant >= 0)
     names = pa.array(city.names)
     addresses = pa.array(city.addresses)
-    offline = pa.table({
-        "merchant_id": labels(city.merchant_ids, city.merchant[places]),
-        "name": labels(names, places),
-        "category": labels(city.merchant_category, city.merchant[places]),
-        "address": labels(addresses, places),
-        "lat": floats(city.lat[places]),
-        "lon": floats(city.lon[places]),
-    })  # fmt: skip
-    online = pa.table({
-        "merchant_id": labels(city.merchant_ids, city.online_merchants),
-        "name": pa.array(city.online_merchant_names),
-        "category": pa.array(["online"] * city.online_merchants.size),
-        "address": pa.array(city.online_merchant_addresses),
-        "lat": floats(city.online_lat),
-        "lon": floats(city.online_lon),
-    })  # fmt: skip
+    offline = pa.table(
+        {
+            "merchant_id": labels(city.merchant_ids, city.merchant[places]),
+            "name": labels(names, places),
+            "category": labels(city.merchant_category, city.merchant[places]),
+            "address": labels(addresses, places),
+            "lat": floats(city.lat[places]),
+            "lon": floats(city.lon[places]),
+        }
+    )
+    online = pa.table(
+        {
+            "merchant_id": labels(city.merchant_ids, city.online_merchants),
+            "name": pa.array(city.online_merchant_names),
+            "category": pa.array(["online"] * city.online_merchants.size),
+            "address": pa.array(city.online_merchant_addresses),
+            "lat": floats(city.online_lat),
+            "lon": floats(city.online_lon),
+        }
+    )
     return pa.concat_tables([offline, online])
 
 
 def card_holders_table(population: Population, cards: pa.Array, person_refs: pa.Array) -> pa.Table:
-    return pa.table({
-        "issuer": labels(CARD_ISSUERS, population.card_issuer),
-        "card_id": cards,
-        "person_ref": labels(person_refs, population.card_owner),
-    })  # fmt: skip
+    return pa.table(
+        {
+            "issuer": labels(CARD_ISSUERS, population.card_issuer),
+            "card_id": cards,
+            "person_ref": labels(person_refs, population.card_owner),
+        }
+    )
 
 
 def _amounts(rng: np.random.Generator, categories: list[str], merchant: np.ndarray) -> np.ndarray:
@@ -106,11 +120,13 @@ def card_transactions_day(
     channel = np.concatenate([np.zeros(paying.size, np.int64), np.ones(buyer.size, np.int64)])
     order = np.argsort(ts, kind="stable")
     card, ts, merchant, channel = card[order], ts[order], merchant[order], channel[order]
-    return pa.table({
-        "issuer": labels(CARD_ISSUERS, pop.card_issuer[card]),
-        "card_id": labels(cards, card),
-        "ts": timestamps(ts),
-        "merchant_id": labels(city.merchant_ids, merchant),
-        "amount": floats(_amounts(rng, city.merchant_category, merchant)),
-        "channel": labels(["offline", "online"], channel),
-    })  # fmt: skip
+    return pa.table(
+        {
+            "issuer": labels(CARD_ISSUERS, pop.card_issuer[card]),
+            "card_id": labels(cards, card),
+            "ts": timestamps(ts),
+            "merchant_id": labels(city.merchant_ids, merchant),
+            "amount": floats(_amounts(rng, city.merchant_category, merchant)),
+            "channel": labels(["offline", "online"], channel),
+        }
+    )

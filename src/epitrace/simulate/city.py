@@ -18,50 +18,148 @@ from epitrace.simulate.geography import (
 from epitrace.simulate.streams import rng_for
 
 PLACE_KINDS: tuple[str, ...] = (
-    "home", "work", "school", "restaurant", "cafe", "shop", "bar", "club", "church", "gym",
-    "hospital", "transit",
-)  # fmt: skip
+    "home",
+    "work",
+    "school",
+    "restaurant",
+    "cafe",
+    "shop",
+    "bar",
+    "club",
+    "church",
+    "gym",
+    "hospital",
+    "transit",
+)
 KIND = {name: code for code, name in enumerate(PLACE_KINDS)}
 
 # Kinds whose places take cards, and the merchant category they register under.
 MERCHANT_CATEGORY = {
-    "restaurant": "restaurant", "cafe": "cafe", "bar": "bar", "club": "club", "gym": "gym",
+    "restaurant": "restaurant",
+    "cafe": "cafe",
+    "bar": "bar",
+    "club": "club",
+    "gym": "gym",
     "hospital": "hospital",
-}  # fmt: skip
+}
 SHOP_CATEGORIES = ("grocery", "convenience", "pharmacy", "clothing")
 
 SERVICE_HOURS = (9.0, 11.0, 14.0)  # Sunday church services
 SERVICE_MINUTES = 100.0
 
 _NAME_WORDS = (
-    "Hanbit", "Saerom", "Dasol", "Haneul", "Areum", "Bitnara", "Gaon", "Narae", "Sarang",
-    "Hwasin", "Palgong", "Apsan", "Geumho", "Sincheon", "Dalgubeol", "Banwol", "Suseong",
-    "Seomun", "Cheongna", "Duryu",
-)  # fmt: skip
+    "Hanbit",
+    "Saerom",
+    "Dasol",
+    "Haneul",
+    "Areum",
+    "Bitnara",
+    "Gaon",
+    "Narae",
+    "Sarang",
+    "Hwasin",
+    "Palgong",
+    "Apsan",
+    "Geumho",
+    "Sincheon",
+    "Dalgubeol",
+    "Banwol",
+    "Suseong",
+    "Seomun",
+    "Cheongna",
+    "Duryu",
+)
 _KIND_NOUNS = {
-    "home": ("Residence",), "work": ("Co.", "Industries", "Logistics", "Office", "Textiles"),
+    "home": ("Residence",),
+    "work": ("Co.", "Industries", "Logistics", "Office", "Textiles"),
     "school": ("Elementary School", "Middle School", "High School"),
     "restaurant": ("Gukbap", "Makchang", "Kimbap", "Jjimdak", "Galbi", "Noodle House", "Chicken"),
-    "cafe": ("Coffee", "Cafe", "Bakery Cafe"), "shop": ("Mart", "Store", "Pharmacy", "Boutique"),
-    "bar": ("Pocha", "Hof", "Wine Bar"), "club": ("Club", "Lounge"),
-    "church": ("Church", "Presbyterian Church", "Community Church"), "gym": ("Fitness", "Gym"),
-    "hospital": ("Hospital", "Clinic", "Medical Center"), "transit": ("stop",),
-}  # fmt: skip
+    "cafe": ("Coffee", "Cafe", "Bakery Cafe"),
+    "shop": ("Mart", "Store", "Pharmacy", "Boutique"),
+    "bar": ("Pocha", "Hof", "Wine Bar"),
+    "club": ("Club", "Lounge"),
+    "church": ("Church", "Presbyterian Church", "Community Church"),
+    "gym": ("Fitness", "Gym"),
+    "hospital": ("Hospital", "Clinic", "Medical Center"),
+    "transit": ("stop",),
+}
 
 # Daegu Metro stations from one end of each line to the other (line 3 is the monorail).
 SUBWAY_LINES: tuple[tuple[float, tuple[str, ...]], ...] = (
-    (30.0, ("Hwawon", "Daegok", "Jincheon", "Wolbae", "Sangin", "Wolchon", "Songhyeon",
-            "Seobu Bus Terminal", "Daemyeong", "Anjirang", "Hyeonchungno", "Banwoldang",
-            "Jungangno", "Daegu Station", "Chilseong Market", "Sincheon", "Dongdaegu",
-            "Dongchon", "Haean", "Banyawol", "Gaksan", "Ansim")),
-    (-5.0, ("Munyang", "Daesil", "Gangchang", "Keimyung Univ.", "Igok", "Yongsan", "Jukjeon",
-            "Gamsam", "Duryu", "Naedang", "Banggogae", "Cheongna Hill", "Kyungpook Univ. Hospital",
-            "Daegu Bank", "Beomeomun", "Suseong-gu Office", "Manchon", "Damti", "Yeonho",
-            "Sawol")),
-    (100.0, ("Chilgok", "Dongcheon", "Palgeo", "Hakjeong", "Taejeon", "Maecheon Market",
-             "Buk-gu Office", "Seomun Market", "Namsan", "Myeongdeok", "Keondeulbawi",
-             "Daebong Bridge", "Suseong Market", "Hwanggeum", "Suseongmot", "Yongji")),
-)  # fmt: skip
+    (
+        30.0,
+        (
+            "Hwawon",
+            "Daegok",
+            "Jincheon",
+            "Wolbae",
+            "Sangin",
+            "Wolchon",
+            "Songhyeon",
+            "Seobu Bus Terminal",
+            "Daemyeong",
+            "Anjirang",
+            "Hyeonchungno",
+            "Banwoldang",
+            "Jungangno",
+            "Daegu Station",
+            "Chilseong Market",
+            "Sincheon",
+            "Dongdaegu",
+            "Dongchon",
+            "Haean",
+            "Banyawol",
+            "Gaksan",
+            "Ansim",
+        ),
+    ),
+    (
+        -5.0,
+        (
+            "Munyang",
+            "Daesil",
+            "Gangchang",
+            "Keimyung Univ.",
+            "Igok",
+            "Yongsan",
+            "Jukjeon",
+            "Gamsam",
+            "Duryu",
+            "Naedang",
+            "Banggogae",
+            "Cheongna Hill",
+            "Kyungpook Univ. Hospital",
+            "Daegu Bank",
+            "Beomeomun",
+            "Suseong-gu Office",
+            "Manchon",
+            "Damti",
+            "Yeonho",
+            "Sawol",
+        ),
+    ),
+    (
+        100.0,
+        (
+            "Chilgok",
+            "Dongcheon",
+            "Palgeo",
+            "Hakjeong",
+            "Taejeon",
+            "Maecheon Market",
+            "Buk-gu Office",
+            "Seomun Market",
+            "Namsan",
+            "Myeongdeok",
+            "Keondeulbawi",
+            "Daebong Bridge",
+            "Suseong Market",
+            "Hwanggeum",
+            "Suseongmot",
+            "Yongji",
+        ),
+    ),
+)
 
 
 @dataclass
@@ -232,12 +330,26 @@ def build_city(config: SimulationConfig, households: int) -> City:
     online_idx = np.arange(len(categories), len(categories) + config.online_merchants)
     categories += ["online"] * config.online_merchants
     return City(
-        kind=kind, x=x, y=y, lat=lat, lon=lon, district=district, popularity=popularity,
-        names=names, addresses=addresses, merchant=merchant, merchant_category=categories,
-        online_merchants=online_idx, online_merchant_names=online[0],
-        online_merchant_addresses=online[1], online_lat=online[2], online_lon=online[3],
-        services=services, stop_mode=stop_mode, frame=frame,
-    )  # fmt: skip
+        kind=kind,
+        x=x,
+        y=y,
+        lat=lat,
+        lon=lon,
+        district=district,
+        popularity=popularity,
+        names=names,
+        addresses=addresses,
+        merchant=merchant,
+        merchant_category=categories,
+        online_merchants=online_idx,
+        online_merchant_names=online[0],
+        online_merchant_addresses=online[1],
+        online_lat=online[2],
+        online_lon=online[3],
+        services=services,
+        stop_mode=stop_mode,
+        frame=frame,
+    )
 
 
 def _online_merchants(

@@ -15,10 +15,29 @@ from typing import Any, Literal
 
 # Korea's card issuers (credit and check cards) around 2020: 22 of them.
 CARD_ISSUERS: tuple[str, ...] = (
-    "Shinhan", "KB Kookmin", "Samsung", "Hyundai", "Lotte", "BC", "Woori", "Hana",
-    "NH Nonghyup", "IBK", "Citi", "SC First", "DGB Daegu", "BNK Busan", "BNK Kyongnam",
-    "Gwangju", "Jeonbuk", "Jeju", "Suhyup", "KDB", "Kakao Bank", "K Bank",
-)  # fmt: skip
+    "Shinhan",
+    "KB Kookmin",
+    "Samsung",
+    "Hyundai",
+    "Lotte",
+    "BC",
+    "Woori",
+    "Hana",
+    "NH Nonghyup",
+    "IBK",
+    "Citi",
+    "SC First",
+    "DGB Daegu",
+    "BNK Busan",
+    "BNK Kyongnam",
+    "Gwangju",
+    "Jeonbuk",
+    "Jeju",
+    "Suhyup",
+    "KDB",
+    "Kakao Bank",
+    "K Bank",
+)
 
 OutbreakKind = Literal["clustered", "null", "planted"]
 EventKind = Literal["church", "club"]
@@ -113,15 +132,40 @@ class SimulationConfig:
     ping_pong_probability: float = 0.2  # attach to the second-nearest cell instead
     # Expected records per hour of the local day (00-01, 01-02, ...) for a median user.
     records_per_hour: tuple[float, ...] = (
-        0.5, 0.4, 0.3, 0.3, 0.3, 0.5, 1.5, 3.5, 5.0, 5.0, 5.0, 5.0,
-        5.5, 5.0, 5.0, 5.0, 5.0, 5.0, 5.5, 5.5, 5.5, 5.0, 4.0, 1.5,
-    )  # fmt: skip
+        0.5,
+        0.4,
+        0.3,
+        0.3,
+        0.3,
+        0.5,
+        1.5,
+        3.5,
+        5.0,
+        5.0,
+        5.0,
+        5.0,
+        5.5,
+        5.0,
+        5.0,
+        5.0,
+        5.0,
+        5.0,
+        5.5,
+        5.5,
+        5.5,
+        5.0,
+        4.0,
+        1.5,
+    )
     user_activity_sigma: float = 0.5  # log-normal spread of how much people use their phones
     silence_probability: float = 0.05  # a person-day with a long silence (phone off, no signal)
     silence_hours: tuple[float, float] = (2.0, 8.0)
     event_shares: tuple[tuple[str, float], ...] = (
-        ("data", 0.55), ("update", 0.30), ("call", 0.10), ("sms", 0.05),
-    )  # fmt: skip
+        ("data", 0.55),
+        ("update", 0.30),
+        ("call", 0.10),
+        ("sms", 0.05),
+    )
 
     # --- cards ---
     cards_per_adult_weights: tuple[float, ...] = (0.08, 0.27, 0.33, 0.22, 0.10)  # 0..4 cards
@@ -132,9 +176,13 @@ class SimulationConfig:
 
     # --- entry logs (QR check-ins), share of visits that check in, by venue kind ---
     entry_log_compliance: tuple[tuple[str, float], ...] = (
-        ("club", 0.9), ("bar", 0.8), ("gym", 0.85), ("church", 0.7), ("restaurant", 0.5),
+        ("club", 0.9),
+        ("bar", 0.8),
+        ("gym", 0.85),
+        ("church", 0.7),
+        ("restaurant", 0.5),
         ("cafe", 0.4),
-    )  # fmt: skip
+    )
 
     # --- GPS (phone location history) ---
     gps_moving_interval_s: tuple[float, float] = (5.0, 20.0)
@@ -151,16 +199,32 @@ class SimulationConfig:
     min_imported_seeds: int = 5
     # Infection hazard per hour of co-presence with an infectious visitor of mean infectiousness.
     risk_per_hour: tuple[tuple[str, float], ...] = (
-        ("church", 0.006), ("club", 0.004), ("bar", 0.006), ("gym", 0.006), ("restaurant", 0.008),
-        ("cafe", 0.005), ("hospital", 0.004), ("school", 0.002), ("work", 0.003), ("shop", 0.002),
-    )  # fmt: skip
+        ("church", 0.006),
+        ("club", 0.004),
+        ("bar", 0.006),
+        ("gym", 0.006),
+        ("restaurant", 0.008),
+        ("cafe", 0.005),
+        ("hospital", 0.004),
+        ("school", 0.002),
+        ("work", 0.003),
+        ("shop", 0.002),
+    )
     # Visitors of a place on a day are split into rooms of about this many people (a class,
     # a team, a dining room, a section of a hall); only people in the same room meet.
     # The planted superspreader alone reaches everyone at the place.
     room_size: tuple[tuple[str, int], ...] = (
-        ("church", 100), ("club", 100), ("bar", 40), ("gym", 30), ("restaurant", 40),
-        ("cafe", 30), ("hospital", 10), ("school", 25), ("work", 15), ("shop", 30),
-    )  # fmt: skip
+        ("church", 100),
+        ("club", 100),
+        ("bar", 40),
+        ("gym", 30),
+        ("restaurant", 40),
+        ("cafe", 30),
+        ("hospital", 10),
+        ("school", 25),
+        ("work", 15),
+        ("shop", 30),
+    )
     household_daily_risk: float = 0.08
     infectiousness_dispersion: float = 0.4  # gamma shape k: most infect few, a few infect many
     incubation_median_days: float = 5.1

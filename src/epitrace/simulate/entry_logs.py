@@ -43,13 +43,15 @@ def entry_logs_day(
     operator = rng.integers(0, len(OPERATORS), check.size)
     order = np.argsort(ts, kind="stable")
     check, place, ts, operator = check[order], place[order], ts[order], operator[order]
-    return pa.table({
-        "operator": labels(OPERATORS, operator),
-        "venue_id": labels(venues, place),
-        "venue_name": labels(pa.array(city.names), place),
-        "category": labels(PLACE_KINDS, city.kind[place]),
-        "lat": floats(city.lat[place]),
-        "lon": floats(city.lon[place]),
-        "visitor": labels(phones, visits.person[check]),
-        "ts": timestamps(ts),
-    })  # fmt: skip
+    return pa.table(
+        {
+            "operator": labels(OPERATORS, operator),
+            "venue_id": labels(venues, place),
+            "venue_name": labels(pa.array(city.names), place),
+            "category": labels(PLACE_KINDS, city.kind[place]),
+            "lat": floats(city.lat[place]),
+            "lon": floats(city.lon[place]),
+            "visitor": labels(phones, visits.person[check]),
+            "ts": timestamps(ts),
+        }
+    )

@@ -27,11 +27,27 @@ DISTRICTS: tuple[str, ...] = (*[d[0] for d in URBAN_DISTRICTS], RURAL_DISTRICT)
 
 # Real road names of Daegu, for plausible addresses.
 STREETS: tuple[str, ...] = (
-    "Dalgubeol-daero", "Gukchaebosang-ro", "Dongdeok-ro", "Jungang-daero", "Dalseong-ro",
-    "Sincheon-daero", "Palgong-ro", "Apsan-sunhwan-ro", "Hwarang-ro", "Taepyeong-ro",
-    "Dongdaegu-ro", "Suseong-ro", "Seongdang-ro", "Wolbae-ro", "Hakjeong-ro",
-    "Gyeongsang-gamyeong-gil", "Dongcheon-ro", "Wabeol-ro", "Seobu-ro", "Hyomok-ro",
-)  # fmt: skip
+    "Dalgubeol-daero",
+    "Gukchaebosang-ro",
+    "Dongdeok-ro",
+    "Jungang-daero",
+    "Dalseong-ro",
+    "Sincheon-daero",
+    "Palgong-ro",
+    "Apsan-sunhwan-ro",
+    "Hwarang-ro",
+    "Taepyeong-ro",
+    "Dongdaegu-ro",
+    "Suseong-ro",
+    "Seongdang-ro",
+    "Wolbae-ro",
+    "Hakjeong-ro",
+    "Gyeongsang-gamyeong-gil",
+    "Dongcheon-ro",
+    "Wabeol-ro",
+    "Seobu-ro",
+    "Hyomok-ro",
+)
 
 
 @dataclass(frozen=True)

@@ -74,10 +74,12 @@ def gps_day(
     lat, lon = frame.lat_lon(x, y)
     missing = rng.random(t.size) < config.gps_accuracy_missing_share
     order = np.lexsort((t, person))
-    return pa.table({
-        "person_ref": labels(person_refs, person[order]),
-        "ts": timestamps(np.round(t[order], 3)),
-        "lat": floats(lat[order]),
-        "lon": floats(lon[order]),
-        "accuracy_m": floats(np.round(accuracy[order], 1), null_mask=missing[order]),
-    })  # fmt: skip
+    return pa.table(
+        {
+            "person_ref": labels(person_refs, person[order]),
+            "ts": timestamps(np.round(t[order], 3)),
+            "lat": floats(lat[order]),
+            "lon": floats(lon[order]),
+            "accuracy_m": floats(np.round(accuracy[order], 1), null_mask=missing[order]),
+        }
+    )

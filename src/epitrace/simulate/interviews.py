@@ -105,12 +105,14 @@ def interviews_table(
         draw < config.address_only_share + config.no_address_share
     )
     place = told.place
-    return pa.table({
-        "person_ref": labels(person_refs, told.person),
-        "start": timestamps(told.start),
-        "end": timestamps(told.end),
-        "place_name": labels(pa.array(city.names), place),
-        "address": labels_or_null(pa.array(city.addresses), np.where(no_address, -1, place)),
-        "lat": floats(city.lat[place], null_mask=no_coordinates),
-        "lon": floats(city.lon[place], null_mask=no_coordinates),
-    })  # fmt: skip
+    return pa.table(
+        {
+            "person_ref": labels(person_refs, told.person),
+            "start": timestamps(told.start),
+            "end": timestamps(told.end),
+            "place_name": labels(pa.array(city.names), place),
+            "address": labels_or_null(pa.array(city.addresses), np.where(no_address, -1, place)),
+            "lat": floats(city.lat[place], null_mask=no_coordinates),
+            "lon": floats(city.lon[place], null_mask=no_coordinates),
+        }
+    )

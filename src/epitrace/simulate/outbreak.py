@@ -54,12 +54,14 @@ class Infections:
 
     def table(self, person_refs: pa.Array, place_ids: pa.Array) -> pa.Table:
         order = np.lexsort((self.infectee, self.ts))
-        return pa.table({
-            "infectee": labels_or_null(person_refs, self.infectee[order]),
-            "infector": labels_or_null(person_refs, self.infector[order]),
-            "place_id": labels_or_null(place_ids, self.place[order]),
-            "ts": timestamps(np.floor(self.ts[order])),
-        })  # fmt: skip
+        return pa.table(
+            {
+                "infectee": labels_or_null(person_refs, self.infectee[order]),
+                "infector": labels_or_null(person_refs, self.infector[order]),
+                "place_id": labels_or_null(place_ids, self.place[order]),
+                "ts": timestamps(np.floor(self.ts[order])),
+            }
+        )
 
 
 def _pairs_with_equal_key(
@@ -163,9 +165,11 @@ class Outbreak:
         self.infectious_until[p] = self.clock.start + (ev.day + 3) * DAY
         self.infectiousness[p] = cfg.superspreader_infectiousness
         return Infections(
-            np.append(seeds.infectee, p), np.append(seeds.infector, -1),
-            np.append(seeds.place, -1), np.append(seeds.ts, event_day - 3 * DAY),
-        )  # fmt: skip
+            np.append(seeds.infectee, p),
+            np.append(seeds.infector, -1),
+            np.append(seeds.place, -1),
+            np.append(seeds.ts, event_day - 3 * DAY),
+        )
 
     def _background(self, rng: np.random.Generator) -> Infections:
         """Infections spread uniformly over residents and the simulated period
@@ -228,8 +232,12 @@ class Outbreak:
             return self._infected(rng, self._at_places(rng, visits, event_only=True))
         at_places = self._at_places(rng, visits)
         at_home = self._at_home(rng, midnight, home_since)
-        new = Infections(*(np.concatenate([getattr(a, f) for a in (at_places, at_home)])
-                           for f in ("infectee", "infector", "place", "ts")))  # fmt: skip
+        new = Infections(
+            *(
+                np.concatenate([getattr(a, f) for a in (at_places, at_home)])
+                for f in ("infectee", "infector", "place", "ts")
+            )
+        )
         return self._infected(rng, new)
 
     def _infected(self, rng: np.random.Generator, new: Infections) -> Infections:
@@ -352,13 +360,15 @@ class Outbreak:
             pa.date32(),
             mask=np.isnan(onset),
         )
-        return pa.table({
-            "case_id": pa.array([f"C{i + 1:05d}" for i in range(person.size)]),
-            "person_ref": person_refs.take(pa.array(person)),
-            "confirmed_date": confirmed,
-            "onset_date": onset_dates,
-            "region": labels(districts, self.city.district[self.pop.home[person]]),
-        })  # fmt: skip
+        return pa.table(
+            {
+                "case_id": pa.array([f"C{i + 1:05d}" for i in range(person.size)]),
+                "person_ref": person_refs.take(pa.array(person)),
+                "confirmed_date": confirmed,
+                "onset_date": onset_dates,
+                "region": labels(districts, self.city.district[self.pop.home[person]]),
+            }
+        )
 
     def case_persons(self) -> np.ndarray:
         return np.flatnonzero((self.confirmed_day >= 0) & (self.confirmed_day < self.config.days))

@@ -160,8 +160,9 @@ def build_population(config: SimulationConfig) -> tuple[City, Population]:
     )
     club = np.where(
         adults & (rng.random(n) < config.club_goer_share / max(1e-9, 1 - config.student_share)),
-        _by_popularity(rng, city, "club", n), -1,
-    )  # fmt: skip
+        _by_popularity(rng, city, "club", n),
+        -1,
+    )
     bar_goer = adults & (rng.random(n) < config.bar_goer_share)
     transit_user = rng.random(n) < config.transit_user_share
 
@@ -195,10 +196,27 @@ def build_population(config: SimulationConfig) -> tuple[City, Population]:
     card_number = bins[card_issuer] + rng.choice(10**12, size=card_owner.size, replace=False)
 
     return city, Population(
-        household=household, home=home, role=role, work=work, day_start=day_start, day_end=day_end,
-        near_home=near_home, near_work=near_work, church=church, service_start=service_start,
-        gym=gym, club=club, bar_goer=bar_goer, transit_user=transit_user, carrier=carrier,
-        phone_number=phone_number, phone_activity=phone_activity, has_gps=has_gps,
-        card_owner=card_owner, card_issuer=card_issuer, card_number=card_number,
-        card_first=card_first, card_count=card_count,
-    )  # fmt: skip
+        household=household,
+        home=home,
+        role=role,
+        work=work,
+        day_start=day_start,
+        day_end=day_end,
+        near_home=near_home,
+        near_work=near_work,
+        church=church,
+        service_start=service_start,
+        gym=gym,
+        club=club,
+        bar_goer=bar_goer,
+        transit_user=transit_user,
+        carrier=carrier,
+        phone_number=phone_number,
+        phone_activity=phone_activity,
+        has_gps=has_gps,
+        card_owner=card_owner,
+        card_issuer=card_issuer,
+        card_number=card_number,
+        card_first=card_first,
+        card_count=card_count,
+    )

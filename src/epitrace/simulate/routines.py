@@ -315,38 +315,68 @@ class DayPlanner:
             day_start = midnight + pop.day_start + rng.normal(0, 10 * MINUTE, n)
             day_end = midnight + pop.day_end + rng.normal(0, 20 * MINUTE, n)
             lunch_time = clock(12.0, 10)
-            self._go(state, workers | students, pop.work, earliest=day_start,
-                     until=np.where(lunch_out, lunch_time, day_end))  # fmt: skip
+            self._go(
+                state,
+                workers | students,
+                pop.work,
+                earliest=day_start,
+                until=np.where(lunch_out, lunch_time, day_end),
+            )
             morning = others & (rng.random(n) < cfg.morning_errand_probability)
-            errand_place = self._one_of(rng, [
-                (0.6, self._favourite(rng, near_home["shop"], "shop")),
-                (0.25, self._favourite(rng, near_home["cafe"], "cafe")),
-                (0.15, near_home["hospital"][:, 0]),
-            ])  # fmt: skip
+            errand_place = self._one_of(
+                rng,
+                [
+                    (0.6, self._favourite(rng, near_home["shop"], "shop")),
+                    (0.25, self._favourite(rng, near_home["cafe"], "cafe")),
+                    (0.15, near_home["hospital"][:, 0]),
+                ],
+            )
             self._go(
                 state, morning, errand_place, earliest=clock(10.5, 60), duration=minutes(20, 60)
             )
-            self._go(state, lunch_out, self._favourite(rng, near_work["restaurant"], "restaurant"),
-                     duration=rng.normal(50, 10, n) * MINUTE)  # fmt: skip
+            self._go(
+                state,
+                lunch_out,
+                self._favourite(rng, near_work["restaurant"], "restaurant"),
+                duration=rng.normal(50, 10, n) * MINUTE,
+            )
             self._go(state, lunch_out, pop.work, until=day_end)
             lunch_home = others & (rng.random(n) < cfg.home_lunch_probability)
-            self._go(state, lunch_home, self._favourite(rng, near_home["restaurant"], "restaurant"),
-                     earliest=clock(12.0, 20), duration=minutes(40, 80))  # fmt: skip
+            self._go(
+                state,
+                lunch_home,
+                self._favourite(rng, near_home["restaurant"], "restaurant"),
+                earliest=clock(12.0, 20),
+                duration=minutes(40, 80),
+            )
             errand = free & (rng.random(n) < cfg.weekday_errand_probability)
-            errand_place = self._one_of(rng, [
-                (0.6, self._favourite(rng, near_home["shop"], "shop")),
-                (0.4, self._favourite(rng, near_work["cafe"], "cafe")),
-            ])  # fmt: skip
+            errand_place = self._one_of(
+                rng,
+                [
+                    (0.6, self._favourite(rng, near_home["shop"], "shop")),
+                    (0.4, self._favourite(rng, near_work["cafe"], "cafe")),
+                ],
+            )
             self._go(state, errand, errand_place, duration=minutes(15, 45))
             gym = free & (pop.gym >= 0) & (rng.random(n) < cfg.gym_visit_probability)
             self._go(state, gym, pop.gym, earliest=clock(19.0, 45), duration=minutes(50, 100))
             bar_p = cfg.friday_bar_probability if weekday == 4 else cfg.weekday_bar_probability
             bar = free & pop.bar_goer & (rng.random(n) < bar_p)
             dinner = free & ~bar & (rng.random(n) < cfg.weekday_dinner_probability)
-            self._go(state, dinner, self._favourite(rng, near_home["restaurant"], "restaurant"),
-                     earliest=clock(19.0, 40), duration=minutes(60, 120))  # fmt: skip
-            self._go(state, bar, self._favourite(rng, near_home["bar"], "bar"),
-                     earliest=clock(20.0, 60), duration=minutes(90, 210))  # fmt: skip
+            self._go(
+                state,
+                dinner,
+                self._favourite(rng, near_home["restaurant"], "restaurant"),
+                earliest=clock(19.0, 40),
+                duration=minutes(60, 120),
+            )
+            self._go(
+                state,
+                bar,
+                self._favourite(rng, near_home["bar"], "bar"),
+                earliest=clock(20.0, 60),
+                duration=minutes(90, 210),
+            )
         else:
             sat_work = workers & (weekday == 5) & (rng.random(n) < cfg.saturday_work_probability)
             self._go(state, sat_work, pop.work, earliest=clock(9.0, 20), until=clock(15.0, 60))
@@ -356,33 +386,51 @@ class DayPlanner:
                 )
                 if "church" in forced:
                     church |= forced["church"] & free
-                self._go(state, church, pop.church, earliest=midnight + pop.service_start,
-                         duration=SERVICE_MINUTES * MINUTE)  # fmt: skip
+                self._go(
+                    state,
+                    church,
+                    pop.church,
+                    earliest=midnight + pop.service_start,
+                    duration=SERVICE_MINUTES * MINUTE,
+                )
             for hour, p in (
                 (12.5, cfg.weekend_outing_probability),
                 (17.5, cfg.weekend_evening_outing_probability),
             ):
                 outing = free & (rng.random(n) < p)
-                place = self._one_of(rng, [
-                    (0.35, self._favourite(rng, near_home["shop"], "shop")),
-                    (0.30, self._favourite(rng, near_home["cafe"], "cafe")),
-                    (0.35, self._favourite(rng, near_home["restaurant"], "restaurant")),
-                ])  # fmt: skip
+                place = self._one_of(
+                    rng,
+                    [
+                        (0.35, self._favourite(rng, near_home["shop"], "shop")),
+                        (0.30, self._favourite(rng, near_home["cafe"], "cafe")),
+                        (0.35, self._favourite(rng, near_home["restaurant"], "restaurant")),
+                    ],
+                )
                 self._go(state, outing, place, earliest=clock(hour, 75), duration=minutes(30, 120))
             gym = free & (pop.gym >= 0) & (rng.random(n) < cfg.weekend_gym_probability)
             self._go(state, gym, pop.gym, duration=minutes(50, 100))
             bar = (
                 free & pop.bar_goer & (rng.random(n) < cfg.friday_bar_probability) & (weekday == 5)
             )
-            self._go(state, bar, self._favourite(rng, near_home["bar"], "bar"),
-                     earliest=clock(20.5, 60), duration=minutes(90, 210))  # fmt: skip
+            self._go(
+                state,
+                bar,
+                self._favourite(rng, near_home["bar"], "bar"),
+                earliest=clock(20.5, 60),
+                duration=minutes(90, 210),
+            )
 
         if weekday in (4, 5):  # club nights
             club = free & (pop.club >= 0) & (rng.random(n) < cfg.club_night_probability)
             if "club" in forced:
                 club |= forced["club"] & free
-            self._go(state, club, pop.club, earliest=clock(23.0, 40),
-                     duration=np.clip(rng.normal(3.5, 1.0, n), 1.5, 6.0) * HOUR)  # fmt: skip
+            self._go(
+                state,
+                club,
+                pop.club,
+                earliest=clock(23.0, 40),
+                duration=np.clip(rng.normal(3.5, 1.0, n), 1.5, 6.0) * HOUR,
+            )
 
         home_after = self._return_home(state)
         visits = Visits.concat(state.out) if state.out else Visits(*(np.empty(0),) * 4)

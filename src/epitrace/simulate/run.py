@@ -34,9 +34,14 @@ from epitrace.simulate.transit import stop_ids, transit_taps_day
 
 # Tables written day by day, in the order they are opened.
 DAILY_TABLES = (
-    "telecom_records", "card_transactions", "transit_taps", "gps_points", "entry_logs",
-    "visits", "infections",
-)  # fmt: skip
+    "telecom_records",
+    "card_transactions",
+    "transit_taps",
+    "gps_points",
+    "entry_logs",
+    "visits",
+    "infections",
+)
 
 
 @dataclass
@@ -99,23 +104,27 @@ class _CountingSink:
 
 
 def _visits_table(visits: Visits, person_refs: pa.Array, place_ids: pa.Array) -> pa.Table:
-    return pa.table({
-        "person_ref": labels(person_refs, visits.person),
-        "place_id": labels(place_ids, visits.place),
-        "start": timestamps(visits.start),
-        "end": timestamps(visits.end),
-    })  # fmt: skip
+    return pa.table(
+        {
+            "person_ref": labels(person_refs, visits.person),
+            "place_id": labels(place_ids, visits.place),
+            "start": timestamps(visits.start),
+            "end": timestamps(visits.end),
+        }
+    )
 
 
 def _places_table(city: City, place_ids: pa.Array) -> pa.Table:
-    return pa.table({
-        "place_id": place_ids,
-        "kind": labels(PLACE_KINDS, city.kind.astype(np.int64)),
-        "name": pa.array(city.names),
-        "lat": floats(city.lat),
-        "lon": floats(city.lon),
-        "merchant_id": labels_or_null(city.merchant_ids, city.merchant),
-    })  # fmt: skip
+    return pa.table(
+        {
+            "place_id": place_ids,
+            "kind": labels(PLACE_KINDS, city.kind.astype(np.int64)),
+            "name": pa.array(city.names),
+            "lat": floats(city.lat),
+            "lon": floats(city.lon),
+            "merchant_id": labels_or_null(city.merchant_ids, city.merchant),
+        }
+    )
 
 
 def _iso(seconds: float, tz: str) -> str:
@@ -125,9 +134,13 @@ def _iso(seconds: float, tz: str) -> str:
 
 
 def _planted_summary(
-    planted: PlantedEvent | None, infections: list[tuple[np.ndarray, ...]], city: City,
-    config: SimulationConfig, person_refs: pa.Array, place_ids: pa.Array,
-) -> dict[str, Any] | None:  # fmt: skip
+    planted: PlantedEvent | None,
+    infections: list[tuple[np.ndarray, ...]],
+    city: City,
+    config: SimulationConfig,
+    person_refs: pa.Array,
+    place_ids: pa.Array,
+) -> dict[str, Any] | None:
     if planted is None or np.isnan(planted.start):
         return None
     infected = sum(
@@ -210,9 +223,13 @@ def simulate_city(
         for day in range(config.days):
             midnight = clock.midnight(day)
             visits, home_after = planner.plan(
-                day, clock.weekday(day), midnight, home_since, outbreak.isolated(day),
+                day,
+                clock.weekday(day),
+                midnight,
+                home_since,
+                outbreak.isolated(day),
                 outbreak.forced_attendance(day),
-            )  # fmt: skip
+            )
             new = outbreak.spread(day, midnight, visits, home_after)
             infections_log.append((new.infectee, new.infector, new.place))
             timeline = Timeline(
@@ -267,23 +284,39 @@ def simulate_city(
         outbreak.planted, infections_log, city, config, person_refs, place_ids
     )
     summary = SimulationSummary(
-        out=out, fmt=fmt, config=config, rows=rows, files=files,
-        infections=outbreak.infected_count, cases=finals["cases"].num_rows, planted=planted,
+        out=out,
+        fmt=fmt,
+        config=config,
+        rows=rows,
+        files=files,
+        infections=outbreak.infected_count,
+        cases=finals["cases"].num_rows,
+        planted=planted,
         seconds=time.perf_counter() - began,
         suggested_case=next(iter(cases_confirmed_last(finals["cases"], 1)), None),
-    )  # fmt: skip
-    summary.manifest = write_manifest(out, {
-        "generator": GENERATOR,
-        "epitrace_version": __version__,
-        "format": fmt,
-        "seed": config.seed,
-        "config": config.as_dict(),
-        "tables": {
-            name: {"file": str(files[name].relative_to(out)), "rows": rows[name]} for name in rows
+    )
+    summary.manifest = write_manifest(
+        out,
+        {
+            "generator": GENERATOR,
+            "epitrace_version": __version__,
+            "format": fmt,
+            "seed": config.seed,
+            "config": config.as_dict(),
+            "tables": {
+                name: {"file": str(files[name].relative_to(out)), "rows": rows[name]}
+                for name in rows
+            },
+            "outbreak": {
+                "infections": summary.infections,
+                "cases": summary.cases,
+                "planted_event": planted,
+            },
+            "period": {
+                "start": _iso(clock.start, tz),
+                "end": _iso(clock.end, tz),
+                "days": config.days,
+            },
         },
-        "outbreak": {
-            "infections": summary.infections, "cases": summary.cases, "planted_event": planted,
-        },
-        "period": {"start": _iso(clock.start, tz), "end": _iso(clock.end, tz), "days": config.days},
-    })  # fmt: skip
+    )
     return summary

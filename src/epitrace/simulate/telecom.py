@@ -40,10 +40,15 @@ class Cells:
     offsets: np.ndarray  # per carrier: index of its first cell
 
     def table(self, carriers: list[str]) -> pa.Table:
-        return pa.table({
-            "carrier": labels(carriers, self.carrier), "cell_id": self.ids,
-            "lat": floats(self.lat), "lon": floats(self.lon), "radius_m": floats(self.radius_m),
-        })  # fmt: skip
+        return pa.table(
+            {
+                "carrier": labels(carriers, self.carrier),
+                "cell_id": self.ids,
+                "lat": floats(self.lat),
+                "lon": floats(self.lon),
+                "radius_m": floats(self.radius_m),
+            }
+        )
 
 
 def _ring_sites(
@@ -95,11 +100,13 @@ def subscribers_table(
     idx = np.flatnonzero(population.carrier >= 0)
     idx = idx[np.lexsort((population.phone_number[idx], population.carrier[idx]))]
     phones = pa.array(population.phone_strings)
-    return pa.table({
-        "carrier": labels(carriers, population.carrier[idx]),
-        "subscriber": labels(phones, idx),
-        "person_ref": labels(person_refs, idx),
-    })  # fmt: skip
+    return pa.table(
+        {
+            "carrier": labels(carriers, population.carrier[idx]),
+            "subscriber": labels(phones, idx),
+            "person_ref": labels(person_refs, idx),
+        }
+    )
 
 
 def record_times(
@@ -156,10 +163,12 @@ def telecom_day(
     events, shares = zip(*config.event_shares, strict=True)
     event = rng.choice(len(events), size=ts.size, p=np.array(shares) / sum(shares))
     carriers = [name for name, _ in config.carrier_shares]
-    return pa.table({
-        "carrier": labels(carriers, carrier),
-        "subscriber": labels(phones, person),
-        "ts": timestamps(ts),
-        "cell_id": labels(cells.ids, cell),
-        "event": labels(list(events), event),
-    })  # fmt: skip
+    return pa.table(
+        {
+            "carrier": labels(carriers, carrier),
+            "subscriber": labels(phones, person),
+            "ts": timestamps(ts),
+            "cell_id": labels(cells.ids, cell),
+            "event": labels(list(events), event),
+        }
+    )

@@ -31,14 +31,16 @@ def transit_taps_day(
     tap = np.repeat([0, 1], ride.size)
     order = np.argsort(ts, kind="stable")
     stop, ts, card, mode, tap = stop[order], ts[order], card[order], mode[order], tap[order]
-    return pa.table({
-        "issuer": labels(CARD_ISSUERS, population.card_issuer[card]),
-        "card_id": labels(cards, card),
-        "ts": timestamps(ts),
-        "stop_id": labels(stops, stop),
-        "stop_name": labels(pa.array(city.names), stop),
-        "lat": floats(city.lat[stop]),
-        "lon": floats(city.lon[stop]),
-        "mode": labels(["bus", "subway"], mode.astype(np.int64)),
-        "tap": labels(["in", "out"], tap),
-    })  # fmt: skip
+    return pa.table(
+        {
+            "issuer": labels(CARD_ISSUERS, population.card_issuer[card]),
+            "card_id": labels(cards, card),
+            "ts": timestamps(ts),
+            "stop_id": labels(stops, stop),
+            "stop_name": labels(pa.array(city.names), stop),
+            "lat": floats(city.lat[stop]),
+            "lon": floats(city.lon[stop]),
+            "mode": labels(["bus", "subway"], mode.astype(np.int64)),
+            "tap": labels(["in", "out"], tap),
+        }
+    )

@@ -20,13 +20,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
-from epitrace.analysis.hotspots import HotspotScan
 from epitrace.analysis.hotspots.case_events import (
-    ADJUST_WEEKDAY,
     DATED_BY,
     EVENT_COLUMNS,
     CaseWindow,
@@ -36,12 +35,15 @@ from epitrace.analysis.hotspots.case_events import (
     exposure_windows,
     scan_events,
 )
-from epitrace.analysis.hotspots.cells import KOREA_CRS, KOREA_TIMEZONE
-from epitrace.analysis.hotspots.clusters import MAX_DAYS, MAX_RADIUS_M, REPLICATIONS
+from epitrace.analysis.hotspots.params import ScanParams
 from epitrace.analysis.trajectory import trace_subject
+from epitrace.defaults import DEFAULT_TZ, PROJECTED_CRS
 from epitrace.formats.readers import read_table
 from epitrace.formats.writers import write_table
 from epitrace.providers.dataset import DatasetStore, UnknownSubject
+
+if TYPE_CHECKING:
+    from epitrace.analysis.hotspots.clusters import HotspotScan
 
 
 class HotspotError(Exception):
@@ -99,8 +101,8 @@ def dataset_settings(folder: Path) -> tuple[str, str]:
     try:
         config = json.loads((folder / "manifest.json").read_text())["config"]
     except (OSError, ValueError, KeyError, TypeError):
-        return KOREA_TIMEZONE, KOREA_CRS
-    return str(config.get("timezone", KOREA_TIMEZONE)), str(config.get("projected_crs", KOREA_CRS))
+        return DEFAULT_TZ, PROJECTED_CRS
+    return str(config.get("timezone", DEFAULT_TZ)), str(config.get("projected_crs", PROJECTED_CRS))
 
 
 def read_cases(path: Path) -> pa.Table:
@@ -122,7 +124,7 @@ def read_cases(path: Path) -> pa.Table:
 def trace_case_events(
     folder: Path,
     windows: list[CaseWindow],
-    timezone: str,
+    tz: str,
     crs: str,
     on_case: Callable[[], None] | None = None,
 ) -> tuple[pa.Table, dict[str, list[str]]]:
@@ -136,7 +138,7 @@ def trace_case_events(
         except UnknownSubject:
             skipped.setdefault("no provider record of the person", []).append(window.case_id)
         else:
-            events = case_events(trace_subject(records).stays, window, timezone, crs)
+            events = case_events(trace_subject(records).stays, window, tz, crs)
             if events:
                 rows.extend(events)
             else:
@@ -149,9 +151,9 @@ def trace_case_events(
 # --- scan and outputs ------------------------------------------------------
 
 
-def write_cluster_cases(rows: list[dict], path: Path, timezone: str) -> Path:
+def write_cluster_cases(rows: list[dict], path: Path, tz: str) -> Path:
     """``hotspot_cases.csv``: which cases and stays fall in each cluster."""
-    zone = ZoneInfo(timezone)
+    zone = ZoneInfo(tz)
     columns = ["cluster_id", "p_value", *EVENT_COLUMNS]
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
@@ -170,9 +172,9 @@ def write_cluster_cases(rows: list[dict], path: Path, timezone: str) -> Path:
 
 
 def _study_days(
-    start: dt.datetime | None, end: dt.datetime | None, timezone: str
+    start: dt.datetime | None, end: dt.datetime | None, tz: str
 ) -> tuple[dt.date | None, dt.date | None]:
-    zone = ZoneInfo(timezone)
+    zone = ZoneInfo(tz)
     first = start.astimezone(zone).date() if start is not None else None
     last = (end - dt.timedelta(microseconds=1)).astimezone(zone).date() if end is not None else None
     return first, last
@@ -185,43 +187,39 @@ def find_outbreak_hotspots(
     *,
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
-    replications: int = REPLICATIONS,
-    seed: int = 0,
-    max_radius_m: float | None = MAX_RADIUS_M,
-    max_days: int = MAX_DAYS,
-    adjust_weekday: bool = ADJUST_WEEKDAY,
+    params: ScanParams | None = None,
     dated_by: str = DATED_BY,
     week_shifts: bool = False,
     on_start: Callable[[int], None] | None = None,
     on_case: Callable[[], None] | None = None,
 ) -> HotspotResult:
-    """Trace every case, scan their events, write hotspots.csv and hotspot_cases.csv."""
+    """Trace every case, scan their events, write hotspots.csv and hotspot_cases.csv.
+
+    ``params`` are the scan's settings (``ScanParams()`` by default);
+    ``dated_by`` and ``week_shifts`` choose the null hypothesis
+    (``analysis.hotspots.case_events.scan_events``)."""
     began = time.perf_counter()
-    timezone, crs = dataset_settings(folder)
+    tz, crs = dataset_settings(folder)
     cases = read_cases(cases_file)
     if cases.num_rows == 0:
         raise HotspotError(f"{cases_file} has no cases")
-    windows = exposure_windows(cases, timezone, start, end)
+    windows = exposure_windows(cases, tz, start, end)
     if on_start is not None:
         on_start(len(windows))
-    events, skipped = trace_case_events(folder, windows, timezone, crs, on_case)
+    events, skipped = trace_case_events(folder, windows, tz, crs, on_case)
     if events.num_rows == 0:
         raise HotspotError(
             f"none of the {cases.num_rows} cases has a daytime stay in its window in {folder}"
         )
-    first_day, last_day = _study_days(start, end, timezone)
+    first_day, last_day = _study_days(start, end, tz)
     try:
         scan = scan_events(
             events,
-            replications=replications,
-            seed=seed,
-            max_radius_m=max_radius_m,
-            max_days=max_days,
-            timezone=timezone,
+            params,
+            tz=tz,
             crs=crs,
             first_day=first_day,
             last_day=last_day,
-            adjust_weekday=adjust_weekday,
             dated_by=dated_by,
             week_shifts=week_shifts,
         )
@@ -231,11 +229,11 @@ def find_outbreak_hotspots(
     result = HotspotResult(out, scan, events, cases.num_rows, used, skipped)
     out.mkdir(parents=True, exist_ok=True)
     result.files = [
-        write_table(scan.to_table(), out, "hotspots", "csv", tz=timezone),
+        write_table(scan.to_table(), out, "hotspots", "csv", tz=tz),
         write_cluster_cases(
-            events_in_clusters(scan, events, timezone, dated_by),
+            events_in_clusters(scan, events, tz, dated_by),
             out / "hotspot_cases.csv",
-            timezone,
+            tz,
         ),
     ]
     result.seconds = time.perf_counter() - began

@@ -8,10 +8,9 @@ carriers'): each subscriber's main cell in every daytime hour locates the
 person; a circle's people in a 3-hour slot are its presence, the cases among
 them on their days (each case's exposure window, within 3 days of its likely
 infection) its cases; p-values by giving the cases' days to people drawn at
-random (``analysis/hotspots/persons.py``). On simulated cities with a
-planted 27-infection church service and no other cluster, the service is
-the most likely cluster at p < 0.05 in 18 of 20, and 2 of 40 null cities
-have a cluster at p < 0.05 (docs/accuracy.md). Only counts leave it:
+random (``analysis/hotspots/persons.py``). How often it finds a planted
+church service, and raises a false alarm, on simulated cities:
+docs/accuracy.md, "Planted cities". Only counts leave it:
 ``hotspots.csv`` has circles, slots and counts; ``hotspot_cases.csv`` names
 the cases (whom the health authority already knows) in each cluster.
 """
@@ -28,7 +27,7 @@ import duckdb
 import pyarrow as pa
 
 from epitrace.analysis.hotspots.case_events import CaseWindow, exposure_windows
-from epitrace.analysis.hotspots.clusters import MAX_RADIUS_M, REPLICATIONS
+from epitrace.analysis.hotspots.params import ScanParams
 from epitrace.analysis.hotspots.persons import PeopleScan, scan_relabelled
 from epitrace.formats.readers import read_dataset_table
 from epitrace.formats.writers import write_table
@@ -45,7 +44,7 @@ SLOT_HOURS = 3  # a gathering is a place at a time of day
 MAX_SLOTS = 1
 
 
-def main_cells_by_hour(folder: Path, timezone: str) -> pa.Table:
+def main_cells_by_hour(folder: Path, tz: str) -> pa.Table:
     """Every subscriber's cell with the most records in each daytime hour, as
     (person, lat, lon, ts): the person's ``person_ref``, the antenna, the hour."""
     tables = {}
@@ -57,7 +56,7 @@ def main_cells_by_hour(folder: Path, timezone: str) -> pa.Table:
             raise HotspotError(f"{folder}/{name} breaks its contract: {loaded.problems[0]}")
         tables[name] = loaded.table
     connection = duckdb.connect()
-    connection.sql(f"SET TimeZone = '{timezone}'")
+    connection.sql(f"SET TimeZone = '{tz}'")
     for name, table in tables.items():
         connection.register(name, table)
     low, high = DAYTIME_HOURS
@@ -77,10 +76,10 @@ def main_cells_by_hour(folder: Path, timezone: str) -> pa.Table:
         WHERE s.person_ref IS NOT NULL""").to_arrow_table()
 
 
-def case_days(windows: list[CaseWindow], timezone: str) -> pa.Table:
+def case_days(windows: list[CaseWindow], tz: str) -> pa.Table:
     """Each case's days (person, first_day, last_day): those of its exposure
     window within ``DAYS_AROUND_INFECTION`` of its likely day of infection."""
-    zone, around = ZoneInfo(timezone), dt.timedelta(days=DAYS_AROUND_INFECTION)
+    zone, around = ZoneInfo(tz), dt.timedelta(days=DAYS_AROUND_INFECTION)
     rows = []
     for w in windows:
         likely = w.likely_infection.astimezone(zone).date()
@@ -89,10 +88,14 @@ def case_days(windows: list[CaseWindow], timezone: str) -> pa.Table:
         if first <= last:
             rows.append((w.person_ref, w.case_id, first, last))
     person, case_id, first, last = zip(*rows, strict=True) if rows else ([], [], [], [])
-    return pa.table({
-        "person": pa.array(person, pa.string()), "case_id": pa.array(case_id, pa.string()),
-        "first_day": pa.array(first, pa.date32()), "last_day": pa.array(last, pa.date32()),
-    })  # fmt: skip
+    return pa.table(
+        {
+            "person": pa.array(person, pa.string()),
+            "case_id": pa.array(case_id, pa.string()),
+            "first_day": pa.array(first, pa.date32()),
+            "last_day": pa.array(last, pa.date32()),
+        }
+    )
 
 
 def find_hotspots_among_people(
@@ -102,49 +105,61 @@ def find_hotspots_among_people(
     *,
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
-    replications: int = REPLICATIONS,
-    seed: int = 0,
-    max_radius_m: float | None = MAX_RADIUS_M,
+    params: ScanParams | None = None,
 ) -> HotspotResult:
-    """Scan the cases among everyone present; write hotspots.csv and hotspot_cases.csv."""
+    """Scan the cases among everyone present; write hotspots.csv and hotspot_cases.csv.
+
+    ``params`` are the scan's settings (``ScanParams()`` by default); windows
+    are one ``SLOT_HOURS`` slot, whatever ``params.max_days`` says."""
     began = time.perf_counter()
-    timezone, crs = dataset_settings(folder)
+    tz, crs = dataset_settings(folder)
     cases = read_cases(cases_file)
     if cases.num_rows == 0:
         raise HotspotError(f"{cases_file} has no cases")
-    days = case_days(exposure_windows(cases, timezone, start, end), timezone)
+    days = case_days(exposure_windows(cases, tz, start, end), tz)
     if days.num_rows == 0:
         raise HotspotError(f"no case of {cases_file} has a day to scan in its window")
-    rows = main_cells_by_hour(folder, timezone)
+    rows = main_cells_by_hour(folder, tz)
     first_day, last_day = min(days["first_day"].to_pylist()), max(days["last_day"].to_pylist())
     try:
         scan = scan_relabelled(
-            rows, days.drop_columns(["case_id"]), replications=replications, seed=seed,
-            max_radius_m=max_radius_m, crs=crs, timezone=timezone, first_day=first_day,
-            last_day=last_day, slot_hours=SLOT_HOURS, max_slots=MAX_SLOTS,
-        )  # fmt: skip
+            rows,
+            days.drop_columns(["case_id"]),
+            params,
+            crs=crs,
+            tz=tz,
+            first_day=first_day,
+            last_day=last_day,
+            slot_hours=SLOT_HOURS,
+            max_slots=MAX_SLOTS,
+        )
     except ValueError as exc:
         raise HotspotError(str(exc)) from None
     if scan.n_cases == 0:
         raise HotspotError(f"none of the {cases.num_rows} cases is a subscriber in {folder}")
-    events = case_rows(rows, days, timezone)
+    events = case_rows(rows, days, tz)
     result = HotspotResult(
-        out, scan, events, cases.num_rows, scan.n_cases,
-        rows_are="case-hours located", counts_are="cases",
-    )  # fmt: skip
+        out,
+        scan,
+        events,
+        cases.num_rows,
+        scan.n_cases,
+        rows_are="case-hours located",
+        counts_are="cases",
+    )
     out.mkdir(parents=True, exist_ok=True)
     result.files = [
-        write_table(scan.to_table(), out, "hotspots", "csv", tz=timezone),
+        write_table(scan.to_table(), out, "hotspots", "csv", tz=tz),
         _write_members(scan, days, out / "hotspot_cases.csv"),
     ]
     result.seconds = time.perf_counter() - began
     return result
 
 
-def case_rows(rows: pa.Table, days: pa.Table, timezone: str) -> pa.Table:
+def case_rows(rows: pa.Table, days: pa.Table, tz: str) -> pa.Table:
     """The cases' rows on their days (what the scan counted)."""
     connection = duckdb.connect()
-    connection.sql(f"SET TimeZone = '{timezone}'")
+    connection.sql(f"SET TimeZone = '{tz}'")
     connection.register("rows", rows)
     connection.register("days", days)
     return connection.sql(

@@ -28,15 +28,19 @@ Choices, and why:
   incubation; confirmation − 8 days without onset).
 - **Weekly schedules.** Churches gather on Sundays, clubs on weekend
   nights, so a church where a few cases worship can be a cluster by itself
-  (4 of 20 null cities at p < 0.05). ``adjust_weekday`` (``--adjust-weekday``)
+  in a city without any outbreak. ``adjust_weekday`` (``--adjust-weekday``)
   applies SaTScan's space by day-of-week adjustment: a place's expected
   cases on a day follow its own share of that weekday's cases, and dates are
   permuted only within weekdays (``analysis/hotspots/scan.py``). It removes
   the Sunday-church alarms, but over two weeks it also removes the power:
   a planted Sunday event is then compared only with the one other Sunday,
-  and was found in few simulated cities. Off by default; use it over periods
-  of several weeks, and read a Sunday (or weekend-night) cluster at one venue
-  without it as an upper bound on the evidence (docs/accuracy.md).
+  and is rarely found. Off by default; use it over periods of several
+  weeks, and read a Sunday (or weekend-night) cluster at one venue without
+  it as an upper bound on the evidence.
+
+  How often each choice below finds a planted event, and raises a false
+  alarm, on simulated cities: docs/accuracy.md, "Outbreak hotspots on
+  simulated cities" (and its five-week and planted-city sections).
 - **Cases as the unit** (``dated_by="case"``). Events of one case are not
   independent: they share the person and lie near their home. Dated by the
   case's likely day of infection instead of by the visit, a case counts once
@@ -46,7 +50,7 @@ Choices, and why:
   finds outbreaks whose cases' infection days stand out from the others'
   (the DS4C clusters of 2020), but not the planted event of a two-week
   simulated city, whose infectees are the church's own weekly members and
-  most of that city's cases (docs/accuracy.md). Not the default yet.
+  most of that city's cases. Not the default yet.
 - **Whole cases moved by whole weeks** (``week_shifts``). Visit-dated
   events as above, scanned with the same statistic, but the replications
   move each case's events together, by the whole weeks between its likely
@@ -55,13 +59,12 @@ Choices, and why:
   weekly schedule are then in the null distribution too, so neither makes
   a cluster. Cases anchored in the period's first 9 days stay in place (the
   period cut their windows, so their events bunch later than any other
-  case's). The size holds on null cities (0 of 20 at p < 0.05 over five
-  weeks, p-values about uniform), but a planted Sunday event is found at
-  p < 0.05 in only 5 of 20: the event's own infectees weigh in the cases'
-  calendar, and the replications put the congregation back on its Sundays.
-  With the event the city's one cluster (``outbreak="planted"``, about 27
-  infected) it is the most likely cluster in 20 of 20 cities, at p < 0.05
-  in 16 (docs/accuracy.md). Not the default yet.
+  case's). The size holds on null cities, but a planted Sunday event in
+  an epidemic under way is seldom significant: the event's own infectees
+  weigh in the cases' calendar, and the replications put the congregation
+  back on its Sundays. With the event the city's one cluster
+  (``outbreak="planted"``) it is found far more often. Not the default
+  yet.
 - **Cases without records** (no subscriber, card or GPS record, or no stays
   in their window) are skipped and counted. The ``cases`` table gives only
   the region; a district's centroid is kilometres from any place the case
@@ -73,14 +76,19 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyarrow as pa
 
-from epitrace.analysis.hotspots import HotspotScan, scan_hotspots
-from epitrace.analysis.hotspots.cells import KOREA_CRS, KOREA_TIMEZONE, project
-from epitrace.analysis.hotspots.clusters import MAX_DAYS, MAX_RADIUS_M, REPLICATIONS
+from epitrace.analysis.hotspots.cells import project
+from epitrace.analysis.hotspots.params import ScanParams
+from epitrace.defaults import DEFAULT_TZ, PROJECTED_CRS
+
+if TYPE_CHECKING:
+    # The scan loads Numba: imported when a scan runs (scan_events), not with the rules.
+    from epitrace.analysis.hotspots.clusters import HotspotScan
 
 EXPOSURE_DAYS_BEFORE = 14  # longest usual incubation period of COVID-19
 
@@ -101,10 +109,6 @@ NIGHT_HOUR = 3  # a stay that covers 03:00 local is the night, at home
 
 
 DEDUP_GRID_M = 100.0  # unnamed stays of one case within this square are one place
-
-
-# Weekly schedules of places are not outbreaks (module docstring, docs/accuracy.md).
-ADJUST_WEEKDAY = False
 
 
 # "case": each event carries its case's likely day of infection, and the scan
@@ -137,13 +141,13 @@ class CaseWindow:
     likely_infection: dt.datetime  # visits nearest to it represent a place
 
 
-def _local_midnight(day: dt.date, timezone: str) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(timezone)).astimezone(dt.UTC)
+def _local_midnight(day: dt.date, tz: str) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(tz)).astimezone(dt.UTC)
 
 
 def exposure_windows(
     cases: pa.Table,
-    timezone: str,
+    tz: str,
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
 ) -> list[CaseWindow]:
@@ -164,17 +168,17 @@ def exposure_windows(
                 case_id=row["case_id"],
                 person_ref=row["person_ref"],
                 start=start
-                or _local_midnight(reference - dt.timedelta(days=EXPOSURE_DAYS_BEFORE), timezone),
-                end=end or _local_midnight(confirmed, timezone),
-                likely_infection=_local_midnight(infection_day, timezone) + dt.timedelta(hours=12),
+                or _local_midnight(reference - dt.timedelta(days=EXPOSURE_DAYS_BEFORE), tz),
+                end=end or _local_midnight(confirmed, tz),
+                likely_infection=_local_midnight(infection_day, tz) + dt.timedelta(hours=12),
             )
         )
     return windows
 
 
-def _covers_night(start: dt.datetime, end: dt.datetime, timezone: str) -> bool:
+def _covers_night(start: dt.datetime, end: dt.datetime, tz: str) -> bool:
     """Whether [start, end) contains a 03:00 local time."""
-    zone = ZoneInfo(timezone)
+    zone = ZoneInfo(tz)
     local_start = start.astimezone(zone)
     night = local_start.replace(hour=NIGHT_HOUR, minute=0, second=0, microsecond=0)
     if night < local_start:
@@ -185,7 +189,7 @@ def _covers_night(start: dt.datetime, end: dt.datetime, timezone: str) -> bool:
 
 
 def case_events(
-    stays: pa.Table, window: CaseWindow, timezone: str, crs: str = KOREA_CRS
+    stays: pa.Table, window: CaseWindow, tz: str, crs: str = PROJECTED_CRS
 ) -> list[dict]:
     """One case's events: daytime stays, one per place, nearest the likely infection."""
     rows = [
@@ -193,7 +197,7 @@ def case_events(
         for row in stays.to_pylist()
         if row["end"] > window.start
         and row["start"] < window.end
-        and not _covers_night(row["start"], row["end"], timezone)
+        and not _covers_night(row["start"], row["end"], tz)
     ]
     if not rows:
         return []
@@ -250,21 +254,17 @@ def events_table(rows: list[dict]) -> pa.Table:
 
 def scan_events(
     events: pa.Table,
+    params: ScanParams | None = None,
     *,
-    replications: int = REPLICATIONS,
-    seed: int = 0,
-    max_radius_m: float | None = MAX_RADIUS_M,
-    max_days: int = MAX_DAYS,
-    timezone: str = KOREA_TIMEZONE,
-    crs: str = KOREA_CRS,
+    tz: str = DEFAULT_TZ,
+    crs: str = PROJECTED_CRS,
     first_day: dt.date | None = None,
     last_day: dt.date | None = None,
-    adjust_weekday: bool = ADJUST_WEEKDAY,
     dated_by: str = DATED_BY,
     week_shifts: bool = False,
 ) -> HotspotScan:
     """The space-time permutation scan over case events (lat, lon, ts, case_id,
-    likely_infection).
+    likely_infection), with the settings ``params`` (``ScanParams``).
 
     ``dated_by="visit"`` (default) dates events by their stay and permutes
     days among events; ``"case"`` dates every event by its case's likely day
@@ -273,8 +273,10 @@ def scan_events(
     ``week_shifts`` (with ``"visit"``) keeps the visit-dated statistic but
     moves whole cases by whole weeks in the replications
     (``analysis.hotspots.shifts``). The study period stretches to hold every
-    date scanned. ``adjust_weekday`` adjusts for space by day-of-week interaction
-    (``analysis.hotspots.find_hotspots``); see the module docstring."""
+    date scanned. ``params.adjust_weekday`` adjusts for space by day-of-week
+    interaction (``analysis.hotspots.find_hotspots``); see the module docstring."""
+    from epitrace.analysis.hotspots.clusters import scan_hotspots
+
     if dated_by not in ("case", "visit"):
         raise ValueError(f"dated_by must be 'case' or 'visit', got {dated_by!r}")
     if dated_by == "case":
@@ -285,18 +287,14 @@ def scan_events(
         points = events.select(["lat", "lon", "ts", "case_id", "likely_infection"])
     else:
         points = events.select(["lat", "lon", "ts"])
-    first_day, last_day = _period_holding(points, first_day, last_day, timezone)
+    first_day, last_day = _period_holding(points, first_day, last_day, tz)
     return scan_hotspots(
         points,
-        replications=replications,
-        seed=seed,
-        max_radius_m=max_radius_m,
-        max_days=max_days,
-        timezone=timezone,
+        params,
+        tz=tz,
         crs=crs,
         first_day=first_day,
         last_day=last_day,
-        adjust_weekday=adjust_weekday,
         case_column="case_id" if dated_by == "case" else None,
         week_shifts=("case_id", "likely_infection") if week_shifts else None,
         movable_from=(
@@ -305,32 +303,32 @@ def scan_events(
     )
 
 
-def _local_days(ts: pa.ChunkedArray, timezone: str) -> list[dt.date]:
-    zone = ZoneInfo(timezone)
+def _local_days(ts: pa.ChunkedArray, tz: str) -> list[dt.date]:
+    zone = ZoneInfo(tz)
     return [t.astimezone(zone).date() for t in ts.to_pylist()]
 
 
 def _period_holding(
-    points: pa.Table, first_day: dt.date | None, last_day: dt.date | None, timezone: str
+    points: pa.Table, first_day: dt.date | None, last_day: dt.date | None, tz: str
 ) -> tuple[dt.date | None, dt.date | None]:
     """The study period widened to hold every scanned date: a case's likely
     day of infection may fall before the --from of the stays."""
     if points.num_rows == 0:
         return first_day, last_day
-    days = _local_days(points.column("ts"), timezone)
+    days = _local_days(points.column("ts"), tz)
     first = min(days) if first_day is None else min(first_day, min(days))
     last = max(days) if last_day is None else max(last_day, max(days))
     return first, last
 
 
 def events_in_clusters(
-    scan: HotspotScan, events: pa.Table, timezone: str, dated_by: str = DATED_BY
+    scan: HotspotScan, events: pa.Table, tz: str, dated_by: str = DATED_BY
 ) -> list[dict]:
     """Each cluster's case events: at one of its locations, dated (by the case's
     likely infection, or by the visit) on one of its days."""
     if not scan.clusters or scan.cells is None:
         return []
-    zone = ZoneInfo(timezone)
+    zone = ZoneInfo(tz)
     date_column = "likely_infection" if dated_by == "case" else "ts"
     rows = events.to_pylist()
     out = []

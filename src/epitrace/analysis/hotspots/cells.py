@@ -17,9 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyproj import Transformer
 
-# Korea 2000 / Unified CS: the national grid of Korean public data, in metres.
-KOREA_CRS = "EPSG:5179"
-KOREA_TIMEZONE = "Asia/Seoul"
+from epitrace.defaults import DEFAULT_TZ, PROJECTED_CRS
 
 
 @dataclass(frozen=True)
@@ -103,23 +101,23 @@ def check_case_columns(cases: pa.Table, case_column: str | None = None) -> None:
 def case_cells(
     cases: pa.Table,
     *,
-    crs: str = KOREA_CRS,
-    timezone: str = KOREA_TIMEZONE,
+    crs: str = PROJECTED_CRS,
+    tz: str = DEFAULT_TZ,
     first_day: dt.date | None = None,
     last_day: dt.date | None = None,
     case_column: str | None = None,
 ) -> CaseCells:
     """Validate ``cases`` (lat, lon and ts or day) and group them into cells.
 
-    Days are calendar days in ``timezone`` (a case at 23:30 KST belongs to that
+    Days are calendar days in ``tz`` (a case at 23:30 KST belongs to that
     Korean day, not to the UTC one). The study period defaults to the first and
     last day with a case. With ``case_column``, rows with equal values there
     are one case's places and must all have that case's day. Raises
     ``ValueError`` naming the problem.
     """
-    lat = _float_column(cases, "lat", -90.0, 90.0)
-    lon = _float_column(cases, "lon", -180.0, 180.0)
-    days = _case_days(cases, timezone)
+    lat = checked_float_column(cases, "lat", -90.0, 90.0)
+    lon = checked_float_column(cases, "lon", -180.0, 180.0)
+    days = case_day_ordinals(cases, tz)
     if days.size == 0:
         raise ValueError("no cases to scan")
     first = first_day or dt.date.fromordinal(int(days.min()))
@@ -191,15 +189,15 @@ def one_day_per_case(case_of_row: np.ndarray, day: np.ndarray, otherwise: str) -
     return first
 
 
-def day_start_utc(day: dt.date, timezone: str, hour: int = 0) -> dt.datetime:
+def day_start_utc(day: dt.date, tz: str, hour: int = 0) -> dt.datetime:
     """The UTC instant at which local calendar ``day`` begins (or its ``hour``,
     0 .. 24, begins: 24 is the next day's start)."""
     day, hour = day + dt.timedelta(days=hour // 24), hour % 24
-    local = dt.datetime.combine(day, dt.time(hour), tzinfo=ZoneInfo(timezone))
+    local = dt.datetime.combine(day, dt.time(hour), tzinfo=ZoneInfo(tz))
     return local.astimezone(dt.UTC)
 
 
-def _float_column(cases: pa.Table, name: str, low: float, high: float) -> np.ndarray:
+def checked_float_column(cases: pa.Table, name: str, low: float, high: float) -> np.ndarray:
     column = cases.column(name)
     if column.null_count:
         raise ValueError(f"{column.null_count} case(s) have no {name}")
@@ -210,13 +208,13 @@ def _float_column(cases: pa.Table, name: str, low: float, high: float) -> np.nda
     return values
 
 
-def _case_days(cases: pa.Table, timezone: str) -> np.ndarray:
+def case_day_ordinals(cases: pa.Table, tz: str) -> np.ndarray:
     """Proleptic Gregorian ordinal of each case's local calendar day."""
     name = "day" if "day" in cases.column_names else "ts"
-    return local_day_ordinals(cases.column(name), timezone, name)
+    return local_day_ordinals(cases.column(name), tz, name)
 
 
-def local_day_ordinals(column: pa.ChunkedArray, timezone: str, name: str) -> np.ndarray:
+def local_day_ordinals(column: pa.ChunkedArray, tz: str, name: str) -> np.ndarray:
     """Proleptic Gregorian ordinal of the local calendar day of each value of
     column ``name``: a timestamp with a time zone, or dates (``ts`` must be a
     timestamp); ``ValueError`` on nulls or values that are neither."""
@@ -227,7 +225,7 @@ def local_day_ordinals(column: pa.ChunkedArray, timezone: str, name: str) -> np.
         return epoch_days.astype("datetime64[D]").astype(np.int64) + _EPOCH_ORDINAL
     if not pa.types.is_timestamp(column.type) or column.type.tz is None:
         raise ValueError(f"cases' {name} must be a timestamp with a time zone (UTC in epitrace)")
-    local = pc.local_timestamp(pc.cast(column, pa.timestamp("us", tz=timezone)))
+    local = pc.local_timestamp(pc.cast(column, pa.timestamp("us", tz=tz)))
     local_days = local.to_numpy(zero_copy_only=False).astype("datetime64[D]")
     return local_days.astype(np.int64) + _EPOCH_ORDINAL
 

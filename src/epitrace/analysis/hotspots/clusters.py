@@ -17,8 +17,6 @@ import numpy as np
 import pyarrow as pa
 
 from epitrace.analysis.hotspots.cells import (
-    KOREA_CRS,
-    KOREA_TIMEZONE,
     CaseCells,
     case_cells,
     check_case_columns,
@@ -26,6 +24,7 @@ from epitrace.analysis.hotspots.cells import (
     project,
 )
 from epitrace.analysis.hotspots.circles import Circles, candidate_circles
+from epitrace.analysis.hotspots.params import ScanParams
 from epitrace.analysis.hotspots.scan import (
     ScanTables,
     expected_cases,
@@ -35,15 +34,9 @@ from epitrace.analysis.hotspots.scan import (
     weekday_adjusted_expected,
 )
 from epitrace.analysis.hotspots.shifts import case_anchors, week_shift_maxima
+from epitrace.defaults import DEFAULT_TZ, PROJECTED_CRS
 from epitrace.formats.schemas import table
 
-# Defaults, in real units. See find_hotspots' docstring for the reasoning.
-MAX_RADIUS_M = 1000.0
-MAX_SHARE_OF_CASES = 0.5
-MAX_DAYS = 7
-MIN_CASES = 2
-REPLICATIONS = 999
-MAX_CLUSTERS = 10
 # Replicated maxima this close to the observed LLR count as ties (>=): the
 # compiled loop sums logs in another order than the reported LLR.
 LLR_TIE_TOLERANCE = 1e-9
@@ -79,7 +72,7 @@ class HotspotScan:
     clusters: list[Cluster]
     replicated_maxima: np.ndarray  # the maximum LLR of each replication
     n_cases: int
-    timezone: str
+    tz: str
     cells: CaseCells | None = field(default=None, repr=False)
 
     def to_table(self) -> pa.Table:
@@ -90,12 +83,10 @@ class HotspotScan:
             "lat": [c.lat for c in self.clusters],
             "lon": [c.lon for c in self.clusters],
             "radius_m": [c.radius_m for c in self.clusters],
-            "start": [
-                day_start_utc(c.first_day, self.timezone, c.start_hour) for c in self.clusters
-            ],
+            "start": [day_start_utc(c.first_day, self.tz, c.start_hour) for c in self.clusters],
             # The window is half-open: it ends when the day after its last day begins
             # (or, in slots of hours, when its last slot ends).
-            "end": [day_start_utc(c.last_day, self.timezone, c.end_hour) for c in self.clusters],
+            "end": [day_start_utc(c.last_day, self.tz, c.end_hour) for c in self.clusters],
             "cases": [c.cases for c in self.clusters],
             "expected": [c.expected for c in self.clusters],
             "p_value": [c.p_value for c in self.clusters],
@@ -105,21 +96,13 @@ class HotspotScan:
 
 def find_hotspots(
     cases: pa.Table,
+    params: ScanParams | None = None,
     *,
-    max_radius_m: float | None = MAX_RADIUS_M,
-    max_share_of_cases: float = MAX_SHARE_OF_CASES,
-    max_days: int = MAX_DAYS,
-    prospective: bool = False,
-    min_cases: int = MIN_CASES,
-    replications: int = REPLICATIONS,
-    seed: int = 0,
     centres: pa.Table | None = None,
-    crs: str = KOREA_CRS,
-    timezone: str = KOREA_TIMEZONE,
+    crs: str = PROJECTED_CRS,
+    tz: str = DEFAULT_TZ,
     first_day: dt.date | None = None,
     last_day: dt.date | None = None,
-    max_clusters: int = MAX_CLUSTERS,
-    adjust_weekday: bool = False,
     case_column: str | None = None,
     week_shifts: tuple[str, str] | None = None,
     movable_from: dt.date | None = None,
@@ -133,54 +116,22 @@ def find_hotspots(
     than dense neighbourhoods, and adjusts for purely spatial and purely
     temporal variation (Kulldorff et al. 2005, PLoS Med 2:e59).
 
-    Parameters (defaults are SaTScan's where it has one that fits):
+    Parameters:
 
-    - ``max_radius_m`` (1000 m): largest circle radius. Korean outbreaks of
-      2020 grew around venues (a church, a call centre, clubs); a kilometre
-      around one is a neighbourhood (a dong is 1-2 km across) that
-      investigators can canvass. Time grows with the square of the radius
-      (locations per circle): at 10,000 case locations over a Seoul-sized
-      city 1 km keeps 999 replications under 30 s on two cores, 2 km takes
-      about 2.5 times longer (docs/benchmarks.md). SaTScan's NYC sample, with ZIP centroids 2-3 km
-      apart, uses 3 km. ``None`` lifts it (then memory and time grow with
-      centres × locations; fine for a few thousand locations).
-    - ``max_share_of_cases`` (0.5): a circle holds at most this share of all
-      cases, SaTScan's default and upper limit ("max spatial size, % of
-      cases" for this model).
-    - ``max_days`` (7): longest window, in days. One exposure event's cases
-      are mostly diagnosed within a week (COVID-19's median incubation is
-      about 5 days), a week is the cycle of reporting, and longer windows
-      mostly pick up slow drifts; it is also SaTScan's NYC outbreak-detection
-      sample's choice. Time grows about linearly with it.
-    - ``prospective`` (False): retrospective scans windows ending on any day of
-      the study period; prospective (SaTScan's "prospective space-time") only
-      windows ending on its last day, i.e. clusters still going on.
-    - ``min_cases`` (2): SaTScan's minimum cases in a high-rate cluster; one
-      case is never an outbreak.
-    - ``replications`` (999) Monte Carlo permutations of the dates among the
-      cases, seeded by ``seed``; p = (1 + replications whose maximum LLR ≥ the
-      cluster's) / (replications + 1), so 999 resolves p down to 0.001.
+    - ``params``: the scan's settings (``ScanParams``, whose defaults are
+      SaTScan's where it has one that fits): largest radius (m) and window
+      (days), largest share of the cases in a circle, fewest cases,
+      prospective or retrospective, weekday adjustment, Monte Carlo
+      replications and seed, most clusters reported. Default ``ScanParams()``.
     - ``centres``: table of lat, lon circle centres; default the distinct case
       locations (SaTScan uses its coordinates file).
-    - ``crs`` (EPSG:5179, Korea's unified grid in metres): projection in which
-      distances are measured; give a local one elsewhere (a UTM zone or
-      ``+proj=aeqd`` around the area).
-    - ``timezone`` (Asia/Seoul): calendar days are local days.
+    - ``crs`` (``epitrace.defaults.PROJECTED_CRS``, EPSG:5179, Korea's unified
+      grid in metres): projection in which distances are measured; give a
+      local one elsewhere (a UTM zone or ``+proj=aeqd`` around the area).
+    - ``tz`` (``epitrace.defaults.DEFAULT_TZ``, Asia/Seoul): calendar days are
+      local days in this time zone.
     - ``first_day``, ``last_day``: the study period (default the span of the
       cases); the prospective window ends on ``last_day``.
-    - ``max_clusters`` (10): most clusters reported, most likely first.
-    - ``adjust_weekday`` (False, SaTScan's default): adjust for space by
-      day-of-week interaction. Places keep weekly schedules (a church gathers
-      on Sundays, clubs on weekend nights), which the plain model reads as
-      space-time interaction: a church's Sunday is "more than expected"
-      whenever a few cases worship there. Adjusted, a location's expected
-      cases on a day follow its own share of the cases of that weekday
-      (``μ_zd = n_z,w(d) · n_d / n_w(d)``, SaTScan's "space by day-of-week"
-      adjustment for this model) and the replications permute dates only
-      among cases of the same weekday, so only space-time interaction beyond
-      the weekly pattern of each place is scanned for. It costs some power
-      over short periods (each weekday has few days to compare): see
-      docs/accuracy.md for what it costs and buys.
     - ``case_column`` (None): when rows are the places of cases (several rows
       per case, e.g. the stays of a traced case), the column naming each
       row's case. Every row of a case carries the case's own day (e.g. its
@@ -208,27 +159,23 @@ def find_hotspots(
       began before the study period, so their events are not those of a
       case at another time; see ``shifts.py``). None: every case moves.
 
-    Returns a ``hotspots`` table; empty when no circle of at most
-    ``max_share_of_cases`` holds ``min_cases`` cases above expectation (e.g. a
-    single case, or all cases at one place). Raises ``ValueError`` on missing
-    columns, null or out-of-range coordinates, or cases outside the period.
+    Returns a ``hotspots`` table: the most likely cluster first, then secondary
+    clusters sharing no location with a more likely one, each with its p-value
+    (1 + replications whose maximum LLR ≥ the cluster's) / (replications + 1).
+    Empty when no circle of at most ``max_share_of_cases`` holds ``min_cases``
+    cases above expectation (e.g. a single case, or all cases at one place).
+    Raises ``ValueError`` on missing columns, null or out-of-range coordinates,
+    or cases outside the period. Power, size and time: docs/accuracy.md,
+    docs/benchmarks.md.
     """
     return scan_hotspots(
         cases,
-        max_radius_m=max_radius_m,
-        max_share_of_cases=max_share_of_cases,
-        max_days=max_days,
-        prospective=prospective,
-        min_cases=min_cases,
-        replications=replications,
-        seed=seed,
+        params,
         centres=centres,
         crs=crs,
-        timezone=timezone,
+        tz=tz,
         first_day=first_day,
         last_day=last_day,
-        max_clusters=max_clusters,
-        adjust_weekday=adjust_weekday,
         case_column=case_column,
         week_shifts=week_shifts,
         movable_from=movable_from,
@@ -237,45 +184,38 @@ def find_hotspots(
 
 def scan_hotspots(
     cases: pa.Table,
+    params: ScanParams | None = None,
     *,
-    max_radius_m: float | None = MAX_RADIUS_M,
-    max_share_of_cases: float = MAX_SHARE_OF_CASES,
-    max_days: int = MAX_DAYS,
-    prospective: bool = False,
-    min_cases: int = MIN_CASES,
-    replications: int = REPLICATIONS,
-    seed: int = 0,
     centres: pa.Table | None = None,
-    crs: str = KOREA_CRS,
-    timezone: str = KOREA_TIMEZONE,
+    crs: str = PROJECTED_CRS,
+    tz: str = DEFAULT_TZ,
     first_day: dt.date | None = None,
     last_day: dt.date | None = None,
-    max_clusters: int = MAX_CLUSTERS,
-    adjust_weekday: bool = False,
     case_column: str | None = None,
     week_shifts: tuple[str, str] | None = None,
     movable_from: dt.date | None = None,
 ) -> HotspotScan:
     """``find_hotspots`` with the details: LLRs, locations and replicated maxima.
 
-    ``adjust_weekday`` adjusts the expected counts for space by day-of-week
-    interaction and permutes dates only within weekdays; ``case_column``
-    permutes whole cases; ``week_shifts`` moves whole cases by whole weeks,
-    those anchored from ``movable_from`` on (see find_hotspots).
+    ``params.adjust_weekday`` adjusts the expected counts for space by
+    day-of-week interaction and permutes dates only within weekdays;
+    ``case_column`` permutes whole cases; ``week_shifts`` moves whole cases by
+    whole weeks, those anchored from ``movable_from`` on (see find_hotspots).
     """
-    check_scan_parameters(max_radius_m, max_share_of_cases, max_days, min_cases, replications)
-    if week_shifts is not None and (case_column is not None or adjust_weekday):
+    if params is None:
+        params = ScanParams()
+    if week_shifts is not None and (case_column is not None or params.adjust_weekday):
         raise ValueError(
             "week_shifts moves whole cases by whole weeks itself: "
             "give neither case_column nor adjust_weekday with it"
         )
     check_case_columns(cases, case_column)
     if cases.num_rows == 0:
-        return HotspotScan([], np.empty(0), 0, timezone)
+        return HotspotScan([], np.empty(0), 0, tz)
     cells = case_cells(
         cases,
         crs=crs,
-        timezone=timezone,
+        tz=tz,
         first_day=first_day,
         last_day=last_day,
         case_column=case_column,
@@ -285,56 +225,46 @@ def scan_hotspots(
         centre_xy,
         np.column_stack([cells.x, cells.y]),
         cells.location_totals,
-        max_radius_m=max_radius_m,
+        max_radius_m=params.max_radius_m,
         # Of rows: with several places per case, a circle's share of the places.
-        max_cases=int(np.floor(max_share_of_cases * cells.n_rows)),
+        max_cases=int(np.floor(params.max_share_of_cases * cells.n_rows)),
     )
     setup = _ScanSetup.of(
-        cells, circles, min(max_days, cells.n_days), prospective, min_cases, adjust_weekday
+        cells,
+        circles,
+        min(params.max_days, cells.n_days),
+        params.prospective,
+        params.min_cases,
+        params.adjust_weekday,
     )
     best = setup.best_per_centre(cells.days_of_cases)
     if week_shifts is None:
-        maxima = setup.replicated_maxima(cells.days_of_cases, replications, seed)
+        maxima = setup.replicated_maxima(cells.days_of_cases, params.replications, params.seed)
     else:
-        row_case, anchor = case_anchors(cases, *week_shifts, timezone, cells.source_row)
+        row_case, anchor = case_anchors(cases, *week_shifts, tz, cells.source_row)
         maxima = week_shift_maxima(
             cells,
             row_case,
             anchor,
             circles,
             max_days=setup.max_days,
-            prospective=prospective,
-            min_cases=min_cases,
-            replications=replications,
-            seed=seed,
+            prospective=params.prospective,
+            min_cases=params.min_cases,
+            replications=params.replications,
+            seed=params.seed,
             movable=None if movable_from is None else anchor >= movable_from.toordinal(),
         )
     clusters = _non_overlapping_clusters(
-        best, circles, cells, centre_lat, centre_lon, maxima, max_clusters, adjust_weekday
+        best,
+        circles,
+        cells,
+        centre_lat,
+        centre_lon,
+        maxima,
+        params.max_clusters,
+        params.adjust_weekday,
     )
-    return HotspotScan(clusters, maxima, cells.n_cases, timezone, cells)
-
-
-def check_scan_parameters(
-    max_radius_m: float | None,
-    max_share: float,
-    max_days: int,
-    min_cases: int,
-    replications: int,
-    share_name: str = "max_share_of_cases",
-) -> None:
-    """``ValueError`` naming the first scan setting out of range (``share_name``
-    is what the caller calls its largest share of a circle)."""
-    if max_radius_m is not None and not max_radius_m > 0:
-        raise ValueError(f"max_radius_m must be positive (or None), got {max_radius_m}")
-    if not 0 < max_share <= 1:
-        raise ValueError(f"{share_name} must be in (0, 1], got {max_share}")
-    if max_days < 1:
-        raise ValueError(f"max_days must be at least 1, got {max_days}")
-    if min_cases < 1:
-        raise ValueError(f"min_cases must be at least 1, got {min_cases}")
-    if replications < 0:
-        raise ValueError(f"replications must be 0 or more, got {replications}")
+    return HotspotScan(clusters, maxima, cells.n_cases, tz, cells)
 
 
 def _centres(

@@ -10,7 +10,8 @@ Gi* z-score with PySAL ``esda`` (binary weights: the cell and its touching
 neighbours, 8 for squares and 6 for hexagons), with the normal p-value of
 Getis and Ord (1992); ``permutations`` > 0 gives esda's conditional
 permutation p-value instead, but its Numba kernels are compiled in every new
-process (about a minute on this machine), too slow for a quick view.
+process, too slow for a quick view (docs/benchmarks.md, "Quick view:
+Getis-Ord Gi*").
 A "hot" cell is a neighbourhood with more cases than the study area's
 average; unlike the space-time scan it says nothing about
 time (a dense district is hot every day) and its p-values are per cell, not
@@ -29,13 +30,12 @@ import pyarrow as pa
 from pyproj import Transformer
 
 from epitrace.analysis.hotspots.cells import (
-    KOREA_CRS,
-    KOREA_TIMEZONE,
-    _case_days,
-    _float_column,
+    case_day_ordinals,
     check_case_columns,
+    checked_float_column,
     project,
 )
+from epitrace.defaults import DEFAULT_TZ, PROJECTED_CRS
 
 Shape = Literal["square", "hex"]
 MAX_GRID_CELLS = 250_000  # beyond, Gi* weights take too much memory for a quick view
@@ -80,11 +80,11 @@ def _check(cell_m: float, shape: str) -> None:
         raise ValueError(f"shape must be 'square' or 'hex', got {shape!r}")
 
 
-def _events(cases: pa.Table, crs: str, timezone: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _events(cases: pa.Table, crs: str, tz: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     check_case_columns(cases)
-    lat = _float_column(cases, "lat", -90.0, 90.0)
-    lon = _float_column(cases, "lon", -180.0, 180.0)
-    days = _case_days(cases, timezone)
+    lat = checked_float_column(cases, "lat", -90.0, 90.0)
+    lon = checked_float_column(cases, "lon", -180.0, 180.0)
+    days = case_day_ordinals(cases, tz)
     x, y = project(lat, lon, crs)
     return x, y, days
 
@@ -99,8 +99,8 @@ def grid_counts(
     *,
     cell_m: float = 500.0,
     shape: Shape = "square",
-    crs: str = KOREA_CRS,
-    timezone: str = KOREA_TIMEZONE,
+    crs: str = PROJECTED_CRS,
+    tz: str = DEFAULT_TZ,
 ) -> pa.Table:
     """Cases per (local day, cell): ``day``, ``cell``, ``lat``, ``lon`` (cell centre), ``cases``.
 
@@ -118,7 +118,7 @@ def grid_counts(
     )
     if cases.num_rows == 0:
         return schema.empty_table()
-    x, y, days = _events(cases, crs, timezone)
+    x, y, days = _events(cases, crs, tz)
     index = _cell_index(x, y, cell_m, shape)
     keys, counts = np.unique(np.column_stack([days, index]), axis=0, return_counts=True)
     cx, cy = _cell_centre(keys[:, 1:], cell_m, shape)
@@ -186,8 +186,8 @@ def gi_star(
     permutations: int = 0,
     seed: int = 0,
     alpha: float = 0.05,
-    crs: str = KOREA_CRS,
-    timezone: str = KOREA_TIMEZONE,
+    crs: str = PROJECTED_CRS,
+    tz: str = DEFAULT_TZ,
 ) -> pa.Table:
     """Getis-Ord Gi* of case counts on a grid, over ``first_day``..``last_day``.
 
@@ -201,7 +201,7 @@ def gi_star(
     from libpysal.weights import W
 
     _check(cell_m, shape)
-    x, y, days = _events(cases, crs, timezone)
+    x, y, days = _events(cases, crs, tz)
     keep = np.ones(days.size, dtype=bool)
     if first_day is not None:
         keep &= days >= first_day.toordinal()

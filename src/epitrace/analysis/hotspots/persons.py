@@ -6,7 +6,7 @@ different person. A carrier's records are not like that: a subscriber's
 main cell changes through the day (travel, handovers between towers), so one
 person is in several areas a day, and one case is several events in one
 circle. Drawn independently, such events make the replicated maxima too
-small and most null cities "significant" (docs/accuracy.md: 20 of 20).
+small and most null cities "significant" (docs/accuracy.md, "A denominator").
 
 Here everything is counted in people. Given everyone's located rows (each
 subscriber's main cell per hour, say) and each case's days (those around
@@ -46,28 +46,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numba import njit, prange
 
-from epitrace.analysis.hotspots.cells import KOREA_CRS, KOREA_TIMEZONE, local_day_ordinals
+from epitrace.analysis.hotspots.cells import local_day_ordinals
 from epitrace.analysis.hotspots.circles import Circles, candidate_circles
-from epitrace.analysis.hotspots.clusters import (
-    LLR_TIE_TOLERANCE,
-    MAX_CLUSTERS,
-    MAX_DAYS,
-    MAX_RADIUS_M,
-    MIN_CASES,
-    REPLICATIONS,
-    Cluster,
-    HotspotScan,
-    check_scan_parameters,
-)
+from epitrace.analysis.hotspots.clusters import LLR_TIE_TOLERANCE, Cluster, HotspotScan
+from epitrace.analysis.hotspots.params import ScanParams
 from epitrace.analysis.hotspots.population import (
     AREA_M,
-    MAX_SHARE_OF_POPULATION,
     MIN_RADIUS_M,
-    _check_columns,
-    _squares,
-    _to_degrees,
+    check_columns,
+    grid_squares,
     poisson_llr,
+    projected_to_degrees,
 )
+from epitrace.defaults import DEFAULT_TZ, PROJECTED_CRS
 
 # Replications are drawn in blocks of about this many person draws.
 DRAW_BLOCK_VALUES = 2_000_000
@@ -85,21 +76,21 @@ class PersonRows:
         *,
         area_m: float,
         crs: str,
-        timezone: str,
+        tz: str,
         first_day: dt.date,
         n_days: int,
         slot_hours: int = 24,
     ) -> None:
-        _check_columns(rows, ("person", "lat", "lon", "ts"), "rows")
+        check_columns(rows, ("person", "lat", "lon", "ts"), "rows")
         if rows.column("person").null_count:
             raise ValueError(f"{rows.column('person').null_count} row(s) have no person")
         self.slots_per_day = 24 // slot_hours
-        day = local_day_ordinals(rows.column("ts"), timezone, "ts") - first_day.toordinal()
+        day = local_day_ordinals(rows.column("ts"), tz, "ts") - first_day.toordinal()
         inside = (day >= 0) & (day < n_days)
-        hour = pc.hour(pc.local_timestamp(pc.cast(rows.column("ts"), pa.timestamp("us", timezone))))
+        hour = pc.hour(pc.local_timestamp(pc.cast(rows.column("ts"), pa.timestamp("us", tz))))
         day = day * self.slots_per_day + hour.to_numpy(zero_copy_only=False) // slot_hours
         n_days *= self.slots_per_day
-        sx, sy = _squares(rows, area_m, crs)
+        sx, sy = grid_squares(rows, area_m, crs)
         # Codes in sorted name order, not the rows' order: the same seed draws the
         # same people however the rows come (a query engine may return them in any).
         names = rows.column("person")
@@ -142,20 +133,14 @@ def _csr_starts(sorted_keys: np.ndarray, n: int) -> np.ndarray:
 def scan_relabelled(
     rows: pa.Table,
     cases: pa.Table,
+    params: ScanParams | None = None,
     *,
     area_m: float = AREA_M,
-    max_radius_m: float | None = MAX_RADIUS_M,
     min_radius_m: float = MIN_RADIUS_M,
-    max_share_of_population: float = MAX_SHARE_OF_POPULATION,
-    max_days: int = MAX_DAYS,
-    min_cases: int = MIN_CASES,
-    replications: int = REPLICATIONS,
-    seed: int = 0,
-    crs: str = KOREA_CRS,
-    timezone: str = KOREA_TIMEZONE,
+    crs: str = PROJECTED_CRS,
+    tz: str = DEFAULT_TZ,
     first_day: dt.date,
     last_day: dt.date,
-    max_clusters: int = MAX_CLUSTERS,
     slot_hours: int = 24,
     max_slots: int | None = None,
 ) -> HotspotScan:
@@ -166,28 +151,25 @@ def scan_relabelled(
     hours from local midnight (a divisor of 24): a gathering is a place at
     a time of day, and a church circle's people from 9 to 12 on a Sunday
     are its worshippers, not everyone who passes by that day. Windows then
-    span up to ``max_slots`` slots (default ``max_days`` days' worth); a
+    span up to ``max_slots`` slots (default ``params.max_days`` days' worth); a
     case's days are all their slots.
 
     ``rows``: person, lat, lon, ts: where each person was (any number of
     rows; located in ``area_m`` squares and local days). ``cases``: person,
     first_day, last_day: each case's days, inclusive, a person once. Cases
     without rows on their days add nothing and are not drawn for;
-    ``HotspotScan.n_cases`` counts the others. Circles hold at most
-    ``max_share_of_population`` of all person-days present (as areas count
-    them) and reach at least ``min_radius_m``; windows last up to
-    ``max_days``. Clusters as in ``scan_hotspots``, most likely first, then
-    those sharing no area with a more likely one; ``Cluster.cases`` counts
-    case-days, ``expected`` likewise, ``locations`` are area indices."""
-    check_scan_parameters(
-        max_radius_m,
-        max_share_of_population,
-        max_days,
-        min_cases,
-        replications,
-        share_name="max_share_of_population",
-    )
-    _check_columns(cases, ("person", "first_day", "last_day"), "cases")
+    ``HotspotScan.n_cases`` counts the others. ``params`` (``ScanParams``):
+    circles hold at most ``params.max_share_of_population`` of all
+    person-days present (as areas count them) and reach at least
+    ``min_radius_m``; windows last up to ``params.max_days``; retrospective
+    and unadjusted only (``ValueError`` otherwise). Clusters as in
+    ``scan_hotspots``, most likely first, then those sharing no area with a
+    more likely one; ``Cluster.cases`` counts case-days, ``expected``
+    likewise, ``locations`` are area indices."""
+    if params is None:
+        params = ScanParams()
+    params.require_retrospective_unadjusted("scan_relabelled")
+    check_columns(cases, ("person", "first_day", "last_day"), "cases")
     n_days = (last_day - first_day).days + 1
     if n_days < 1:
         raise ValueError(f"study period ends ({last_day}) before it starts ({first_day})")
@@ -196,33 +178,50 @@ def scan_relabelled(
     if max_slots is not None and max_slots < 1:
         raise ValueError(f"max_slots must be at least 1, got {max_slots}")
     people = PersonRows(
-        rows, area_m=area_m, crs=crs, timezone=timezone, first_day=first_day, n_days=n_days,
+        rows,
+        area_m=area_m,
+        crs=crs,
+        tz=tz,
+        first_day=first_day,
+        n_days=n_days,
         slot_hours=slot_hours,
-    )  # fmt: skip
-    window = max_slots if max_slots is not None else max_days * people.slots_per_day
-    case_person, case_first, case_last = _case_days(cases, people, timezone, first_day)
+    )
+    window = max_slots if max_slots is not None else params.max_days * people.slots_per_day
+    case_person, case_first, case_last = case_day_ordinals(cases, people, tz, first_day)
     if case_person.size == 0:
-        return HotspotScan([], np.empty(0), 0, timezone)
+        return HotspotScan([], np.empty(0), 0, tz)
     circles = candidate_circles(
         np.column_stack([people.x, people.y]),
         np.column_stack([people.x, people.y]),
         people.area_person_days,
-        max_radius_m=max_radius_m,
-        max_cases=int(np.floor(max_share_of_population * people.area_person_days.sum())),
+        max_radius_m=params.max_radius_m,
+        max_cases=int(np.floor(params.max_share_of_population * people.area_person_days.sum())),
     )
     usable = circles.closes_step & (circles.distance_m >= min_radius_m)
     present = circle_presence(
-        circles.start, circles.location, people.area_start, people.area_person,
-        people.area_day, people.n_persons, people.n_days,
-    )  # fmt: skip
-    scan = _Scan(people, circles, usable, present, min(window, people.n_days), min_cases)
+        circles.start,
+        circles.location,
+        people.area_start,
+        people.area_person,
+        people.area_day,
+        people.n_persons,
+        people.n_days,
+    )
+    scan = _Scan(people, circles, usable, present, min(window, people.n_days), params.min_cases)
     best = scan.best_per_centre(case_person, case_first, case_last)
-    maxima = scan.replicated_maxima(case_person, case_first, case_last, replications, seed)
-    clusters = _clusters(best, circles, people, maxima, first_day, crs, max_clusters, slot_hours)
+    maxima = scan.replicated_maxima(
+        case_person, case_first, case_last, params.replications, params.seed
+    )
+    clusters = _clusters(
+        best, circles, people, maxima, first_day, crs, params.max_clusters, slot_hours
+    )
     return PeopleScan(
-        clusters, maxima, int(case_person.size), timezone,
+        clusters,
+        maxima,
+        int(case_person.size),
+        tz,
         cluster_cases=_cluster_cases(clusters, best, people, case_person, case_first, case_last),
-    )  # fmt: skip
+    )
 
 
 @dataclass(frozen=True)
@@ -276,9 +275,18 @@ class _Scan:
     def _arguments(self) -> tuple:
         p, c = self.people, self.circles
         return (
-            p.start, p.day, p.area, p.n_areas, p.day_presence, c.start, c.location,
-            self.usable, self.present, self.max_days, self.min_cases,
-        )  # fmt: skip
+            p.start,
+            p.day,
+            p.area,
+            p.n_areas,
+            p.day_presence,
+            c.start,
+            c.location,
+            self.usable,
+            self.present,
+            self.max_days,
+            self.min_cases,
+        )
 
     def best_per_centre(self, person: np.ndarray, first: np.ndarray, last: np.ndarray) -> tuple:
         return scan_cases(person, first, last, *self._arguments())
@@ -296,16 +304,18 @@ class _Scan:
         block = max(1, DRAW_BLOCK_VALUES // person.size)
         maxima = []
         for done in range(0, replications, block):
-            drawn = np.stack([
-                rng.choice(universe, size=person.size, replace=False)
-                for _ in range(min(block, replications - done))
-            ])  # fmt: skip
+            drawn = np.stack(
+                [
+                    rng.choice(universe, size=person.size, replace=False)
+                    for _ in range(min(block, replications - done))
+                ]
+            )
             maxima.append(max_llr_of_relabelled(drawn, first, last, *self._arguments()))
         return np.concatenate(maxima) if maxima else np.empty(0)
 
 
-def _case_days(
-    cases: pa.Table, people: PersonRows, timezone: str, first_day: dt.date
+def case_day_ordinals(
+    cases: pa.Table, people: PersonRows, tz: str, first_day: dt.date
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The cases with rows: person codes and first and last study days (clipped
     to the period); ``ValueError`` for a person listed twice or days reversed."""
@@ -314,8 +324,8 @@ def _case_days(
         raise ValueError(f"{names.null_count} case(s) have no person")
     if pc.count_distinct(names).as_py() != cases.num_rows:
         raise ValueError("a person is listed as a case more than once")
-    first = local_day_ordinals(cases.column("first_day"), timezone, "first_day")
-    last = local_day_ordinals(cases.column("last_day"), timezone, "last_day")
+    first = local_day_ordinals(cases.column("first_day"), tz, "first_day")
+    last = local_day_ordinals(cases.column("last_day"), tz, "last_day")
     if (last < first).any():
         raise ValueError("a case's last_day comes before its first_day")
     code = people.codes(names)
@@ -481,9 +491,21 @@ def max_llr_of_relabelled(
     maxima = np.zeros(drawn.shape[0])
     for r in prange(drawn.shape[0]):
         llr = scan_cases(
-            drawn[r], first, last, row_start, row_day, row_area, n_areas, day_presence,
-            circle_start, circle_location, usable, present, max_days, min_cases,
-        )[0]  # fmt: skip
+            drawn[r],
+            first,
+            last,
+            row_start,
+            row_day,
+            row_area,
+            n_areas,
+            day_presence,
+            circle_start,
+            circle_location,
+            usable,
+            present,
+            max_days,
+            min_cases,
+        )[0]
         maxima[r] = llr.max() if llr.size else 0.0
     return maxima
 
@@ -505,7 +527,7 @@ def _clusters(
     an area with a more likely one."""
     llr, entry, first, last, cases, expected, _ = best
     per_day = people.slots_per_day
-    lat, lon = _to_degrees(people.x, people.y, crs)
+    lat, lon = projected_to_degrees(people.x, people.y, crs)
     taken = np.zeros(people.n_areas, dtype=bool)
     clusters: list[Cluster] = []
     for c in np.argsort(-llr, kind="stable"):

@@ -27,16 +27,15 @@ cases on one Sunday is.
 What the test's size rests on (docs/accuracy.md, "A denominator"): events
 and presence must count people the same way, one person once per area and
 day, and located alike. Then, with one-day windows, the size holds on
-five-week simulated null cities (0 of 20 at p < 0.05); over two weeks, with
-a tenth of the events, cylinders of two cases at nearly empty places give
-5 of 40. Traced stays located from cell
-towers against presence at places, or each subscriber's hourly cells (a
-person in several areas a day, so one case is several events in a circle),
-break it: most null cities then have a "cluster". No provider store holds
-presence yet; this is the model, validated on counts that meet the rule
-(on planted cities, docs/accuracy.md: a 27-infection service found in 19 of
-20, no null alarm in 20). ``persons.py`` counts in people instead, from a
-carrier's own rows, which lifts the rule.
+five-week simulated null cities; over two weeks, with a tenth of the
+events, cylinders of two cases at nearly empty places inflate it. Traced
+stays located from cell towers against presence at places, or each
+subscriber's hourly cells (a person in several areas a day, so one case is
+several events in a circle), break it: most null cities then have a
+"cluster". No provider store holds presence yet; this is the model,
+validated on counts that meet the rule (the figures: docs/accuracy.md, "A
+denominator" and "Planted cities"). ``persons.py`` counts in people
+instead, from a carrier's own rows, which lifts the rule.
 """
 
 from __future__ import annotations
@@ -50,30 +49,19 @@ from numba import njit, prange
 from pyproj import Transformer
 
 from epitrace.analysis.hotspots.cells import (
-    KOREA_CRS,
-    KOREA_TIMEZONE,
     local_day_ordinals,
     project,
 )
 from epitrace.analysis.hotspots.circles import Circles, candidate_circles
-from epitrace.analysis.hotspots.clusters import (
-    LLR_TIE_TOLERANCE,
-    MAX_CLUSTERS,
-    MAX_DAYS,
-    MAX_RADIUS_M,
-    MIN_CASES,
-    REPLICATIONS,
-    Cluster,
-    HotspotScan,
-    check_scan_parameters,
-)
+from epitrace.analysis.hotspots.clusters import LLR_TIE_TOLERANCE, Cluster, HotspotScan
+from epitrace.analysis.hotspots.params import ScanParams
+from epitrace.defaults import DEFAULT_TZ, PROJECTED_CRS
 
 AREA_M = 250.0  # side of the square areas events and presence are counted in
 # Circles reach at least the neighbouring areas: a traced stay's position (a
 # cell-tower estimate) and the presence of the place it was at often fall in
 # adjacent areas.
 MIN_RADIUS_M = AREA_M
-MAX_SHARE_OF_POPULATION = 0.5  # of all person-days present, SaTScan's default share
 # Replicated counts are generated in blocks of about this many values.
 REPLICATION_BLOCK_VALUES = 20_000_000
 
@@ -118,8 +106,8 @@ def area_days(
     presence: pa.Table,
     *,
     area_m: float = AREA_M,
-    crs: str = KOREA_CRS,
-    timezone: str = KOREA_TIMEZONE,
+    crs: str = PROJECTED_CRS,
+    tz: str = DEFAULT_TZ,
     first_day: dt.date,
     last_day: dt.date,
 ) -> AreaDays:
@@ -128,17 +116,17 @@ def area_days(
     columns, null coordinates or persons, events outside the period). Events
     in an area the presence counts nobody in that day are kept: they count in
     circles whose other areas hold the presence (``MIN_RADIUS_M``)."""
-    _check_columns(events, ("lat", "lon", "ts"), "case events")
-    _check_columns(presence, ("lat", "lon", "day", "persons"), "presence")
+    check_columns(events, ("lat", "lon", "ts"), "case events")
+    check_columns(presence, ("lat", "lon", "day", "persons"), "presence")
     n_days = (last_day - first_day).days + 1
     if n_days < 1:
         raise ValueError(f"study period ends ({last_day}) before it starts ({first_day})")
-    event_sx, event_sy = _squares(events, area_m, crs)
-    event_day = local_day_ordinals(events.column("ts"), timezone, "ts") - first_day.toordinal()
+    event_sx, event_sy = grid_squares(events, area_m, crs)
+    event_day = local_day_ordinals(events.column("ts"), tz, "ts") - first_day.toordinal()
     if ((event_day < 0) | (event_day >= n_days)).any():
         raise ValueError(f"case events fall outside the study period {first_day}..{last_day}")
-    presence_sx, presence_sy = _squares(presence, area_m, crs)
-    presence_day = local_day_ordinals(presence.column("day"), timezone, "day")
+    presence_sx, presence_sy = grid_squares(presence, area_m, crs)
+    presence_day = local_day_ordinals(presence.column("day"), tz, "day")
     presence_day = presence_day - first_day.toordinal()
     persons = presence.column("persons").to_numpy(zero_copy_only=False).astype(float)
     if presence.column("persons").null_count or (persons < 0).any():
@@ -157,11 +145,11 @@ def area_days(
     np.add.at(counts, (event_area, event_day), 1)
     x = (squares[:, 0] + 0.5) * area_m
     y = (squares[:, 1] + 0.5) * area_m
-    lat, lon = _to_degrees(x, y, crs)
+    lat, lon = projected_to_degrees(x, y, crs)
     return AreaDays(x, y, lat, lon, counts, counted, first_day, event_area)
 
 
-def _check_columns(table: pa.Table, names: tuple[str, ...], what: str) -> None:
+def check_columns(table: pa.Table, names: tuple[str, ...], what: str) -> None:
     missing = [n for n in names if n not in table.column_names]
     if missing:
         raise ValueError(f"{what} lack column(s): {', '.join(missing)}")
@@ -172,14 +160,14 @@ def _check_columns(table: pa.Table, names: tuple[str, ...], what: str) -> None:
             raise ValueError(f"{what} have null or non-finite {name}")
 
 
-def _squares(table: pa.Table, area_m: float, crs: str) -> tuple[np.ndarray, np.ndarray]:
+def grid_squares(table: pa.Table, area_m: float, crs: str) -> tuple[np.ndarray, np.ndarray]:
     lat = table.column("lat").to_numpy(zero_copy_only=False).astype(float)
     lon = table.column("lon").to_numpy(zero_copy_only=False).astype(float)
     x, y = project(lat, lon, crs)
     return np.floor(x / area_m).astype(np.int64), np.floor(y / area_m).astype(np.int64)
 
 
-def _to_degrees(x: np.ndarray, y: np.ndarray, crs: str) -> tuple[np.ndarray, np.ndarray]:
+def projected_to_degrees(x: np.ndarray, y: np.ndarray, crs: str) -> tuple[np.ndarray, np.ndarray]:
     to_degrees = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
     lon, lat = to_degrees.transform(x, y)
     return np.asarray(lat, dtype=float), np.asarray(lon, dtype=float)
@@ -327,47 +315,38 @@ def replicate_counts(
 def scan_population(
     events: pa.Table,
     presence: pa.Table,
+    params: ScanParams | None = None,
     *,
     area_m: float = AREA_M,
-    max_radius_m: float | None = MAX_RADIUS_M,
     min_radius_m: float = MIN_RADIUS_M,
-    max_share_of_population: float = MAX_SHARE_OF_POPULATION,
-    max_days: int = MAX_DAYS,
-    min_cases: int = MIN_CASES,
-    replications: int = REPLICATIONS,
-    seed: int = 0,
-    crs: str = KOREA_CRS,
-    timezone: str = KOREA_TIMEZONE,
+    crs: str = PROJECTED_CRS,
+    tz: str = DEFAULT_TZ,
     first_day: dt.date | None = None,
     last_day: dt.date | None = None,
-    max_clusters: int = MAX_CLUSTERS,
 ) -> HotspotScan:
     """Kulldorff's space-time Poisson scan of case events against presence.
 
     ``events``: lat, lon, ts (one row per case event); ``presence``: lat,
     lon, day, persons (people present per small area and day, any grid:
-    both are counted in ``area_m`` squares). Circles are centred on the
-    areas with events and hold at most ``max_share_of_population`` of all
-    person-days present; time windows are up to ``max_days`` long. The
+    both are counted in ``area_m`` squares). ``params`` (``ScanParams``):
+    circles are centred on the areas with events, reach at least
+    ``min_radius_m`` and hold at most ``params.max_share_of_population`` of
+    all person-days present; time windows are up to ``params.max_days``
+    long; retrospective and unadjusted only (``ValueError`` otherwise). The
     study period defaults to the days of the events. Clusters as in
     ``scan_hotspots``: most likely first, then those sharing no area with a
     more likely one, each with its Monte Carlo p-value; ``Cluster.locations``
     are area indices (``HotspotScan.cells`` is None)."""
-    check_scan_parameters(
-        max_radius_m,
-        max_share_of_population,
-        max_days,
-        min_cases,
-        replications,
-        share_name="max_share_of_population",
-    )
+    if params is None:
+        params = ScanParams()
+    params.require_retrospective_unadjusted("scan_population")
     if not area_m > 0:
         raise ValueError(f"area_m must be positive, got {area_m}")
     if events.num_rows == 0:
-        return HotspotScan([], np.empty(0), 0, timezone)
-    first, last = _period(events, timezone, first_day, last_day)
+        return HotspotScan([], np.empty(0), 0, tz)
+    first, last = _period(events, tz, first_day, last_day)
     areas = area_days(
-        events, presence, area_m=area_m, crs=crs, timezone=timezone, first_day=first, last_day=last
+        events, presence, area_m=area_m, crs=crs, tz=tz, first_day=first, last_day=last
     )
     expected = areas.expected
     centres = np.flatnonzero(areas.events.sum(axis=1) > 0)
@@ -376,10 +355,10 @@ def scan_population(
         np.column_stack([areas.x[centres], areas.y[centres]]),
         np.column_stack([areas.x, areas.y]),
         np.rint(person_days).astype(np.int64),
-        max_radius_m=max_radius_m,
-        max_cases=int(np.floor(max_share_of_population * person_days.sum())),
+        max_radius_m=params.max_radius_m,
+        max_cases=int(np.floor(params.max_share_of_population * person_days.sum())),
     )
-    days = min(max_days, areas.n_days)
+    days = min(params.max_days, areas.n_days)
     usable = circles.closes_step & (circles.distance_m >= min_radius_m)
     best = best_per_centre(
         areas.events,
@@ -388,19 +367,19 @@ def scan_population(
         circles.location,
         usable,
         days,
-        min_cases,
+        params.min_cases,
     )
     maxima = _replicated_maxima(
-        areas, expected, circles, usable, days, min_cases, replications, seed
+        areas, expected, circles, usable, days, params.min_cases, params.replications, params.seed
     )
-    clusters = _clusters(best, circles, areas, expected, centres, maxima, max_clusters)
-    return HotspotScan(clusters, maxima, int(events.num_rows), timezone)
+    clusters = _clusters(best, circles, areas, expected, centres, maxima, params.max_clusters)
+    return HotspotScan(clusters, maxima, int(events.num_rows), tz)
 
 
 def _period(
-    events: pa.Table, timezone: str, first_day: dt.date | None, last_day: dt.date | None
+    events: pa.Table, tz: str, first_day: dt.date | None, last_day: dt.date | None
 ) -> tuple[dt.date, dt.date]:
-    days = local_day_ordinals(events.column("ts"), timezone, "ts")
+    days = local_day_ordinals(events.column("ts"), tz, "ts")
     return (
         first_day or dt.date.fromordinal(int(days.min())),
         last_day or dt.date.fromordinal(int(days.max())),

@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from epitrace.analysis.hotspots.clusters import HotspotScan, scan_hotspots
+from epitrace.analysis.hotspots.params import ScanParams
 
 
 def read_parameters(path: Path) -> dict[str, str]:
@@ -56,7 +57,8 @@ def read_cases(path: Path) -> list[tuple[str, int, dt.date]]:
 
 
 def scan_arguments(parameters: dict[str, str]) -> dict[str, Any]:
-    """``scan_hotspots`` keyword arguments equivalent to a .prm's settings.
+    """The ``ScanParams`` fields and study period (``first_day``, ``last_day``)
+    equivalent to a .prm's settings.
 
     Supported: the space-time permutation model (ModelType=2) in a
     retrospective (3) or prospective (4) space-time analysis scanning for
@@ -128,13 +130,15 @@ def run_sample(folder: Path, *, seed: int = 0, replications: int | None = None) 
     if replications is not None:
         arguments["replications"] = replications
     crs = f"+proj=aeqd +lat_0={lat.mean():.5f} +lon_0={lon.mean():.5f} +datum=WGS84 +units=m"
+    settings = {k: v for k, v in arguments.items() if k not in ("first_day", "last_day")}
     scan = scan_hotspots(
         cases,
+        ScanParams(seed=seed, **settings),
         centres=pa.table({"lat": lat, "lon": lon}),
         crs=crs,
-        timezone="America/New_York",
-        seed=seed,
-        **arguments,
+        tz="America/New_York",
+        first_day=arguments["first_day"],
+        last_day=arguments["last_day"],
     )
     assert scan.cells is not None
     at_point = {(a, b): i for i, (a, b) in enumerate(zip(lat, lon, strict=True))}

@@ -27,9 +27,9 @@ largest excess of observed over expected) skip days and window lengths that
 cannot beat the best value so far: within a centre for the observed data,
 over all centres in a replication, which only needs its maximum.
 
-**Blocks of steps.** Most steps cannot beat the best value so far (in a
-replication of 10,000 null cases all but 1.5 blocks in 1,000 are ruled
-out), so a centre's steps are first taken in blocks, each ending at the first
+**Blocks of steps.** Most steps cannot beat the best value so far (how
+many blocks are ruled out: docs/benchmarks.md, "Space-time scan
+statistic"), so a centre's steps are first taken in blocks, each ending at the first
 step where the circle holds ``BLOCK_GROWTH`` times the cases it held after
 the block's first step, and bounded as a whole: the circle
 only grows, so over the block a window of length L holds at most the most

@@ -6,7 +6,8 @@ not: one case's events share the person (their places lie around the same
 home, their days around the same infection), and places keep weekly
 schedules (a church's events are all Sundays, whoever the cases are). Both
 read as space-time interaction, and a permutation that breaks them finds
-"clusters" in cities without any (docs/accuracy.md: 20 % of null cities).
+"clusters" in cities without any (docs/accuracy.md, "Outbreak hotspots on
+simulated cities").
 
 Here the statistic stays Kulldorff's (the same LLR of the same cylinders,
 rows counted as events), but the null distribution keeps the dependence. A
@@ -24,13 +25,12 @@ so each replication rebuilds its day tables.
 
 A case whose traced window began before the study period is different: its
 events could only be its visits inside the period, so the tracing's
-"visit nearest the anchor" fell later than it would have (docs/accuracy.md:
-cases with anchors in the first days of a five-week city have their events
-1.3–3.5 days after the anchor and bunched within fewer days; later cases'
-sit 0.4 days before it). Moved into the middle of the period, such a case
-would be a tighter bunch of events than any case there is, and the
-replicated maxima too high (the test conservative: null cities' p-values
-had median 0.66). Those cases (anchor before ``movable_from``) stay where
+"visit nearest the anchor" fell later than it would have: such cases have
+their events days after the anchor and bunched within fewer days, while
+later cases' sit just before it (docs/accuracy.md, "Five-week cities").
+Moved into the middle of the period, such a case would be a tighter bunch
+of events than any case there is, and the replicated maxima too high (the
+test conservative). Those cases (anchor before ``movable_from``) stay where
 they are in every replication; the others are exchanged among themselves.
 """
 
@@ -182,7 +182,7 @@ def max_llr_of_week_shifts(
 
 
 def case_anchors(
-    cases: pa.Table, case_column: str, anchor_column: str, timezone: str, order: np.ndarray
+    cases: pa.Table, case_column: str, anchor_column: str, tz: str, order: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each row's case (rows in ``order``, the cells' location order) and each
     case's anchor day (proleptic ordinal); ``ValueError`` if a row has no case
@@ -191,7 +191,7 @@ def case_anchors(
         if name not in cases.column_names:
             raise ValueError(f"cases lack column {name!r}")
     case_of_row = case_numbers(cases.column(case_column))
-    anchor_of_row = local_day_ordinals(cases.column(anchor_column), timezone, anchor_column)
+    anchor_of_row = local_day_ordinals(cases.column(anchor_column), tz, anchor_column)
     disagreeing = f"rows with different {anchor_column} days; a case has one anchor"
     anchor = one_day_per_case(case_of_row, anchor_of_row, disagreeing)
     return case_of_row[order], anchor

@@ -28,16 +28,17 @@ import pyarrow as pa
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from epitrace.analysis.hotspots import case_events
+from epitrace.analysis.hotspots.params import ScanParams
+from epitrace.defaults import DEFAULT_TZ, PROJECTED_CRS
 from epitrace.hub import crypto, policy
 from epitrace.hub.cases.models import Case
 from epitrace.hub.exchange import results
 from epitrace.hub.exchange.models import AnalysisResult, HotspotScan, JobStatus
 
-# The scan's own defaults (analysis/hotspots/cells.py); imported lazily with the scan,
-# which loads Numba only when a scan runs.
-KOREA_TIMEZONE = "Asia/Seoul"
-KOREA_CRS = "EPSG:5179"
-REPLICATIONS = 999
+# The command line's settings (999 replications, seed 0); the scan's compiled
+# kernels load only when a scan runs.
+SCAN_PARAMS = ScanParams()
 SCAN_CASE_LIMIT = 2000  # the page scans at most this many cases (the newest confirmed)
 PURPOSE = "hotspot scan over the stays of visible cases"
 READING_SHARE = 50  # percent of the progress bar for reading the cases' stays
@@ -52,7 +53,7 @@ class HotspotView:
     cases_scanned: list[str] = field(default_factory=list)
     without_path: list[str] = field(default_factory=list)
     without_daytime_stay: list[str] = field(default_factory=list)
-    timezone: str = KOREA_TIMEZONE
+    timezone: str = DEFAULT_TZ
     # The cases whose stays the scan read, in order: showing the result views each one.
     read: list[str] = field(default_factory=list)
 
@@ -68,8 +69,6 @@ def _case_row(case: Case) -> dict[str, Any]:
 
 
 def _events_of(cases: list[Case], view: HotspotView, progress: Callable[[int], None]) -> list[dict]:
-    from epitrace.analysis.hotspots import case_events
-
     rows: list[dict] = []
     for number, case in enumerate(cases, start=1):
         analysis = results.latest_analysis(case)
@@ -82,7 +81,7 @@ def _events_of(cases: list[Case], view: HotspotView, progress: Callable[[int], N
         (window,) = case_events.exposure_windows(
             pa.Table.from_pylist([_case_row(case)]), view.timezone
         )
-        events = case_events.case_events(analysis.stays, window, view.timezone, KOREA_CRS)
+        events = case_events.case_events(analysis.stays, window, view.timezone, PROJECTED_CRS)
         if events:
             view.cases_scanned.append(case.case_id)
             rows.extend(events)
@@ -117,16 +116,12 @@ def scan_cases(cases: list[Case], progress: Callable[[int], None]) -> HotspotVie
     """Scan the stays of ``cases``' latest analyses; ``progress(percent)`` as it goes.
 
     The caller decides who may see the result: this reads every case it is given."""
-    from epitrace.analysis.hotspots import case_events
-
     view = HotspotView()
     rows = _events_of(cases, view, progress)
     if not rows:
         return view
     events = case_events.events_table(rows)
-    scan = case_events.scan_events(
-        events, replications=REPLICATIONS, seed=0, timezone=view.timezone, crs=KOREA_CRS
-    )
+    scan = case_events.scan_events(events, SCAN_PARAMS, tz=view.timezone, crs=PROJECTED_CRS)
     members = case_events.events_in_clusters(scan, events, view.timezone)
     view.clusters = _cluster_rows(scan, members)
     view.events = [

@@ -399,7 +399,7 @@ def hotspots_page(request: HttpRequest) -> HttpResponse:
         "scan": scan,
         "current": shown is not None and shown.pk == scan.pk,
         "map_data": _map_data(view) if view is not None else None,
-        "replications": hotspots.REPLICATIONS,
+        "replications": hotspots.SCAN_PARAMS.replications,
         "poll_seconds": POLL_SECONDS,
     }
     return render(request, "exchange/hotspots.html", context)
