@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from epitrace.errors import EpitraceError
 from epitrace.formats.schemas import table
 from epitrace.providers.queries import (
     CARD_DIRECTORY_SCHEMA,
@@ -93,7 +94,7 @@ MAX_LOOKUP_VALUES = 10_000
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
-class ProtocolError(ValueError):
+class ProtocolError(EpitraceError, ValueError):
     """A question or an answer file that does not follow this protocol."""
 
 

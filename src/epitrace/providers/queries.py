@@ -45,6 +45,7 @@ import ibis
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from epitrace.errors import UserInputError
 from epitrace.formats.schemas import MAX_ID_CHARS, TIMESTAMP, table
 from epitrace.providers.store import MANIFEST
 
@@ -62,7 +63,7 @@ DEFAULT_TIMEZONE = "Asia/Seoul"
 EARTH_RADIUS_M = 6_371_008.8
 
 
-class QueryRefused(ValueError):
+class QueryRefused(UserInputError, ValueError):
     """A query beyond the hard limits, malformed, or not for this store."""
 
     def __init__(self, reason: str) -> None:

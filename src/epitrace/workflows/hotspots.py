@@ -39,12 +39,13 @@ from epitrace.analysis.hotspots.case_events import (
 from epitrace.analysis.hotspots.cells import KOREA_CRS, KOREA_TIMEZONE
 from epitrace.analysis.hotspots.clusters import MAX_DAYS, MAX_RADIUS_M, REPLICATIONS
 from epitrace.analysis.trajectory import trace_subject
+from epitrace.errors import UserInputError
 from epitrace.formats.readers import read_table
 from epitrace.formats.writers import write_table
 from epitrace.providers.dataset import DatasetStore, UnknownSubject
 
 
-class HotspotError(Exception):
+class HotspotError(UserInputError):
     """The hotspot search cannot run on this input; the message says why."""
 
 

@@ -26,6 +26,7 @@ from epitrace.analysis.contacts import ContactParams, infectious_window
 from epitrace.analysis.subject import SubjectRecords
 from epitrace.analysis.trajectory import Trajectory, TrajectoryParams, trace_subject
 from epitrace.analysis.trajectory.interview import clip_interview, compare_with_interview
+from epitrace.errors import UserInputError
 from epitrace.formats.problems import Problem
 from epitrace.formats.readers import read_dataset_table, read_table
 from epitrace.formats.writers import write_table
@@ -101,7 +102,7 @@ def investigate(
     return found
 
 
-class AnalysisError(Exception):
+class AnalysisError(UserInputError):
     """The investigation cannot run on this input; the message says why."""
 
 

@@ -30,6 +30,7 @@ from django.db import close_old_connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from epitrace.errors import EpitraceError
 from epitrace.hub.audit.chain import record
 from epitrace.hub.exchange.analysis import commit_step, plan_step
 from epitrace.hub.exchange.answers import AnswersDestroyed
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 
 
-class LeaseLost(Exception):
+class LeaseLost(EpitraceError):
     """This worker no longer holds the job: another one took it over."""
 
 
