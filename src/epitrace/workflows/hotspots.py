@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from epitrace.analysis.hotspots.cells import KOREA_CRS, KOREA_TIMEZONE
 from epitrace.analysis.hotspots.clusters import MAX_DAYS, MAX_RADIUS_M, REPLICATIONS
 from epitrace.analysis.trajectory import trace_subject
 from epitrace.errors import UserInputError
+from epitrace.formats.manifest import read_manifest
 from epitrace.formats.readers import read_table
 from epitrace.formats.writers import write_table
 from epitrace.providers.dataset import DatasetStore, UnknownSubject
@@ -97,11 +97,9 @@ class HotspotResult:
 
 def dataset_settings(folder: Path) -> tuple[str, str]:
     """The dataset's time zone and projected CRS (its manifest says; Korea's otherwise)."""
-    try:
-        config = json.loads((folder / "manifest.json").read_text())["config"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return KOREA_TIMEZONE, KOREA_CRS
-    return str(config.get("timezone", KOREA_TIMEZONE)), str(config.get("projected_crs", KOREA_CRS))
+    manifest = read_manifest(folder)
+    tz = KOREA_TIMEZONE if manifest.tz is None else manifest.tz
+    return tz, KOREA_CRS if manifest.projected_crs is None else manifest.projected_crs
 
 
 def read_cases(path: Path) -> pa.Table:
