@@ -1,7 +1,8 @@
 """The ``epitrace`` command line (contract: spec/cli.md).
 
-Commands are thin: they parse and check arguments, call the library, and turn
-expected failures into a one-line error and a non-zero exit, never a traceback.
+Commands are thin: they parse and check arguments and call the library. Expected
+failures are ``epitrace.errors.UserInputError``: the command group turns them, in
+one place, into a one-line error and their exit status, never a traceback.
 """
 
 from __future__ import annotations
@@ -13,18 +14,26 @@ from typing import TYPE_CHECKING
 import click
 
 from epitrace import __version__
+from epitrace.errors import UsageMistake, UserInputError
 
 if TYPE_CHECKING:
     from epitrace.analysis.hotspots.params import ScanParams
 
 
-class UserError(click.ClickException):
-    """A mistake in the user's input: printed as ``Error: ...``, exit code 2."""
+class Commands(click.Group):
+    """epitrace's commands: a ``UserInputError`` from any of them is printed as one line,
+    ``Error: <message>``, and exits with its ``exit_code`` (``epitrace.errors``)."""
 
-    exit_code = 2
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except UserInputError as error:
+            failure = click.ClickException(str(error))
+            failure.exit_code = error.exit_code
+            raise failure from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="epitrace")
 def main() -> None:
     """epitrace: epidemiological investigation support.
@@ -95,15 +104,12 @@ def simulate(
     outbreak: str,
 ) -> None:
     """Write a synthetic city with an outbreak to OUT, ground truth in OUT/truth/."""
-    from epitrace.simulate import OutputFolderError, SimulationConfig, simulate_city
+    from epitrace.simulate import SimulationConfig, simulate_city
 
     config = SimulationConfig(residents=residents, days=days, seed=seed, outbreak=outbreak)  # type: ignore[arg-type]
     if start is not None:
         config = config.replace(start=start.date())
-    try:
-        summary = simulate_city(config, out, fmt=fmt)  # type: ignore[arg-type]
-    except OutputFolderError as error:
-        raise UserError(str(error)) from None
+    summary = simulate_city(config, out, fmt=fmt)  # type: ignore[arg-type]
     click.echo(summary.describe())
 
 
@@ -139,7 +145,7 @@ def _check_zone(name: str) -> None:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise UserError(f"--tz: unknown time zone {name!r} (e.g. Asia/Seoul, UTC)") from None
+        raise UsageMistake(f"--tz: unknown time zone {name!r} (e.g. Asia/Seoul, UTC)") from None
 
 
 class Timestamp(click.ParamType):
@@ -213,23 +219,20 @@ def analyze(
     from epitrace.workflows import investigation
 
     if start is not None and end is not None and end <= start:
-        raise UserError("--to must come after --from")
+        raise UsageMistake("--to must come after --from")
     if tz is not None:
         _check_zone(tz)
-    try:
-        result = investigation.analyze(
-            folder,
-            person_ref,
-            out,
-            start=start,
-            end=end,
-            interview_file=interview,
-            contacts=not no_contacts,
-            cases_file=cases_file,
-            tz=tz,
-        )
-    except investigation.AnalysisError as exc:
-        raise click.ClickException(str(exc)) from None
+    result = investigation.analyze(
+        folder,
+        person_ref,
+        out,
+        start=start,
+        end=end,
+        interview_file=interview,
+        contacts=not no_contacts,
+        cases_file=cases_file,
+        tz=tz,
+    )
     for line in result.messages():
         click.echo(line, err=True)
     click.echo(result.describe())
@@ -265,12 +268,9 @@ def evaluate(
     """Stay recall, precision and location error against a simulated FOLDER's truth."""
     import json
 
-    from epitrace.workflows.evaluation import EvaluationError, evaluate_dataset
+    from epitrace.workflows.evaluation import evaluate_dataset
 
-    try:
-        result = evaluate_dataset(folder, subjects, seed, min_visit_min=min_visit_min)
-    except EvaluationError as exc:
-        raise click.ClickException(str(exc)) from None
+    result = evaluate_dataset(folder, subjects, seed, min_visit_min=min_visit_min)
     click.echo(result.table_text())
     click.echo(
         f"{len(result.subjects)} subjects, {result.seconds_per_subject:.2f} s per subject "
@@ -382,12 +382,12 @@ def hotspots(
     """
     from epitrace.analysis.hotspots.params import ScanParams
     from epitrace.progress import progress_bar
-    from epitrace.workflows.hotspots import HotspotError, find_outbreak_hotspots
+    from epitrace.workflows.hotspots import find_outbreak_hotspots
 
     if start is not None and end is not None and end <= start:
-        raise UserError("--to must come after --from")
+        raise UsageMistake("--to must come after --from")
     if week_shifts and dated_by == "case":
-        raise UserError("--week-shifts goes with --dated-by visit")
+        raise UsageMistake("--week-shifts goes with --dated-by visit")
     params = ScanParams(
         max_radius_m=max_radius_m,
         max_days=max_days,
@@ -397,7 +397,7 @@ def hotspots(
     )
     if among_people:
         if week_shifts or adjust_weekday or dated_by != "visit":
-            raise UserError(
+            raise UsageMistake(
                 "--among-people has its own null: leave out --week-shifts, "
                 "--adjust-weekday and --dated-by"
             )
@@ -422,8 +422,6 @@ def hotspots(
             on_start=on_start,
             on_case=lambda: bar.update(1),
         )
-    except HotspotError as exc:
-        raise click.ClickException(str(exc)) from None
     finally:
         bar.close()
     for line in result.messages():
@@ -439,15 +437,11 @@ def _hotspots_among_people(
     end: dt.datetime | None,
     params: ScanParams,
 ) -> None:
-    from epitrace.workflows.hotspots import HotspotError
     from epitrace.workflows.hotspots_among_people import find_hotspots_among_people
 
-    try:
-        result = find_hotspots_among_people(
-            folder, cases_file, out, start=start, end=end, params=params
-        )
-    except HotspotError as exc:
-        raise click.ClickException(str(exc)) from None
+    result = find_hotspots_among_people(
+        folder, cases_file, out, start=start, end=end, params=params
+    )
     click.echo(result.describe())
 
 
@@ -490,19 +484,10 @@ def demo_code(username: str) -> None:
 )
 def serve(host: str, port: int, jobs: bool) -> None:
     """The web system on its configured database: migrate, then serve (waitress)."""
-    from epitrace.hub import setup
-
-    try:
-        setup()
-    except ValueError as error:  # e.g. an unsupported DATABASE_URL
-        raise click.ClickException(str(error)) from None
-    from epitrace.hub.serving import ServeError
+    _hub_ready()
     from epitrace.hub.serving import serve as serve_hub
 
-    try:
-        serve_hub(host, port, echo=click.echo, jobs=jobs)
-    except ServeError as error:
-        raise click.ClickException(str(error)) from None
+    serve_hub(host, port, echo=click.echo, jobs=jobs)
 
 
 # --- provider stores (epitrace store ...) ---
@@ -533,12 +518,9 @@ def store_build(dataset: Path, out: Path, agencies: tuple[str, ...], force: bool
 
     Restartable: complete partitions are kept and skipped on the next run.
     """
-    from epitrace.providers.store import StoreBuildError, build_stores
+    from epitrace.providers.store import build_stores
 
-    try:
-        manifests = build_stores(dataset, out, agencies, force=force)
-    except StoreBuildError as error:
-        raise UserError(str(error)) from None
+    manifests = build_stores(dataset, out, agencies, force=force)
     for manifest in manifests:
         rows = sum(int(t["rows"]) for t in manifest.tables.values())  # type: ignore[call-overload]
         click.echo(f"{manifest.agency:<28} {manifest.kind:<17} {rows:>12,} rows")
@@ -743,7 +725,7 @@ def _agency(code: str) -> object:
 
     agency = Agency.objects.filter(code=code).first()
     if agency is None:
-        raise click.ClickException(f"no agency {code!r} in the hub")
+        raise UserInputError(f"no agency {code!r} in the hub")
     return agency
 
 

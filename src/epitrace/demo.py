@@ -18,6 +18,7 @@ from pathlib import Path
 
 import click
 
+from epitrace.errors import UserInputError
 from epitrace.formats.validate import validate_dataset
 
 DEMO_SEED = 20200218  # the day Daegu's Shincheonji cluster was found
@@ -122,15 +123,12 @@ def _serve_or_say_how(serve: bool, host: str, port: int, stores: Path | None = N
             f".venv/bin/epitrace serve --port {port}"
         )
         return
-    from epitrace.hub.serving import ServeError
     from epitrace.hub.serving import serve as serve_hub
 
     agents = _start_agents(stores, host, port) if stores is not None else None
     click.echo(f"Open http://{host}:{port}/ and sign in with a login above.\n")
     try:
         serve_hub(host, port, echo=click.echo)
-    except ServeError as error:
-        raise click.ClickException(str(error)) from None
     finally:
         if agents is not None:
             agents.stop()  # type: ignore[attr-defined]
@@ -263,9 +261,7 @@ def setup_hub(folder: Path, stores: Path | None = None) -> list[DemoLogin]:
     from epitrace.hub.serving import migrate
 
     if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
-        raise click.ClickException(
-            "the demo sets up the embedded database only: unset DATABASE_URL"
-        )
+        raise UserInputError("the demo sets up the embedded database only: unset DATABASE_URL")
     migrate(click.echo)
     with transaction.atomic():
         regions, agencies = _places(folder, stores)
@@ -310,9 +306,9 @@ def current_code(username: str) -> str:
     except (OSError, ValueError):
         is_demo = False
     if not is_demo or settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
-        raise click.ClickException("demo-code works on the demo database only (run epitrace demo)")
+        raise UserInputError("demo-code works on the demo database only (run epitrace demo)")
     device = TOTPDevice.objects.filter(user__username=username, confirmed=True).first()
     if device is None:
-        raise click.ClickException(f"no demo account {username!r} with a TOTP device")
+        raise UserInputError(f"no demo account {username!r} with a TOTP device")
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
     return f"{totp.token():0{device.digits}d}"

@@ -34,14 +34,13 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 from zoneinfo import ZoneInfo
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from numpy.typing import ArrayLike
 
+from epitrace.analysis.home import home_by_night_minutes, night_minutes
+from epitrace.distances import distance_m
 from epitrace.formats.schemas import table
 
 MICROS_PER_MINUTE = 60_000_000
@@ -144,47 +143,6 @@ class StayVerdict:
     reason: str = ""  # why not searched
 
 
-def distance_m(lat1: float, lon1: float, lat2: ArrayLike, lon2: ArrayLike) -> Any:
-    """Haversine distance in metres from one point to one or many (NumPy arrays)."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    a = (
-        np.sin((p2 - p1) / 2) ** 2
-        + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
-    )
-    return 2 * 6_371_008.8 * np.arcsin(np.sqrt(np.minimum(1.0, a)))
-
-
-def _night_minutes(stay: StayToSearch, zone: ZoneInfo, params: ContactParams) -> float:
-    """Minutes of the stay between night_start and night_end local time."""
-    total = 0.0
-    day = stay.start.astimezone(zone).date() - dt.timedelta(days=1)
-    while day <= stay.end.astimezone(zone).date():
-        lo = dt.datetime.combine(day, params.night_start, zone)
-        hi = dt.datetime.combine(day, params.night_end, zone)
-        overlap = min(hi, stay.end) - max(lo, stay.start)
-        total += max(0.0, overlap.total_seconds() / 60)
-        day += dt.timedelta(days=1)
-    return total
-
-
-def home_location(
-    stays: Sequence[StayToSearch], tz: str, params: ContactParams
-) -> tuple[float, float] | None:
-    """Where the subject spends most night minutes: their home, as far as the data says."""
-    zone = ZoneInfo(tz)
-    best: tuple[float, float] | None = None
-    best_minutes = 0.0
-    for candidate in stays:
-        minutes = sum(
-            _night_minutes(s, zone, params)
-            for s in stays
-            if distance_m(s.lat, s.lon, candidate.lat, candidate.lon) <= params.home_radius_m
-        )
-        if minutes > best_minutes:
-            best, best_minutes = (candidate.lat, candidate.lon), minutes
-    return best
-
-
 def searched_stays(
     stays: Sequence[StayToSearch],
     window: tuple[dt.datetime, dt.datetime],
@@ -200,7 +158,9 @@ def searched_stays(
     interview, and a whole cell's worth of neighbours is not a contact list.
     """
     params = params or ContactParams()
-    home = home_location(stays, tz, params)
+    home = home_by_night_minutes(
+        stays, tz, params.night_start, params.night_end, params.home_radius_m
+    )
     zone = ZoneInfo(tz)
     verdicts = []
     for stay in stays:
@@ -212,7 +172,10 @@ def searched_stays(
             params.home_radius_m, stay.radius_m
         ):
             verdicts.append(StayVerdict(stay, False, "home (where the nights are spent)"))
-        elif _night_minutes(stay, zone, params) >= params.overnight_min:
+        elif (
+            night_minutes(stay.start, stay.end, zone, params.night_start, params.night_end)
+            >= params.overnight_min
+        ):
             verdicts.append(StayVerdict(stay, False, "overnight (a home)"))
         elif params.max_public_stay_h is not None and (stay.end - stay.start) > dt.timedelta(
             hours=params.max_public_stay_h

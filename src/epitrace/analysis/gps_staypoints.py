@@ -32,7 +32,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numba import njit
 
-EARTH_RADIUS_M = 6_371_000.0  # trackintel's sphere
+from epitrace.distances import EARTH_RADIUS_M  # 6,371,000 m: trackintel's sphere
+
 DEG_TO_RAD = math.pi / 180.0  # the constant of math.radians / np.deg2rad
 RAD_TO_DEG = 180.0 / math.pi
 NANOS_PER_MINUTE = 60_000_000_000

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from epitrace.errors import EpitraceError
+
 # Where a problem concerns the whole file or a column rather than one row.
 FILE_LEVEL = "-"
 
@@ -26,7 +28,7 @@ class Problem:
         return f"{self.file}:{self.line}: {self.column}: {self.reason}"
 
 
-class ContractError(ValueError):
+class ContractError(EpitraceError, ValueError):
     """Input that cannot be used at all; carries the problems that say why."""
 
     def __init__(self, problems: list[Problem]) -> None:

@@ -25,6 +25,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.translation import gettext_noop
 
+from epitrace.errors import EpitraceError
 from epitrace.hub import policy
 from epitrace.hub.api import refusal
 from epitrace.hub.security import client_ip
@@ -32,7 +33,7 @@ from epitrace.hub.security import client_ip
 View = Callable[..., HttpResponse]
 
 
-class Refused(Exception):
+class Refused(EpitraceError):
     """The policy said no; the decorator around the view answers ``decision``."""
 
     def __init__(self, decision: policy.Decision) -> None:

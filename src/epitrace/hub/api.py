@@ -7,10 +7,11 @@ from typing import Any
 
 from django.http import HttpRequest, JsonResponse
 
+from epitrace.errors import EpitraceError
 from epitrace.hub.policy import Decision
 
 
-class BadRequest(ValueError):
+class BadRequest(EpitraceError, ValueError):
     """The request body is not what the endpoint expects."""
 
 

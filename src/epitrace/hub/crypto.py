@@ -27,11 +27,13 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from epitrace.errors import EpitraceError
+
 VERSION = b"\x01"  # first byte of every blob: room to change the format later
 NONCE_BYTES = 12  # GCM's standard nonce; random per encryption (2^-32 collision bound is ample)
 
 
-class CryptoError(Exception):
+class CryptoError(EpitraceError):
     """Personal data could not be read."""
 
 

@@ -11,8 +11,10 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+from epitrace.errors import UserInputError
 
-class ServeError(RuntimeError):
+
+class ServeError(UserInputError, RuntimeError):
     """The hub cannot start (database unreachable, port taken): said plainly, no traceback."""
 
 

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from epitrace import __version__
+from epitrace.errors import EpitraceError, UsageMistake, UserInputError
 from epitrace.providers import protocol, queries
 from epitrace.providers.agent_log import AgentLog, AgentLogError
 from epitrace.providers.queries import DuckDBEngine, ProviderStore, QueryRefused
@@ -52,7 +53,7 @@ RETRIED_STATUSES = frozenset({408, 429})
 CHECKSUM_RESENDS = 3  # a 400 on upload means the body arrived damaged: send it again
 
 
-class AgentError(RuntimeError):
+class AgentError(UserInputError, RuntimeError):
     """The agent cannot go on (wrong agency, misconfigured hub): stop with this message."""
 
 
@@ -60,7 +61,7 @@ class CredentialRevoked(AgentError):
     """The hub answered 401: the token is revoked or unknown."""
 
 
-class HubRejected(Exception):
+class HubRejected(EpitraceError):
     """A 4xx (other than 401, 408, 429) or 3xx answer: not retried."""
 
     def __init__(self, status: int, reason: str, body: Any = None) -> None:
@@ -68,7 +69,7 @@ class HubRejected(Exception):
         self.status, self.reason, self.body = status, reason, body
 
 
-class HubUnavailable(Exception):
+class HubUnavailable(EpitraceError):
     """The hub is unreachable or answered 5xx, 408 or 429: retry later."""
 
     def __init__(self, reason: str, retry_after: float | None = None) -> None:
@@ -76,7 +77,7 @@ class HubUnavailable(Exception):
         self.reason, self.retry_after = reason, retry_after
 
 
-class Stopped(Exception):
+class Stopped(EpitraceError):
     """The stop event was set while waiting to retry."""
 
 
@@ -589,9 +590,6 @@ def run_from_cli(
 
     import click
 
-    class SetupError(click.ClickException):
-        exit_code = 2
-
     def echo_retry(what: str, why: str, seconds: float) -> None:
         click.echo(f"{what}: {why}; retrying in {seconds:.0f} s", err=True)
 
@@ -608,9 +606,9 @@ def run_from_cli(
             on_retry=echo_retry,
         )
     except (FileNotFoundError, NotADirectoryError, KeyError, ValueError) as error:
-        raise SetupError(f"{store_dir}: {error}") from None
+        raise UsageMistake(f"{store_dir}: {error}") from None
     except (AgentError, ssl.SSLError) as error:
-        raise SetupError(str(error)) from None
+        raise UsageMistake(str(error)) from None
     if token_file is not None and token_file.stat().st_mode & 0o077:
         click.echo(f"warning: {token_file} is readable by others: chmod 600 it", err=True)
     if _plain_http_elsewhere(hub):
@@ -637,10 +635,6 @@ def run_from_cli(
     except Stopped:  # --once, interrupted while waiting for the hub: the pass is not done
         click.echo("stopped before every pending task was answered", err=True)
         raise SystemExit(1) from None
-    except CredentialRevoked as error:
-        raise click.ClickException(str(error)) from None
-    except AgentError as error:
-        raise click.ClickException(str(error)) from None
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from epitrace.errors import EpitraceError
+
 try:  # POSIX: one agent per log file
     import fcntl
 except ImportError:  # pragma: no cover - Windows: the lock is advisory anyway
@@ -37,7 +39,7 @@ GENESIS = "0" * 64
 EVENTS = ("prepared", "sent", "refused", "rejected")
 
 
-class AgentLogError(RuntimeError):
+class AgentLogError(EpitraceError, RuntimeError):
     """The log cannot be opened for appending (broken chain, held by another agent)."""
 
 

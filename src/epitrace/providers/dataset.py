@@ -15,12 +15,13 @@ import duckdb
 import pyarrow as pa
 
 from epitrace.analysis.subject import SubjectRecords
+from epitrace.errors import UserInputError
 from epitrace.formats.problems import Problem
 from epitrace.formats.readers import conform_rows, table_files
 from epitrace.formats.schemas import table
 
 
-class UnknownSubject(LookupError):
+class UnknownSubject(UserInputError, LookupError):
     """No provider registry knows this person_ref."""
 
 

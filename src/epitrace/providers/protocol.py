@@ -31,6 +31,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from epitrace.defaults import DEFAULT_TZ
+from epitrace.errors import EpitraceError
 from epitrace.formats.schemas import table
 from epitrace.providers.queries import (
     CARD_DIRECTORY_SCHEMA,
@@ -93,7 +95,7 @@ MAX_LOOKUP_VALUES = 10_000
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
-class ProtocolError(ValueError):
+class ProtocolError(EpitraceError, ValueError):
     """A question or an answer file that does not follow this protocol."""
 
 
@@ -137,7 +139,7 @@ def _daily_json(daily: DailyWindow | None) -> dict[str, str] | None:
     return {
         "start": daily.start.isoformat(),
         "end": daily.end.isoformat(),
-        "timezone": daily.timezone,
+        "timezone": daily.tz,
     }
 
 
@@ -232,7 +234,7 @@ def _daily(value: object) -> DailyWindow | None:
         return DailyWindow(
             dt.time.fromisoformat(value["start"]),
             dt.time.fromisoformat(value["end"]),
-            value.get("timezone", "Asia/Seoul"),
+            value.get("timezone", DEFAULT_TZ),
         )
     except (KeyError, TypeError, ValueError):
         raise ProtocolError("daily needs start and end as HH:MM[:SS]") from None

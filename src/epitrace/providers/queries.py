@@ -45,6 +45,9 @@ import ibis
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from epitrace.defaults import DEFAULT_TZ
+from epitrace.distances import EARTH_RADIUS_M
+from epitrace.errors import UserInputError
 from epitrace.formats.schemas import MAX_ID_CHARS, TIMESTAMP, table
 from epitrace.providers.store import MANIFEST
 
@@ -58,11 +61,9 @@ MAX_PLACES = 10
 MAX_MERCHANTS = 10
 MAX_MARGIN_MIN = 180.0
 MAX_DWELL_MIN = 24 * 60.0
-DEFAULT_TIMEZONE = "Asia/Seoul"
-EARTH_RADIUS_M = 6_371_008.8
 
 
-class QueryRefused(ValueError):
+class QueryRefused(UserInputError, ValueError):
     """A query beyond the hard limits, malformed, or not for this store."""
 
     def __init__(self, reason: str) -> None:
@@ -122,7 +123,7 @@ class DailyWindow:
 
     start: dt.time
     end: dt.time
-    timezone: str = DEFAULT_TIMEZONE
+    tz: str = DEFAULT_TZ  # sent as "timezone" in a task (providers/protocol.py)
 
     def __post_init__(self) -> None:
         for name in ("start", "end"):
@@ -133,9 +134,9 @@ class DailyWindow:
             )
         _refuse_unless(self.start != self.end, "daily window start and end must differ")
         try:
-            ZoneInfo(self.timezone)
+            ZoneInfo(self.tz)
         except (ZoneInfoNotFoundError, ValueError, TypeError):
-            raise QueryRefused(f"unknown time zone {self.timezone!r}") from None
+            raise QueryRefused(f"unknown time zone {self.tz!r}") from None
 
     @property
     def crosses_midnight(self) -> bool:
@@ -145,7 +146,7 @@ class DailyWindow:
         self, start: dt.datetime, end: dt.datetime
     ) -> list[tuple[dt.datetime, dt.datetime]]:
         """The concrete [from, to) instants in UTC, clipped to [start, end)."""
-        zone = ZoneInfo(self.timezone)
+        zone = ZoneInfo(self.tz)
         day = start.astimezone(zone).date() - dt.timedelta(days=1)
         last_day = end.astimezone(zone).date()
         found = []

@@ -40,6 +40,7 @@ from pathlib import Path
 
 import duckdb
 
+from epitrace.errors import UsageMistake
 from epitrace.formats.readers import table_files
 from epitrace.formats.schemas import table
 from epitrace.progress import progress_bar
@@ -55,7 +56,7 @@ ROW_GROUP_ROWS = {"telecom_records": 32_768}
 DEFAULT_ROW_GROUP_ROWS = 65_536
 
 
-class StoreBuildError(ValueError):
+class StoreBuildError(UsageMistake, ValueError):
     """The dataset folder cannot be turned into provider stores."""
 
 

@@ -13,6 +13,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from epitrace.defaults import DEFAULT_TZ, PROJECTED_CRS
+
 # Korea's card issuers (credit and check cards) around 2020: 22 of them.
 CARD_ISSUERS: tuple[str, ...] = (
     "Shinhan",
@@ -57,8 +59,8 @@ class SimulationConfig:
     city_name: str = "Daegu"
     centre_lat: float = 35.8714
     centre_lon: float = 128.6014
-    timezone: str = "Asia/Seoul"
-    projected_crs: str = "EPSG:5179"  # Korea 2000 / Unified CS, metres
+    timezone: str = DEFAULT_TZ  # serialised as config.timezone in the manifest
+    projected_crs: str = PROJECTED_CRS  # Korea 2000 / Unified CS, metres
     city_radius_m: float = 18_000.0
     district_outer_radius_m: float = 11_000.0  # beyond it: the rural county (Dalseong-gun)
     home_scale_m: float = 3_000.0  # homes: density ~ exp(-distance / scale)

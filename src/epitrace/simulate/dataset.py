@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from epitrace.errors import UsageMistake
 from epitrace.formats.schemas import TABLES, table
 
 MANIFEST = "manifest.json"
@@ -18,7 +19,7 @@ IN_PROGRESS = ".epitrace-simulation-in-progress"
 GENERATOR = "epitrace simulate"
 
 
-class OutputFolderError(ValueError):
+class OutputFolderError(UsageMistake, ValueError):
     """The output folder cannot take a simulated dataset."""
 
 

@@ -37,7 +37,6 @@ from epitrace.analysis.contacts import (
     card_sighting,
     checkin_sighting,
     clip_stay,
-    distance_m,
     merge_contacts,
     search_radius_m,
     searched_stays,
@@ -45,6 +44,7 @@ from epitrace.analysis.contacts import (
 )
 from epitrace.analysis.subject import SubjectRecords
 from epitrace.analysis.trajectory import Trajectory
+from epitrace.distances import distance_m
 from epitrace.providers.network import AgencyStore, SubjectSource
 from epitrace.providers.queries import (
     MAX_MARGIN_MIN,

@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from epitrace.analysis.evaluation import StayScore, score_stays
 from epitrace.analysis.trajectory import TrajectoryParams, trace_subject
+from epitrace.errors import UserInputError
 from epitrace.formats.readers import read_dataset_table
 from epitrace.progress import track
 from epitrace.providers.dataset import DatasetStore
@@ -27,7 +28,7 @@ SOURCE_SETS: dict[str, tuple[str, ...] | None] = {
 }
 
 
-class EvaluationError(Exception):
+class EvaluationError(UserInputError):
     """The dataset cannot be evaluated (no ground truth, no subjects)."""
 
 

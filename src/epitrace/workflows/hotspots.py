@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +37,8 @@ from epitrace.analysis.hotspots.case_events import (
 from epitrace.analysis.hotspots.params import ScanParams
 from epitrace.analysis.trajectory import trace_subject
 from epitrace.defaults import DEFAULT_TZ, PROJECTED_CRS
+from epitrace.errors import UserInputError
+from epitrace.formats.manifest import read_manifest
 from epitrace.formats.readers import read_table
 from epitrace.formats.writers import write_table
 from epitrace.providers.dataset import DatasetStore, UnknownSubject
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
     from epitrace.analysis.hotspots.clusters import HotspotScan
 
 
-class HotspotError(Exception):
+class HotspotError(UserInputError):
     """The hotspot search cannot run on this input; the message says why."""
 
 
@@ -98,11 +99,9 @@ class HotspotResult:
 
 def dataset_settings(folder: Path) -> tuple[str, str]:
     """The dataset's time zone and projected CRS (its manifest says; Korea's otherwise)."""
-    try:
-        config = json.loads((folder / "manifest.json").read_text())["config"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return DEFAULT_TZ, PROJECTED_CRS
-    return str(config.get("timezone", DEFAULT_TZ)), str(config.get("projected_crs", PROJECTED_CRS))
+    manifest = read_manifest(folder)
+    tz = DEFAULT_TZ if manifest.tz is None else manifest.tz
+    return tz, PROJECTED_CRS if manifest.projected_crs is None else manifest.projected_crs
 
 
 def read_cases(path: Path) -> pa.Table:

@@ -26,12 +26,15 @@ from epitrace.analysis.contacts import ContactParams, ContactSearch, infectious_
 from epitrace.analysis.subject import SubjectRecords
 from epitrace.analysis.trajectory import Trajectory, TrajectoryParams, trace_subject
 from epitrace.analysis.trajectory.interview import clip_interview, compare_with_interview
+from epitrace.defaults import DEFAULT_TZ
+from epitrace.errors import UserInputError
+from epitrace.formats.manifest import read_manifest
 from epitrace.formats.problems import Problem
 from epitrace.formats.readers import read_dataset_table, read_table
 from epitrace.formats.writers import write_table
 from epitrace.providers.dataset import UnknownSubject
 from epitrace.providers.network import DatasetSource, Subject, SubjectSource, subject_source
-from epitrace.providers.queries import DEFAULT_TIMEZONE, QueryRefused
+from epitrace.providers.queries import QueryRefused
 from epitrace.workflows.contact_search import search_contacts
 
 Window = tuple[dt.datetime, dt.datetime]
@@ -101,7 +104,7 @@ def investigate(
     return found
 
 
-class AnalysisError(Exception):
+class AnalysisError(UserInputError):
     """The investigation cannot run on this input; the message says why."""
 
 
@@ -138,19 +141,18 @@ class InvestigationResult:
         )
 
 
-def manifest_timezone(*folders: Path) -> str | None:
+def manifest_tz(*folders: Path) -> str | None:
     """The zone a dataset was written in, from the first of ``folders`` whose manifest says."""
     for folder in folders:
-        try:
-            return str(json.loads((folder / "manifest.json").read_text())["config"]["timezone"])
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
+        tz = read_manifest(folder).tz
+        if tz is not None:
+            return tz
     return None
 
 
-def analysis_timezone(folder: Path) -> str:
+def analysis_tz(folder: Path) -> str:
     """The zone for local-time rules (nights, days): the dataset's, else Korea's."""
-    return manifest_timezone(folder) or DEFAULT_TIMEZONE
+    return manifest_tz(folder) or DEFAULT_TZ
 
 
 def _interview_visits(
@@ -203,7 +205,7 @@ def analyze(
         found = investigate(
             source,
             Subject(person_ref, (), start, end),
-            tz=analysis_timezone(folder),
+            tz=analysis_tz(folder),
             interview=interview,
             contact_window=window_of if contacts else None,
             params=params,
@@ -228,7 +230,7 @@ def analyze(
         contacts=found.contacts,
     )
     sources = [folder, *([cases_file.parent] if cases_file is not None else [])]
-    write_outputs(result, tz or manifest_timezone(*sources) or "UTC")
+    write_outputs(result, tz or manifest_tz(*sources) or "UTC")
     result.seconds = time.perf_counter() - began
     return result
 
@@ -278,7 +280,7 @@ def contact_window(
     dates = _case_dates(folder, person_ref, cases_file, problems)
     if dates is not None:
         days_before = (params or ContactParams()).days_before
-        window = infectious_window(dates[0], dates[1], analysis_timezone(folder), days_before)
+        window = infectious_window(dates[0], dates[1], analysis_tz(folder), days_before)
         basis = "onset" if dates[1] is not None else "confirmation (no onset)"
         return window, (
             f"infectious window from {days_before:g} days before {basis} to confirmation"

@@ -89,6 +89,7 @@ from epitrace.defaults import DEFAULT_TZ, PROJECTED_CRS
 if TYPE_CHECKING:
     # The scan loads Numba: imported when a scan runs (scan_events), not with the rules.
     from epitrace.analysis.hotspots.clusters import HotspotScan
+from epitrace.analysis.home import covers_night
 
 EXPOSURE_DAYS_BEFORE = 14  # longest usual incubation period of COVID-19
 
@@ -103,9 +104,6 @@ ASYMPTOMATIC_TEST_LAG_DAYS = 3  # confirmation − onset, typical (1 + Poisson(2
 # (onset − 14 against onset − 5; confirmation − 14 against confirmation − 8):
 # a case anchored sooner after the period's start had its window cut by it.
 WINDOW_DAYS_BEFORE_ANCHOR = EXPOSURE_DAYS_BEFORE - MEDIAN_INCUBATION_DAYS
-
-
-NIGHT_HOUR = 3  # a stay that covers 03:00 local is the night, at home
 
 
 DEDUP_GRID_M = 100.0  # unnamed stays of one case within this square are one place
@@ -176,18 +174,6 @@ def exposure_windows(
     return windows
 
 
-def _covers_night(start: dt.datetime, end: dt.datetime, tz: str) -> bool:
-    """Whether [start, end) contains a 03:00 local time."""
-    zone = ZoneInfo(tz)
-    local_start = start.astimezone(zone)
-    night = local_start.replace(hour=NIGHT_HOUR, minute=0, second=0, microsecond=0)
-    if night < local_start:
-        night = (local_start + dt.timedelta(days=1)).replace(
-            hour=NIGHT_HOUR, minute=0, second=0, microsecond=0
-        )
-    return night < end.astimezone(zone)
-
-
 def case_events(
     stays: pa.Table, window: CaseWindow, tz: str, crs: str = PROJECTED_CRS
 ) -> list[dict]:
@@ -197,7 +183,7 @@ def case_events(
         for row in stays.to_pylist()
         if row["end"] > window.start
         and row["start"] < window.end
-        and not _covers_night(row["start"], row["end"], tz)
+        and not covers_night(row["start"], row["end"], tz)
     ]
     if not rows:
         return []

@@ -7,11 +7,12 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from epitrace.errors import EpitraceError
 from epitrace.hub.accounts.models import Agency, Region, Role, RoleAssignment, RoleChange
 from epitrace.hub.audit.chain import record
 
 
-class RoleError(ValueError):
+class RoleError(EpitraceError, ValueError):
     """A role that cannot be held as asked (e.g. a regional investigator without a region)."""
 
 

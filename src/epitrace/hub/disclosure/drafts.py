@@ -18,6 +18,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from epitrace.errors import EpitraceError
 from epitrace.hub.audit.chain import record
 from epitrace.hub.cases.models import Case
 from epitrace.hub.disclosure import areas, rules
@@ -27,7 +28,7 @@ from epitrace.hub.disclosure.models import Disclosure, DisclosureEntry
 OVERRULABLE = ("home", "workplace", "private")
 
 
-class DisclosureError(ValueError):
+class DisclosureError(EpitraceError, ValueError):
     """The change is not allowed now; the message says why (shown to the reviewer)."""
 
 

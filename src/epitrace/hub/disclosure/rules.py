@@ -36,6 +36,9 @@ from typing import Any, Literal
 # themselves stay in English, whatever the reviewer's language.
 from django.utils.translation import gettext_noop
 
+from epitrace.analysis.home import home_by_nights
+from epitrace.distances import point_distance_m as distance_m
+
 Kind = Literal["home", "workplace", "public", "private", "transport"]
 Category = Literal["place", "transport"]
 
@@ -43,7 +46,6 @@ DAYS_BEFORE_ONSET = 2
 EXPIRY = dt.timedelta(days=14)
 GRANULARITY = dt.timedelta(minutes=10)  # windows widened outward to this
 HOME_RADIUS_M = 300.0  # stays this close to the night-time place count as home
-NIGHT_HOUR = 3  # a stay covering 03:00 local is a night at that place
 WORK_MIN_HOURS = 4.0  # an unnamed daytime stay this long on a weekday: a workplace
 PUBLIC_MODES = {"bus", "subway", "train", "taxi", "ferry", "flight"}
 # "123 Dongseong-ro", "Gukchaebosang-ro 12-gil 5": a street address, finer than a dong.
@@ -130,42 +132,6 @@ def disclosure_window(
 # --- what each stay was -----------------------------------------------------
 
 
-def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
-    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
-    h = (
-        math.sin((lat2 - lat1) / 2) ** 2
-        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-    )
-    return 2 * 6_371_000.0 * math.asin(math.sqrt(h))
-
-
-def _night_hours(start: dt.datetime, end: dt.datetime, zone: zoneinfo.ZoneInfo) -> int:
-    """How many nights (03:00 local) the stay spans."""
-    day = start.astimezone(zone).date() - dt.timedelta(days=1)
-    count = 0
-    while True:
-        night = dt.datetime.combine(day, dt.time(NIGHT_HOUR), tzinfo=zone)
-        if night > end:
-            return count
-        if night >= start:
-            count += 1
-        day += dt.timedelta(days=1)
-
-
-def home_location(stays: list[dict[str, Any]], tz: str) -> tuple[float, float] | None:
-    """Where the case spent most nights (unnamed stays only: a hotel has a name)."""
-    zone = zoneinfo.ZoneInfo(tz)
-    nights = [
-        (_night_hours(s["start"], s["end"], zone), (s["lat"], s["lon"]))
-        for s in stays
-        if not s.get("place_name")
-    ]
-    nights = [n for n in nights if n[0] > 0]
-    if not nights:
-        return None
-    return max(nights, key=lambda n: n[0])[1]
-
-
 def _is_workday_stay(stay: dict[str, Any], zone: zoneinfo.ZoneInfo) -> bool:
     start, end = stay["start"].astimezone(zone), stay["end"].astimezone(zone)
     hours = (end - start).total_seconds() / 3600
@@ -183,7 +149,7 @@ def classify_stays(stays: Iterable[dict[str, Any]], tz: str) -> list[StayPlace]:
     """
     rows = list(stays)
     zone = zoneinfo.ZoneInfo(tz)
-    home = home_location(rows, tz)
+    home = home_by_nights(rows, tz)
     places = []
     for s in rows:
         name = s.get("place_name") or ""

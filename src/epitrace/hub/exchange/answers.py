@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from epitrace.errors import EpitraceError
 from epitrace.hub.audit.chain import record
 from epitrace.hub.cases.records import decrypt_for_case, encrypt_for_case
 from epitrace.hub.cases.storage import ANSWERS_DIR, case_folder, ensure_case_folder
@@ -30,7 +31,7 @@ from epitrace.hub.exchange.workflow import enqueue
 from epitrace.providers.protocol import Limits, ProtocolError, sha256_of, unpack_answers
 
 
-class UploadRefused(Exception):
+class UploadRefused(EpitraceError):
     """An answer file the hub will not take; ``status`` is the HTTP answer."""
 
     def __init__(self, status: int, reason: str) -> None:
@@ -39,7 +40,7 @@ class UploadRefused(Exception):
         self.reason = reason
 
 
-class AnswersDestroyed(Exception):
+class AnswersDestroyed(EpitraceError):
     """A request's provider answers passed their retention and were destroyed."""
 
 

@@ -21,6 +21,7 @@ from django.db import transaction
 
 from epitrace.analysis.trajectory import TrajectoryParams
 from epitrace.analysis.trajectory.interview import clip_interview, compare_with_interview
+from epitrace.errors import EpitraceError
 from epitrace.hub.audit.chain import record
 from epitrace.hub.cases.models import Case
 from epitrace.hub.cases.records import encrypt_for_case
@@ -32,7 +33,7 @@ MAX_INTERVIEW_BYTES = 5 * 1024 * 1024
 MAX_PROBLEMS_SHOWN = 20
 
 
-class InterviewProblems(ValueError):
+class InterviewProblems(EpitraceError, ValueError):
     """The file does not follow the contract; ``problems`` say where and why."""
 
     def __init__(self, problems: list[str]) -> None:

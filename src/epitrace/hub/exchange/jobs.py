@@ -35,6 +35,7 @@ from django.db import close_old_connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from epitrace.errors import EpitraceError
 from epitrace.hub.audit.chain import record
 from epitrace.hub.cases.models import Case
 from epitrace.hub.exchange import hotspots
@@ -55,7 +56,7 @@ MAX_ATTEMPTS = 5
 Job = TypeVar("Job", bound=DurableJob)
 
 
-class LeaseLost(Exception):
+class LeaseLost(EpitraceError):
     """This worker no longer holds the job: another one took it over."""
 
 

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from epitrace.errors import EpitraceError
 from epitrace.hub import policy
 from epitrace.hub.audit.chain import record
 from epitrace.hub.cases.models import Case
@@ -36,7 +37,7 @@ LOCATION_KINDS = frozenset({"telecom", "transit", "checkins", "contacts"})
 DAYS_BEFORE_ONSET = 2
 
 
-class RequestError(ValueError):
+class RequestError(EpitraceError, ValueError):
     """A request or decision that cannot be accepted as given (the reason says why)."""
 
 

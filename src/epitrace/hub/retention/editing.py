@@ -12,6 +12,7 @@ from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from epitrace.errors import EpitraceError
 from epitrace.hub.audit.chain import record
 from epitrace.hub.retention import registry
 from epitrace.hub.retention.models import MINIMUM_AUDIT_LOG_DAYS, PurgeRecord, RetentionSettings
@@ -23,7 +24,7 @@ MAX_DAYS = 10 * 366  # a typo guard: nothing personal is kept for a decade
 PARTS_OF_A_CASE = (Kind.RAW_RESULTS, Kind.ANALYSIS_RESULTS, Kind.DISCLOSURES)
 
 
-class InvalidSettings(ValueError):
+class InvalidSettings(EpitraceError, ValueError):
     """The change was refused; the message names the field, never echoes personal data."""
 
 
