@@ -8,6 +8,7 @@ reason``. Files are read in batches so a large file is checked in bounded memory
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,10 @@ from epitrace.formats.schemas import Table, table
 MAX_LISTED_PER_COLUMN = 10_000
 CSV_BLOCK_BYTES = 8 << 20
 HEADER_LINE = 1
+# What a header may be: the contract's tables have a dozen columns, and extra ones are
+# ignored, so these bounds only ever refuse a file that is not a table at all.
+MAX_HEADER_BYTES = 1 << 20
+MAX_COLUMNS = 10_000
 
 
 @dataclass
@@ -129,8 +134,12 @@ def _convert_batch(
 
 def _header_problems(spec: Table, names: list[str], label: str) -> tuple[list[str], list[Problem]]:
     """Which contract columns a file has, and problems with its header."""
+    if len(names) > MAX_COLUMNS:
+        reason = f"header has {len(names):,} columns; at most {MAX_COLUMNS:,} are read"
+        return [], [Problem(label, HEADER_LINE, FILE_LEVEL, reason)]
     problems = []
-    duplicated = sorted({n for n in names if names.count(n) > 1 and n in spec.column_names})
+    counts = Counter(names)
+    duplicated = sorted(n for n in spec.column_names if counts[n] > 1)
     for name in duplicated:
         problems.append(Problem(label, HEADER_LINE, name, "column appears more than once"))
     for column in spec.columns:
@@ -141,9 +150,12 @@ def _header_problems(spec: Table, names: list[str], label: str) -> tuple[list[st
 
 def _csv_header(path: Path, label: str) -> tuple[list[str] | None, list[Problem]]:
     with open(path, "rb") as handle:
-        first = handle.readline(1 << 20)
+        first = handle.readline(MAX_HEADER_BYTES + 1)
     if not first.strip():
         return None, [Problem(label, HEADER_LINE, FILE_LEVEL, "empty file: no header row")]
+    if len(first.rstrip(b"\r\n")) > MAX_HEADER_BYTES:
+        reason = f"header line longer than {MAX_HEADER_BYTES:,} bytes"
+        return None, [Problem(label, HEADER_LINE, FILE_LEVEL, reason)]
     try:
         text = first.decode("utf-8-sig").rstrip("\r\n")
     except UnicodeDecodeError:
