@@ -349,3 +349,21 @@ def test_finding_6_wide_header_refused_in_linear_time(tmp_path: Path) -> None:
         f"c.csv:1: {name}: column appears more than once" for name in sorted(cells.split(","))
     ]
     assert time.perf_counter() - began < 5
+
+
+def test_finding_17_case_dates_outside_1900_to_2100_are_contract_problems(tmp_path: Path) -> None:
+    """Issue #17, finding 17: 0001-01-01 or 9999-12-31 passed the reader and overflowed
+    the date arithmetic of every command that used them (a traceback)."""
+    path = write(
+        tmp_path / "cases.csv",
+        "case_id,person_ref,confirmed_date,onset_date,region\n"
+        "C1,P1,9999-12-31,2020-02-01,Jung-gu\n"
+        "C2,P2,2020-02-12,0001-01-01,Jung-gu\n"
+        "C3,P3,2100-12-31,1900-01-01,Jung-gu\n",
+    )
+    loaded = read_table(path, label="cases.csv")
+    assert problems_of(loaded) == [
+        "cases.csv:2: confirmed_date: 9999-12-31 out of range (must be 1900-01-01 to 2100-12-31)",
+        "cases.csv:3: onset_date: 0001-01-01 out of range (must be 1900-01-01 to 2100-12-31)",
+    ]
+    assert loaded.table.column("case_id").to_pylist() == ["C3"]
