@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 from epitrace.formats.convert import convert_column
 from epitrace.formats.problems import FILE_LEVEL, ContractError, Problem
 from epitrace.formats.schemas import Table, table
+from epitrace.formats.writers import spreadsheet_quoted_columns, spreadsheet_text_column
 
 # Problems listed per file and column before the rest are summarised in one line,
 # so a file that is wrong on every one of ten million rows still reports in bounded memory.
@@ -132,6 +133,20 @@ def _convert_batch(
     return (good.filter(pa.array(~bad)) if bad.any() else good), n
 
 
+def _from_spreadsheet_cells(
+    spec: Table, batch: pa.RecordBatch | pa.Table
+) -> pa.RecordBatch | pa.Table:
+    """Undo the quoting the CSV writer puts on analysis outputs' text for spreadsheets."""
+    quoted = [n for n in spreadsheet_quoted_columns(spec) if n in batch.schema.names]
+    if not quoted:  # every table but the analysis outputs: read exactly as written
+        return batch
+    data = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+    for name in quoted:
+        index = data.column_names.index(name)
+        data = data.set_column(index, name, spreadsheet_text_column(data.column(index)))
+    return data
+
+
 def _header_problems(spec: Table, names: list[str], label: str) -> tuple[list[str], list[Problem]]:
     """Which contract columns a file has, and problems with its header."""
     if len(names) > MAX_COLUMNS:
@@ -236,7 +251,9 @@ def _scan_csv_fast(path: Path, spec: Table, present: list[str]) -> _CsvScan:
     found = _RowProblems()
     parts, kept, records = [], 0, 0
     for batch in reader:
-        good, held = _convert_batch(spec, batch, present, kept, found)
+        good, held = _convert_batch(
+            spec, _from_spreadsheet_cells(spec, batch), present, kept, found
+        )
         parts.append(good)
         kept += batch.num_rows
         records += held
@@ -272,7 +289,11 @@ def _scan_csv_carefully(
                 for name, i in zip(present, positions, strict=True)
             }
             good, held = _convert_batch(
-                spec, pa.table(columns), present, len(lines) - len(pending), found
+                spec,
+                _from_spreadsheet_cells(spec, pa.table(columns)),
+                present,
+                len(lines) - len(pending),
+                found,
             )
             parts.append(good)
             records += held

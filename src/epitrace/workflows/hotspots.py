@@ -40,7 +40,7 @@ from epitrace.analysis.hotspots.cells import KOREA_CRS, KOREA_TIMEZONE
 from epitrace.analysis.hotspots.clusters import MAX_DAYS, MAX_RADIUS_M, REPLICATIONS
 from epitrace.analysis.trajectory import trace_subject
 from epitrace.formats.readers import read_table
-from epitrace.formats.writers import write_table
+from epitrace.formats.writers import SpreadsheetSafeWriter, write_table
 from epitrace.providers.dataset import DatasetStore, UnknownSubject
 
 
@@ -154,7 +154,7 @@ def write_cluster_cases(rows: list[dict], path: Path, timezone: str) -> Path:
     zone = ZoneInfo(timezone)
     columns = ["cluster_id", "p_value", *EVENT_COLUMNS]
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer = SpreadsheetSafeWriter(csv.DictWriter(handle, fieldnames=columns))
         writer.writeheader()
         for row in rows:
             writer.writerow(
