@@ -451,6 +451,33 @@ def test_cli_explains_what_is_missing(skt: Path, tmp_path: Path, hub: FakeHub) -
     assert TOKEN not in revoked.output
 
 
+def test_finding_16_plain_http_to_another_host_is_refused(skt: Path, tmp_path: Path) -> None:
+    """Issue #17, finding 16: given an http:// hub elsewhere, the agent only warned, then
+    sent its bearer token in clear. Now it refuses to start (exit 2); loopback stays
+    allowed for development and the demo."""
+    for hub in [
+        "http://hub.example",
+        "http://10.1.2.3:8000",
+        "http://[2001:db8::1]:8000",
+        "http://127.0.0.1.hub.example",
+        "http://localhost.hub.example",
+    ]:
+        with pytest.raises(AgentError, match="plain HTTP to another machine"):
+            HubClient(hub, TOKEN)
+    for hub in ["http://127.0.0.1:8000", "http://127.8.9.10", "http://[::1]:8000"]:
+        assert HubClient(hub, TOKEN).base == hub
+    assert HubClient("http://localhost:8000", TOKEN).base == "http://localhost:8000"
+    assert HubClient("https://hub.example", TOKEN).base == "https://hub.example"
+
+    args = ["agent", "--agency", AGENCY, "--store", str(skt), "--hub", "http://192.0.2.7:8000"]
+    args += ["--once", "--log", str(tmp_path / "log.jsonl")]
+    result = CliRunner().invoke(main, args, env={"EPITRACE_AGENT_TOKEN": TOKEN})
+    assert result.exit_code == 2
+    assert "plain HTTP to another machine" in result.output and "https://" in result.output
+    assert len(result.output.splitlines()) == 1 and TOKEN not in result.output
+    assert not (tmp_path / "log.jsonl").exists()
+
+
 def test_cli_says_once_per_backoff_that_the_hub_is_unreachable(skt: Path, tmp_path: Path) -> None:
     """A process, as an operator runs it: one line per retry, stopped by SIGTERM."""
     secret = tmp_path / "token"

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import http.client
+import ipaddress
 import json
 import logging
 import random
@@ -116,6 +117,17 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         raise HubRejected(code, f"the hub redirects to {newurl}: give its URL exactly")
 
 
+def _plain_http_elsewhere(hub: str) -> bool:
+    """Whether ``hub`` is plain HTTP to anything but loopback (127.0.0.0/8, ::1, localhost)."""
+    parsed = urllib.parse.urlsplit(hub)
+    if parsed.scheme != "http" or parsed.hostname == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(parsed.hostname or "").is_loopback
+    except ValueError:  # a host name: it may resolve anywhere
+        return True
+
+
 class HubClient:
     """The agent endpoints of one hub, over HTTPS (certificates verified) or local HTTP."""
 
@@ -127,6 +139,12 @@ class HubClient:
             raise AgentError(f"the hub URL must be http(s)://host[:port], not {hub!r}")
         if not token or any(c.isspace() for c in token):
             raise AgentError("the agent token is empty or holds spaces")
+        if _plain_http_elsewhere(hub):
+            raise AgentError(
+                f"the hub URL {hub!r} is plain HTTP to another machine: the token and the "
+                "answers would travel unencrypted; give its https:// URL (plain HTTP only "
+                "to this machine: 127.0.0.1, ::1 or localhost)"
+            )
         self.base = hub.rstrip("/")
         self.timeout = timeout
         self._token = token
@@ -567,11 +585,6 @@ def read_token(token_file: Path | None, environ: Mapping[str, str]) -> str:
 # --- the command line (epitrace agent) ---
 
 
-def _plain_http_elsewhere(hub: str) -> bool:
-    parsed = urllib.parse.urlsplit(hub)
-    return parsed.scheme == "http" and parsed.hostname not in ("127.0.0.1", "localhost", "::1")
-
-
 def run_from_cli(
     agency: str,
     store_dir: Path,
@@ -613,8 +626,6 @@ def run_from_cli(
         raise SetupError(str(error)) from None
     if token_file is not None and token_file.stat().st_mode & 0o077:
         click.echo(f"warning: {token_file} is readable by others: chmod 600 it", err=True)
-    if _plain_http_elsewhere(hub):
-        click.echo("warning: plain HTTP: the token and the answers travel unencrypted", err=True)
     click.echo(
         f"agent for {agency}: store {agent.store.agency} ({agent.store.kind}), "
         f"hub {agent.client.base}, log {agent.log.path}"
