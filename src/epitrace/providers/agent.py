@@ -42,7 +42,7 @@ from typing import Any
 
 from epitrace import __version__
 from epitrace.providers import protocol, queries
-from epitrace.providers.agent_log import AgentLog, AgentLogError
+from epitrace.providers.agent_log import AgentLog, AgentLogError, unconfirmed
 from epitrace.providers.queries import DuckDBEngine, ProviderStore, QueryRefused
 
 LOG = logging.getLogger("epitrace.agent")
@@ -468,7 +468,7 @@ class Agent:
                 for name, a in zip(task.fingerprints, answers, strict=True)
             ],
         }
-        self.log.append("prepared", record)  # on disk before a byte leaves
+        prepared = self.log.append("prepared", record)  # on disk before a byte leaves
         try:
             reply = self._upload(task.id, blob, sha)
         except HubRejected as refused:
@@ -478,6 +478,18 @@ class Agent:
             )
             done.rejected += 1
             return done
+        except BaseException as stopped:  # stopped, revoked, killed: it may have left
+            why = str(stopped) or "the agent was stopped"
+            with contextlib.suppress(AgentLogError, OSError):  # else the next open logs it
+                self.log.append(
+                    "unconfirmed",
+                    unconfirmed(
+                        prepared,
+                        f"the upload ended without the hub's reply ({why}): "
+                        "it may have reached the hub",
+                    ),
+                )
+            raise
         self.log.append(
             "sent", {**record, "hub_reply": {"status": reply.status, "body": reply.body}}
         )
@@ -551,6 +563,12 @@ class Agent:
             self.log.open()
         except AgentLogError as error:  # broken, or held by another agent: stop, say why
             raise AgentError(str(error)) from None
+        for entry in self.log.reconciled:
+            LOG.warning(
+                "task %s: an earlier run stopped between preparing its answer and the hub's "
+                "reply; logged as unconfirmed (it may have reached the hub)",
+                entry.get("task"),
+            )
         self._log_open = True
         try:
             yield
