@@ -129,6 +129,40 @@ def test_broken_rows_of_the_subject_are_reported_and_skipped(
     assert "break the data contract" in result.stderr
 
 
+def test_finding_17_explicit_interview_or_cases_files_must_be_whole(
+    csv_city: Path, tmp_path: Path
+) -> None:
+    """Issue #17, finding 17: an empty or binary --interview was ignored (exit 0), a
+    binary --cases silently searched every stay, and a case dated 9999-12-31 printed a
+    traceback. A file named on the command line is refused in one line, exit 1."""
+    person = a_case(csv_city)
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    dated = tmp_path / "dated.csv"
+    dated.write_text(
+        "case_id,person_ref,confirmed_date,onset_date,region\n"
+        f"C1,{person},9999-12-31,0001-01-01,Jung-gu\n"
+    )
+    for option, given, table, reason in [
+        ("--interview", empty, "interview_visits", "empty file: no header row"),
+        ("--interview", binary, "interview_visits", "header is not valid UTF-8"),
+        ("--cases", binary, "cases", "header is not valid UTF-8"),
+        ("--cases", empty, "cases", "empty file: no header row"),
+        ("--cases", dated, "cases", "9999-12-31 out of range (must be 1900-01-01 to 2100-12-31)"),
+    ]:
+        for contacts in ([], ["--no-contacts"]):
+            result = run(
+                "analyze", csv_city, "--person", person, option, given, *contacts,
+                "--out", tmp_path / "out",
+            )  # fmt: skip
+            assert result.exit_code == 1, result.output
+            assert f"{given} breaks the {table} contract: {given}:" in result.output
+            assert reason in result.output and len(result.output.splitlines()) == 1
+    assert not (tmp_path / "out").exists()  # refused before anything was traced or written
+
+
 def test_evaluate_reports_recall_precision_and_error_per_input(
     csv_city: Path, tmp_path: Path
 ) -> None:

@@ -142,6 +142,30 @@ def test_hotspots_user_mistakes_are_clear_errors(event_city: Path, tmp_path: Pat
     assert result.exit_code == 2 and "Traceback" not in result.output
 
 
+def test_finding_17_implausible_or_unreadable_cases_files_are_refused_in_one_line(
+    tmp_path: Path,
+) -> None:
+    """Issue #17, finding 17: a cases file dated 0001-01-01 or 9999-12-31 printed a
+    traceback. The file is refused before any tracing, so an empty folder will do."""
+    header = "case_id,person_ref,confirmed_date,onset_date,region\n"
+    dated = tmp_path / "dated.csv"
+    dated.write_text(header + "C1,P000001,9999-12-31,0001-01-01,Jung-gu\n")
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    for cases, reason in [
+        (dated, "confirmed_date: 9999-12-31 out of range (must be 1900-01-01 to 2100-12-31)"),
+        (empty, "empty file: no header row"),
+        (binary, "header is not valid UTF-8"),
+    ]:
+        for among in ([], ["--among-people"]):
+            result = run("hotspots", tmp_path, "--cases", cases, *among, "--out", tmp_path / "o")
+            assert result.exit_code == 1, result.output
+            assert f"{cases} breaks the cases contract: {cases}:" in result.output
+            assert reason in result.output and len(result.output.splitlines()) == 1
+
+
 def test_exposure_window_runs_from_14_days_before_onset_to_confirmation() -> None:
     cases = pa.table(
         {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -10,7 +11,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from epitrace.formats.problems import ContractError
-from epitrace.formats.readers import MAX_LISTED_PER_COLUMN, read_dataset_table, read_table
+from epitrace.formats.readers import (
+    MAX_COLUMNS,
+    MAX_HEADER_BYTES,
+    MAX_LISTED_PER_COLUMN,
+    read_dataset_table,
+    read_table,
+)
 from epitrace.formats.schemas import TABLES, table
 from epitrace.formats.writers import write_table
 
@@ -320,3 +327,43 @@ def test_a_file_arrows_parser_rejects_is_read_line_by_line_with_the_same_reports
     ]
     assert loaded.table.column("cell_id").to_pylist() == ["C1", "C3"]
     assert (loaded.rows_read, loaded.rows_rejected) == (5, 3)
+
+
+def test_finding_6_wide_header_refused_in_linear_time(tmp_path: Path) -> None:
+    """Issue #17, finding 6: a header of 200,000 columns took minutes (a quadratic
+    duplicate check). Too wide a header is refused in one line before any row is parsed,
+    and the widest accepted header is checked in linear time. The bound below only
+    guards against the quadratic blow-up (about a minute here); it is not a benchmark."""
+    cells = "carrier,cell_id,lat,lon,radius_m"
+    began = time.perf_counter()
+    too_many = write(tmp_path / "cells.csv", cells + ",x" * 200_000 + "\n")
+    assert problems_of(read_table(too_many, label="c.csv")) == [
+        "c.csv:1: -: header has 200,005 columns; at most 10,000 are read"
+    ]
+    too_long = write(tmp_path / "cells.csv", cells + "".join(f",x{i}" for i in range(200_000)))
+    assert problems_of(read_table(too_long, label="c.csv")) == [
+        f"c.csv:1: -: header line longer than {MAX_HEADER_BYTES:,} bytes"
+    ]
+    widest = write(tmp_path / "cells.csv", ",".join(["cell_id", cells] * (MAX_COLUMNS // 6)))
+    assert problems_of(read_table(widest, label="c.csv")) == [
+        f"c.csv:1: {name}: column appears more than once" for name in sorted(cells.split(","))
+    ]
+    assert time.perf_counter() - began < 5
+
+
+def test_finding_17_case_dates_outside_1900_to_2100_are_contract_problems(tmp_path: Path) -> None:
+    """Issue #17, finding 17: 0001-01-01 or 9999-12-31 passed the reader and overflowed
+    the date arithmetic of every command that used them (a traceback)."""
+    path = write(
+        tmp_path / "cases.csv",
+        "case_id,person_ref,confirmed_date,onset_date,region\n"
+        "C1,P1,9999-12-31,2020-02-01,Jung-gu\n"
+        "C2,P2,2020-02-12,0001-01-01,Jung-gu\n"
+        "C3,P3,2100-12-31,1900-01-01,Jung-gu\n",
+    )
+    loaded = read_table(path, label="cases.csv")
+    assert problems_of(loaded) == [
+        "cases.csv:2: confirmed_date: 9999-12-31 out of range (must be 1900-01-01 to 2100-12-31)",
+        "cases.csv:3: onset_date: 0001-01-01 out of range (must be 1900-01-01 to 2100-12-31)",
+    ]
+    assert loaded.table.column("case_id").to_pylist() == ["C3"]

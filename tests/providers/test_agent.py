@@ -214,13 +214,88 @@ def test_a_crash_mid_upload_leaves_a_trace_and_the_resend_is_identical(
         )
         with pytest.raises(Stopped):
             agent.answer_pending(stop)
-        assert [e["event"] for e in read_entries(log_path)] == ["prepared"]
+        # The PUTs reached the hub (it answered 503): the log says they may have.
+        assert [e["event"] for e in read_entries(log_path)] == ["prepared", "unconfirmed"]
         hub.fail_next.clear()
         done = make_agent(skt, url, log_path).answer_pending()
     assert done.answered == 1
-    first, again, sent = read_entries(log_path)
-    assert (first["event"], again["event"], sent["event"]) == ("prepared", "prepared", "sent")
+    first, stopped, again, sent = read_entries(log_path)
+    assert [e["event"] for e in (first, stopped, again, sent)] == [
+        "prepared",
+        "unconfirmed",
+        "prepared",
+        "sent",
+    ]
     assert first["sent"]["sha256"] == again["sent"]["sha256"] == hub.tasks[1].sha256
+    assert stopped["sent"] == first["sent"] and stopped["prepared_seq"] == first["seq"]
+
+
+KILLED_AFTER_UPLOAD = """
+import os, sys
+from epitrace.providers.agent import Agent
+store, url, log, token = sys.argv[1:]
+agent = Agent("carrier-skt", store, url, token, log_path=log, timeout=5.0)
+upload = agent._upload
+def upload_then_die(*args):
+    upload(*args)
+    os._exit(9)  # killed the moment the hub holds the answer, before the outcome is logged
+agent._upload = upload_then_die
+agent.answer_pending()
+"""
+
+
+def test_finding_18_an_agent_killed_after_uploading_still_logs_what_left(
+    skt: Path, hub: FakeHub, log_path: Path
+) -> None:
+    """Issue #17, finding 18: an agent killed right after an upload never logged that it
+    sent it. The intent (task, fingerprints, row counts, SHA-256) is on disk before the
+    upload, and the next start closes it with ``unconfirmed``: the log always records
+    what may have left. An upload interrupted in the process is closed at once."""
+    hub.add_task(1, AGENCY, [subscriber_lookup(skt)])
+    with serving(hub) as url:
+        killed = subprocess.run(
+            [sys.executable, "-c", KILLED_AFTER_UPLOAD, str(skt), url, str(log_path), TOKEN],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert killed.returncode == 9, killed.stderr
+        assert hub.tasks[1].status == "answered"  # the answer left the agency...
+        (prepared,) = read_entries(log_path)  # ...and the log says what was about to leave
+        assert prepared["event"] == "prepared" and prepared["task"] == 1
+        assert prepared["sent"]["sha256"] == hub.tasks[1].sha256
+        assert prepared["fingerprints"] == hub.tasks[1].body["fingerprints"]
+        assert prepared["sent"]["answers"][0]["tables"] == {"subscribers": 1}
+
+        restarted = make_agent(skt, url, log_path)
+        done = restarted.answer_pending()  # the hub lists the task no more
+        assert (done.tasks, hub.puts()) == (0, 1)
+        reopened = make_agent(skt, url, log_path).answer_pending()
+        assert reopened.tasks == 0
+
+        hub.add_task(2, AGENCY, [subscriber_lookup(skt, 5)])
+        interrupted = make_agent(skt, url, log_path)
+        original = interrupted._upload
+
+        def upload_then_fail(*args: Any) -> Any:
+            original(*args)
+            raise KeyboardInterrupt  # Ctrl-C just as the hub answered
+
+        interrupted._upload = upload_then_fail  # type: ignore[method-assign]
+        with pytest.raises(KeyboardInterrupt):
+            interrupted.answer_pending()
+    entries = read_entries(log_path)
+    assert [(e["event"], e["task"]) for e in entries] == [
+        ("prepared", 1),
+        ("unconfirmed", 1),  # written once, by the first restart
+        ("prepared", 2),
+        ("unconfirmed", 2),
+    ]
+    for intent, outcome in (entries[0:2], entries[2:4]):
+        assert outcome["sent"] == intent["sent"] and outcome["prepared_seq"] == intent["seq"]
+        assert "may have reached the hub" in outcome["reason"]
+    assert entries[3]["sent"]["sha256"] == hub.tasks[2].sha256
+    assert verify_log(log_path).ok and TOKEN not in log_path.read_text()
 
 
 def test_questions_of_the_wrong_kind_are_declined_with_the_reason(
@@ -449,6 +524,33 @@ def test_cli_explains_what_is_missing(skt: Path, tmp_path: Path, hub: FakeHub) -
         revoked = runner.invoke(main, args, env=env)
     assert revoked.exit_code == 1 and "revoked or unknown" in revoked.output
     assert TOKEN not in revoked.output
+
+
+def test_finding_16_plain_http_to_another_host_is_refused(skt: Path, tmp_path: Path) -> None:
+    """Issue #17, finding 16: given an http:// hub elsewhere, the agent only warned, then
+    sent its bearer token in clear. Now it refuses to start (exit 2); loopback stays
+    allowed for development and the demo."""
+    for hub in [
+        "http://hub.example",
+        "http://10.1.2.3:8000",
+        "http://[2001:db8::1]:8000",
+        "http://127.0.0.1.hub.example",
+        "http://localhost.hub.example",
+    ]:
+        with pytest.raises(AgentError, match="plain HTTP to another machine"):
+            HubClient(hub, TOKEN)
+    for hub in ["http://127.0.0.1:8000", "http://127.8.9.10", "http://[::1]:8000"]:
+        assert HubClient(hub, TOKEN).base == hub
+    assert HubClient("http://localhost:8000", TOKEN).base == "http://localhost:8000"
+    assert HubClient("https://hub.example", TOKEN).base == "https://hub.example"
+
+    args = ["agent", "--agency", AGENCY, "--store", str(skt), "--hub", "http://192.0.2.7:8000"]
+    args += ["--once", "--log", str(tmp_path / "log.jsonl")]
+    result = CliRunner().invoke(main, args, env={"EPITRACE_AGENT_TOKEN": TOKEN})
+    assert result.exit_code == 2
+    assert "plain HTTP to another machine" in result.output and "https://" in result.output
+    assert len(result.output.splitlines()) == 1 and TOKEN not in result.output
+    assert not (tmp_path / "log.jsonl").exists()
 
 
 def test_cli_says_once_per_backoff_that_the_hub_is_unreachable(skt: Path, tmp_path: Path) -> None:

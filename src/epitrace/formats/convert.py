@@ -15,7 +15,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from epitrace.formats.schemas import MAX_ID_CHARS, MAX_TEXT_CHARS, TIMESTAMP, Column, Kind
+from epitrace.formats.schemas import (
+    FIRST_DATE,
+    LAST_DATE,
+    MAX_ID_CHARS,
+    MAX_TEXT_CHARS,
+    TIMESTAMP,
+    Column,
+    Kind,
+)
 
 _NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
 _INTEGER = r"^[+-]?\d+$"
@@ -180,6 +188,16 @@ def _check_text(column: Column, text: pa.Array, result: Converted) -> pa.Array:
 
 
 def _check_range(column: Column, values: pa.Array, result: Converted) -> None:
+    if column.kind is Kind.DATE:
+        early = pc.less(values, pa.scalar(FIRST_DATE, pa.date32()))
+        late = pc.greater(values, pa.scalar(LAST_DATE, pa.date32()))
+        result.flag(
+            _mask(pc.or_(early, late)),
+            lambda m: [
+                f"{v} out of range (must be {FIRST_DATE} to {LAST_DATE})"
+                for v in _values_at(values, m)
+            ],
+        )
     if column.kind is Kind.FLOAT:
         result.flag(_mask(pc.is_inf(values)), "not a finite number")
     if column.min is not None:

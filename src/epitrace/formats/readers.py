@@ -8,6 +8,7 @@ reason``. Files are read in batches so a large file is checked in bounded memory
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,12 +22,17 @@ import pyarrow.parquet as pq
 from epitrace.formats.convert import convert_column
 from epitrace.formats.problems import FILE_LEVEL, ContractError, Problem
 from epitrace.formats.schemas import Table, table
+from epitrace.formats.writers import spreadsheet_quoted_columns, spreadsheet_text_column
 
 # Problems listed per file and column before the rest are summarised in one line,
 # so a file that is wrong on every one of ten million rows still reports in bounded memory.
 MAX_LISTED_PER_COLUMN = 10_000
 CSV_BLOCK_BYTES = 8 << 20
 HEADER_LINE = 1
+# What a header may be: the contract's tables have a dozen columns, and extra ones are
+# ignored, so these bounds only ever refuse a file that is not a table at all.
+MAX_HEADER_BYTES = 1 << 20
+MAX_COLUMNS = 10_000
 
 
 @dataclass
@@ -127,10 +133,28 @@ def _convert_batch(
     return (good.filter(pa.array(~bad)) if bad.any() else good), n
 
 
+def _from_spreadsheet_cells(
+    spec: Table, batch: pa.RecordBatch | pa.Table
+) -> pa.RecordBatch | pa.Table:
+    """Undo the quoting the CSV writer puts on analysis outputs' text for spreadsheets."""
+    quoted = [n for n in spreadsheet_quoted_columns(spec) if n in batch.schema.names]
+    if not quoted:  # every table but the analysis outputs: read exactly as written
+        return batch
+    data = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+    for name in quoted:
+        index = data.column_names.index(name)
+        data = data.set_column(index, name, spreadsheet_text_column(data.column(index)))
+    return data
+
+
 def _header_problems(spec: Table, names: list[str], label: str) -> tuple[list[str], list[Problem]]:
     """Which contract columns a file has, and problems with its header."""
+    if len(names) > MAX_COLUMNS:
+        reason = f"header has {len(names):,} columns; at most {MAX_COLUMNS:,} are read"
+        return [], [Problem(label, HEADER_LINE, FILE_LEVEL, reason)]
     problems = []
-    duplicated = sorted({n for n in names if names.count(n) > 1 and n in spec.column_names})
+    counts = Counter(names)
+    duplicated = sorted(n for n in spec.column_names if counts[n] > 1)
     for name in duplicated:
         problems.append(Problem(label, HEADER_LINE, name, "column appears more than once"))
     for column in spec.columns:
@@ -141,9 +165,12 @@ def _header_problems(spec: Table, names: list[str], label: str) -> tuple[list[st
 
 def _csv_header(path: Path, label: str) -> tuple[list[str] | None, list[Problem]]:
     with open(path, "rb") as handle:
-        first = handle.readline(1 << 20)
+        first = handle.readline(MAX_HEADER_BYTES + 1)
     if not first.strip():
         return None, [Problem(label, HEADER_LINE, FILE_LEVEL, "empty file: no header row")]
+    if len(first.rstrip(b"\r\n")) > MAX_HEADER_BYTES:
+        reason = f"header line longer than {MAX_HEADER_BYTES:,} bytes"
+        return None, [Problem(label, HEADER_LINE, FILE_LEVEL, reason)]
     try:
         text = first.decode("utf-8-sig").rstrip("\r\n")
     except UnicodeDecodeError:
@@ -224,7 +251,9 @@ def _scan_csv_fast(path: Path, spec: Table, present: list[str]) -> _CsvScan:
     found = _RowProblems()
     parts, kept, records = [], 0, 0
     for batch in reader:
-        good, held = _convert_batch(spec, batch, present, kept, found)
+        good, held = _convert_batch(
+            spec, _from_spreadsheet_cells(spec, batch), present, kept, found
+        )
         parts.append(good)
         kept += batch.num_rows
         records += held
@@ -260,7 +289,11 @@ def _scan_csv_carefully(
                 for name, i in zip(present, positions, strict=True)
             }
             good, held = _convert_batch(
-                spec, pa.table(columns), present, len(lines) - len(pending), found
+                spec,
+                _from_spreadsheet_cells(spec, pa.table(columns)),
+                present,
+                len(lines) - len(pending),
+                found,
             )
             parts.append(good)
             records += held

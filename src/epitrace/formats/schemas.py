@@ -8,6 +8,7 @@ are all derived from these declarations.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -18,6 +19,11 @@ MAX_ID_CHARS = 64
 # Free text (names, addresses): generous, but bounded so a corrupt file cannot
 # smuggle a megabyte into every screen that shows the value.
 MAX_TEXT_CHARS = 1000
+
+# Dates (a case's confirmation and onset) outside this span are typing mistakes, and
+# date arithmetic on them (an incubation period before 0001-01-01) would overflow.
+FIRST_DATE = dt.date(1900, 1, 1)
+LAST_DATE = dt.date(2100, 12, 31)
 
 # Instants are kept in UTC inside epitrace; the offset a file was written with
 # is only a presentation detail.

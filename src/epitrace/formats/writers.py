@@ -1,11 +1,16 @@
-"""Writers for contract tables: CSV or Parquet, whole tables or streamed batches."""
+"""Writers for contract tables: CSV or Parquet, whole tables or streamed batches.
+
+CSV exports (the analysis outputs, and any other CSV a person may open in a
+spreadsheet) carry data, never formulas: ``spreadsheet_safe`` quotes a text cell that
+a spreadsheet would run, and ``SpreadsheetSafeWriter`` does it for ``csv`` writers.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -13,10 +18,78 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from epitrace.formats.schemas import Table, table
+from epitrace.formats.schemas import Kind, Table, table
 
 FileFormat = Literal["csv", "parquet"]
 FORMATS: tuple[FileFormat, ...] = ("csv", "parquet")
+
+
+# A cell that begins with one of these is read by spreadsheets as a formula (OWASP,
+# "CSV injection"); one that begins with a quote is quoted too, so that the quoting can
+# be undone exactly (``spreadsheet_text``).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_QUOTED_STARTS = (*FORMULA_STARTS, "'")
+# The same, as regular expressions for Arrow: a cell to quote, and a quoted one.
+_TO_QUOTE = "^([=+\\-@\t\r'])"
+_QUOTED = "^'([=+\\-@\t\r'])"
+
+
+def spreadsheet_safe(text: str) -> str:
+    """``text`` as a spreadsheet cell that shows it and never runs it.
+
+    A text beginning with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return (or a
+    quote) gets a leading ``'``, as OWASP advises; any other text is unchanged. Apply it
+    to text columns only: a negative number in a numeric column stays a number.
+    """
+    return "'" + text if text.startswith(_QUOTED_STARTS) else text
+
+
+def spreadsheet_text(cell: str) -> str:
+    """The text that ``spreadsheet_safe`` turned into ``cell`` (its exact inverse)."""
+    return cell[1:] if cell[:1] == "'" and cell[1:2] in _QUOTED_STARTS else cell
+
+
+class SpreadsheetSafeWriter:
+    """A ``csv.writer`` or ``csv.DictWriter`` whose text cells go through
+    ``spreadsheet_safe``; other values (numbers, None) are written as they are."""
+
+    def __init__(self, writer: Any) -> None:
+        self._writer = writer
+
+    def writeheader(self) -> Any:
+        return self._writer.writeheader()
+
+    def writerow(self, row: Mapping[str, Any] | Iterable[Any]) -> Any:
+        if isinstance(row, Mapping):
+            return self._writer.writerow({k: _safe_cell(v) for k, v in row.items()})
+        return self._writer.writerow([_safe_cell(v) for v in row])
+
+    def writerows(self, rows: Iterable[Mapping[str, Any] | Iterable[Any]]) -> None:
+        for row in rows:
+            self.writerow(row)
+
+
+def _safe_cell(value: Any) -> Any:
+    return spreadsheet_safe(value) if isinstance(value, str) else value
+
+
+def spreadsheet_quoted_columns(spec: Table) -> list[str]:
+    """The columns of ``spec`` whose CSV cells are quoted for spreadsheets: the text
+    columns of the analysis outputs, the exports people open. Tables that agencies or
+    the simulator write are data in the contract, kept exactly as given."""
+    if spec.group != "output":
+        return []
+    return [c.name for c in spec.columns if c.kind in (Kind.ID, Kind.TEXT)]
+
+
+def spreadsheet_safe_column(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """``spreadsheet_safe`` over an Arrow string column (nulls stay null)."""
+    return pc.replace_substring_regex(column, pattern=_TO_QUOTE, replacement="'\\1")
+
+
+def spreadsheet_text_column(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """``spreadsheet_text`` over an Arrow string or binary column (as read from CSV)."""
+    return pc.replace_substring_regex(column, pattern=_QUOTED, replacement="\\1")
 
 
 def table_path(folder: Path, name: str, fmt: FileFormat) -> Path:
@@ -40,16 +113,19 @@ def _whole_seconds(column: pa.ChunkedArray | pa.Array) -> bool:
     return bool(np.all(micros.to_numpy() % 1_000_000 == 0))
 
 
-def _csv_ready(data: pa.Table, tz: str) -> pa.Table:
+def _csv_ready(data: pa.Table, tz: str, quoted: list[str] | None = None) -> pa.Table:
     """Render timestamps as ISO 8601 with an explicit offset in zone ``tz``.
 
     Arrow's CSV writer would write ``2020-03-02 08:15:00.000000Z``; the
     contract's readers accept that, but people read these files, so we write
-    ``2020-03-02T17:15:00+09:00`` in the dataset's own zone.
+    ``2020-03-02T17:15:00+09:00`` in the dataset's own zone. The ``quoted`` text
+    columns go through ``spreadsheet_safe``.
     """
     columns = []
     for field, column in zip(data.schema, data.columns, strict=True):
-        if pa.types.is_timestamp(field.type):
+        if field.name in (quoted or ()):
+            column = spreadsheet_safe_column(column)
+        elif pa.types.is_timestamp(field.type):
             local = column.cast(pa.timestamp(field.type.unit, tz=tz))
             if _whole_seconds(column):
                 local = local.cast(pa.timestamp("s", tz=tz))
@@ -82,7 +158,9 @@ class _CsvSink:
         self._writer: pacsv.CSVWriter | None = None
 
     def write(self, data: pa.Table | pa.RecordBatch) -> None:
-        rendered = _csv_ready(conform(data, self._spec), self._tz)
+        rendered = _csv_ready(
+            conform(data, self._spec), self._tz, spreadsheet_quoted_columns(self._spec)
+        )
         if self._writer is None:
             options = pacsv.WriteOptions(quoting_style="needed")
             self._writer = pacsv.CSVWriter(self._file, rendered.schema, write_options=options)

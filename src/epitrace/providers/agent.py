@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import http.client
+import ipaddress
 import json
 import logging
 import random
@@ -42,7 +43,7 @@ from typing import Any
 from epitrace import __version__
 from epitrace.errors import EpitraceError, UsageMistake, UserInputError
 from epitrace.providers import protocol, queries
-from epitrace.providers.agent_log import AgentLog, AgentLogError
+from epitrace.providers.agent_log import AgentLog, AgentLogError, unconfirmed
 from epitrace.providers.queries import DuckDBEngine, ProviderStore, QueryRefused
 
 LOG = logging.getLogger("epitrace.agent")
@@ -117,6 +118,17 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         raise HubRejected(code, f"the hub redirects to {newurl}: give its URL exactly")
 
 
+def _plain_http_elsewhere(hub: str) -> bool:
+    """Whether ``hub`` is plain HTTP to anything but loopback (127.0.0.0/8, ::1, localhost)."""
+    parsed = urllib.parse.urlsplit(hub)
+    if parsed.scheme != "http" or parsed.hostname == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(parsed.hostname or "").is_loopback
+    except ValueError:  # a host name: it may resolve anywhere
+        return True
+
+
 class HubClient:
     """The agent endpoints of one hub, over HTTPS (certificates verified) or local HTTP."""
 
@@ -128,6 +140,12 @@ class HubClient:
             raise AgentError(f"the hub URL must be http(s)://host[:port], not {hub!r}")
         if not token or any(c.isspace() for c in token):
             raise AgentError("the agent token is empty or holds spaces")
+        if _plain_http_elsewhere(hub):
+            raise AgentError(
+                f"the hub URL {hub!r} is plain HTTP to another machine: the token and the "
+                "answers would travel unencrypted; give its https:// URL (plain HTTP only "
+                "to this machine: 127.0.0.1, ::1 or localhost)"
+            )
         self.base = hub.rstrip("/")
         self.timeout = timeout
         self._token = token
@@ -451,7 +469,7 @@ class Agent:
                 for name, a in zip(task.fingerprints, answers, strict=True)
             ],
         }
-        self.log.append("prepared", record)  # on disk before a byte leaves
+        prepared = self.log.append("prepared", record)  # on disk before a byte leaves
         try:
             reply = self._upload(task.id, blob, sha)
         except HubRejected as refused:
@@ -461,6 +479,18 @@ class Agent:
             )
             done.rejected += 1
             return done
+        except BaseException as stopped:  # stopped, revoked, killed: it may have left
+            why = str(stopped) or "the agent was stopped"
+            with contextlib.suppress(AgentLogError, OSError):  # else the next open logs it
+                self.log.append(
+                    "unconfirmed",
+                    unconfirmed(
+                        prepared,
+                        f"the upload ended without the hub's reply ({why}): "
+                        "it may have reached the hub",
+                    ),
+                )
+            raise
         self.log.append(
             "sent", {**record, "hub_reply": {"status": reply.status, "body": reply.body}}
         )
@@ -534,6 +564,12 @@ class Agent:
             self.log.open()
         except AgentLogError as error:  # broken, or held by another agent: stop, say why
             raise AgentError(str(error)) from None
+        for entry in self.log.reconciled:
+            LOG.warning(
+                "task %s: an earlier run stopped between preparing its answer and the hub's "
+                "reply; logged as unconfirmed (it may have reached the hub)",
+                entry.get("task"),
+            )
         self._log_open = True
         try:
             yield
@@ -566,11 +602,6 @@ def read_token(token_file: Path | None, environ: Mapping[str, str]) -> str:
 
 
 # --- the command line (epitrace agent) ---
-
-
-def _plain_http_elsewhere(hub: str) -> bool:
-    parsed = urllib.parse.urlsplit(hub)
-    return parsed.scheme == "http" and parsed.hostname not in ("127.0.0.1", "localhost", "::1")
 
 
 def run_from_cli(
@@ -611,8 +642,6 @@ def run_from_cli(
         raise UsageMistake(str(error)) from None
     if token_file is not None and token_file.stat().st_mode & 0o077:
         click.echo(f"warning: {token_file} is readable by others: chmod 600 it", err=True)
-    if _plain_http_elsewhere(hub):
-        click.echo("warning: plain HTTP: the token and the answers travel unencrypted", err=True)
     click.echo(
         f"agent for {agency}: store {agent.store.agency} ({agent.store.kind}), "
         f"hub {agent.client.base}, log {agent.log.path}"

@@ -8,9 +8,12 @@ The agent writes one JSON object per line (``agent-log.jsonl`` in its store by d
   (SHA-256, bytes, tables and row counts per question);
 - ``sent`` once the hub acknowledged it, with the hub's reply;
 - ``refused`` when the agency declined a task (and why), ``rejected`` when the hub
-  would not take an answer (and its reason).
+  would not take an answer (and its reason);
+- ``unconfirmed`` when an upload ended without the hub's reply (the agent was stopped,
+  or killed: then the next ``open`` writes it): the answer may have left the agency.
 
-A crash between ``prepared`` and ``sent`` leaves a trace. Every entry is chained to the
+So every ``prepared`` entry gets an outcome, and the log never lacks a record of
+something that may have left. Every entry is chained to the
 previous one: ``hash = SHA-256(prev + canonical JSON of the entry without hash)``, so
 editing, removing or reordering a line breaks the chain at that line (``verify_log``).
 Each line is flushed and fsynced before the agent goes on.
@@ -36,7 +39,12 @@ except ImportError:  # pragma: no cover - Windows: the lock is advisory anyway
     fcntl = None  # type: ignore[assignment]
 
 GENESIS = "0" * 64
-EVENTS = ("prepared", "sent", "refused", "rejected")
+EVENTS = ("prepared", "sent", "refused", "rejected", "unconfirmed")
+OUTCOMES = ("sent", "rejected", "unconfirmed")  # what closes a ``prepared`` entry
+KILLED = (
+    "the agent stopped after preparing this answer and before logging the hub's reply: "
+    "it may have reached the hub"
+)
 
 
 class AgentLogError(EpitraceError, RuntimeError):
@@ -110,6 +118,29 @@ def read_entries(path: Path | str) -> list[dict[str, Any]]:
     return [json.loads(raw) for _, raw in _lines(path)]
 
 
+def _upload_key(entry: Mapping[str, Any]) -> tuple[Any, Any]:
+    sent = entry.get("sent")
+    return entry.get("task"), sent.get("sha256") if isinstance(sent, dict) else None
+
+
+def open_uploads(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ``prepared`` entries no outcome followed (same task and SHA-256): uploads that
+    may have left without the log saying how they ended."""
+    pending: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
+    for entry in entries:
+        if entry.get("event") == "prepared":
+            pending.setdefault(_upload_key(entry), []).append(entry)
+        elif entry.get("event") in OUTCOMES:
+            pending.pop(_upload_key(entry), None)
+    return sorted((e for group in pending.values() for e in group), key=lambda e: e["seq"])
+
+
+def unconfirmed(prepared: Mapping[str, Any], reason: str) -> dict[str, Any]:
+    """The fields of the ``unconfirmed`` entry that closes ``prepared``."""
+    fields = {k: v for k, v in prepared.items() if k not in ("event", "at", "seq", "prev", "hash")}
+    return {**fields, "prepared_seq": prepared.get("seq"), "reason": reason}
+
+
 class AgentLog:
     """Appends chained entries to one log file; safe to share between threads."""
 
@@ -118,12 +149,12 @@ class AgentLog:
         self._lock = threading.Lock()
         self._stream: IO[bytes] | None = None
         self.prev, self.seq = GENESIS, 0
+        self.reconciled: list[dict[str, Any]] = []  # ``unconfirmed`` entries open wrote
 
     def open(self) -> AgentLog:
+        """Lock the log and check it; an upload an earlier agent left without an outcome
+        (killed mid-upload) is closed with an ``unconfirmed`` entry (``reconciled``)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if self.path.exists():
-            for entry in read_entries(self.path):
-                self.prev, self.seq = entry["hash"], entry["seq"]
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         stream = os.fdopen(fd, "ab")
         if fcntl is not None:
@@ -132,7 +163,19 @@ class AgentLog:
             except OSError:
                 stream.close()
                 raise AgentLogError(f"{self.path} is in use by another agent") from None
+        try:  # read under the lock: no other agent appends meanwhile
+            entries = read_entries(self.path)
+        except AgentLogError:
+            stream.close()
+            raise
+        self.prev, self.seq = GENESIS, 0
+        for entry in entries:
+            self.prev, self.seq = entry["hash"], entry["seq"]
         self._stream = stream
+        self.reconciled = [
+            self.append("unconfirmed", unconfirmed(prepared, KILLED))
+            for prepared in open_uploads(entries)
+        ]
         return self
 
     def close(self) -> None:

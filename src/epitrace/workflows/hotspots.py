@@ -40,7 +40,7 @@ from epitrace.defaults import DEFAULT_TZ, PROJECTED_CRS
 from epitrace.errors import UserInputError
 from epitrace.formats.manifest import read_manifest
 from epitrace.formats.readers import read_table
-from epitrace.formats.writers import write_table
+from epitrace.formats.writers import SpreadsheetSafeWriter, write_table
 from epitrace.providers.dataset import DatasetStore, UnknownSubject
 
 if TYPE_CHECKING:
@@ -155,7 +155,7 @@ def write_cluster_cases(rows: list[dict], path: Path, tz: str) -> Path:
     zone = ZoneInfo(tz)
     columns = ["cluster_id", "p_value", *EVENT_COLUMNS]
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer = SpreadsheetSafeWriter(csv.DictWriter(handle, fieldnames=columns))
         writer.writeheader()
         for row in rows:
             writer.writerow(

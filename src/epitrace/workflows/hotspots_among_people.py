@@ -30,7 +30,7 @@ from epitrace.analysis.hotspots.case_events import CaseWindow, exposure_windows
 from epitrace.analysis.hotspots.params import ScanParams
 from epitrace.analysis.hotspots.persons import PeopleScan, scan_relabelled
 from epitrace.formats.readers import read_dataset_table
-from epitrace.formats.writers import write_table
+from epitrace.formats.writers import SpreadsheetSafeWriter, write_table
 from epitrace.workflows.hotspots import (
     HotspotError,
     HotspotResult,
@@ -172,7 +172,7 @@ def _write_members(scan: PeopleScan, days: pa.Table, path: Path) -> Path:
     """``hotspot_cases.csv``: each cluster's cases (cluster_id, p_value, case_id, person_ref)."""
     case_of = dict(zip(days["person"].to_pylist(), days["case_id"].to_pylist(), strict=True))
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+        writer = SpreadsheetSafeWriter(csv.writer(handle))
         writer.writerow(["cluster_id", "p_value", "case_id", "person_ref"])
         for number, (cluster, people) in enumerate(
             zip(scan.clusters, scan.cluster_cases, strict=True), start=1

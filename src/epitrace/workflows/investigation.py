@@ -30,7 +30,7 @@ from epitrace.defaults import DEFAULT_TZ
 from epitrace.errors import UserInputError
 from epitrace.formats.manifest import read_manifest
 from epitrace.formats.problems import Problem
-from epitrace.formats.readers import read_dataset_table, read_table
+from epitrace.formats.readers import LoadedTable, read_dataset_table, read_table
 from epitrace.formats.writers import write_table
 from epitrace.providers.dataset import UnknownSubject
 from epitrace.providers.network import DatasetSource, Subject, SubjectSource, subject_source
@@ -155,11 +155,29 @@ def analysis_tz(folder: Path) -> str:
     return manifest_tz(folder) or DEFAULT_TZ
 
 
+def _read_given(path: Path, name: str) -> LoadedTable:
+    """A table the user named on the command line (``--interview``, ``--cases``).
+
+    Unlike the dataset's own tables, whose broken rows are skipped and counted, a file
+    given explicitly must be whole: an empty or binary file, or any row that breaks the
+    contract, raises ``AnalysisError`` naming the first problems on one line.
+    """
+    try:
+        loaded = read_table(path, name)
+    except (ValueError, OSError) as exc:
+        raise AnalysisError(f"{path}: {exc}") from None
+    if loaded.problems:
+        shown = "; ".join(str(p) for p in loaded.problems[:3])
+        more = f" (and {len(loaded.problems) - 3} more)" if len(loaded.problems) > 3 else ""
+        raise AnalysisError(f"{path} breaks the {name} contract: {shown}{more}")
+    return loaded
+
+
 def _interview_visits(
     folder: Path, person_ref: str, interview_file: Path | None, problems: list[Problem]
 ) -> pa.Table | None:
     loaded = (
-        read_table(interview_file, "interview_visits")
+        _read_given(interview_file, "interview_visits")
         if interview_file is not None
         else read_dataset_table(folder, "interview_visits")
     )
@@ -194,6 +212,8 @@ def analyze(
     began = time.perf_counter()
     problems: list[Problem] = []
     interview = _interview_visits(folder, person_ref, interview_file, problems)
+    if cases_file is not None:  # refused before any tracing, even with --no-contacts
+        _read_given(cases_file, "cases")
 
     def window_of(trajectory: Trajectory) -> tuple[Window, str]:
         return contact_window(
@@ -240,7 +260,7 @@ def _case_dates(
 ) -> tuple[dt.date, dt.date | None] | None:
     """(confirmed_date, onset_date) of the subject from the ``cases`` table, if a case."""
     loaded = (
-        read_table(cases_file, "cases")
+        _read_given(cases_file, "cases")
         if cases_file is not None
         else read_dataset_table(folder, "cases")
     )
