@@ -11,8 +11,8 @@ import pytest
 
 from epitrace.formats.problems import ContractError
 from epitrace.formats.readers import MAX_LISTED_PER_COLUMN, read_dataset_table, read_table
-from epitrace.formats.schemas import TABLES, table
-from epitrace.formats.writers import write_table
+from epitrace.formats.schemas import TABLES, empty_table, table
+from epitrace.formats.writers import conform, write_table
 
 KST = dt.timezone(dt.timedelta(hours=9))
 
@@ -320,3 +320,14 @@ def test_a_file_arrows_parser_rejects_is_read_line_by_line_with_the_same_reports
     ]
     assert loaded.table.column("cell_id").to_pylist() == ["C1", "C3"]
     assert (loaded.rows_read, loaded.rows_rejected) == (5, 3)
+
+
+def test_a_stays_table_from_before_the_districts_still_writes_and_reads(tmp_path: Path) -> None:
+    spec = table("stays")
+    old = [c for c in spec.column_names if c not in ("sido", "sigungu", "emd", "sigungu_code")]
+    written = conform(empty_table("stays").select(old), spec)
+    assert written.schema == spec.arrow_schema
+    with pytest.raises(ValueError, match="missing columns lat"):
+        conform(empty_table("stays").drop_columns(["lat"]), spec)
+    path = write_table(written, tmp_path, "stays", "csv")
+    assert read_table(path).raise_for_problems().column_names == spec.column_names
