@@ -33,6 +33,13 @@ def test_analyze_writes_stays_path_and_report(csv_city: Path, tmp_path: Path) ->
     assert stays.num_rows > 3
     assert set(stays.column("person_ref").to_pylist()) == {person}
     assert "+09:00" in (out / "stays.csv").read_text()  # the city's own zone
+    # The simulated city lies in and around Daegu: every stay is named by its district.
+    header = (out / "stays.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert header.replace('"', "").endswith(",sido,sigungu,emd,sigungu_code")
+    for name in ("sido", "sigungu", "emd", "sigungu_code"):
+        assert stays.column(name).null_count == 0, name
+    assert "대구광역시" in stays.column("sido").to_pylist()
+    assert all(len(code) == 5 for code in stays.column("sigungu_code").to_pylist())
     geo = json.loads((out / "path.geojson").read_text())
     points = [f for f in geo["features"] if f["geometry"]["type"] == "Point"]
     assert len(points) == stays.num_rows

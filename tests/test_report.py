@@ -17,6 +17,7 @@ from epitrace.analysis.trajectory import Trajectory, trace_subject
 from epitrace.analysis.trajectory.interview import compare_with_interview
 from epitrace.formats.schemas import table
 from epitrace.report import render_report
+from epitrace.report.model import district_names
 
 SEOUL = ZoneInfo("Asia/Seoul")
 HOSTILE = "<script>alert(1)</script>"
@@ -178,7 +179,9 @@ def test_every_stay_appears_with_its_seq_and_place(trajectory: Trajectory, page:
         assert f'<tr data-seq="{stay["seq"]}"' in page
         assert re.search(rf'class="px badge [^"]*"[^>]*data-seq="{stay["seq"]}"', page)
     assert "Cafe Bom" in page
-    assert "unnamed place" in page  # the home stays: cells cannot name a place
+    # The home stays, which cells cannot name, read as their neighbourhood.
+    assert '<span class="unnamed">서울특별시 중구 태평로1가</span>' in page
+    assert "unnamed place" not in page
     assert "P000123" in page
 
 
@@ -244,6 +247,22 @@ def test_hostile_names_render_as_text() -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert page.count("<script") == 1
     assert re.search(r'data-tip="[^"<>]*&lt;script&gt;', page)  # tooltips escaped too
+
+
+def test_an_unnamed_stay_reads_as_its_district_or_says_it_is_outside_korea() -> None:
+    stays = pa.table(
+        {
+            "sido": ["대구광역시", None, "세종특별자치시"],
+            "sigungu": ["중구", None, "세종시"],
+            "emd": ["동인동1가", None, None],
+        }
+    )
+    assert district_names(stays) == [
+        "대구광역시 중구 동인동1가",
+        "outside Korea or at sea",
+        "세종특별자치시 세종시",
+    ]
+    assert district_names(pa.table({"seq": [1]})) == [""]  # a table from before districts
 
 
 def test_an_empty_trajectory_still_renders_and_says_so() -> None:

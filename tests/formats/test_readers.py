@@ -18,8 +18,8 @@ from epitrace.formats.readers import (
     read_dataset_table,
     read_table,
 )
-from epitrace.formats.schemas import TABLES, table
-from epitrace.formats.writers import write_table
+from epitrace.formats.schemas import TABLES, empty_table, table
+from epitrace.formats.writers import conform, write_table
 
 KST = dt.timezone(dt.timedelta(hours=9))
 
@@ -367,3 +367,14 @@ def test_finding_17_case_dates_outside_1900_to_2100_are_contract_problems(tmp_pa
         "cases.csv:3: onset_date: 0001-01-01 out of range (must be 1900-01-01 to 2100-12-31)",
     ]
     assert loaded.table.column("case_id").to_pylist() == ["C3"]
+
+
+def test_a_stays_table_from_before_the_districts_still_writes_and_reads(tmp_path: Path) -> None:
+    spec = table("stays")
+    old = [c for c in spec.column_names if c not in ("sido", "sigungu", "emd", "sigungu_code")]
+    written = conform(empty_table("stays").select(old), spec)
+    assert written.schema == spec.arrow_schema
+    with pytest.raises(ValueError, match="missing columns lat"):
+        conform(empty_table("stays").drop_columns(["lat"]), spec)
+    path = write_table(written, tmp_path, "stays", "csv")
+    assert read_table(path).raise_for_problems().column_names == spec.column_names

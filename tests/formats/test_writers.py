@@ -14,6 +14,7 @@ from epitrace.formats.readers import read_table
 from epitrace.formats.schemas import table
 from epitrace.formats.writers import (
     SpreadsheetSafeWriter,
+    conform,
     spreadsheet_safe,
     spreadsheet_text,
     write_table,
@@ -32,7 +33,7 @@ FORMULAS = [
 def stays(place_names: list[str | None]) -> pa.Table:
     n = len(place_names)
     start = dt.datetime(2020, 2, 10, 9, tzinfo=dt.UTC)
-    return pa.table(
+    rows = pa.table(
         {
             "person_ref": ["-P1"] * n,
             "seq": list(range(1, n + 1)),
@@ -45,7 +46,8 @@ def stays(place_names: list[str | None]) -> pa.Table:
             "sources": ["telecom+card"] * n,
             "confidence": [0.5] * n,
         }
-    ).cast(table("stays").arrow_schema)
+    )
+    return conform(rows, table("stays"))
 
 
 def test_finding_7_exported_csv_cells_are_never_live_formulas(tmp_path: Path) -> None:

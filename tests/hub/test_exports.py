@@ -213,6 +213,7 @@ def test_stays_csv_is_the_contract_table_in_the_places_zone(
     assert list(rows[0]) == [
         "person_ref", "seq", "start", "end", "lat", "lon",
         "radius_m", "place_name", "sources", "confidence",
+        "sido", "sigungu", "emd", "sigungu_code",
     ]  # fmt: skip
     assert len(rows) == analysed.stays.num_rows
     first = analysed.stays.to_pylist()[0]

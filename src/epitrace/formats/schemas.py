@@ -280,6 +280,11 @@ _TABLES: tuple[Table, ...] = (
             _text("place_name", nullable=True),
             _text("sources"),
             Column("confidence", Kind.FLOAT, min=0.0, max=1.0),
+            # The legal district holding lat/lon, in Korean; empty outside Korea or at sea.
+            _text("sido", nullable=True),
+            _text("sigungu", nullable=True),
+            _text("emd", nullable=True),
+            _id("sigungu_code", nullable=True),
         ),
         ordered=(("start", "end"),),
     ),

@@ -99,12 +99,16 @@ def table_path(folder: Path, name: str, fmt: FileFormat) -> Path:
 
 
 def conform(data: pa.Table | pa.RecordBatch, spec: Table) -> pa.Table:
-    """Select and cast ``data`` to the contract schema of ``spec`` (extra columns dropped)."""
+    """Select and cast ``data`` to the contract schema of ``spec`` (extra columns dropped,
+    a missing column that may be empty added empty, as the readers do)."""
     if isinstance(data, pa.RecordBatch):
         data = pa.Table.from_batches([data])
-    missing = [c for c in spec.column_names if c not in data.column_names]
-    if missing:
-        raise ValueError(f"{spec.name}: missing columns {', '.join(missing)}")
+    missing = [c.name for c in spec.columns if c.name not in data.column_names]
+    required = [name for name in missing if not spec.column(name).nullable]
+    if required:
+        raise ValueError(f"{spec.name}: missing columns {', '.join(required)}")
+    for name in missing:
+        data = data.append_column(name, pa.nulls(data.num_rows, spec.column(name).arrow_type))
     return data.select(spec.column_names).cast(spec.arrow_schema)
 
 

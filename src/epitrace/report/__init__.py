@@ -105,9 +105,9 @@ def _interview_summary(comparison: pa.Table | None) -> str:
     )
 
 
-def _comparison_item(row: dict, clock: Clock) -> str:
+def _comparison_item(row: dict, labels: dict[int, str], clock: Clock) -> str:
     seq = row["stay_seq"]
-    place = escape(row["place_name"] or UNNAMED)
+    place = escape(row["place_name"] or labels.get(seq, UNNAMED))
     when = clock.span(row["start"], row["end"]) if row["start"] and row["end"] else ""
     details = []
     if row["interview_row"] is not None:
@@ -125,7 +125,7 @@ def _comparison_item(row: dict, clock: Clock) -> str:
     )
 
 
-def _comparison(comparison: pa.Table | None, clock: Clock) -> str:
+def _comparison(comparison: pa.Table | None, labels: dict[int, str], clock: Clock) -> str:
     if comparison is None:
         return (
             '<p class="empty">No interview was given for this subject, so the stays could '
@@ -135,7 +135,7 @@ def _comparison(comparison: pa.Table | None, clock: Clock) -> str:
     counts = _status_counts(comparison)
     lists = []
     for status, title in STATUS_TITLES.items():
-        items = "".join(_comparison_item(r, clock) for r in rows if r["status"] == status)
+        items = "".join(_comparison_item(r, labels, clock) for r in rows if r["status"] == status)
         body = f"<ul>{items}</ul>" if items else '<p class="none">none</p>'
         lists.append(
             f'<div class="status-list {status}" id="list-{status}"><h3>{title} '
@@ -156,7 +156,7 @@ def _time(ts: dt.datetime, clock: Clock) -> str:
 
 
 def _stay_row(s: ShownStay, status: str | None, clock: Clock) -> str:
-    place = escape(s.place) if s.place else f'<span class="unnamed">{UNNAMED}</span>'
+    place = escape(s.place) if s.place else f'<span class="unnamed">{escape(s.label)}</span>'
     cells = [
         f'<td class="num"><span class="seq {s.evidence}">{s.seq}</span></td>',
         f"<td>{_time(s.start, clock)}</td>",
@@ -264,6 +264,7 @@ def render_report(
     outliers = shown_outliers(trajectory)
     notes = ([clock.note] if clock.note else []) + list(trajectory.notes)
     zone = clock.zone_label(stays[0].start if stays else now)
+    labels = {s.seq: s.label for s in stays}  # an unnamed stay reads as its district
     return Template(_asset("page.html")).substitute(
         title=escape(f"Movement report · {trajectory.person_ref}"),
         style=_asset("report.css"),
@@ -272,11 +273,11 @@ def render_report(
         map=render_map(stays, moves, outliers, clock),
         map_tools=MAP_TOOLS if stays else "",
         legend=_legend(bool(outliers)) if stays else "",
-        comparison=_comparison(comparison, clock),
+        comparison=_comparison(comparison, labels, clock),
         timeline=render_timeline(stays, moves, clock),
         table=_stays_table(stays, comparison, clock),
         stay_count=f"{len(stays)} stay{'s' * (len(stays) != 1)}",
-        contacts=render_contacts(contacts, clock),
+        contacts=render_contacts(contacts, labels, clock),
         notes=_notes(notes, outliers, clock),
         zone=escape(zone),
         generated=escape(f"{clock.stamp(now)} ({clock.offset(now)})"),

@@ -23,11 +23,11 @@ def _top_rows(rows: list[dict], clock: Clock) -> str:
     )
 
 
-def _stay_block(search: ContactSearch, seq: int, clock: Clock) -> str:
+def _stay_block(search: ContactSearch, seq: int, labels: dict[int, str], clock: Clock) -> str:
     stay = next(s for s in search.searched() if s.seq == seq)
     found = search.contacts.per_stay().get(seq)
     rows = found.to_pylist() if found is not None else []
-    place = escape(stay.place_name or "unnamed place")
+    place = escape(stay.place_name or labels.get(seq, "unnamed place"))
     kind = f" · {escape(stay.kind)}" if stay.kind else ""
     head = (
         f'<h3><span class="seq">{seq}</span> {place}{kind} '
@@ -59,8 +59,9 @@ def _skipped(search: ContactSearch, clock: Clock) -> str:
     return f'<h3>Not searched</h3><ul class="notes">{items}</ul>' if items else ""
 
 
-def render_contacts(search: ContactSearch | None, clock: Clock) -> str:
-    """The section's body; a short note when contacts were not searched."""
+def render_contacts(search: ContactSearch | None, labels: dict[int, str], clock: Clock) -> str:
+    """The section's body; a short note when contacts were not searched. ``labels``: per
+    stay seq, what an unnamed stay reads as (its district)."""
     if search is None:
         return '<p class="empty">Contacts were not searched for this report.</p>'
     start, end = search.window
@@ -75,7 +76,7 @@ def render_contacts(search: ContactSearch | None, clock: Clock) -> str:
         items = "".join(f"<li>{escape(r)}</li>" for r in search.refused)
         refused = f'<h3>Refused queries</h3><ul class="notes">{items}</ul>'
     notes = "".join(f"<li>{escape(n)}</li>" for n in search.notes)
-    blocks = "".join(_stay_block(search, s.seq, clock) for s in search.searched())
+    blocks = "".join(_stay_block(search, s.seq, labels, clock) for s in search.searched())
     return (
         summary
         + (f'<ul class="notes">{notes}</ul>' if notes else "")

@@ -14,7 +14,8 @@ from epitrace.report.clock import Clock, duration, from_micros
 
 # Evidence that places the subject at a point, unlike a cell's coverage area.
 PRECISE_SOURCES = frozenset({"card", "entry", "transit", "gps"})
-UNNAMED = "unnamed place"
+UNNAMED = "unnamed place"  # a stay without a place name or a district (a table from before them)
+OUTSIDE_KOREA = "outside Korea or at sea"
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class ShownStay:
     place: str  # "" when no evidence names it
     sources: str
     confidence: float
+    district: str = ""  # "대구광역시 중구 동인동1가", OUTSIDE_KOREA, or "" when not looked up
 
     @property
     def evidence(self) -> str:
@@ -38,7 +40,8 @@ class ShownStay:
 
     @property
     def label(self) -> str:
-        return self.place or UNNAMED
+        """The place's name; for an unnamed stay, its district (neighbourhood)."""
+        return self.place or self.district or UNNAMED
 
     def tip(self, clock: Clock) -> str:
         return "\n".join(
@@ -83,6 +86,17 @@ class ShownOutlier:
     reason: str
 
 
+def district_names(stays: pa.Table) -> list[str]:
+    """Per stay, its district in full ("대구광역시 중구 동인동1가"), OUTSIDE_KOREA when
+    none holds it, or "" for a stays table without the district columns."""
+    if "sido" not in stays.column_names:
+        return [""] * stays.num_rows
+    # Not pc.binary_join_element_wise(null_handling="skip"): it drops all-null rows
+    # (pyarrow 26), and a report has tens of stays.
+    levels = (stays.column(name).to_pylist() for name in ("sido", "sigungu", "emd"))
+    return [" ".join(n for n in names if n) or OUTSIDE_KOREA for names in zip(*levels, strict=True)]
+
+
 def shown_stays(trajectory: Trajectory) -> list[ShownStay]:
     table: pa.Table = trajectory.stays
     if table.num_rows == 0:
@@ -90,6 +104,7 @@ def shown_stays(trajectory: Trajectory) -> list[ShownStay]:
     lat = np.asarray(table.column("lat"), float)
     lon = np.asarray(table.column("lon"), float)
     x, y = trajectory.timeline.projection.to_xy(lat, lon)
+    districts = district_names(table)
     return [
         ShownStay(
             seq=row["seq"],
@@ -103,6 +118,7 @@ def shown_stays(trajectory: Trajectory) -> list[ShownStay]:
             place=row["place_name"] or "",
             sources=row["sources"],
             confidence=row["confidence"],
+            district=districts[i],
         )
         for i, row in enumerate(table.to_pylist())
     ]

