@@ -168,18 +168,10 @@ def request_list_page(request: HttpRequest) -> HttpResponse:
     return render(request, "exchange/requests.html", context)
 
 
-def _tasks_for(user: Any, found: DataRequest) -> list[AgencyTask]:
-    tasks = found.tasks.select_related("agency").order_by("round", "agency__code")
-    assignment = policy.assignment_of(user)
-    if assignment is not None and Role(assignment.role) == Role.PROVIDER_OPERATOR:
-        tasks = tasks.filter(agency=assignment.agency)
-    return list(tasks)
-
-
 def _status_context(user: Any, found: DataRequest) -> dict[str, Any]:
     return {
         "req": found,
-        "tasks": _tasks_for(user, found),
+        "tasks": workflow.tasks_seen_by(user, found),
         "overdue": workflow.is_overdue(found),
         "settled": found.status in SETTLED,
         "poll_seconds": POLL_SECONDS,

@@ -19,9 +19,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from epitrace.hub import policy
+from epitrace.hub.accounts.models import Role
 from epitrace.hub.audit.chain import record
 from epitrace.hub.cases.models import Case
 from epitrace.hub.exchange.models import (
+    AgencyTask,
     AnalysisJob,
     DataRequest,
     JobStatus,
@@ -201,6 +203,16 @@ def decide_request(
         if approve:
             enqueue(locked)
     return locked
+
+
+def tasks_seen_by(user: Any, request: DataRequest) -> list[AgencyTask]:
+    """The request's tasks ``user`` may see: a provider operator only its own agency's (which
+    other agencies were asked, and what they sent, tells who else holds the person's data)."""
+    tasks = request.tasks.select_related("agency").order_by("round", "agency__code")
+    assignment = policy.assignment_of(user)
+    if assignment is not None and Role(assignment.role) == Role.PROVIDER_OPERATOR:
+        tasks = tasks.filter(agency=assignment.agency)
+    return list(tasks)
 
 
 def cancel_open_tasks(request: DataRequest) -> None:
