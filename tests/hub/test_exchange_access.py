@@ -17,7 +17,8 @@ from epitrace.hub.exchange.workflow import create_request
 
 pytestmark = pytest.mark.django_db
 
-ASK = {"kinds": ["telecom"], "justification": "trace the infectious period"}
+# The fixture already asks for telecom data: a second open telecom request is a duplicate.
+ASK = {"kinds": ["cards"], "justification": "trace the infectious period"}
 APPROVE = {"approve": True}
 ENDPOINTS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
     "ask own region": ("post", "/api/cases/{seoul}/requests", ASK),

@@ -25,6 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from epitrace.hub.audit.chain import record
+from epitrace.hub.cases import notes
 from epitrace.hub.cases.records import decrypt_for_case, encrypt_for_case
 from epitrace.hub.cases.storage import ANSWERS_DIR, case_folder, ensure_case_folder
 from epitrace.hub.exchange.models import AgencyTask, DataRequest, Question, TaskStatus
@@ -160,7 +161,10 @@ def refuse_task(task: AgencyTask, reason: str, agent: str) -> None:
             role="agent",
             object_type="agencytask",
             object_id=str(task.pk),
-            detail={"request": task.request.request_id, "reason": reason[:500]},
+            detail={
+                "request": task.request.request_id,
+                **notes.sealed_texts([task.request.case], reason=reason[:500]),
+            },
         )
         enqueue(task.request)
 

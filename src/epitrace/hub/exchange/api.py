@@ -21,13 +21,14 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from epitrace.hub import access, crypto, policy
+from epitrace.hub import access, crypto, policy, reasons
 from epitrace.hub.api import BadRequest, bad_request, body_of, field
 from epitrace.hub.cases.models import Case
 from epitrace.hub.exchange import results
 from epitrace.hub.exchange.interviews import InterviewProblems, attach_interview
 from epitrace.hub.exchange.models import AgencyTask, DataRequest, Notification
 from epitrace.hub.exchange.workflow import (
+    DuplicateRequest,
     RequestError,
     create_request,
     decide_request,
@@ -131,6 +132,9 @@ def case_requests(request: HttpRequest, case_id: str) -> JsonResponse:
         )
     except PermissionError as error:
         return JsonResponse({"error": str(error)}, status=403)
+    except DuplicateRequest as error:
+        existing = error.existing.request_id
+        return JsonResponse({"error": str(error), "existing": existing}, status=409)
     except RequestError as error:
         return bad_request(error)
     return JsonResponse(
@@ -193,8 +197,8 @@ def _table_json(data: Any) -> list[dict[str, Any]] | None:
 @access.api()
 def case_analysis(request: HttpRequest, case_id: str) -> JsonResponse:
     purpose = request.GET.get("purpose", "").strip()
-    if not purpose:
-        return JsonResponse({"error": "purpose is required"}, status=400)
+    if not reasons.is_meaningful(purpose):
+        return JsonResponse({"error": f"{reasons.rule('purpose')}: it is required"}, status=400)
     case = access.find(request, "result.view", Case.objects.all(), purpose=purpose, case_id=case_id)
     try:
         analysis = results.latest_analysis(case)
