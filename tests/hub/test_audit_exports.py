@@ -18,6 +18,7 @@ from epitrace.hub.accounts.models import Role
 from epitrace.hub.audit import exports
 from epitrace.hub.audit.chain import record, verify_chain
 from epitrace.hub.audit.models import AuditEntry
+from epitrace.hub.cases.notes import NOT_KEPT
 
 pytestmark = pytest.mark.django_db
 
@@ -68,7 +69,8 @@ def test_csv_export_needs_a_reason_and_is_audited(auditor: Client) -> None:
     assert rows[0]["ip"] == "10.0.0.7"
     export = AuditEntry.objects.get(action="audit.export")
     assert export.actor == "alice" and export.role == "auditor"
-    assert export.detail["reason"] == "monthly check" and export.detail["rows"] == 60
+    # An export concerns no case: its reason (free text) is not kept (docs/security.md).
+    assert export.detail["reason"] == NOT_KEPT and export.detail["rows"] == 60
     assert export.detail["filters"] == {"actor": "bob"} and export.detail["format"] == "csv"
     assert verify_chain().ok
 

@@ -14,6 +14,7 @@ from epitrace.hub.accounts.models import Role
 from epitrace.hub.audit.chain import verify_chain
 from epitrace.hub.audit.models import AuditEntry
 from epitrace.hub.cases.models import Case
+from epitrace.hub.cases.notes import shown_detail
 
 pytestmark = pytest.mark.django_db
 
@@ -113,7 +114,8 @@ def test_a_regional_investigator_registers_only_in_their_region(regional: Any) -
 
 def test_lists_and_searches_hold_only_the_jurisdiction(national: Any, regional: Any) -> None:
     create(national)
-    create(national, region="busan", phones=["010-1111-2222"])
+    other = {"national_id": "800101-1111111", "person_ref": "REF-2"}  # another person
+    create(national, region="busan", phones=["010-1111-2222"], **other)
     assert [c["region"] for c in national.get("/api/cases").json()["cases"]] == ["seoul", "busan"]
     assert [c["region"] for c in regional.get("/api/cases").json()["cases"]] == ["seoul"]
     search = {"phone": "010-1111-2222", "purpose": "tracing"}
@@ -172,8 +174,16 @@ def test_every_view_search_and_creation_is_audited(national: Any) -> None:
         "case.create", "case.created", "case.list", "case.search", "case.searched", "case.view",
     ]  # fmt: skip
     view = entries[-1]
-    assert view.object_id == str(case.pk) and view.detail["purpose"] == "contact tracing"
-    assert entries[4].detail == {"criteria": ["phone"], "matches": 1}
+    assert (
+        view.object_id == str(case.pk) and shown_detail(view.detail)["purpose"] == "contact tracing"
+    )
+    searched = entries[4].detail
+    assert {k: searched[k] for k in ("criteria", "matches", "cases")} == {
+        "criteria": ["phone"],
+        "matches": 1,
+        "cases": [case_id],
+    }
+    assert shown_detail(searched)["purpose"] == "tracing"
     dump = json.dumps([[e.detail, e.object_id] for e in entries])
     assert not any(secret in dump for secret in SECRETS)
     assert verify_chain().ok
@@ -189,8 +199,9 @@ def test_no_identifier_reaches_any_log(national: Any, caplog: Any) -> None:
         case_id = create(national).json()["case_id"]
         create(national, birth_date="1979-02-30")  # fails validation
         create(national, phones=["12"])  # fails validation
-        post(national, "/api/cases/search", {"phone": NEW_CASE["phones"][1], "purpose": "t"})
-        post(national, "/api/cases/search", {"national_id": NEW_CASE["national_id"]})
+        post(national, "/api/cases/search", {"phone": NEW_CASE["phones"][1], "purpose": "tracing"})
+        search = {"national_id": NEW_CASE["national_id"], "purpose": "contact tracing"}
+        post(national, "/api/cases/search", search)
         national.get(f"/api/cases/{case_id}?purpose=contact tracing")
         national.get("/api/cases/C99999?purpose=contact tracing")
     finally:
@@ -211,3 +222,16 @@ def test_a_shredded_case_still_lists_but_its_identifiers_are_gone(national: Any)
     destroy_case_key(Case.objects.get(case_id=case_id))
     detail = national.get(f"/api/cases/{case_id}?purpose=review").json()
     assert detail["personal_data"] == "destroyed" and detail["identifiers"] is None
+
+
+def test_finding_15_a_second_case_of_one_person_needs_confirmation(national: Any) -> None:
+    """Issue #17, finding 15: the same person (identity number or person_ref, by the blind
+    index) registered again is refused, naming the case, unless confirmed (a reinfection)."""
+    first = create(national).json()["case_id"]
+    again = create(national, phones=["010-1111-0000"])
+    assert again.status_code == 409 and first in again.json()["error"]
+    by_ref = create(national, national_id="111111-1111111")  # the same person_ref
+    assert by_ref.status_code == 409
+    assert Case.objects.count() == 1
+    confirmed = create(national, same_person_confirmed=True)
+    assert confirmed.status_code == 201 and Case.objects.count() == 2

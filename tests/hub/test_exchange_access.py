@@ -17,7 +17,8 @@ from epitrace.hub.exchange.workflow import create_request
 
 pytestmark = pytest.mark.django_db
 
-ASK = {"kinds": ["telecom"], "justification": "trace the infectious period"}
+# The fixture already asks for telecom data: a second open telecom request is a duplicate.
+ASK = {"kinds": ["cards"], "justification": "trace the infectious period"}
 APPROVE = {"approve": True}
 ENDPOINTS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
     "ask own region": ("post", "/api/cases/{seoul}/requests", ASK),
@@ -127,3 +128,30 @@ def test_an_operator_sees_only_the_requests_its_agency_was_asked(
     seen = operator.get(f"/api/requests/{objects['seoul_request']}")
     assert seen.status_code == 200
     assert operator.get(f"/api/requests/{objects['busan_request']}").status_code == 404
+
+
+def test_finding_8_operator_api_lists_only_own_tasks(
+    make_account: Any, signed_in: Any, objects: dict[str, str], places: dict[str, Any]
+) -> None:
+    """Issue #17, finding 8: a request's detail in the API shows an operator only its own
+    agency's tasks, as the page does: not which other agencies hold the person's data."""
+    from epitrace.hub.exchange.models import AgencyTask, DataRequest, TaskStatus
+
+    asked = DataRequest.objects.get(request_id=objects["seoul_request"])
+    for agency, rows in ((places["carrier"], 12), (places["cards"], 3)):
+        AgencyTask.objects.create(
+            request=asked,
+            agency=agency,
+            round=1,
+            status=TaskStatus.ANSWERED,
+            deadline=asked.deadline,
+            answer_rows=rows,
+        )
+    operator = signed_in(make_account(Role.PROVIDER_OPERATOR, username="op"))
+    seen = operator.get(f"/api/requests/{objects['seoul_request']}").json()
+    assert [(t["agency"], t["rows"]) for t in seen["tasks"]] == [("carrier-a", 12)]
+    page = operator.get(f"/requests/{objects['seoul_request']}").content.decode()
+    assert "Carrier A" in page and "Card company B" not in page
+    national = signed_in(make_account(Role.NATIONAL_INVESTIGATOR, username="nat"))
+    everyone = national.get(f"/api/requests/{objects['seoul_request']}").json()["tasks"]
+    assert [t["agency"] for t in everyone] == ["cards-b", "carrier-a"]

@@ -22,6 +22,7 @@ from epitrace.hub.accounts.models import Role
 from epitrace.hub.audit.chain import verify_chain
 from epitrace.hub.audit.models import AuditEntry
 from epitrace.hub.cases.models import Case
+from epitrace.hub.cases.notes import shown_detail
 from epitrace.hub.cases.records import CaseDates, Identifiers, register_case
 from epitrace.hub.exchange import exports, results
 
@@ -171,10 +172,10 @@ def test_every_export_is_audited_with_case_format_and_reason(
         assert entry.actor == "kim" and entry.role == "regional_investigator"
         assert entry.object_type == "case" and entry.object_id == str(case.pk)
         assert entry.detail["case"] == case.case_id
-        assert entry.detail["reason"] == f"tracing for {name}"
+        assert shown_detail(entry.detail)["reason"] == f"tracing for {name}"
     # The policy's own decision carries the reason as the purpose, too.
     decision = AuditEntry.objects.filter(action="result.export").last()
-    assert decision.detail["purpose"] == "tracing for report.pdf"
+    assert shown_detail(decision.detail)["purpose"] == "tracing for report.pdf"
     assert verify_chain().ok
 
 

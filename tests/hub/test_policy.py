@@ -13,6 +13,7 @@ from epitrace.hub import policy
 from epitrace.hub.accounts.models import Role
 from epitrace.hub.audit.chain import verify_chain
 from epitrace.hub.audit.models import AuditEntry
+from epitrace.hub.cases.notes import NOT_KEPT
 
 pytestmark = pytest.mark.django_db
 
@@ -101,7 +102,7 @@ def test_decisions_about_personal_data_are_recorded(
         "allowed": False,
         "status": 404,
         "ip": "10.1.2.3",
-        "purpose": "tracing",
+        "purpose": NOT_KEPT,  # free text about no case is not kept (cases/notes.py)
         "reason": "not found",
     }
     assert refused.detail["status"] == 403

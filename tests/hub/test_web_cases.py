@@ -18,6 +18,7 @@ from django.test import Client
 
 from epitrace.hub.accounts.models import Role
 from epitrace.hub.audit.models import AuditEntry
+from epitrace.hub.cases.notes import shown_detail
 from epitrace.hub.cases.records import CaseDates, Identifiers, register_case
 from epitrace.hub.exchange import jobs, results
 
@@ -297,7 +298,7 @@ def test_case_page_shows_the_analysis_and_audits_the_view(
     named = client.get(f"/cases/{case.case_id}", {"purpose": "calling the patient"})
     assert "Hong Gildong" in named.content.decode()
     viewed = AuditEntry.objects.filter(action="case.view", object_id=str(case.pk)).last()
-    assert viewed.detail["purpose"] == "calling the patient"
+    assert shown_detail(viewed.detail)["purpose"] == "calling the patient"
 
 
 def test_case_page_loads_only_the_hubs_own_scripts(
@@ -314,6 +315,12 @@ def test_case_page_loads_only_the_hubs_own_scripts(
         assert 'type="application/json"' in attributes or 'src="/static/' in attributes
     assert "'unsafe-inline'" not in page["Content-Security-Policy"]
     assert "worker-src 'self'" in page["Content-Security-Policy"]
+
+
+def hotspot_views() -> list[AuditEntry]:
+    """The hotspot page's recorded views of results (their purpose, as auditors read it)."""
+    views = AuditEntry.objects.filter(action="result.view")
+    return [e for e in views if shown_detail(e.detail).get("purpose", "").startswith("hotspot")]
 
 
 def test_case_page_without_analysis_says_so(
@@ -346,8 +353,7 @@ def test_hotspot_page_scans_the_visible_cases(
     )
     # Daytime stays only (the one covering 03:00 KST is the night at home), one per place.
     assert {e["case_id"] for e in data["events"]} == {c.case_id for c in cases}
-    audited = AuditEntry.objects.filter(action="result.view", detail__purpose__startswith="hotspot")
-    assert audited.count() == len(cases)
+    assert len(hotspot_views()) == len(cases)
 
 
 def test_hotspot_page_shows_the_last_result_while_a_new_scan_runs(
@@ -365,8 +371,7 @@ def test_hotspot_page_shows_the_last_result_while_a_new_scan_runs(
     page = client.get("/hotspots", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
     assert "스캔 중… 0 %" in page and 'id="hotspot-computed"' in page
     assert 'hx-get="/hotspots/progress"' in page
-    audited = AuditEntry.objects.filter(action="result.view", detail__purpose__startswith="hotspot")
-    assert audited.count() == len(cases), "the last result shown: its cases viewed once"
+    assert len(hotspot_views()) == len(cases), "the last result shown: its cases viewed once"
     assert "HX-Refresh" not in client.get("/hotspots/progress")
     assert jobs.run_pending() == 1
 

@@ -21,10 +21,12 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Model, QuerySet
 
 from epitrace.hub.accounts.models import Role, RoleAssignment
 from epitrace.hub.audit.chain import record
+from epitrace.hub.cases import notes
 
 
 class Scope(enum.Enum):
@@ -135,18 +137,19 @@ def _record(user: Any, action: str, obj: Any, decision: Decision, ip: str, purpo
     detail: dict[str, object] = {"allowed": decision.allowed, "status": decision.status}
     if ip:
         detail["ip"] = ip
-    if purpose:
-        detail["purpose"] = purpose
     if not decision.allowed:
         detail["reason"] = decision.reason
-    record(
-        user.get_username() if user.is_authenticated else "",
-        action,
-        role=assignment.role if assignment else "",
-        object_type=obj._meta.model_name if isinstance(obj, Model) else "",
-        object_id=str(obj.pk) if isinstance(obj, Model) else "",
-        detail=detail,
-    )
+    with transaction.atomic():
+        # The purpose is free text: sealed with the case it concerns, referenced here.
+        detail.update(notes.sealed_texts([notes.case_of(obj)], purpose=purpose))
+        record(
+            user.get_username() if user.is_authenticated else "",
+            action,
+            role=assignment.role if assignment else "",
+            object_type=obj._meta.model_name if isinstance(obj, Model) else "",
+            object_id=str(obj.pk) if isinstance(obj, Model) else "",
+            detail=detail,
+        )
 
 
 def decide(user: Any, action: str, obj: Any = None, *, ip: str = "", purpose: str = "") -> Decision:

@@ -1,5 +1,6 @@
 """Request security that Django does not ship: the client-network allow-list, the
-client's address behind a trusted reverse proxy, and a strict Content-Security-Policy."""
+client's address behind a trusted reverse proxy, a strict Content-Security-Policy, and
+the idle timeout that a page's background polls do not renew."""
 
 from __future__ import annotations
 
@@ -89,6 +90,28 @@ def content_security_policy(tile_url: str = "") -> str:
     return CONTENT_SECURITY_POLICY.replace(
         "img-src 'self' data:", f"img-src 'self' data: {origin}"
     ).replace("connect-src 'self'", f"connect-src 'self' {origin}")
+
+
+# Sent by the pages' own polls (hx-headers on the polling element): not a person's activity.
+BACKGROUND_POLL_HEADER = "X-Background-Poll"
+
+
+class IdleTimeoutMiddleware:
+    """Each request a person makes renews the session's idle time (SESSION_COOKIE_AGE);
+    a background poll of an open page does not, so a forgotten page still times out.
+    A poll whose session has ended is told to reload the page (``HX-Refresh``), which
+    then asks to sign in, instead of swapping the sign-in page into the fragment."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not request.headers.get(BACKGROUND_POLL_HEADER):
+            request.session.modified = True  # saved, with a fresh expiry, if not empty
+        elif response.status_code == 302:
+            response = HttpResponse(status=200, headers={"HX-Refresh": "true"})
+        return response
 
 
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"

@@ -109,6 +109,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "epitrace.hub.security.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Renews the idle time on each request but a page's background polls.
+    "epitrace.hub.security.IdleTimeoutMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -195,9 +197,10 @@ AXES_LOCKOUT_CALLABLE = "epitrace.hub.accounts.login.locked_out"
 AXES_CLIENT_IP_CALLABLE = "epitrace.hub.security.client_ip"
 AXES_VERBOSE = False
 
-# Sessions: 30 minutes idle and the session ends (each request renews it).
+# Sessions: 30 minutes idle and the session ends (each request renews it, through
+# security.IdleTimeoutMiddleware: a page's background polls do not).
 SESSION_COOKIE_AGE = int(dt.timedelta(minutes=30).total_seconds())
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_SAVE_EVERY_REQUEST = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 # Secure cookies only travel over HTTPS. EPITRACE_COOKIE_SECURE (``1``): ``0`` is for the
 # local demo on http://127.0.0.1 (epitrace demo sets it), never for service.

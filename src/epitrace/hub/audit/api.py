@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 
 from epitrace.hub import access
 from epitrace.hub.audit.models import AuditEntry
+from epitrace.hub.cases import notes
 
 PAGE = 200
 
@@ -31,12 +32,14 @@ def entry_list(request: HttpRequest) -> JsonResponse:
             entries = entries.filter(**{name: request.GET[name]})
     limit = min(max(_int_param(request, "limit", PAGE), 1), PAGE)
     page = list(entries.order_by("seq")[:limit])
-    fields = ["seq", "actor", "role", "action", "object_type", "object_id", "detail"]
+    fields = ["seq", "actor", "role", "action", "object_type", "object_id"]
+    # Free text in its case's keeping (cases/notes.py) is shown while the case exists.
+    details = notes.shown_details([e.detail for e in page])
     return JsonResponse(
         {
             "entries": [
-                {"at": e.at.isoformat(), **{name: getattr(e, name) for name in fields}}
-                for e in page
+                {"at": e.at.isoformat(), **{name: getattr(e, name) for name in fields}, "detail": d}
+                for e, d in zip(page, details, strict=True)
             ],
             "next_after": page[-1].seq if len(page) == limit else None,
         }

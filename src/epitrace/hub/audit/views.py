@@ -20,10 +20,11 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from epitrace.hub import access, policy
+from epitrace.hub import access, policy, reasons
 from epitrace.hub.audit import exports
 from epitrace.hub.audit.chain import record
 from epitrace.hub.audit.models import AuditEntry
+from epitrace.hub.cases import notes
 from epitrace.hub.security import client_ip
 
 PER_PAGE = 50
@@ -64,18 +65,27 @@ def filtered(params: Any) -> tuple[QuerySet, dict[str, str]]:
 def log_page(request: HttpRequest) -> HttpResponse:
     entries, given = filtered(request.GET)
     page = Paginator(entries, PER_PAGE).get_page(request.GET.get("page"))
+    with_texts(page.object_list)
     query = urlencode(given)
     context = {"page": page, "filters": given, "query": query, "error": ""}
     return render(request, "audit/log.html", context)
+
+
+def with_texts(entries: Any) -> None:
+    """Show each entry's free text (kept with its case, cases/notes.py) in place of its
+    reference, in memory only: the stored entry and its seal are untouched."""
+    entries = list(entries)
+    for entry, shown in zip(entries, notes.shown_details([e.detail for e in entries]), strict=True):
+        entry.detail = shown
 
 
 def _export(request: HttpRequest, kind: str) -> HttpResponse:
     reason = request.POST.get("reason", "").strip()
     access.require(request, "audit.read", purpose=reason)
     entries, given = filtered(request.POST)
-    if not reason:
+    if not reasons.is_meaningful(reason):
         page = Paginator(entries, PER_PAGE).get_page(1)
-        error = "An export needs a reason."
+        error = f"An export needs a reason: {reasons.rule('it')}."
         context = {"page": page, "filters": given, "query": "", "error": error}
         return render(request, "audit/log.html", context, status=400)
     rows = list(entries)
@@ -86,12 +96,13 @@ def _export(request: HttpRequest, kind: str) -> HttpResponse:
         object_type="audit_log",
         detail={
             "format": kind,
-            "reason": reason,
+            **notes.sealed_texts([], reason=reason),  # concerns no case: not kept
             "filters": given,
             "rows": len(rows),
             "ip": client_ip(request),
         },
     )
+    with_texts(rows)
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
     if kind == "csv":
         response = HttpResponse(exports.to_csv(rows), content_type="text/csv; charset=utf-8")

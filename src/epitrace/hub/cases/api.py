@@ -22,10 +22,11 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from epitrace.hub import access, crypto, policy
+from epitrace.hub import access, crypto, policy, reasons
 from epitrace.hub.accounts.models import Region
 from epitrace.hub.api import BadRequest, bad_request, body_of, field
 from epitrace.hub.audit.chain import record
+from epitrace.hub.cases import notes
 from epitrace.hub.cases.models import Case
 from epitrace.hub.cases.records import (
     CaseDates,
@@ -49,6 +50,8 @@ SEARCH_KEYS = {
     "confirmed_to",
     "purpose",
 }
+# Criteria that look a person up: the search needs a purpose, kept with the cases found.
+IDENTIFIER_KEYS = {"person_ref", "phone", "national_id"}
 
 
 def _summary(case: Case) -> dict[str, Any]:
@@ -125,6 +128,25 @@ def dates_from(data: dict[str, Any]) -> CaseDates:
     return dates
 
 
+class SamePerson(BadRequest):
+    """The person is already a case: registering them again needs explicit confirmation."""
+
+
+def check_new_person(request: HttpRequest, ids: Identifiers, *, confirmed: bool) -> None:
+    """Refuse a second case of one person (the same identity number or ``person_ref``,
+    by the blind index) unless the investigator confirms it is one (a reinfection)."""
+    same = {*cases_matching("national_id", ids.national_id)}
+    same |= {*cases_matching("person_ref", ids.person_ref)}
+    if not same or confirmed:
+        return
+    shown = policy.visible(request.user, "case.view", Case.objects.filter(pk__in=same))
+    named = ", ".join(sorted(shown.values_list("case_id", flat=True))) or "a case of another region"
+    raise SamePerson(
+        f"this person (same national_id or person_ref) is already registered as {named}; "
+        "confirm a new case of the same person (same_person_confirmed) to register it"
+    )
+
+
 def region_from(request: HttpRequest, action: str, code: str) -> Region:
     """The region ``code`` if it is in the account's jurisdiction for ``action``."""
     # Only regions in the account's jurisdiction; others look unknown (nothing leaks).
@@ -151,6 +173,9 @@ def _create(request: HttpRequest) -> JsonResponse:
         data = body_of(request)
         region = region_from(request, "case.create", field(data, "region"))
         dates, ids = dates_from(data), identifiers_from(data)
+        check_new_person(request, ids, confirmed=data.get("same_person_confirmed") is True)
+    except SamePerson as error:
+        return JsonResponse({"error": str(error)}, status=409)
     except BadRequest as error:
         return bad_request(error)
     case = register_case(region, dates, ids, by=request.user.get_username())
@@ -193,18 +218,26 @@ def case_search(request: HttpRequest) -> JsonResponse:
         purpose = field(data, "purpose", required=False)
     except BadRequest as error:
         return bad_request(error)
-    access.require(request, "case.search", purpose=purpose)
+    access.require(request, "case.search")
     try:
+        if IDENTIFIER_KEYS & {k for k, v in data.items() if v}:
+            reasons.checked(purpose, "purpose")
         cases = _search_filter(request, data, policy.visible(request.user, "case.search", _cases()))
-    except BadRequest as error:
+    except (BadRequest, reasons.NotAReason) as error:
         return bad_request(error)
     found = list(cases[:LIST_LIMIT])
-    # Which criteria were used and how many matched; never the values searched for.
+    # Which criteria were used and which cases matched; never the values searched for.
+    # The purpose is kept with the cases found (cases/notes.py), not in the entry.
     record(
         request.user.get_username(),
         "case.searched",
         role=policy.assignment_of(request.user).role,
-        detail={"criteria": sorted(set(data) - {"purpose"}), "matches": len(found)},
+        detail={
+            "criteria": sorted(set(data) - {"purpose"}),
+            "matches": len(found),
+            "cases": [case.case_id for case in found],
+            **notes.sealed_texts(found, purpose=purpose),
+        },
     )
     return JsonResponse({"cases": [_summary(c) for c in found]})
 
@@ -224,9 +257,10 @@ def _identifiers_json(ids: Identifiers) -> dict[str, Any]:
 @access.api()
 def case_detail(request: HttpRequest, case_id: str) -> JsonResponse:
     purpose = request.GET.get("purpose", "").strip()
-    if not purpose and policy.is_verified(request.user):
+    if not reasons.is_meaningful(purpose) and policy.is_verified(request.user):
         # Refused before the lookup, so the audit log shows no view that never happened.
-        return bad_request(BadRequest("purpose is required to view a case's personal data"))
+        rule = reasons.rule("purpose")
+        return bad_request(BadRequest(f"{rule}: it is required to view a case's personal data"))
     case = access.find(request, "case.view", _cases(), purpose=purpose, case_id=case_id)
     try:
         identifiers: dict[str, Any] | None = _identifiers_json(identifiers_of(case))

@@ -72,3 +72,18 @@ class BlindIndex(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["case", "kind", "digest"], name="one_digest_per_case")
         ]
+
+
+class CaseNote(models.Model):
+    """Free text written about a case — the purpose of a view, a request's justification,
+    a reason — sealed under the case's key (cases/notes.py). The audit entry that needs
+    it holds only ``ref``, so the chain's seals outlive the text, and the purge that
+    destroys the case (its key first, then this row by cascade) destroys the text too."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="notes")
+    ref = models.CharField(max_length=32, db_index=True, help_text="random; named by audit entries")
+    text_enc = models.BinaryField()
+    written_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["case", "ref"], name="one_note_per_case")]

@@ -20,11 +20,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from epitrace.hub import access, crypto, policy
+from epitrace.hub import access, crypto, policy, reasons
 from epitrace.hub.accounts.models import Region
 from epitrace.hub.api import BadRequest
 from epitrace.hub.audit.chain import record
-from epitrace.hub.cases.api import LIST_LIMIT, dates_from, identifiers_from, region_from
+from epitrace.hub.cases.api import (
+    LIST_LIMIT,
+    check_new_person,
+    dates_from,
+    identifiers_from,
+    region_from,
+)
 from epitrace.hub.cases.models import Case
 from epitrace.hub.cases.records import identifiers_of, register_case
 from epitrace.hub.exchange import case_analysis, case_requests, results
@@ -83,6 +89,8 @@ def case_new_page(request: HttpRequest) -> HttpResponse:
         try:
             region = region_from(request, "case.create", data["region"])
             dates, ids = dates_from(data), identifiers_from(data)
+            confirmed = request.POST.get("same_person_confirmed") == "on"
+            check_new_person(request, ids, confirmed=confirmed)
         except BadRequest as problem:
             error = str(problem)  # names the field, never echoes its value
         else:
@@ -108,7 +116,7 @@ def case_new_page(request: HttpRequest) -> HttpResponse:
 def _identifiers_for(request: HttpRequest, case_id: str) -> tuple[Any, str]:
     """The identifiers, only when a purpose is given; recorded as a case.view with it."""
     purpose = request.GET.get("purpose", "").strip()
-    if not purpose:
+    if not reasons.is_meaningful(purpose):
         return None, ""
     decision, case = policy.find(
         request.user,

@@ -19,7 +19,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from epitrace.errors import EpitraceError
+from epitrace.hub import reasons
 from epitrace.hub.audit.chain import record
+from epitrace.hub.cases import notes
 from epitrace.hub.cases.models import Case
 from epitrace.hub.disclosure import areas, rules
 from epitrace.hub.disclosure.models import Disclosure, DisclosureEntry
@@ -239,12 +241,13 @@ def withdraw(
     entry = disclosure.entries.filter(pk=entry_id, withdrawn_at__isnull=True).first()
     if entry is None:
         raise DisclosureError(_("no such entry, or already withdrawn"))
-    if not reason.strip():
+    if not reasons.is_meaningful(reason):
         raise DisclosureError(_("say why the entry is withdrawn"))
     entry.withdrawn_at, entry.withdrawn_by = timezone.now(), by
     entry.withdrawn_reason = reason.strip()[:300]
     entry.save(update_fields=["withdrawn_at", "withdrawn_by", "withdrawn_reason"])
-    _audit(by, role, "disclosure.withdrawn", disclosure.case, reason=entry.withdrawn_reason)
+    reason = notes.sealed_texts([disclosure.case], reason=entry.withdrawn_reason)
+    _audit(by, role, "disclosure.withdrawn", disclosure.case, **reason)
     return entry
 
 

@@ -1,11 +1,13 @@
 """Receiving an agency's answer file, keeping it encrypted, and reading answers back.
 
 An upload is accepted once per task: the file is checked (checksum, size, format,
-that it answers exactly the task's questions), encrypted under the case's key and
-written to the case's folder atomically (temporary file, fsync, rename), and only
-then is the task marked answered, in one transaction with the job that follows.
-The same file sent again is acknowledged and changes nothing; different content
-for an answered task is refused. So a retry never duplicates or loses anything.
+that it answers exactly the task's questions); then, holding the task's row lock, it
+is encrypted under the case's key, written to the case's folder atomically (a
+temporary file of its own, fsync, rename) and the task marked answered, in one
+transaction with the job that follows. The same file sent again is acknowledged and
+changes nothing; different content for an answered task is refused (409), also when
+two uploads race: the second waits for the lock and finds the task answered, so the
+file on disk is always the one the row's checksum and row count describe.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ from django.utils import timezone
 
 from epitrace.errors import EpitraceError
 from epitrace.hub.audit.chain import record
+from epitrace.hub.cases import notes
 from epitrace.hub.cases.records import decrypt_for_case, encrypt_for_case
 from epitrace.hub.cases.storage import ANSWERS_DIR, case_folder, ensure_case_folder
 from epitrace.hub.exchange.models import AgencyTask, DataRequest, Question, TaskStatus
@@ -75,12 +79,16 @@ def fingerprints_of(task: AgencyTask) -> list[str]:
 
 def _write_atomically(path: Path, blob: bytes) -> None:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    with open(temporary, "wb") as sink:
-        sink.write(blob)
-        sink.flush()
-        os.fsync(sink.fileno())
-    os.replace(temporary, path)
+    # A name of its own: two writers never share (and rename) one temporary file.
+    temporary = path.with_name(f"{path.stem}.{secrets.token_hex(8)}.tmp")
+    try:
+        with open(temporary, "wb") as sink:
+            sink.write(blob)
+            sink.flush()
+            os.fsync(sink.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def _check(task: AgencyTask, blob: bytes, claimed_sha256: str) -> tuple[str, int]:
@@ -105,14 +113,18 @@ def receive_answer(task: AgencyTask, blob: bytes, claimed_sha256: str, agent: st
     if task.status != TaskStatus.READY:
         raise UploadRefused(409, f"task {task.pk} is {task.status}: no answer is expected")
     digest, rows = _check(task, blob, claimed_sha256)
-    ensure_case_folder(task.request.case)
-    _write_atomically(answer_path(task), encrypt_for_case(task.request.case, _label(task), blob))
     with transaction.atomic():
+        # The row lock first: a concurrent upload waits here, then finds the task answered.
         locked = AgencyTask.objects.select_for_update().get(pk=task.pk)
-        if locked.status == TaskStatus.ANSWERED:  # a concurrent retry won the race
+        if locked.status == TaskStatus.ANSWERED:  # a concurrent upload won the race
             if locked.answer_sha256 == digest:
                 return Receipt(200, digest, locked.answer_rows or 0)
             raise UploadRefused(409, f"task {task.pk} was already answered with other content")
+        if locked.status != TaskStatus.READY:
+            raise UploadRefused(409, f"task {task.pk} is {locked.status}: no answer is expected")
+        ensure_case_folder(task.request.case)
+        sealed = encrypt_for_case(task.request.case, _label(task), blob)
+        _write_atomically(answer_path(task), sealed)
         locked.status = TaskStatus.ANSWERED
         locked.answered_at = timezone.now()
         locked.answer_sha256, locked.answer_bytes, locked.answer_rows = digest, len(blob), rows
@@ -150,7 +162,10 @@ def refuse_task(task: AgencyTask, reason: str, agent: str) -> None:
             role="agent",
             object_type="agencytask",
             object_id=str(task.pk),
-            detail={"request": task.request.request_id, "reason": reason[:500]},
+            detail={
+                "request": task.request.request_id,
+                **notes.sealed_texts([task.request.case], reason=reason[:500]),
+            },
         )
         enqueue(task.request)
 

@@ -21,18 +21,20 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from epitrace.hub import access, crypto, policy
+from epitrace.hub import access, crypto, policy, reasons
 from epitrace.hub.api import BadRequest, bad_request, body_of, field
 from epitrace.hub.cases.models import Case
 from epitrace.hub.exchange import results
 from epitrace.hub.exchange.interviews import InterviewProblems, attach_interview
-from epitrace.hub.exchange.models import DataRequest, Notification
+from epitrace.hub.exchange.models import AgencyTask, DataRequest, Notification
 from epitrace.hub.exchange.workflow import (
+    DuplicateRequest,
     RequestError,
     create_request,
     decide_request,
     default_window,
     is_overdue,
+    tasks_seen_by,
 )
 from epitrace.hub.security import client_ip
 
@@ -43,8 +45,9 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def request_json(request: DataRequest, *, tasks: bool = False) -> dict[str, Any]:
-    """A request as its requester and approver see it: statuses, never the person."""
+def request_json(request: DataRequest, *, tasks: list[AgencyTask] | None = None) -> dict[str, Any]:
+    """A request as its requester and approver see it: statuses, never the person; with
+    ``tasks``, those given (``workflow.tasks_seen_by``: an operator's agency's only)."""
     data: dict[str, Any] = {
         "request_id": request.request_id,
         "case_id": request.case.case_id,
@@ -64,7 +67,7 @@ def request_json(request: DataRequest, *, tasks: bool = False) -> dict[str, Any]
         "decision_reason": request.decision_reason,
         "completed_at": _iso(request.completed_at),
     }
-    if tasks:
+    if tasks is not None:
         data["tasks"] = [
             {
                 "id": t.pk,
@@ -77,7 +80,7 @@ def request_json(request: DataRequest, *, tasks: bool = False) -> dict[str, Any]
                 "rows": t.answer_rows,
                 "sha256": t.answer_sha256 or None,
             }
-            for t in request.tasks.select_related("agency").order_by("round", "agency__code")
+            for t in tasks
         ]
     return data
 
@@ -129,9 +132,14 @@ def case_requests(request: HttpRequest, case_id: str) -> JsonResponse:
         )
     except PermissionError as error:
         return JsonResponse({"error": str(error)}, status=403)
+    except DuplicateRequest as error:
+        existing = error.existing.request_id
+        return JsonResponse({"error": str(error), "existing": existing}, status=409)
     except RequestError as error:
         return bad_request(error)
-    return JsonResponse(request_json(created, tasks=True), status=201)
+    return JsonResponse(
+        request_json(created, tasks=tasks_seen_by(request.user, created)), status=201
+    )
 
 
 @require_GET
@@ -148,7 +156,7 @@ def request_list(request: HttpRequest) -> JsonResponse:
 @access.api()
 def request_detail(request: HttpRequest, request_id: str) -> JsonResponse:
     found = access.find(request, "request.view", _requests(), request_id=request_id)
-    return JsonResponse(request_json(found, tasks=True))
+    return JsonResponse(request_json(found, tasks=tasks_seen_by(request.user, found)))
 
 
 @require_POST
@@ -173,7 +181,7 @@ def request_decision(request: HttpRequest, request_id: str) -> JsonResponse:
     except RequestError as error:
         status = 409 if "not awaiting approval" in str(error) else 400
         return JsonResponse({"error": str(error)}, status=status)
-    return JsonResponse(request_json(decided, tasks=True))
+    return JsonResponse(request_json(decided, tasks=tasks_seen_by(request.user, decided)))
 
 
 def _table_json(data: Any) -> list[dict[str, Any]] | None:
@@ -189,8 +197,8 @@ def _table_json(data: Any) -> list[dict[str, Any]] | None:
 @access.api()
 def case_analysis(request: HttpRequest, case_id: str) -> JsonResponse:
     purpose = request.GET.get("purpose", "").strip()
-    if not purpose:
-        return JsonResponse({"error": "purpose is required"}, status=400)
+    if not reasons.is_meaningful(purpose):
+        return JsonResponse({"error": f"{reasons.rule('purpose')}: it is required"}, status=400)
     case = access.find(request, "result.view", Case.objects.all(), purpose=purpose, case_id=case_id)
     try:
         analysis = results.latest_analysis(case)

@@ -24,7 +24,7 @@ from epitrace.analysis.trajectory.interview import clip_interview, compare_with_
 from epitrace.errors import EpitraceError
 from epitrace.hub.audit.chain import record
 from epitrace.hub.cases.models import Case
-from epitrace.hub.cases.records import encrypt_for_case
+from epitrace.hub.cases.records import encrypt_for_case, identifiers_of, normalise_person_ref
 from epitrace.hub.exchange.analysis import interview_label
 from epitrace.hub.exchange.models import AnalysisResult, InterviewRecord
 from epitrace.hub.exchange.results import read_result, seal_bundle
@@ -77,9 +77,21 @@ def _recompare(case: Case, visits: pa.Table) -> bool:
     return True
 
 
+def _check_person(case: Case, visits: pa.Table) -> None:
+    """Every row must be the case's own person: an interview of someone else is refused."""
+    subject = normalise_person_ref(identifiers_of(case).person_ref)
+    others = {normalise_person_ref(ref) for ref in visits.column("person_ref").to_pylist()}
+    if others - {subject}:
+        # The references are not echoed: they name people.
+        raise InterviewProblems(
+            ["person_ref: the file is about another person than this case's patient"]
+        )
+
+
 def attach_interview(case: Case, data: bytes, by: str) -> Attached:
     """Keep the interview for ``case`` (replacing an earlier one) and compare it."""
     visits = read_interview(data)
+    _check_person(case, visits)
     sink = io.BytesIO()
     pq.write_table(visits, sink)
     with transaction.atomic():

@@ -33,9 +33,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from epitrace.hub import access, crypto, policy
+from epitrace.hub import access, crypto, policy, reasons
 from epitrace.hub.accounts.models import Role
 from epitrace.hub.audit.chain import record
+from epitrace.hub.cases import notes
 from epitrace.hub.cases.models import Case
 from epitrace.hub.exchange import exports, hotspots, results, workflow
 from epitrace.hub.exchange.interviews import InterviewProblems, attach_interview
@@ -168,18 +169,10 @@ def request_list_page(request: HttpRequest) -> HttpResponse:
     return render(request, "exchange/requests.html", context)
 
 
-def _tasks_for(user: Any, found: DataRequest) -> list[AgencyTask]:
-    tasks = found.tasks.select_related("agency").order_by("round", "agency__code")
-    assignment = policy.assignment_of(user)
-    if assignment is not None and Role(assignment.role) == Role.PROVIDER_OPERATOR:
-        tasks = tasks.filter(agency=assignment.agency)
-    return list(tasks)
-
-
 def _status_context(user: Any, found: DataRequest) -> dict[str, Any]:
     return {
         "req": found,
-        "tasks": _tasks_for(user, found),
+        "tasks": workflow.tasks_seen_by(user, found),
         "overdue": workflow.is_overdue(found),
         "settled": found.status in SETTLED,
         "poll_seconds": POLL_SECONDS,
@@ -329,7 +322,7 @@ def export_page(request: HttpRequest, case_id: str) -> HttpResponse:
 def export_file(request: HttpRequest, case_id: str, name: str) -> HttpResponse:
     kind = exports.KINDS.get(name)
     reason = request.POST.get("reason", "").strip()[: exports.REASON_MAX]
-    if policy.is_verified(request.user) and (kind is None or not reason):
+    if policy.is_verified(request.user) and (kind is None or not reasons.is_meaningful(reason)):
         # Refused before the lookup: the audit log shows no access that never happened.
         error = _("An export needs a reason.") if kind else _("No such export.")
         return _form(request, case_id, error=error, status=400 if kind else 404)
@@ -348,7 +341,7 @@ def export_file(request: HttpRequest, case_id: str, name: str) -> HttpResponse:
             "case": case.case_id,
             "format": kind.fmt,
             "rows": rows,
-            "reason": reason,
+            **notes.sealed_texts([case], reason=reason),
             "computed_at": analysis.computed_at.isoformat(),
             "ip": client_ip(request),
         },

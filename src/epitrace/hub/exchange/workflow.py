@@ -1,10 +1,13 @@
 """Asking for a case's data, deciding on it, and telling people what happened.
 
 The guideline's window: from 2 days before symptom onset (before the specimen date
-when there are no symptoms) to isolation. An investigator may narrow it freely and
-widen it only with a written reason; only the named case and that window are asked.
-Location data (telecom, transit, check-ins, presence around stays for contacts)
-waits for a police approver; card payments alone do not.
+when there are no symptoms) to isolation. An investigator may narrow it freely; a
+window must overlap it, and reaching beyond it needs a written reason — and, more than
+``WIDEN_WITHOUT_APPROVAL_DAYS`` beyond it, a police approver's decision as well. Only
+the named case and that window are asked. Location data (telecom, transit, check-ins,
+presence around stays for contacts) waits for a police approver; card payments alone
+do not, unless the window was widened that far. A case has at most one open request
+for a kind and a moment: a second one is refused with the first one's number.
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from epitrace.errors import EpitraceError
-from epitrace.hub import policy
+from epitrace.hub import policy, reasons
+from epitrace.hub.accounts.models import Role
 from epitrace.hub.audit.chain import record
 from epitrace.hub.cases.models import Case
 from epitrace.hub.exchange.models import (
+    AgencyTask,
     AnalysisJob,
     DataRequest,
     JobStatus,
@@ -33,12 +38,23 @@ from epitrace.hub.exchange.models import (
 from epitrace.providers.queries import MAX_WINDOW_DAYS
 
 KINDS = ("telecom", "cards", "transit", "checkins", "contacts")
+# Widening the guideline's window by more days than this (on either side) needs approval.
+WIDEN_WITHOUT_APPROVAL_DAYS = 3
+OPEN_STATUSES = ("awaiting approval", "in progress")
 LOCATION_KINDS = frozenset({"telecom", "transit", "checkins", "contacts"})
 DAYS_BEFORE_ONSET = 2
 
 
 class RequestError(EpitraceError, ValueError):
     """A request or decision that cannot be accepted as given (the reason says why)."""
+
+
+class DuplicateRequest(RequestError):
+    """The case already has an open request for that data; ``existing`` is it."""
+
+    def __init__(self, message: str, existing: DataRequest) -> None:
+        super().__init__(message)
+        self.existing = existing
 
 
 def local_zone() -> ZoneInfo:
@@ -73,7 +89,9 @@ def _check_kinds(kinds: Iterable[str]) -> list[str]:
 
 def _check_window(
     case: Case, start: dt.datetime | None, end: dt.datetime | None, widen_reason: str
-) -> tuple[dt.datetime, dt.datetime]:
+) -> tuple[dt.datetime, dt.datetime, bool]:
+    """The window in UTC, and whether it reaches so far beyond the guideline's that a
+    police approver must decide."""
     allowed = day_bounds(*default_window(case))
     start, end = start or allowed[0], end or allowed[1]
     for name, value in (("start", start), ("end", end)):
@@ -83,13 +101,35 @@ def _check_window(
         raise RequestError("the window ends before it starts")
     if end - start > dt.timedelta(days=MAX_WINDOW_DAYS):
         raise RequestError(f"the window is longer than {MAX_WINDOW_DAYS} days")
-    if (start < allowed[0] or end > allowed[1]) and not widen_reason.strip():
-        first, last = default_window(case)
+    first, last = default_window(case)
+    if end <= allowed[0] or start >= allowed[1]:
+        raise RequestError(
+            f"the window must overlap the case's: the guideline's window is {first} to {last}"
+        )
+    if (start < allowed[0] or end > allowed[1]) and not reasons.is_meaningful(widen_reason):
         raise RequestError(
             f"the guideline's window is {first} to {last}; "
-            "give a written reason (widen_reason) to ask for more"
+            f"give a written reason (widen_reason) to ask for more: {reasons.rule('it')}"
         )
-    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+    bound = dt.timedelta(days=WIDEN_WITHOUT_APPROVAL_DAYS)
+    far = start < allowed[0] - bound or end > allowed[1] + bound
+    return start.astimezone(dt.UTC), end.astimezone(dt.UTC), far
+
+
+def _refuse_duplicate(case: Case, kinds: list[str], start: dt.datetime, end: dt.datetime) -> None:
+    """An open request of ``case`` for one of ``kinds`` over part of the window: refused,
+    naming it. The caller holds the case's row lock, so two at once cannot both pass."""
+    open_requests = DataRequest.objects.filter(
+        case=case, status__in=OPEN_STATUSES, start__lt=end, end__gt=start
+    ).order_by("id")
+    for existing in open_requests:
+        shared = sorted(set(kinds) & set(existing.kinds))
+        if shared:
+            raise DuplicateRequest(
+                f"{existing} already asks for {', '.join(shared)} of {case} over this "
+                f"window and is {existing.status}: follow it, or ask for what it lacks",
+                existing,
+            )
 
 
 def _request_deadline() -> dt.timedelta:
@@ -135,14 +175,19 @@ def create_request(
     decision = policy.decide(user, "request.create", case, ip=ip, purpose=justification)
     if not decision.allowed:
         raise PermissionError(decision.reason)
-    if not justification.strip():
-        raise RequestError("a justification is required")
+    if not reasons.is_meaningful(justification):
+        raise RequestError(f"a justification is required: {reasons.rule('it')}")
     chosen = _check_kinds(kinds)
-    window = _check_window(case, start, end, widen_reason)
-    needs_approval = bool(LOCATION_KINDS.intersection(chosen))
+    *window, widened_far = _check_window(case, start, end, widen_reason)
+    needs_approval = bool(LOCATION_KINDS.intersection(chosen)) or widened_far
     now = timezone.now()
     assignment = policy.assignment_of(user)
     with transaction.atomic():
+        # The case's row lock: two identical requests at once queue here; the second
+        # then finds the first and is refused. NO KEY: rows that refer to the case (the
+        # notes of concurrent audit entries) are not held up by it, so no deadlock.
+        Case.objects.select_for_update(no_key=True).values_list("pk", flat=True).get(pk=case.pk)
+        _refuse_duplicate(case, chosen, window[0], window[1])
         request = DataRequest.objects.create(
             case=case,
             kinds=chosen,
@@ -185,8 +230,8 @@ def decide_request(
         raise PermissionError(decision.reason)
     if user.get_username() == request.requested_by:
         raise PermissionError("the approver cannot be the requester")
-    if not approve and not reason.strip():
-        raise RequestError("a refusal needs a reason")
+    if not approve and not reasons.is_meaningful(reason):
+        raise RequestError(f"a refusal needs a reason: {reasons.rule('it')}")
     with transaction.atomic():
         locked = DataRequest.objects.select_for_update().get(pk=request.pk)
         if locked.status != Status.AWAITING_APPROVAL:
@@ -202,6 +247,16 @@ def decide_request(
         if approve:
             enqueue(locked)
     return locked
+
+
+def tasks_seen_by(user: Any, request: DataRequest) -> list[AgencyTask]:
+    """The request's tasks ``user`` may see: a provider operator only its own agency's (which
+    other agencies were asked, and what they sent, tells who else holds the person's data)."""
+    tasks = request.tasks.select_related("agency").order_by("round", "agency__code")
+    assignment = policy.assignment_of(user)
+    if assignment is not None and Role(assignment.role) == Role.PROVIDER_OPERATOR:
+        tasks = tasks.filter(agency=assignment.agency)
+    return list(tasks)
 
 
 def cancel_open_tasks(request: DataRequest) -> None:

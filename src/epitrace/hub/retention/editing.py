@@ -13,7 +13,9 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from epitrace.errors import EpitraceError
+from epitrace.hub import reasons
 from epitrace.hub.audit.chain import record
+from epitrace.hub.cases import notes
 from epitrace.hub.retention import registry
 from epitrace.hub.retention.models import MINIMUM_AUDIT_LOG_DAYS, PurgeRecord, RetentionSettings
 from epitrace.hub.retention.rules import Kind, local_today
@@ -82,8 +84,8 @@ def change_settings(
     """Apply the fields given in ``data``; {field: [old, new]} of what changed, audited
     as ``retention.change`` with the reason. Raises InvalidSettings."""
     reason = reason.strip()
-    if not reason:
-        raise InvalidSettings("a reason is required (it is kept in the audit log)")
+    if not reasons.is_meaningful(reason):
+        raise InvalidSettings(f"a reason is required: {reasons.rule('it')}")
     with transaction.atomic():
         current = RetentionSettings.objects.select_for_update().filter(id=1).first()
         current = current or RetentionSettings(id=1)
@@ -105,7 +107,11 @@ def change_settings(
             role=role,
             object_type="retention_settings",
             object_id="1",
-            detail={"changes": changes, "reason": reason, **({"ip": ip} if ip else {})},
+            detail={
+                "changes": changes,
+                **notes.sealed_texts([], reason=reason),  # concerns no case: not kept
+                **({"ip": ip} if ip else {}),
+            },
         )
     return changes
 
