@@ -652,12 +652,3 @@ class ProviderStore:
         return conform_answer(
             self._run(named), MERCHANT_TIME_SCHEMA, ["ts", "card_id", "merchant_id", "amount"]
         )
-
-
-def open_stores(folder: Path | str, engine: Engine | None = None) -> dict[str, ProviderStore]:
-    """Every built store under ``folder``, by agency name."""
-    stores = {}
-    for path in sorted(Path(folder).glob(f"*/{MANIFEST}")):
-        store = ProviderStore(path.parent, engine)
-        stores[store.agency] = store
-    return stores

@@ -37,9 +37,6 @@ class Circles:
     def n_centres(self) -> int:
         return int(self.start.size - 1)
 
-    def centre_of_entry(self) -> np.ndarray:
-        return np.repeat(np.arange(self.n_centres), np.diff(self.start))
-
 
 def candidate_circles(
     centre_xy: np.ndarray,
