@@ -180,3 +180,15 @@ def test_volume_outliers_need_a_real_excess() -> None:
     assert exports.volume_outliers({"a": 1, "b": 1, "c": 9})[0] == []  # too few to matter
     assert exports.volume_outliers({"a": 10, "b": 10, "c": 10, "d": 50})[0] == [("d", 50)]
     assert exports.month_bounds("2026-12")[1] == dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
+
+
+@pytest.mark.django_db
+def test_finding_7_audit_csv_carries_no_live_formula() -> None:
+    """Issue #17, finding 7: a failed login with the username ``=HYPERLINK(...)`` ended
+    up as a live formula in the CSV the auditor opens. Text cells beginning with = + - @
+    tab or carriage return get a leading quote (OWASP)."""
+    record('=HYPERLINK("http://evil.example","x")', "login.failed", detail={"ip": "@1"})
+    rows = list(csv.reader(io.StringIO(exports.to_csv(AuditEntry.objects.order_by("seq")))))
+    cells = [cell for row in rows[1:] for cell in row]
+    assert '\'=HYPERLINK("http://evil.example","x")' in cells
+    assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in cells)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 from disclosure_analyses import FakeAnalysis, simulated_analysis
 from django.test import Client
@@ -338,3 +339,37 @@ def test_exports_read_the_exchanges_stored_analysis(
     rows = list(csv.DictReader(io.StringIO(post(client, case, "stays.csv").content.decode())))
     assert [int(r["seq"]) for r in rows] == analysis.stays.column("seq").to_pylist()
     assert post(client, cases["busan"], "stays.csv").status_code == 404  # no analysis there
+
+
+def test_finding_7_exported_stays_carry_no_live_formula() -> None:
+    """Issue #17, finding 7: a merchant named ``=HYPERLINK(...)`` reached the hub's
+    stays.csv as a live formula; its text cells are quoted for spreadsheets now, and the
+    numbers (negative ones too) stay numbers."""
+    from epitrace.formats.schemas import table as contract_table
+    from epitrace.formats.writers import conform
+    from epitrace.hub.exchange.exports import csv_bytes
+
+    at = dt.datetime(2020, 3, 2, 8, tzinfo=dt.UTC)
+    stays = conform(
+        pa.table(
+            {
+                "person_ref": ["P1", "P1"],
+                "seq": [1, 2],
+                "start": [at, at + dt.timedelta(hours=2)],
+                "end": [at + dt.timedelta(hours=1), at + dt.timedelta(hours=3)],
+                "lat": [-33.5, 35.87],
+                "lon": [-70.25, 128.6],
+                "radius_m": [100.0, 100.0],
+                "place_name": ['=HYPERLINK("http://evil.example","Cafe")', "+1 cmd"],
+                "sources": ["card", "telecom"],
+                "confidence": [0.9, 0.5],
+            }
+        ),
+        contract_table("stays"),
+    )
+    rows = list(csv.DictReader(io.StringIO(csv_bytes(stays, "stays", "Asia/Seoul").decode())))
+    assert [r["place_name"] for r in rows] == [
+        '\'=HYPERLINK("http://evil.example","Cafe")',
+        "'+1 cmd",
+    ]
+    assert rows[0]["lat"] == "-33.5"

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+from epitrace.formats.writers import SpreadsheetSafeWriter
 from epitrace.hub.audit.models import AuditEntry
 
 CSV_FIELDS = ["seq", "at", "actor", "role", "action", "object_type", "object_id", "ip", "detail"]
@@ -29,7 +30,7 @@ def to_csv(entries: Iterable[AuditEntry]) -> str:
     import json
 
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SpreadsheetSafeWriter(csv.writer(out))  # no live formula from data
     writer.writerow(CSV_FIELDS)
     for e in entries:
         writer.writerow(

@@ -32,7 +32,11 @@ import pyarrow.csv as pacsv
 from django.utils.translation import gettext as _
 
 from epitrace.formats.schemas import table as contract_table
-from epitrace.formats.writers import conform
+from epitrace.formats.writers import (
+    conform,
+    spreadsheet_quoted_columns,
+    spreadsheet_safe_column,
+)
 from epitrace.hub.cases.models import Case
 
 REASON_MAX = 500
@@ -71,8 +75,13 @@ def csv_bytes(data: pa.Table, name: str, tz: str) -> bytes:
     """The contract's table ``name`` as CSV, in memory (nothing personal on disk)."""
     spec = contract_table(name)
     data = conform(data, spec)
+    quoted = spreadsheet_quoted_columns(spec)  # no live formula reaches a spreadsheet
     columns = [
-        _local_text(col, tz) if pa.types.is_timestamp(field.type) else col
+        _local_text(col, tz)
+        if pa.types.is_timestamp(field.type)
+        else spreadsheet_safe_column(col)
+        if field.name in quoted
+        else col
         for field, col in zip(data.schema, data.columns, strict=True)
     ]
     rendered = pa.table(columns, names=data.column_names)
