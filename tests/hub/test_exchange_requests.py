@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -142,3 +143,52 @@ def test_finding_15_an_interview_of_another_person_is_refused(
     assert "REF-B" not in refused.content.decode()
     assert not InterviewRecord.objects.exists()
     assert upload("REF-A").status_code == 201
+
+
+@pytest.mark.django_db
+def test_finding_11_uploads_stay_in_the_hub_and_oversize_bodies_are_refused_unread(
+    make_account: Any,
+    signed_in: Any,
+    places: dict[str, Any],
+    settings: Any,
+    tmp_path: Any,
+    monkeypatch: Any,
+) -> None:
+    """Issue #17, finding 11: interviews were copied in clear to /tmp/epitrace-interview-*,
+    large uploads went to Django's temporary files, and a 400 MB body was received whole
+    before the 5 MB limit answered."""
+    import tempfile
+
+    made: list[str] = []  # every temporary folder made while the upload is handled
+    mkdtemp = tempfile.mkdtemp
+
+    def recorded_mkdtemp(*args: Any, **kwargs: Any) -> str:
+        made.append(mkdtemp(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(tempfile, "mkdtemp", recorded_mkdtemp)
+    settings.HOME = tmp_path / "home"
+    investigator = signed_in(make_account(Role.NATIONAL_INVESTIGATOR, username="nat"))
+    case = _case(places, "REF-A")
+    rows = (
+        "person_ref,start,end,place_name,address,lat,lon\n"
+        "REF-A,2026-03-01T10:00:00+09:00,2026-03-01T11:00:00+09:00,Cafe,,,\n"
+    )
+    file = SimpleUploadedFile("interview_visits.csv", rows.encode(), "text/csv")
+    assert investigator.post(f"/api/cases/{case.case_id}/interview", {"file": file}).status_code
+    assert made and all(Path(m).is_relative_to(settings.HOME) for m in made), made
+    scratch = settings.HOME / "scratch"
+    assert scratch.stat().st_mode & 0o777 == 0o700 and list(scratch.iterdir()) == []
+    assert settings.FILE_UPLOAD_HANDLERS == [
+        "django.core.files.uploadhandler.MemoryFileUploadHandler"
+    ]
+
+    declared = 400 * 1024 * 1024  # the header alone: the body is never read
+    refused = investigator.post(
+        f"/api/cases/{case.case_id}/interview",
+        data=b"x" * 10,
+        content_type="text/csv",
+        CONTENT_LENGTH=str(declared),
+    )
+    assert refused.status_code == 413
+    assert InterviewRecord.objects.count() == 1

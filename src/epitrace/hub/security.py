@@ -93,6 +93,32 @@ def content_security_policy(tile_url: str = "") -> str:
 
 
 # Sent by the pages' own polls (hx-headers on the polling element): not a person's activity.
+AGENT_API_PREFIX = "/api/agent/"  # agents upload answer files, up to their own limit
+
+
+class BodySizeLimitMiddleware:
+    """Answers 413 to a request whose declared body is larger than its endpoint takes
+    (an agent's answer: ``EPITRACE_MAX_ANSWER_BYTES``; anything else:
+    ``EPITRACE_MAX_UPLOAD_BYTES``), before a byte of the body is read."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return JsonResponse({"error": "unreadable Content-Length"}, status=400)
+        limit = (
+            settings.EPITRACE_MAX_ANSWER_BYTES
+            if request.path.startswith(AGENT_API_PREFIX)
+            else settings.EPITRACE_MAX_UPLOAD_BYTES
+        )
+        if declared > limit:
+            return JsonResponse({"error": f"the body is larger than {limit:,} bytes"}, status=413)
+        return self.get_response(request)
+
+
 BACKGROUND_POLL_HEADER = "X-Background-Poll"
 
 

@@ -104,6 +104,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: a request from outside the closed network gets no further.
     "epitrace.hub.security.NetworkAllowListMiddleware",
+    # Then: a body larger than its endpoint takes is refused before it is read.
+    "epitrace.hub.security.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # The hub serves its own static files (stylesheet, vendored front-end libraries).
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -249,6 +251,13 @@ EPITRACE_JOB_LEASE_SECONDS = float(os.environ.get("EPITRACE_JOB_LEASE_SECONDS", 
 EPITRACE_ANSWER_SETTLE_SECONDS = float(os.environ.get("EPITRACE_ANSWER_SETTLE_SECONDS", "1"))
 # EPITRACE_MAX_ANSWER_BYTES (256 MiB): the largest answer file an agent may upload.
 EPITRACE_MAX_ANSWER_BYTES = int(os.environ.get("EPITRACE_MAX_ANSWER_BYTES", str(256 * 1024**2)))
+# EPITRACE_MAX_UPLOAD_BYTES (6 MiB): the largest body any other request may send (an
+# interview file is at most 5 MiB); a larger declared body is refused before it is read.
+EPITRACE_MAX_UPLOAD_BYTES = int(os.environ.get("EPITRACE_MAX_UPLOAD_BYTES", str(6 * 1024**2)))
+# Uploaded files stay in memory, never in the system's temporary folder (nothing
+# personal outside the hub's home); the body limit above bounds that memory.
+FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
+FILE_UPLOAD_MAX_MEMORY_SIZE = EPITRACE_MAX_UPLOAD_BYTES
 # Lockout is per username from any address (above), on purpose: on a closed network
 # behind one proxy, locking addresses would lock whole offices. Axes warns anyway.
 # HSTS preload lists are for public domains; the hub's name is internal.

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from django.conf import settings
 from django.db import transaction
 
 from epitrace.analysis.trajectory import TrajectoryParams
@@ -30,6 +31,16 @@ from epitrace.hub.exchange.models import AnalysisResult, InterviewRecord
 from epitrace.hub.exchange.results import read_result, seal_bundle
 
 MAX_INTERVIEW_BYTES = 5 * 1024 * 1024
+
+
+def private_scratch() -> Path:
+    """The hub's own scratch folder, under its home, readable by the hub alone."""
+    folder = Path(settings.HOME) / "scratch"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    return folder
+
+
 MAX_PROBLEMS_SHOWN = 20
 
 
@@ -53,8 +64,10 @@ def read_interview(data: bytes) -> pa.Table:
 
     if len(data) > MAX_INTERVIEW_BYTES:
         raise InterviewProblems([f"the file is larger than {MAX_INTERVIEW_BYTES:,} bytes"])
-    with tempfile.TemporaryDirectory(prefix="epitrace-interview-") as folder:
-        path = Path(folder) / "interview_visits.csv"  # private to this process, gone at once
+    # Parsed from a private folder under the hub's home (mode 0700, gone at once), never
+    # the system's temporary folder: nothing personal outside the home.
+    with tempfile.TemporaryDirectory(prefix="interview-", dir=private_scratch()) as folder:
+        path = Path(folder) / "interview_visits.csv"
         path.write_bytes(data)
         loaded = read_table(path, "interview_visits", label="interview file")
     if loaded.problems:
