@@ -656,8 +656,20 @@ def audit_verify() -> None:
             f"cannot read the audit log of the configured database ({exc}); "
             "has the hub been set up on it?"
         ) from None
+    if check.ok and check.anchor_missing:
+        from django.conf import settings
+
+        click.echo(
+            f"audit log NOT ANCHORED: {check.entries:,} entries verify, but this host has no "
+            f"anchor ({settings.EPITRACE_AUDIT_ANCHOR}): unless this is the first check "
+            "after an upgrade, the log may have been wiped and written anew",
+            err=True,
+        )
+        raise SystemExit(1)
     if check.ok:
+        seq, seal = check.head
         click.echo(f"audit log intact: {check.entries:,} entries, every seal verified")
+        click.echo(f"head: #{seq} {seal or '-'}")
         return
     click.echo(f"audit log BROKEN at entry #{check.first_bad}: {check.reason}", err=True)
     raise SystemExit(1)
