@@ -13,6 +13,13 @@ from epitrace.simulate import SimulationConfig, simulate_city
 ANALYSIS_CITY = SimulationConfig(residents=800, days=4, seed=3, imported_seeds_per_1000=15.0)
 
 
+@pytest.fixture(autouse=True)
+def _own_audit_anchor(tmp_path_factory: pytest.TempPathFactory, settings) -> None:
+    """Each test its own audit anchor (hub/audit/anchor.py): it only moves forward, and
+    the database starts afresh for every test."""
+    settings.EPITRACE_AUDIT_ANCHOR = str(tmp_path_factory.mktemp("anchor") / "audit_anchor")
+
+
 @pytest.fixture(scope="session")
 def csv_city(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small simulated city written as CSV, as an analyst would receive it."""

@@ -642,8 +642,20 @@ def audit_verify() -> None:
             f"cannot read the audit log of the configured database ({exc}); "
             "has the hub been set up on it?"
         ) from None
+    if check.ok and check.anchor_missing:
+        from django.conf import settings
+
+        click.echo(
+            f"audit log NOT ANCHORED: {check.entries:,} entries verify, but this host has no "
+            f"anchor ({settings.EPITRACE_AUDIT_ANCHOR}): unless this is the first check "
+            "after an upgrade, the log may have been wiped and written anew",
+            err=True,
+        )
+        raise SystemExit(1)
     if check.ok:
+        seq, seal = check.head
         click.echo(f"audit log intact: {check.entries:,} entries, every seal verified")
+        click.echo(f"head: #{seq} {seal or '-'}")
         return
     click.echo(f"audit log BROKEN at entry #{check.first_bad}: {check.reason}", err=True)
     raise SystemExit(1)
@@ -713,6 +725,34 @@ def worker(once: bool, poll: float) -> None:
         run_worker(stop, poll_seconds=poll, on_idle=housekeeping)
     except KeyboardInterrupt:
         stop.set()
+
+
+@main.group()
+def agency() -> None:
+    """Provision the agencies the hub may ask (administrators, on the hub's host)."""
+
+
+@agency.command("add")
+@click.option("--code", required=True, help="The hub's code for the agency, e.g. carrier-skt.")
+@click.option("--name", required=True, help="Its name as shown in the hub.")
+@click.option(
+    "--kind",
+    required=True,
+    type=click.Choice(["carrier", "card_issuer", "card_association", "entry_operator"]),
+)
+@click.option("--store-agency", required=True, help="Its name in its store (as others name it).")
+@click.option("--table", "tables", multiple=True, help="A table it may be asked about (repeat).")
+@click.option("--by", default="administrator", show_default=True, help="Who provisions it.")
+def agency_add(
+    code: str, name: str, kind: str, store_agency: str, tables: tuple[str, ...], by: str
+) -> None:
+    """Register an agency, or set it again: its kind and tables are fixed here, and its
+    agent's hello can describe its store only within them."""
+    _hub_ready()
+    from epitrace.hub.exchange.provisioning import provision_agency
+
+    provision_agency(code, name, kind=kind, store_agency=store_agency, tables=list(tables), by=by)
+    click.echo(f"Agency {code} provisioned as {kind} {store_agency!r}")
 
 
 @main.group("agent-token")

@@ -116,9 +116,11 @@ def age_entries(days: int, through_seq: int) -> None:
         entry.seal = seal_of(entry, previous)
         entry.save()
         previous = entry.seal
+    from epitrace.hub.audit.chain import head_seal_of
     from epitrace.hub.audit.models import ChainHead
 
-    ChainHead.objects.filter(id=1).update(seal=previous)
+    head = ChainHead.objects.get(id=1)
+    ChainHead.objects.filter(id=1).update(seal=previous, head_seal=head_seal_of(head.seq, previous))
 
 
 def test_entries_past_retention_are_pruned_and_the_rest_still_verifies() -> None:
@@ -159,3 +161,133 @@ def test_prune_command_reports_what_it_removes() -> None:
     assert result.exit_code == 0 and "would remove 1 entries" in result.output
     result = CliRunner().invoke(main, ["audit", "prune"])
     assert result.exit_code == 0 and "begins at #2" in result.output
+
+
+# --- issue #17, finding 1: the chain cut short or wiped, with its head put back ---
+
+
+def test_finding_1_truncated_audit_chain_is_detected() -> None:
+    from epitrace.hub.audit.models import ChainHead
+
+    write_entries(10)
+    # The probe: delete the entries after #5 and set the head to #5 and its seal.
+    fifth = AuditEntry.objects.get(seq=5)
+    AuditEntry.objects.filter(seq__gt=5).delete()
+    ChainHead.objects.filter(id=1).update(seq=5, seal=fifth.seal)
+    check = verify_chain()
+    assert not check.ok and "head" in check.reason
+    assert verify_command().exit_code == 1
+
+
+def test_finding_1_truncation_behind_a_replayed_sealed_head_is_detected() -> None:
+    from epitrace.hub.audit.models import ChainHead
+
+    write_entries(5)
+    old_head = ChainHead.objects.values("seq", "seal", "head_seal").get(id=1)  # a backup
+    write_entries(5)
+    AuditEntry.objects.filter(seq__gt=5).delete()
+    ChainHead.objects.filter(id=1).update(**old_head)  # sealed by the hub, but old
+    check = verify_chain()
+    assert (check.first_bad, check.ok) == (6, False)
+    assert "anchor" in check.reason and "#10" in check.reason
+
+
+def test_finding_1_wiped_audit_log_is_detected() -> None:
+    from epitrace.hub.audit.chain import prune_expired
+    from epitrace.hub.audit.models import ChainCheckpoint, ChainHead
+
+    write_entries(6)
+    age_entries(800, through_seq=2)
+    prune_expired()
+    assert ChainCheckpoint.objects.exists()
+    AuditEntry.objects.all().delete()
+    ChainHead.objects.all().delete()
+    ChainCheckpoint.objects.all().delete()
+    check = verify_chain()
+    assert not check.ok and "anchor" in check.reason
+    result = verify_command()
+    assert result.exit_code == 1 and "intact" not in result.output
+
+
+def test_finding_1_a_log_rewritten_from_an_older_copy_is_detected() -> None:
+    from epitrace.hub.audit.models import ChainHead
+
+    write_entries(3)
+    copy = list(AuditEntry.objects.order_by("seq"))
+    head = ChainHead.objects.values("seq", "seal", "head_seal").get(id=1)
+    write_entries(2)
+    # Restored from the copy, then written on: as long as before, but other entries.
+    AuditEntry.objects.all().delete()
+    AuditEntry.objects.bulk_create(copy)
+    ChainHead.objects.filter(id=1).update(**head)
+    from epitrace.hub.audit.chain import record as append
+
+    with pytest.MonkeyPatch.context() as patch:
+        # The restored log's own appends do not move the anchor (a host without it).
+        patch.setattr("epitrace.hub.audit.chain.raise_anchor", lambda seq, seal: None)
+        append("someone", "case.view", object_type="case", object_id="C1")
+        append("someone", "case.view", object_type="case", object_id="C2")
+    check = verify_chain()
+    assert (check.first_bad, check.ok) == (5, False) and "anchor" in check.reason
+
+
+def test_finding_1_the_anchor_is_private_atomic_and_only_moves_forward(settings) -> None:
+    import json
+    import os
+    import stat
+    from pathlib import Path
+
+    from epitrace.hub.audit.anchor import raise_anchor, read_anchor
+
+    write_entries(4)
+    path = Path(settings.EPITRACE_AUDIT_ANCHOR)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert read_anchor().seq == 4
+    raise_anchor(2, "older")  # a late writer never moves it back
+    assert read_anchor().seq == 4
+    assert [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")] == []
+    # Moved by hand (without the key): reported, never silently replaced.
+    data = json.loads(path.read_text())
+    path.write_text(json.dumps({**data, "seq": 99}))
+    check = verify_chain()
+    assert not check.ok and "anchor" in check.reason
+
+
+def test_finding_1_a_rolled_back_entry_does_not_move_the_anchor() -> None:
+    from django.db import transaction
+
+    from epitrace.hub.audit.anchor import read_anchor
+
+    write_entries(2)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        write_entries(1)
+        raise RuntimeError("the request failed after its audit entry")
+    assert read_anchor().seq == 2
+    write_entries(1)
+    assert read_anchor().seq == 3 and verify_chain().ok
+
+
+def test_finding_1_missing_anchor_fine_when_fresh_reported_when_entries_exist(settings) -> None:
+    from pathlib import Path
+
+    assert verify_chain().ok and verify_command().exit_code == 0  # a fresh install
+    write_entries(2)
+    Path(settings.EPITRACE_AUDIT_ANCHOR).unlink()
+    check = verify_chain()
+    assert check.ok and check.anchor_missing
+    result = verify_command()
+    assert result.exit_code == 1 and "NOT ANCHORED" in result.stderr
+    write_entries(1)  # the next entry anchors the chain again
+    assert not verify_chain().anchor_missing and verify_command().exit_code == 0
+
+
+def test_finding_1_pruning_still_verifies_with_the_anchor() -> None:
+    from epitrace.hub.audit.chain import prune_expired
+
+    write_entries(6)
+    age_entries(800, through_seq=5)
+    prune_expired()
+    check = verify_chain()
+    assert check.ok and not check.anchor_missing, check
+    result = verify_command()
+    assert result.exit_code == 0 and f"head: #{check.head[0]}" in result.output

@@ -42,7 +42,12 @@ def assert_one_valid_chain(total: int) -> None:
     assert check.entries == total
     seqs = list(AuditEntry.objects.order_by("seq").values_list("seq", flat=True))
     assert seqs == list(range(1, total + 1))
-    assert ChainHead.objects.get(id=1).seq == total
+    head = ChainHead.objects.get(id=1)
+    assert head.seq == total
+    # The anchor on the host (written after each commit, in turns) reached the same entry.
+    from epitrace.hub.audit.anchor import Anchor, read_anchor
+
+    assert read_anchor() == Anchor(total, head.seal) and not check.anchor_missing
 
 
 @pytest.mark.skipif(

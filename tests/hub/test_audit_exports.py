@@ -94,7 +94,7 @@ def check_audit_event(event: dict[str, Any]) -> None:
             assert agent["network"]["type"] in {"1", "2", "3", "4", "5"}
     assert event["source"]["observer"]  # source 1..1 with observer 1..1
     for entity in event.get("entity", []):
-        assert entity["what"]["identifier"]["value"]
+        assert "what" not in entity or entity["what"]["identifier"]["value"]
 
 
 def test_fhir_bundle(auditor: Client) -> None:
@@ -103,6 +103,9 @@ def test_fhir_bundle(auditor: Client) -> None:
     assert answer["Content-Type"].startswith("application/fhir+json")
     bundle = json.loads(answer.content)
     assert bundle["resourceType"] == "Bundle" and bundle["type"] == "collection"
+    from fhir.resources.R4B.bundle import Bundle
+
+    Bundle.model_validate(bundle)  # the served export, against the R4B models
     events = [e["resource"] for e in bundle["entry"]]
     assert len(events) == AuditEntry.objects.count() - 1  # all but the export's own entry
     for event in events:
@@ -192,3 +195,65 @@ def test_finding_7_audit_csv_carries_no_live_formula() -> None:
     cells = [cell for row in rows[1:] for cell in row]
     assert '\'=HYPERLINK("http://evil.example","x")' in cells
     assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in cells)
+
+
+# --- issue #19: every export is valid FHIR (R4B models of fhir.resources) ---
+
+ACTION_FAMILIES = (
+    "account", "agency", "agent", "audit", "case", "dashboard", "disclosure", "export",
+    "interview", "login", "purge", "region", "request", "result", "retention", "role",
+    "role_history", "settings", "user",
+)  # fmt: skip
+# Actions whose name the hub builds at run time (f-strings), spelled out.
+BUILT_ACTIONS = {
+    "role.grant", "role.change", "role.revoke", "purge.raw_results", "purge.analysis_results",
+    "purge.public_disclosures", "export.case", "export.request", "logout",
+}  # fmt: skip
+
+
+def recorded_actions() -> set[str]:
+    """Every action name the hub's source spells out, plus those it builds."""
+    import re
+    from pathlib import Path
+
+    import epitrace.hub
+    from epitrace.hub.policy import RULES
+
+    families = "|".join(ACTION_FAMILIES)
+    pattern = re.compile(rf'"((?:{families})\.[a-z_]+(?:\.[a-z_]+)*)"')
+    found = set(RULES) | BUILT_ACTIONS
+    for path in Path(epitrace.hub.__file__).parent.rglob("*.py"):
+        if "migrations" not in path.parts:
+            found |= set(pattern.findall(path.read_text()))
+    return found
+
+
+def test_issue_19_fhir_export_of_every_action_is_valid_r4() -> None:
+    from fhir.resources.R4B.auditevent import AuditEvent
+    from fhir.resources.R4B.bundle import Bundle
+
+    actions = sorted(recorded_actions())
+    assert {"purge.run", "case.view", "agent.hello", "role.approve"} <= set(actions)
+    shapes = [
+        {"object_type": "case", "object_id": "C00001", "detail": {"allowed": True, "ip": "::1"}},
+        # purge.run's shape (issue #19): an object type without an id.
+        {"object_type": "retention", "detail": {"destroyed": 0}},
+        {"detail": {"allowed": False, "status": 403, "purpose": "contact tracing"}},
+        {"role": "agent", "object_type": "agency", "object_id": "carrier-a"},
+    ]
+    for action in actions:
+        for shape in shapes:
+            record("" if "failed" in action else "bob", action, **shape)
+    entries = list(AuditEntry.objects.order_by("seq"))
+    for entry in entries:
+        AuditEvent.model_validate(exports.audit_event(entry))  # raises on any violation
+    bundle = exports.to_fhir_bundle(entries)
+    Bundle.model_validate(bundle)
+    purge_run = next(
+        e["resource"]
+        for e in bundle["entry"]
+        if e["resource"]["subtype"][0]["code"] == "purge.run"
+        and e["resource"]["entity"][0]["type"]["code"] == "retention"
+    )
+    assert "what" not in purge_run["entity"][0]  # no empty identifier
+    assert purge_run["entity"][0]["type"]["code"] == "retention"

@@ -25,6 +25,7 @@ from django.db import transaction
 from django.db.models import Model, QuerySet
 
 from epitrace.hub.accounts.models import Role, RoleAssignment
+from epitrace.hub.accounts.passwords import must_change_password
 from epitrace.hub.audit.chain import record
 from epitrace.hub.cases import notes
 
@@ -68,7 +69,9 @@ RULES: dict[str, dict[Role, Scope]] = {
     "settings.manage": {Role.ADMINISTRATOR: EVERYWHERE},
 }
 # Any signed-in, verified account, with or without a role.
-SELF_ACTIONS = {"account.whoami"}
+SELF_ACTIONS = {"account.whoami", "account.password"}
+# What an account whose password the hub generated may do until its owner changes it.
+BEFORE_PASSWORD_CHANGE = {"account.whoami", "account.password"}
 # Decisions about these touch personal data (cases, people in requests and results,
 # the log of who looked at whom, accounts): each one is recorded.
 PERSONAL_DATA_ACTIONS = set(RULES) - {"region.view", "settings.manage"}
@@ -85,6 +88,7 @@ ALLOWED = Decision(True, 200, "allowed")
 NOT_SIGNED_IN = Decision(False, 401, "sign in with password and second factor")
 SECOND_FACTOR_MISSING = Decision(False, 401, "second factor required")
 NO_ROLE = Decision(False, 403, "the account holds no role")
+PASSWORD_CHANGE_REQUIRED = Decision(False, 403, "change your one-time password first")
 NOT_FOUND = Decision(False, 404, "not found")
 
 
@@ -117,6 +121,8 @@ def _judge(user: Any, action: str, obj: Any) -> Decision:
         return NOT_SIGNED_IN
     if not is_verified(user):
         return SECOND_FACTOR_MISSING
+    if action not in BEFORE_PASSWORD_CHANGE and must_change_password(user):
+        return PASSWORD_CHANGE_REQUIRED
     if action in SELF_ACTIONS:
         return ALLOWED
     if action not in RULES:

@@ -68,6 +68,10 @@ AUDIT_KEY = _kept_secret("audit_key", "EPITRACE_AUDIT_KEY")
 # EPITRACE_AUDIT_RETENTION_DAYS (730, two years): audit entries are kept this long, then
 # pruned behind a sealed checkpoint; the retention page may lengthen it, never shorten it.
 EPITRACE_AUDIT_RETENTION_DAYS = int(os.environ.get("EPITRACE_AUDIT_RETENTION_DAYS", "730"))
+# EPITRACE_AUDIT_ANCHOR (``EPITRACE_HOME/audit_anchor``): the chain's high-water mark on
+# the application host (the last entry's number and seal, sealed with the audit key), so
+# that a chain cut short or wiped in the database is noticed. Keep it off the database host.
+EPITRACE_AUDIT_ANCHOR = os.environ.get("EPITRACE_AUDIT_ANCHOR") or str(HOME / "audit_anchor")
 # EPITRACE_MASTER_KEY: wraps each case's data key (envelope encryption, hub/crypto.py);
 # EPITRACE_INDEX_KEY: the key of the blind indexes (searching phone and identity numbers).
 MASTER_KEY = _kept_secret("master_key", "EPITRACE_MASTER_KEY")

@@ -16,9 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from axes.utils import reset as axes_reset
-from django.contrib.auth import authenticate, get_user_model, logout
+from django.contrib.auth import authenticate, get_user_model, logout, update_session_auth_hash
 from django.contrib.auth import login as django_login
-from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest, JsonResponse
@@ -35,8 +34,23 @@ from epitrace.hub.accounts.login import (
     unconfirmed_device,
     verified,
 )
-from epitrace.hub.accounts.models import Agency, Region, Role, RoleAssignment, RoleChange
-from epitrace.hub.accounts.roles import RoleError, assign_role, revoke_role
+from epitrace.hub.accounts.models import (
+    Agency,
+    Region,
+    Role,
+    RoleAssignment,
+    RoleChange,
+    RoleGrant,
+)
+from epitrace.hub.accounts.passwords import change_password, issue_one_time_password
+from epitrace.hub.accounts.roles import (
+    FourEyesError,
+    RoleError,
+    approve_grant,
+    refuse_grant,
+    request_role,
+    revoke_role,
+)
 from epitrace.hub.api import BadRequest, bad_request, body_of, field
 from epitrace.hub.audit.chain import record
 from epitrace.hub.security import client_ip
@@ -194,9 +208,25 @@ def _place(model: type[Region] | type[Agency], code: str) -> Region | Agency | N
     return place
 
 
-def _assign_from(request: HttpRequest, user: Any, data: dict[str, Any]) -> None:
+def _grant_json(grant: RoleGrant) -> dict[str, Any]:
+    return {
+        "id": grant.pk,
+        "username": grant.user.get_username(),
+        "role": grant.role,
+        "region": grant.region.code if grant.region else None,
+        "agency": grant.agency.code if grant.agency else None,
+        "reason": grant.reason,
+        "requested_by": grant.requested_by,
+        "requested_at": grant.requested_at.isoformat(),
+        "status": grant.status,
+        "decided_by": grant.decided_by or None,
+    }
+
+
+def _request_from(request: HttpRequest, user: Any, data: dict[str, Any]) -> RoleGrant | None:
+    """Ask for the role in ``data``: None if it took effect, else the pending grant."""
     try:
-        assign_role(
+        asked = request_role(
             user,
             Role(field(data, "role")),
             by=request.user.get_username(),
@@ -206,6 +236,11 @@ def _assign_from(request: HttpRequest, user: Any, data: dict[str, Any]) -> None:
         )
     except (ValueError, RoleError) as error:  # Role("nonsense") raises ValueError
         raise BadRequest(str(error)) from error
+    return asked if isinstance(asked, RoleGrant) else None
+
+
+def _refused(error: Exception) -> JsonResponse:
+    return JsonResponse({"error": str(error)}, status=403)
 
 
 @require_http_methods(["GET", "POST"])
@@ -221,19 +256,22 @@ def user_list(request: HttpRequest) -> JsonResponse:
 
 
 def _create_user(request: HttpRequest, data: dict[str, Any]) -> JsonResponse:
-    username, password = field(data, "username"), field(data, "password")
+    """A new account with a one-time password the hub generates and shows only here; a
+    role, if asked, takes effect at once or awaits a second administrator."""
+    username = field(data, "username")
+    if "password" in data:
+        raise BadRequest("the hub generates the first password; its owner sets their own")
     if User.objects.filter(username=username).exists():
         raise BadRequest("that username is taken")
-    user = User(username=username, email=field(data, "email", required=False))
-    try:
-        validate_password(password, user)
-    except ValidationError as error:
-        return JsonResponse({"error": "password refused", "reasons": error.messages}, status=400)
+    by = request.user.get_username()
     with transaction.atomic():
-        user.set_password(password)
-        user.save()
-        _assign_from(request, user, data)
-    return JsonResponse(_user_json(user), status=201)
+        user = User.objects.create(username=username, email=field(data, "email", required=False))
+        password = issue_one_time_password(user, by=by, action="account.create")
+        grant = _request_from(request, user, data) if data.get("role") else None
+    answer = {**_user_json(user), "one_time_password": password, "must_change_password": True}
+    if grant is not None:
+        answer["grant"] = _grant_json(grant)
+    return JsonResponse(answer, status=201)
 
 
 def _managed_user(request: HttpRequest, username: str) -> Any:
@@ -243,27 +281,112 @@ def _managed_user(request: HttpRequest, username: str) -> Any:
 @require_POST
 @access.api()
 def user_role(request: HttpRequest, username: str) -> JsonResponse:
-    """Grant or change the role: {"role", "region"?, "agency"?, "reason"}."""
+    """Grant or change the role: {"role", "region"?, "agency"?, "reason"}. A role that
+    sees personal data is only asked for (202): a second administrator approves it."""
     user = _managed_user(request, username)
     try:
         with transaction.atomic():
-            _assign_from(request, user, body_of(request))
+            grant = _request_from(request, user, body_of(request))
     except BadRequest as error:
         return bad_request(error)
+    except FourEyesError as error:
+        return _refused(error)
+    if grant is not None:
+        return JsonResponse({**_user_json(user), "grant": _grant_json(grant)}, status=202)
     return JsonResponse(_user_json(user))
 
 
 @require_POST
 @access.api()
 def user_revoke(request: HttpRequest, username: str) -> JsonResponse:
-    """Take the role away: {"reason"}."""
+    """Take the role away: {"reason"}. At once (it only ever lowers access); never one's own."""
     user = _managed_user(request, username)
+    if user.get_username() == request.user.get_username():
+        return _refused(FourEyesError("nobody changes their own role"))
     try:
         reason = field(body_of(request), "reason")
         revoke_role(user, by=request.user.get_username(), reason=reason)
     except (BadRequest, RoleError) as error:
         return bad_request(error)
     return JsonResponse(_user_json(user))
+
+
+@require_GET
+@access.api("user.manage")
+def grant_list(request: HttpRequest) -> JsonResponse:
+    """Grants awaiting a second administrator (?status=approved|refused for the others)."""
+    status = request.GET.get("status") or RoleGrant.Status.PENDING
+    grants = RoleGrant.objects.filter(status=status).select_related("user", "region", "agency")
+    return JsonResponse({"grants": [_grant_json(g) for g in grants]})
+
+
+def _grant(request: HttpRequest, pk: int) -> RoleGrant:
+    return access.find(request, "user.manage", RoleGrant.objects.select_related("user"), pk=pk)
+
+
+@require_POST
+@access.api()
+def grant_approve(request: HttpRequest, pk: int) -> JsonResponse:
+    """A second administrator puts the grant in effect (not its asker, not its holder)."""
+    grant = _grant(request, pk)
+    try:
+        approve_grant(grant, by=request.user.get_username())
+    except FourEyesError as error:
+        return _refused(error)
+    except RoleError as error:
+        return JsonResponse({"error": str(error)}, status=409)
+    grant.refresh_from_db()
+    return JsonResponse(_grant_json(grant))
+
+
+@require_POST
+@access.api()
+def grant_refuse(request: HttpRequest, pk: int) -> JsonResponse:
+    """Turn the grant down: {"reason"}."""
+    grant = _grant(request, pk)
+    try:
+        refuse_grant(
+            grant, by=request.user.get_username(), reason=field(body_of(request), "reason")
+        )
+    except BadRequest as error:
+        return bad_request(error)
+    except RoleError as error:
+        return JsonResponse({"error": str(error)}, status=409)
+    grant.refresh_from_db()
+    return JsonResponse(_grant_json(grant))
+
+
+@require_POST
+@access.api()
+def user_password_reset(request: HttpRequest, username: str) -> JsonResponse:
+    """A new one-time password for someone who lost theirs, shown once; the old one is
+    never read. Never one's own (owners change theirs)."""
+    user = _managed_user(request, username)
+    if user.get_username() == request.user.get_username():
+        return _refused(PermissionError("change your own password at /api/account/password"))
+    password = issue_one_time_password(
+        user, by=request.user.get_username(), action="account.password_reset"
+    )
+    return JsonResponse(
+        {"username": username, "one_time_password": password, "must_change_password": True}
+    )
+
+
+@require_POST
+@access.api("account.password")
+def own_password(request: HttpRequest) -> JsonResponse:
+    """The owner changes their password: {"current", "new"} (Django's validators)."""
+    try:
+        data = body_of(request)
+        current, new = field(data, "current"), field(data, "new")
+    except BadRequest as error:
+        return bad_request(error)
+    try:
+        change_password(request.user, current, new)
+    except ValidationError as error:
+        return JsonResponse({"error": "password refused", "reasons": error.messages}, status=400)
+    update_session_auth_hash(request, request.user)  # stays signed in, other sessions end
+    return JsonResponse({"username": request.user.get_username(), "changed": True})
 
 
 @require_POST

@@ -1,5 +1,13 @@
 """Granting, changing and revoking roles: every change is kept twice, in the role
-history (RoleChange, append-only) and in the sealed audit chain."""
+history (RoleChange, append-only) and in the sealed audit chain.
+
+Through the hub (its API and pages), a role that sees personal data, or administers
+the hub, is granted in two steps by two administrators (four eyes): ``request_role``
+asks, ``approve_grant`` by another administrator — neither the one who asked nor the
+account concerned — puts it in effect. Nobody changes their own role. ``assign_role``
+itself is the host-side path (the demo's and the tests' accounts, the first
+administrators): whoever runs it already holds the hub's keys.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +16,38 @@ from django.db import transaction
 from django.utils import timezone
 
 from epitrace.errors import EpitraceError
-from epitrace.hub.accounts.models import Agency, Region, Role, RoleAssignment, RoleChange
+from epitrace.hub.accounts.models import (
+    Agency,
+    Region,
+    Role,
+    RoleAssignment,
+    RoleChange,
+    RoleGrant,
+)
 from epitrace.hub.audit.chain import record
 
 
 class RoleError(EpitraceError, ValueError):
     """A role that cannot be held as asked (e.g. a regional investigator without a region)."""
+
+
+class FourEyesError(EpitraceError, PermissionError):
+    """A role change the asking administrator may not make (their own role, or approving
+    a grant they asked for or would hold)."""
+
+
+# Roles that see personal data (cases, requests and their subjects, results), and the
+# administrator (who approves grants: a second administrator under one person's control
+# would make the four eyes two). Granting one needs a second administrator's approval.
+FOUR_EYES_ROLES = frozenset(
+    {
+        Role.NATIONAL_INVESTIGATOR,
+        Role.REGIONAL_INVESTIGATOR,
+        Role.POLICE_APPROVER,
+        Role.PROVIDER_OPERATOR,
+        Role.ADMINISTRATOR,
+    }
+)
 
 
 def _binding_is_valid(role: Role, region: Region | None, agency: Agency | None) -> None:
@@ -113,3 +147,108 @@ def revoke_role(user: AbstractBaseUser, *, by: str, reason: str) -> RoleChange |
         change = _keep(user, by, RoleChange.Kind.REVOKE, before, None, reason)
         before.delete()
         return change
+
+
+def _not_own(user: AbstractBaseUser, by: str) -> None:
+    if user.get_username() == by:
+        raise FourEyesError("nobody changes their own role")
+
+
+def request_role(
+    user: AbstractBaseUser,
+    role: Role | str,
+    *,
+    by: str,
+    reason: str,
+    region: Region | None = None,
+    agency: Agency | None = None,
+) -> RoleGrant | RoleChange:
+    """An administrator's grant or change: at once for a role that sees no personal data
+    (a RoleChange), else a pending RoleGrant that another administrator must approve."""
+    role = Role(role)
+    _not_own(user, by)
+    _binding_is_valid(role, region, agency)
+    if not reason.strip():
+        raise RoleError("a role change needs a reason")
+    if role not in FOUR_EYES_ROLES:
+        return assign_role(user, role, by=by, reason=reason, region=region, agency=agency)
+    with transaction.atomic():
+        grant = RoleGrant.objects.create(
+            user=user,
+            role=role,
+            region=region,
+            agency=agency,
+            reason=reason,
+            requested_by=by,
+            requested_at=timezone.now(),
+        )
+        record(
+            by,
+            "role.request",
+            object_type="user",
+            object_id=user.get_username(),
+            detail={
+                "role": role,
+                "region": _code(region),
+                "agency": _code(agency),
+                "reason": reason,
+                "grant": grant.pk,
+            },
+        )
+    return grant
+
+
+def approve_grant(grant: RoleGrant, *, by: str) -> RoleChange:
+    """Put a pending grant in effect: ``by`` is a second administrator."""
+    with transaction.atomic():
+        grant = RoleGrant.objects.select_for_update().select_related("user").get(pk=grant.pk)
+        if grant.status != RoleGrant.Status.PENDING:
+            raise RoleError(f"this grant was already {grant.status}")
+        if by == grant.requested_by:
+            raise FourEyesError("a grant is approved by another administrator than its asker")
+        _not_own(grant.user, by)
+        grant.status, grant.decided_by, grant.decided_at = (
+            RoleGrant.Status.APPROVED,
+            by,
+            timezone.now(),
+        )
+        grant.save()
+        record(
+            by,
+            "role.approve",
+            object_type="user",
+            object_id=grant.user.get_username(),
+            detail={"grant": grant.pk, "role": grant.role, "requested_by": grant.requested_by},
+        )
+        return assign_role(
+            grant.user,
+            grant.role,
+            by=by,
+            reason=f"{grant.reason} (asked by {grant.requested_by}, approved by {by})",
+            region=grant.region,
+            agency=grant.agency,
+        )
+
+
+def refuse_grant(grant: RoleGrant, *, by: str, reason: str) -> RoleGrant:
+    """Turn a pending grant down (or withdraw one's own request)."""
+    if not reason.strip():
+        raise RoleError("a refusal needs a reason")
+    with transaction.atomic():
+        grant = RoleGrant.objects.select_for_update().select_related("user").get(pk=grant.pk)
+        if grant.status != RoleGrant.Status.PENDING:
+            raise RoleError(f"this grant was already {grant.status}")
+        grant.status, grant.decided_by, grant.decided_at = (
+            RoleGrant.Status.REFUSED,
+            by,
+            timezone.now(),
+        )
+        grant.save()
+        record(
+            by,
+            "role.refuse",
+            object_type="user",
+            object_id=grant.user.get_username(),
+            detail={"grant": grant.pk, "role": grant.role, "reason": reason},
+        )
+    return grant

@@ -1,5 +1,5 @@
 """The HTML pages of accounts: signing in (password, then TOTP enrolment or verification),
-signing out, the regions, the users and their roles.
+signing out, changing one's password, the regions, the users and their roles.
 
 The same steps as the JSON API (accounts/api.py), as HTML forms, through the shared
 steps of accounts/login.py; every page that shows data asks the policy (``access.page``).
@@ -7,8 +7,9 @@ steps of accounts/login.py; every page that shows data asks the policy (``access
 
 from __future__ import annotations
 
-from django.contrib.auth import authenticate, get_user_model, logout
+from django.contrib.auth import authenticate, get_user_model, logout, update_session_auth_hash
 from django.contrib.auth import login as django_login
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -23,7 +24,8 @@ from epitrace.hub.accounts.login import (
     unconfirmed_device,
     verified,
 )
-from epitrace.hub.accounts.models import Region, RoleAssignment
+from epitrace.hub.accounts.models import Region, RoleAssignment, RoleGrant
+from epitrace.hub.accounts.passwords import change_password, must_change_password
 
 
 @require_http_methods(["GET", "POST"])
@@ -76,10 +78,34 @@ def verify_page(request: HttpRequest) -> HttpResponse:
         device = match_token(request.user, request.POST.get("token", "").strip())
         if device is not None:
             verified(request, device, "login.verified")
-            return HttpResponseRedirect("/")
+            return HttpResponseRedirect("/password" if must_change_password(request.user) else "/")
         second_factor_failed(request)
         error = "That code is not valid."
     return render(request, "accounts/verify.html", {"error": error}, status=401 if error else 200)
+
+
+@require_http_methods(["GET", "POST"])
+@access.page("account.password")
+def password_page(request: HttpRequest) -> HttpResponse:
+    """The owner changes their password; required after a one-time password."""
+    reasons: list[str] = []
+    changed = False
+    if request.method == "POST":
+        try:
+            change_password(
+                request.user, request.POST.get("current", ""), request.POST.get("new", "")
+            )
+        except ValidationError as error:
+            reasons = error.messages
+        else:
+            update_session_auth_hash(request, request.user)
+            changed = True
+    context = {
+        "required": must_change_password(request.user),
+        "changed": changed,
+        "reasons": reasons,
+    }
+    return render(request, "accounts/password.html", context, status=400 if reasons else 200)
 
 
 @require_POST
@@ -100,4 +126,7 @@ def users_page(request: HttpRequest) -> HttpResponse:
     users = [
         (user, assignments.get(user.pk)) for user in get_user_model().objects.order_by("username")
     ]
-    return render(request, "accounts/users.html", {"users": users})
+    pending = RoleGrant.objects.filter(status=RoleGrant.Status.PENDING).select_related(
+        "user", "region", "agency"
+    )
+    return render(request, "accounts/users.html", {"users": users, "pending": pending})

@@ -3,7 +3,9 @@
 Seal of entry n = HMAC-SHA256(key, seal of entry n-1 ‖ canonical JSON of entry n),
 with the key kept outside the database (settings.AUDIT_KEY). Whoever can write
 the database can still delete or edit rows, but cannot make the chain verify
-again without the key: ``verify_chain`` names the first entry that fails.
+again without the key: ``verify_chain`` names the first entry that fails. The head is
+sealed too, and the anchor on the application host (audit/anchor.py) remembers how far
+the chain had reached, so a chain cut short or wiped is reported as well.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from epitrace.hub.audit.anchor import ForgedAnchor, raise_anchor, read_anchor
 from epitrace.hub.audit.models import AuditEntry, ChainCheckpoint, ChainHead
 
 GENESIS = "0" * 64
@@ -37,6 +40,19 @@ def seal_of(entry: AuditEntry, previous_seal: str, key: str | None = None) -> st
     return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 
+def head_seal_of(seq: int, seal: str) -> str:
+    """The head's own seal: its number and last seal, under the audit key."""
+    message = f"head\n{seq}\n{seal}".encode()
+    return hmac.new(settings.AUDIT_KEY.encode(), message, hashlib.sha256).hexdigest()
+
+
+def _locked_head() -> ChainHead:
+    head, _ = ChainHead.objects.select_for_update().get_or_create(
+        id=1, defaults={"head_seal": head_seal_of(0, "")}
+    )
+    return head
+
+
 def record(
     actor: str,
     action: str,
@@ -46,9 +62,10 @@ def record(
     object_id: str = "",
     detail: dict[str, object] | None = None,
 ) -> AuditEntry:
-    """Append one entry to the chain (atomically; concurrent callers queue on the head)."""
+    """Append one entry to the chain (atomically; concurrent callers queue on the head).
+    Once the outermost transaction commits, the anchor on the host moves up to it."""
     with transaction.atomic():
-        head, _ = ChainHead.objects.select_for_update().get_or_create(id=1)
+        head = _locked_head()
         entry = AuditEntry(
             seq=head.seq + 1,
             at=timezone.now(),
@@ -63,7 +80,11 @@ def record(
         entry.seal = seal_of(entry, entry.previous_seal)
         entry.save()
         head.seq, head.seal = entry.seq, entry.seal
+        head.head_seal = head_seal_of(head.seq, head.seal)
         head.save()
+        # After the commit only: a rolled-back entry must never raise the mark.
+        seq, seal = entry.seq, entry.seal
+        transaction.on_commit(lambda: raise_anchor(seq, seal), robust=True)
     return entry
 
 
@@ -72,6 +93,11 @@ class ChainCheck:
     entries: int
     first_bad: int | None  # seq of the first entry that fails, or where one is missing
     reason: str = ""
+    # The database holds entries but this host has no anchor: a first run after an
+    # upgrade, or a wiped log re-created with its anchor removed. ``epitrace audit
+    # verify`` reports it; the next entry writes the anchor.
+    anchor_missing: bool = False
+    head: tuple[int, str] = (0, "")  # the last entry's number and seal, for the record
 
     @property
     def ok(self) -> bool:
@@ -114,7 +140,7 @@ def prune_expired(now: dt.datetime | None = None, dry_run: bool = False) -> Prun
     keeping it verifiable through a sealed checkpoint; the pruning is itself recorded."""
     cutoff = (now or timezone.now()) - retention()
     with transaction.atomic():
-        ChainHead.objects.select_for_update().get_or_create(id=1)
+        _locked_head()
         expired = AuditEntry.objects.filter(at__lt=cutoff).order_by("-seq").first()
         if expired is None:
             return Pruning(0, None)
@@ -141,10 +167,15 @@ def prune_expired(now: dt.datetime | None = None, dry_run: bool = False) -> Prun
 
 
 def verify_chain() -> ChainCheck:
-    """Walk the chain in order; the first entry altered, removed or moved is named."""
+    """Walk the chain in order; the first entry altered, removed or moved is named, and
+    so is a chain that ends before its sealed head or before the anchor on this host."""
     start = _chain_start()
     if start is None:
         return ChainCheck(0, 0, "the retention checkpoint was forged or altered")
+    try:
+        anchor = read_anchor()
+    except ForgedAnchor as error:
+        return ChainCheck(0, 0, f"{error} ({settings.EPITRACE_AUDIT_ANCHOR})")
     previous, expected_seq = start
     count = 0
     for entry in _entries():
@@ -159,13 +190,34 @@ def verify_chain() -> ChainCheck:
             )
         if not hmac.compare_digest(entry.seal, seal_of(entry, previous)):
             return ChainCheck(count, entry.seq, "its content was altered")
+        if anchor is not None and entry.seq == anchor.seq and entry.seal != anchor.seal:
+            return ChainCheck(
+                count,
+                entry.seq,
+                "it is not the entry the anchor on this host recorded under its number "
+                "(the log was replaced or rewritten from here)",
+            )
         previous, expected_seq = entry.seal, entry.seq + 1
+    last = expected_seq - 1
     head = ChainHead.objects.filter(id=1).first()
-    if head is not None and head.seq != expected_seq - 1:
+    if head is None and (count or last):
+        return ChainCheck(count, expected_seq, "the chain head is missing")
+    if head is not None:
+        if not hmac.compare_digest(head.head_seal, head_seal_of(head.seq, head.seal)):
+            return ChainCheck(count, expected_seq, "the chain head was altered (its seal)")
+        if head.seq != last or (last and head.seal != previous):
+            return ChainCheck(
+                count,
+                expected_seq,
+                f"the chain ends at #{last} but "
+                f"{head.seq} entries were written: the last ones were removed",
+            )
+    if anchor is not None and anchor.seq > last:
         return ChainCheck(
             count,
-            expected_seq,
-            f"the chain ends at #{expected_seq - 1} but "
-            f"{head.seq} entries were written: the last ones were removed",
+            last + 1,
+            f"the chain ends at #{last} but the anchor on this host shows #{anchor.seq} was "
+            "written: entries were removed (or the database was wiped or restored)",
         )
-    return ChainCheck(count, None)
+    missing = anchor is None and last > 0
+    return ChainCheck(count, None, anchor_missing=missing, head=(last, previous))

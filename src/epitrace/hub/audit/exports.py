@@ -121,17 +121,13 @@ def audit_event(entry: AuditEntry) -> dict[str, object]:
         },
     }
     if entry.object_type or entry.object_id:
-        event["entity"] = [
-            {
-                "what": {
-                    "identifier": {
-                        "system": f"{OBJECT_SYSTEM}:{entry.object_type or 'object'}",
-                        "value": entry.object_id or "",
-                    }
-                },
-                "type": {"system": OBJECT_SYSTEM, "code": entry.object_type or "object"},
-            }
-        ]
+        entity: dict[str, object] = {
+            "type": {"system": OBJECT_SYSTEM, "code": entry.object_type or "object"}
+        }
+        if entry.object_id:  # FHIR forbids empty strings: no id, no identifier (issue #19)
+            system = f"{OBJECT_SYSTEM}:{entry.object_type or 'object'}"
+            entity["what"] = {"identifier": {"system": system, "value": entry.object_id}}
+        event["entity"] = [entity]
     purpose = entry.detail.get("purpose") if isinstance(entry.detail, dict) else None
     if purpose:
         event["purposeOfEvent"] = [{"text": str(purpose)}]

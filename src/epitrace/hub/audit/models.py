@@ -28,11 +28,14 @@ class AuditEntry(models.Model):
 
 
 class ChainHead(models.Model):
-    """The single row every append locks, so concurrent appends never fork the chain."""
+    """The single row every append locks, so concurrent appends never fork the chain.
+    Sealed in turn (``head_seal``, over its number and seal), so it cannot be moved back
+    to hide the removal of the last entries without the audit key."""
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     seq = models.BigIntegerField(default=0)
     seal = models.CharField(max_length=64, default="")
+    head_seal = models.CharField(max_length=64, default="")
 
 
 class ChainCheckpoint(models.Model):

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 from epitrace.hub import access, policy, reasons
 from epitrace.hub.audit import exports
 from epitrace.hub.audit.chain import record
-from epitrace.hub.audit.models import AuditEntry
+from epitrace.hub.audit.models import AuditEntry, ChainHead
 from epitrace.hub.cases import notes
 from epitrace.hub.security import client_ip
 
@@ -139,5 +139,8 @@ def review_page(request: HttpRequest) -> HttpResponse:
         start, end = exports.month_bounds(month)
     entries = AuditEntry.objects.filter(at__gte=start, at__lt=end).order_by("seq")
     review = exports.monthly_review(entries, month, settings.EPITRACE_LOCAL_TIME_ZONE)
-    context = {"review": review, "tz": settings.EPITRACE_LOCAL_TIME_ZONE}
+    # The head's seal, printed with every review and kept apart from the database: a
+    # later check finds this entry, with this seal, still in the chain (docs/security.md).
+    head = ChainHead.objects.filter(id=1).first()
+    context = {"review": review, "tz": settings.EPITRACE_LOCAL_TIME_ZONE, "head": head}
     return render(request, "audit/review.html", context)

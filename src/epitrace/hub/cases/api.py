@@ -27,6 +27,7 @@ from epitrace.hub.accounts.models import Region
 from epitrace.hub.api import BadRequest, bad_request, body_of, field
 from epitrace.hub.audit.chain import record
 from epitrace.hub.cases import notes
+from epitrace.hub.cases.dates import birth_date_problem, date_problem
 from epitrace.hub.cases.models import Case
 from epitrace.hub.cases.records import (
     CaseDates,
@@ -101,8 +102,9 @@ def identifiers_from(data: dict[str, Any]) -> Identifiers:
     if not normalise_national_id(national_id):
         raise BadRequest("national_id must contain letters or digits")
     birth_date = _date(data, "birth_date")
-    if birth_date > dt.date.today():
-        raise BadRequest("birth_date must not be in the future")
+    problem = birth_date_problem(birth_date)
+    if problem:
+        raise BadRequest(problem)
     return Identifiers(
         name=field(data, "name").strip(),
         birth_date=birth_date,
@@ -121,10 +123,9 @@ def dates_from(data: dict[str, Any]) -> CaseDates:
         isolation_date=_date(data, "isolation_date"),
         onset_date=_date(data, "onset_date", required=False),
     )
-    if dates.confirmation_date < dates.specimen_date:
-        raise BadRequest("confirmation_date must not be before specimen_date")
-    if dates.onset_date and dates.onset_date > dates.confirmation_date:
-        raise BadRequest("onset_date must not be after confirmation_date")
+    problem = date_problem(dates)
+    if problem:
+        raise BadRequest(problem)
     return dates
 
 

@@ -15,6 +15,7 @@ from django.db import transaction
 
 from epitrace.hub import crypto
 from epitrace.hub.accounts.models import Region
+from epitrace.hub.cases.dates import check_dates
 from epitrace.hub.cases.models import BlindIndex, Case, CaseKey
 
 
@@ -89,7 +90,9 @@ def _index_rows(case: Case, ids: Identifiers) -> list[BlindIndex]:
 
 
 def register_case(region: Region, dates: CaseDates, ids: Identifiers, *, by: str) -> Case:
-    """Create a case with a fresh data key; only ciphertexts and digests are written."""
+    """Create a case with a fresh data key; only ciphertexts and digests are written.
+    Dates outside the rule of cases/dates.py raise ImplausibleDates."""
+    check_dates(dates)
     data_key = crypto.new_data_key()
     case = Case(region=region, registered_by=by, **asdict(dates))
     for name, plain in _plain_values(ids).items():

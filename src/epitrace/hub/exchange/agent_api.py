@@ -57,30 +57,54 @@ def _actor(agency: Agency) -> str:
     return f"agent:{agency.code}"
 
 
+def _refuse_hello(request: HttpRequest, agency: Agency, status: int, error: str) -> JsonResponse:
+    detail = {"ip": client_ip(request), "allowed": False, "status": status, "reason": error}
+    record(_actor(agency), "agent.hello", role="agent", detail=detail)
+    return JsonResponse({"error": error}, status=status)
+
+
 @agent_only
 @require_POST
 def hello(request: HttpRequest, agency: Agency) -> JsonResponse:
-    """The agent introduces its store: the hub learns its kind and period (no data)."""
+    """The agent introduces its store: its period and the tables it holds (no data).
+    Its name, kind and tables were set when the agency was provisioned: a hello that
+    claims another name or kind, or a table beyond them, is refused and changes nothing."""
     try:
         body = json.loads(request.body or b"{}")
         store = body["store"]
         named, kind = str(store["agency"]), str(store["kind"])
+        tables = store.get("tables")
+        if tables is not None and not (
+            isinstance(tables, list) and all(isinstance(t, str) for t in tables)
+        ):
+            raise TypeError("tables")
     except (ValueError, KeyError, TypeError):
         return JsonResponse({"error": "send {agency, store: the store's manifest}"}, status=400)
     if body.get("agency") != agency.code:
-        return JsonResponse({"error": "this credential belongs to another agency"}, status=403)
+        return _refuse_hello(request, agency, 403, "this credential belongs to another agency")
     if kind not in STORE_KINDS:
         return JsonResponse({"error": f"unknown store kind {kind!r}"}, status=400)
+    profile = AgencyProfile.objects.filter(agency=agency).first()
+    if profile is None:
+        return _refuse_hello(
+            request, agency, 409, "this agency is not provisioned yet: an administrator sets it up"
+        )
+    if (named, kind) != (profile.store_agency, profile.kind):
+        return _refuse_hello(
+            request,
+            agency,
+            403,
+            f"this agency is provisioned as {profile.kind} {profile.store_agency!r}; "
+            "a hello cannot change its name or kind",
+        )
+    beyond = sorted(set(tables or ()) - set(profile.provisioned_tables()))
+    if beyond:
+        return _refuse_hello(
+            request, agency, 403, f"tables beyond what this agency was provisioned for: {beyond}"
+        )
     manifest = {k: store[k] for k in ("tables", "first_date", "last_date", "policy") if k in store}
-    AgencyProfile.objects.update_or_create(
-        agency=agency,
-        defaults={
-            "store_agency": named,
-            "kind": kind,
-            "manifest": manifest,
-            "last_seen": timezone.now(),
-        },
-    )
+    profile.manifest, profile.last_seen = manifest, timezone.now()
+    profile.save(update_fields=["manifest", "last_seen"])
     record(_actor(agency), "agent.hello", role="agent", detail={"ip": client_ip(request)})
     return JsonResponse({"agency": agency.code, "name": agency.name})
 

@@ -59,9 +59,19 @@ class Step:
     contacts: int | None = None
 
 
+def _within_provisioning(profile: AgencyProfile) -> dict[str, Any]:
+    """The store as its agent described it, narrowed to the tables it was provisioned for."""
+    manifest = dict(profile.manifest or {})
+    allowed = profile.provisioned_tables()
+    described = manifest.get("tables")
+    listed = described if isinstance(described, dict | list) else allowed
+    manifest["tables"] = [t for t in listed if t in allowed]
+    return manifest
+
+
 def store_profiles() -> list[StoreProfile]:
     return [
-        StoreProfile(p.agency.code, p.store_agency, p.kind, p.manifest or {})
+        StoreProfile(p.agency.code, p.store_agency, p.kind, _within_provisioning(p))
         for p in AgencyProfile.objects.select_related("agency").order_by("agency__code")
     ]
 

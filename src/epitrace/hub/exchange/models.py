@@ -128,13 +128,25 @@ class Question(models.Model):
 
 
 class AgencyProfile(models.Model):
-    """What the hub knows of an agency's store: its name there, kind and period."""
+    """What the hub knows of an agency's store: its name there, kind and period.
+
+    The name, kind and tables are set when an administrator provisions the agency
+    (exchange/provisioning.py); the agent's hello may describe its store within them
+    (``manifest``: its period, the tables it holds), never change or widen them."""
 
     agency = models.OneToOneField(Agency, on_delete=models.CASCADE, related_name="profile")
     store_agency = models.CharField(max_length=100, help_text="the agency's name in its store")
     kind = models.CharField(max_length=32, help_text="carrier, card_issuer, card_association, ...")
+    tables = models.JSONField(
+        default=list, blank=True, help_text="tables it may be asked about; empty: its kind's"
+    )
     manifest = models.JSONField(default=dict, blank=True)
     last_seen = models.DateTimeField(null=True, blank=True)
+
+    def provisioned_tables(self) -> list[str]:
+        from epitrace.hub.exchange.routing import KIND_TABLES
+
+        return sorted(self.tables or KIND_TABLES.get(self.kind, ()))
 
 
 class AgentCredential(models.Model):

@@ -1,9 +1,11 @@
 """Setting the hub up for a set of agencies and a simulated city (demo, tests, benchmarks).
 
-In service, agencies are registered by the administrator and their agents introduce
-their stores themselves (``POST /api/agent/hello``). For the demo and the tests the
-hub is told about every built store at once, and the simulated city's confirmed
-cases are registered with synthetic identifiers.
+In service, an administrator provisions each agency (``epitrace agency add``): its code,
+its name in its store, its kind and the tables it may be asked about. Its agent then
+introduces its store (``POST /api/agent/hello``) within those bounds: it may describe
+its period and which of those tables it holds, never another kind, name or table.
+For the demo and the tests the hub is told about every built store at once, and the
+simulated city's confirmed cases are registered with synthetic identifiers.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from epitrace.hub.accounts.models import Agency, Region
+from epitrace.hub.audit.chain import record
 from epitrace.hub.cases.models import Case
 from epitrace.hub.cases.records import CaseDates, Identifiers, register_case
 from epitrace.hub.exchange.models import AgencyProfile
@@ -41,6 +44,42 @@ def agency_code(kind: str, name: str) -> str:
     return (CODE_PREFIX[kind] + slugify(name))[:32]
 
 
+def provision_agency(
+    code: str,
+    name: str,
+    *,
+    kind: str,
+    store_agency: str,
+    tables: list[str] | None = None,
+    manifest: dict | None = None,
+    by: str,
+) -> Agency:
+    """Register (or re-provision) an agency: what it is and what it may be asked about.
+    Only this sets a profile's name, kind and tables; it is audited."""
+    from epitrace.hub.exchange.routing import KIND_TABLES
+
+    if kind not in KIND_TABLES:
+        raise ValueError(f"unknown store kind {kind!r}")
+    with transaction.atomic():
+        agency, _ = Agency.objects.update_or_create(code=code, defaults={"name": name})
+        defaults: dict = {
+            "store_agency": store_agency,
+            "kind": kind,
+            "tables": sorted(tables or []),
+        }
+        if manifest is not None:
+            defaults["manifest"] = manifest
+        AgencyProfile.objects.update_or_create(agency=agency, defaults=defaults)
+        record(
+            by,
+            "agency.provision",
+            object_type="agency",
+            object_id=code,
+            detail={"kind": kind, "tables": defaults["tables"]},
+        )
+    return agency
+
+
 @dataclass(frozen=True)
 class StoreAgency:
     code: str
@@ -58,14 +97,17 @@ def register_store_agencies(stores: Path) -> list[StoreAgency]:
         if kind not in CODE_PREFIX:
             continue
         code = agency_code(kind, name)
-        agency, _ = Agency.objects.update_or_create(
-            code=code, defaults={"name": f"{name} ({KIND_LABEL[kind]})"}
-        )
         keep = {
             k: manifest[k] for k in ("tables", "first_date", "last_date", "policy") if k in manifest
         }
-        AgencyProfile.objects.update_or_create(
-            agency=agency, defaults={"store_agency": name, "kind": kind, "manifest": keep}
+        agency = provision_agency(
+            code,
+            f"{name} ({KIND_LABEL[kind]})",
+            kind=kind,
+            store_agency=name,
+            tables=sorted(manifest.get("tables", {})),
+            manifest=keep,
+            by="provisioning",
         )
         found.append(StoreAgency(code, manifest_path.parent, agency))
     return found

@@ -301,6 +301,11 @@ def run_purge(now: dt.datetime | None = None, dry_run: bool = False) -> PurgeRep
         _resume_open(report)
     for target in registry.targets():
         for due in target.due(policy, now):
+            if due.problem:  # one row that cannot be evaluated never stops the others
+                what = f"{due.kind} {due.case_number or due.item}"
+                report.failed.append(f"{what}: {due.problem}")
+                log.error("purge: %s not evaluated: %s", what, due.problem)
+                continue
             if dry_run:
                 report.destroyed.append(due)
                 continue

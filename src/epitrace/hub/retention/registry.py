@@ -41,6 +41,9 @@ class Due:
     case_number: str = ""
     count: int = 1  # rows it stands for (cases: 1; the audit log: entries)
     cutoff: dt.date | None = None  # parts of a case: what arrived up to this day goes
+    # Set when the item cannot be evaluated (its dates are out of range): the purge
+    # reports it and goes on with the others; nothing of it is destroyed.
+    problem: str = ""
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,10 @@ def group_schedule(
 ) -> list[Scheduled]:
     grouped: dict[tuple[dt.date, str], int] = defaultdict(int)
     for anchor, count in anchors.items():
-        when = expiry(policy, kind, anchor, anchor_name)
+        try:
+            when = expiry(policy, kind, anchor, anchor_name)
+        except OverflowError:
+            continue  # a date out of range: the purge reports its row (Due.problem)
         grouped[(when.on, when.rule)] += count
     return [Scheduled(kind, on, count, rule) for (on, rule), count in sorted(grouped.items())]
 

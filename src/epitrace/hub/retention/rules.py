@@ -73,14 +73,19 @@ def expiry(policy: RetentionSettings, kind: Kind, anchor: dt.date, anchor_name: 
     """When data of ``kind`` dated ``anchor`` expires: its retention, or the day after the
     emergency's end if that comes first."""
     days = policy.days(kind)
-    by_retention = Expiry(anchor + dt.timedelta(days=days), retention_rule(kind, days, anchor_name))
+    try:
+        on: dt.date | None = anchor + dt.timedelta(days=days)
+    except OverflowError:  # a date out of range (cases/dates.py refuses them now)
+        on = None
     end = policy.emergency_end
     if end is None or kind in OUTLIVES_THE_EMERGENCY:
-        return by_retention
+        if on is None:
+            raise OverflowError(f"{kind}: {days} days after {anchor_name} is out of range")
+        return Expiry(on, retention_rule(kind, days, anchor_name))
     after_end = end + dt.timedelta(days=1)
-    if after_end < by_retention.on:
+    if on is None or after_end < on:
         return Expiry(after_end, emergency_rule(end))
-    return by_retention
+    return Expiry(on, retention_rule(kind, days, anchor_name))
 
 
 def latest_expired_anchor(policy: RetentionSettings, kind: Kind, today: dt.date) -> dt.date:

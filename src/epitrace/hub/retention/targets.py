@@ -94,13 +94,21 @@ def _case_due(
     rule: str | None = None,
     **extra: Any,
 ) -> Due:
-    when = expiry(policy, target.kind, anchor or case_anchor(case), anchor_name)
+    day = anchor or case_anchor(case)
+    try:
+        when = expiry(policy, target.kind, day, anchor_name)
+        on, problem = when.on, ""
+    except OverflowError:
+        # A date out of range (entered before cases/dates.py refused it): reported by
+        # the purge, which destroys everything else.
+        on, problem = day, "its dates are out of range: correct them, then it is purged"
     return Due(
         target=target.name,
         kind=target.kind,
         item=str(case.uid),
-        expires_on=when.on,
-        rule=rule or when.rule,
+        expires_on=on,
+        rule=rule or (problem and "cannot be evaluated") or when.rule,
+        problem=problem,
         case_uid=case.uid,
         case_pk=case.pk,
         case_number=case.case_id or "",
@@ -188,6 +196,12 @@ class CaseTarget:
             for c in keyless
             if str(c.uid) not in listed
         ]
+        # A case dated so late that its expiry is past the calendar's end: reported.
+        listed = {d.item for d in found}
+        last = dt.date.max - dt.timedelta(days=policy.days(self.kind))
+        far = Case.objects.filter(confirmation_date__gt=last).order_by("pk")
+        unevaluable = [_case_due(self, policy, c) for c in far if str(c.uid) not in listed]
+        found += [d for d in unevaluable if d.problem]
         found += _late_folders(self)
         return [d for d in found if d.item not in skip]
 

@@ -95,20 +95,52 @@ OPERATIONS: dict[str, Json] = {
     "/api/users": {
         "get": _op("Every account and its role (administrators)", _ok("users"), tag="admin"),
         "post": _op(
-            "Create an account with a role",
+            "Create an account; its one-time password (generated, shown once) and, for a "
+            "role that sees personal data, the grant awaiting a second administrator",
             _ok("created", _ref("Account"), "201"),
-            _body("username", "password", "role", "reason", optional=("region", "agency")),
+            _body("username", optional=("email", "role", "reason", "region", "agency")),
             "admin",
         ),
     },
     "/api/users/{username}/role": {
         "parameters": [_path_param("username")],
         "post": _op(
-            "Grant or change the role",
-            {**_ok("changed", _ref("Account")), **NOT_FOUND},
+            "Grant or change the role (202: awaits a second administrator); never one's own",
+            {**_ok("changed", _ref("Account")), **_ok("asked", status="202"), **NOT_FOUND},
             _body("role", "reason", optional=("region", "agency")),
             "admin",
         ),
+    },
+    "/api/users/{username}/password-reset": {
+        "parameters": [_path_param("username")],
+        "post": _op(
+            "A new one-time password, shown once, to be changed at the next sign-in",
+            {**_ok("reset"), **NOT_FOUND},
+            tag="admin",
+        ),
+    },
+    "/api/role-grants": {
+        "get": _op("Role grants awaiting a second administrator", _ok("grants"), tag="admin")
+    },
+    "/api/role-grants/{pk}/approve": {
+        "parameters": [_path_param("pk")],
+        "post": _op(
+            "Approve a grant (not its asker, not its holder)",
+            {**_ok("approved"), **NOT_FOUND},
+            tag="admin",
+        ),
+    },
+    "/api/role-grants/{pk}/refuse": {
+        "parameters": [_path_param("pk")],
+        "post": _op("Refuse a grant", {**_ok("refused"), **NOT_FOUND}, REASON, "admin"),
+    },
+    "/api/account/password": {
+        "post": _op(
+            "Change one's own password (Django's validators)",
+            _ok("changed"),
+            _body("current", "new"),
+            "sign-in",
+        )
     },
     "/api/users/{username}/revoke": {
         "parameters": [_path_param("username")],
