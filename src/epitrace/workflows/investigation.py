@@ -173,19 +173,24 @@ def _read_given(path: Path, name: str) -> LoadedTable:
     return loaded
 
 
-def _interview_visits(
-    folder: Path, person_ref: str, interview_file: Path | None, problems: list[Problem]
+def _subject_rows(
+    folder: Path, name: str, given: Path | None, person_ref: str, problems: list[Problem]
 ) -> pa.Table | None:
-    loaded = (
-        _read_given(interview_file, "interview_visits")
-        if interview_file is not None
-        else read_dataset_table(folder, "interview_visits")
-    )
+    """The subject's rows of table ``name``: from the file ``given`` on the command
+    line, else the dataset's own (whose skipped rows are added to ``problems``);
+    ``None`` without either."""
+    loaded = _read_given(given, name) if given is not None else read_dataset_table(folder, name)
     if loaded is None:
         return None
     problems.extend(loaded.problems)
-    visits = loaded.table
-    return visits.filter(pc.equal(visits.column("person_ref"), person_ref)).sort_by("start")
+    return loaded.table.filter(pc.equal(loaded.table.column("person_ref"), person_ref))
+
+
+def _interview_visits(
+    folder: Path, person_ref: str, interview_file: Path | None, problems: list[Problem]
+) -> pa.Table | None:
+    visits = _subject_rows(folder, "interview_visits", interview_file, person_ref, problems)
+    return None if visits is None else visits.sort_by("start")
 
 
 def analyze(
@@ -259,19 +264,11 @@ def _case_dates(
     folder: Path, person_ref: str, cases_file: Path | None, problems: list[Problem]
 ) -> tuple[dt.date, dt.date | None] | None:
     """(confirmed_date, onset_date) of the subject from the ``cases`` table, if a case."""
-    loaded = (
-        _read_given(cases_file, "cases")
-        if cases_file is not None
-        else read_dataset_table(folder, "cases")
-    )
-    if loaded is None:
+    cases = _subject_rows(folder, "cases", cases_file, person_ref, problems)
+    if cases is None or cases.num_rows == 0:
         return None
-    problems.extend(loaded.problems)
-    for row in loaded.table.filter(
-        pc.equal(loaded.table.column("person_ref"), person_ref)
-    ).to_pylist():
-        return row["confirmed_date"], row["onset_date"]
-    return None
+    first = cases.slice(0, 1).to_pylist()[0]
+    return first["confirmed_date"], first["onset_date"]
 
 
 def contact_window(
