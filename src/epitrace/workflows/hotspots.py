@@ -39,7 +39,7 @@ from epitrace.analysis.trajectory import trace_subject
 from epitrace.defaults import DEFAULT_TZ, PROJECTED_CRS
 from epitrace.errors import UserInputError
 from epitrace.formats.manifest import read_manifest
-from epitrace.formats.readers import read_table
+from epitrace.formats.readers import read_given_table
 from epitrace.formats.writers import SpreadsheetSafeWriter, write_table
 from epitrace.providers.dataset import DatasetStore, UnknownSubject
 
@@ -117,15 +117,7 @@ def dataset_settings(folder: Path) -> tuple[str, str]:
 
 def read_cases(path: Path) -> pa.Table:
     """The ``cases`` table, or ``HotspotError`` naming its problems."""
-    try:
-        loaded = read_table(path, "cases")
-    except (ValueError, OSError) as exc:
-        raise HotspotError(f"{path}: {exc}") from None
-    if loaded.problems:
-        shown = "; ".join(str(p) for p in loaded.problems[:3])
-        more = f" (and {len(loaded.problems) - 3} more)" if len(loaded.problems) > 3 else ""
-        raise HotspotError(f"{path} breaks the cases contract: {shown}{more}")
-    return loaded.table
+    return read_given_table(path, "cases", HotspotError).table
 
 
 def read_case_windows(

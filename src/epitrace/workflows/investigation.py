@@ -30,7 +30,7 @@ from epitrace.defaults import DEFAULT_TZ
 from epitrace.errors import UserInputError
 from epitrace.formats.manifest import read_manifest
 from epitrace.formats.problems import Problem
-from epitrace.formats.readers import LoadedTable, read_dataset_table, read_table
+from epitrace.formats.readers import LoadedTable, read_dataset_table, read_given_table
 from epitrace.formats.writers import write_table
 from epitrace.providers.dataset import UnknownSubject
 from epitrace.providers.network import DatasetSource, Subject, SubjectSource, subject_source
@@ -156,21 +156,9 @@ def analysis_tz(folder: Path) -> str:
 
 
 def _read_given(path: Path, name: str) -> LoadedTable:
-    """A table the user named on the command line (``--interview``, ``--cases``).
-
-    Unlike the dataset's own tables, whose broken rows are skipped and counted, a file
-    given explicitly must be whole: an empty or binary file, or any row that breaks the
-    contract, raises ``AnalysisError`` naming the first problems on one line.
-    """
-    try:
-        loaded = read_table(path, name)
-    except (ValueError, OSError) as exc:
-        raise AnalysisError(f"{path}: {exc}") from None
-    if loaded.problems:
-        shown = "; ".join(str(p) for p in loaded.problems[:3])
-        more = f" (and {len(loaded.problems) - 3} more)" if len(loaded.problems) > 3 else ""
-        raise AnalysisError(f"{path} breaks the {name} contract: {shown}{more}")
-    return loaded
+    """A table the user named on the command line, whole, or ``AnalysisError``
+    (``formats.readers.read_given_table``)."""
+    return read_given_table(path, name, AnalysisError)
 
 
 def _subject_rows(
