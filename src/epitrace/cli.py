@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
@@ -17,7 +17,11 @@ from epitrace import __version__
 from epitrace.errors import UsageMistake, UserInputError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from epitrace.analysis.hotspots.params import ScanParams
+
+F = TypeVar("F", bound="Callable[..., object]")
 
 
 class Commands(click.Group):
@@ -43,6 +47,44 @@ def main() -> None:
     """
 
 
+# --- options several commands share ---
+
+folder_argument = click.argument(
+    "folder", type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+port_option = click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+agency_code_option = click.option(
+    "--agency", "code", required=True, help="The hub's code for the agency."
+)
+
+
+def out_folder_option(help_text: str) -> Callable[[F], F]:
+    """``--out``: a folder to write to, required."""
+    return click.option(
+        "--out",
+        type=click.Path(file_okay=False, path_type=Path),
+        required=True,
+        help=help_text,
+    )
+
+
+def cases_file_option(help_text: str, *, required: bool) -> Callable[[F], F]:
+    """``--cases``: a ``cases`` table, as ``cases_file``."""
+    return click.option(
+        "--cases",
+        "cases_file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        required=required,
+        default=None,
+        help=help_text,
+    )
+
+
+def by_option(verb: str) -> Callable[[F], F]:
+    """``--by``: who does it, for the hub's record."""
+    return click.option("--by", default="administrator", show_default=True, help=f"Who {verb} it.")
+
+
 @main.command()
 @click.option(
     "--residents",
@@ -65,12 +107,7 @@ def main() -> None:
     show_default=True,
     help="Random seed; the same seed gives the same files.",
 )
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Folder to write the dataset to (created if missing).",
-)
+@out_folder_option("Folder to write the dataset to (created if missing).")
 @click.option(
     "--start",
     type=click.DateTime(formats=["%Y-%m-%d"]),
@@ -114,7 +151,7 @@ def simulate(
 
 
 @main.command()
-@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@folder_argument
 @click.option(
     "--max-problems",
     type=click.IntRange(min=1),
@@ -167,11 +204,29 @@ class Timestamp(click.ParamType):
         return parsed
 
 
+def window_options(what: str) -> Callable[[F], F]:
+    """``--from`` and ``--to`` (as ``start`` and ``end``): the start and end of WHAT."""
+    start = click.option(
+        "--from", "start", type=Timestamp(), default=None, help=f"Start of {what} (TS)."
+    )
+    end = click.option("--to", "end", type=Timestamp(), default=None, help=f"End of {what} (TS).")
+
+    def decorate(command: F) -> F:
+        return start(end(command))
+
+    return decorate
+
+
+def check_window(start: dt.datetime | None, end: dt.datetime | None) -> None:
+    """``--to`` must come after ``--from`` when both are given."""
+    if start is not None and end is not None and end <= start:
+        raise UsageMistake("--to must come after --from")
+
+
 @main.command()
-@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@folder_argument
 @click.option("--person", "person_ref", required=True, help="The subject's person_ref.")
-@click.option("--from", "start", type=Timestamp(), default=None, help="Start of the window (TS).")
-@click.option("--to", "end", type=Timestamp(), default=None, help="End of the window (TS).")
+@window_options("the window")
 @click.option(
     "--interview",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -179,24 +234,16 @@ class Timestamp(click.ParamType):
     help="interview_visits file [default: the one in FOLDER, if any].",
 )
 @click.option("--no-contacts", is_flag=True, help="Do not search for contacts.")
-@click.option(
-    "--cases",
-    "cases_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="cases file giving the infectious window [default: the one in FOLDER, if any].",
+@cases_file_option(
+    "cases file giving the infectious window [default: the one in FOLDER, if any].",
+    required=False,
 )
 @click.option(
     "--tz",
     default=None,
     help="Time zone of the output times, e.g. Asia/Seoul [default: the dataset's, else UTC].",
 )
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Folder to write stays.csv, path.geojson, report.html and contacts.csv to.",
-)
+@out_folder_option("Folder to write stays.csv, path.geojson, report.html and contacts.csv to.")
 def analyze(
     folder: Path,
     person_ref: str,
@@ -218,8 +265,7 @@ def analyze(
     """
     from epitrace.workflows import investigation
 
-    if start is not None and end is not None and end <= start:
-        raise UsageMistake("--to must come after --from")
+    check_window(start, end)
     if tz is not None:
         _check_zone(tz)
     result = investigation.analyze(
@@ -239,7 +285,7 @@ def analyze(
 
 
 @main.command()
-@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@folder_argument
 @click.option(
     "--subjects",
     type=click.IntRange(min=1),
@@ -282,20 +328,9 @@ def evaluate(
 
 
 @main.command()
-@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option(
-    "--cases",
-    "cases_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    required=True,
-    help="The confirmed cases (a `cases` table, CSV or Parquet).",
-)
-@click.option(
-    "--from", "start", type=Timestamp(), default=None, help="Start of every case's window (TS)."
-)
-@click.option(
-    "--to", "end", type=Timestamp(), default=None, help="End of every case's window (TS)."
-)
+@folder_argument
+@cases_file_option("The confirmed cases (a `cases` table, CSV or Parquet).", required=True)
+@window_options("every case's window")
 @click.option(
     "--replications",
     type=click.IntRange(min=0),
@@ -354,12 +389,7 @@ def evaluate(
     "places' weekly schedules are not clusters by themselves (the test's size holds; "
     "docs/accuracy.md).",
 )
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Folder to write hotspots.csv and hotspot_cases.csv to.",
-)
+@out_folder_option("Folder to write hotspots.csv and hotspot_cases.csv to.")
 def hotspots(
     folder: Path,
     cases_file: Path,
@@ -384,8 +414,7 @@ def hotspots(
     from epitrace.progress import progress_bar
     from epitrace.workflows.hotspots import find_outbreak_hotspots
 
-    if start is not None and end is not None and end <= start:
-        raise UsageMistake("--to must come after --from")
+    check_window(start, end)
     if week_shifts and dated_by == "case":
         raise UsageMistake("--week-shifts goes with --dated-by visit")
     params = ScanParams(
@@ -455,7 +484,7 @@ def _hotspots_among_people(
 )
 @click.option("--residents", type=click.IntRange(min=100), default=5_000, show_default=True)
 @click.option("--serve/--no-serve", default=True, help="Start the hub when set up.")
-@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@port_option
 def demo(out: Path, residents: int, serve: bool, port: int) -> None:
     """The embedded default: a simulated city, the hub with one login per role, served
     on http://127.0.0.1:8000 (logins printed once)."""
@@ -475,7 +504,7 @@ def demo_code(username: str) -> None:
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@port_option
 @click.option(
     "--jobs/--no-jobs",
     default=True,
@@ -500,12 +529,7 @@ def store() -> None:
 
 @store.command("build")
 @click.argument("dataset", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Folder to write one store per agency to (created if missing).",
-)
+@out_folder_option("Folder to write one store per agency to (created if missing).")
 @click.option(
     "--agency",
     "agencies",
@@ -770,8 +794,8 @@ def _agency(code: str) -> object:
 
 
 @agent_token.command("issue")
-@click.option("--agency", "code", required=True, help="The hub's code for the agency.")
-@click.option("--by", default="administrator", show_default=True, help="Who issues it.")
+@agency_code_option
+@by_option("issues")
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -793,8 +817,8 @@ def agent_token_issue(code: str, by: str, out: Path) -> None:
 
 
 @agent_token.command("revoke")
-@click.option("--agency", "code", required=True, help="The hub's code for the agency.")
-@click.option("--by", default="administrator", show_default=True, help="Who revokes it.")
+@agency_code_option
+@by_option("revokes")
 def agent_token_revoke(code: str, by: str) -> None:
     """Revoke every live credential of an agency: its agent is refused from its next call."""
     _hub_ready()

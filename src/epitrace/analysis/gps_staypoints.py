@@ -290,6 +290,17 @@ def _unique_fixes(bounds, ts, lat, lon):  # pragma: no cover - compiled
 # --- the sliding window ---
 
 
+@njit(cache=True, inline="always")
+def _note_stay(first, finish, stop, run, k, s, end, stop_at, p):
+    """Note staypoint ``k``: fixes ``s`` .. ``end``, ``stop_at`` (exclusive), run ``p``;
+    the next ``k``."""
+    first[k] = s
+    finish[k] = end
+    stop[k] = stop_at
+    run[k] = p
+    return k + 1
+
+
 @njit(cache=True)
 def _sliding_stays(bounds, kept, ts, lat, lon, gap_ticks, time_ticks, dist_m, include_last):
     """Index ranges of staypoints: first fix, fix whose time ends it, stop (exclusive), run.
@@ -324,22 +335,14 @@ def _sliding_stays(bounds, kept, ts, lat, lon, gap_ticks, time_ticks, dist_m, in
                     lat_s, lon_s, cos_s, lat[c] * DEG_TO_RAD, lon[c] * DEG_TO_RAD, near, far, dist_m
                 )
                 if moved and ts[c] - ts[s] >= time_ticks:
-                    first[k] = s
-                    finish[k] = c
-                    stop[k] = c
-                    run[k] = p
-                    k += 1
+                    k = _note_stay(first, finish, stop, run, k, s, c, c, p)
             if moved:
                 s = c
                 lat_s = lat[s] * DEG_TO_RAD
                 lon_s = lon[s] * DEG_TO_RAD
                 cos_s = math.cos(lat_s)
         if include_last and ts[last] - ts[s] >= time_ticks:
-            first[k] = s
-            finish[k] = last
-            stop[k] = hi
-            run[k] = p
-            k += 1
+            k = _note_stay(first, finish, stop, run, k, s, last, hi, p)
     return first[:k].copy(), finish[:k].copy(), stop[:k].copy(), run[:k].copy()
 
 

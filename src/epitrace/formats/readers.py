@@ -407,6 +407,24 @@ def read_table(path: Path | str, name: str | None = None, label: str | None = No
     raise ValueError(f"{path}: unknown file type; expected .csv or .parquet")
 
 
+def read_given_table(path: Path, name: str, error: Callable[[str], Exception]) -> LoadedTable:
+    """A table the user named on the command line (``--interview``, ``--cases``).
+
+    Unlike a dataset's own tables, whose broken rows are skipped and counted, a file
+    given explicitly must be whole: an empty or binary file, or any row that breaks the
+    contract, raises ``error`` naming the first problems on one line.
+    """
+    try:
+        loaded = read_table(path, name)
+    except (ValueError, OSError) as exc:
+        raise error(f"{path}: {exc}") from None
+    if loaded.problems:
+        shown = "; ".join(str(p) for p in loaded.problems[:3])
+        more = f" (and {len(loaded.problems) - 3} more)" if len(loaded.problems) > 3 else ""
+        raise error(f"{path} breaks the {name} contract: {shown}{more}")
+    return loaded
+
+
 def table_files(folder: Path, name: str) -> list[Path]:
     """The files that hold table ``name`` in a dataset folder (normally zero or one)."""
     spec = table(name)

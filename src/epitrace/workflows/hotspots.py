@@ -39,7 +39,7 @@ from epitrace.analysis.trajectory import trace_subject
 from epitrace.defaults import DEFAULT_TZ, PROJECTED_CRS
 from epitrace.errors import UserInputError
 from epitrace.formats.manifest import read_manifest
-from epitrace.formats.readers import read_table
+from epitrace.formats.readers import read_given_table
 from epitrace.formats.writers import SpreadsheetSafeWriter, write_table
 from epitrace.providers.dataset import DatasetStore, UnknownSubject
 
@@ -93,6 +93,17 @@ class HotspotResult:
             )
         return "\n".join(lines)
 
+    def write(self, tz: str, write_cases: Callable[[Path], Path], began: float) -> HotspotResult:
+        """Write ``hotspots.csv``, then ``hotspot_cases.csv`` by ``write_cases``, to
+        ``out``; note the files and the seconds since ``began``."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.files = [
+            write_table(self.scan.to_table(), self.out, "hotspots", "csv", tz=tz),
+            write_cases(self.out / "hotspot_cases.csv"),
+        ]
+        self.seconds = time.perf_counter() - began
+        return self
+
 
 # --- reading inputs --------------------------------------------------------
 
@@ -106,15 +117,19 @@ def dataset_settings(folder: Path) -> tuple[str, str]:
 
 def read_cases(path: Path) -> pa.Table:
     """The ``cases`` table, or ``HotspotError`` naming its problems."""
-    try:
-        loaded = read_table(path, "cases")
-    except (ValueError, OSError) as exc:
-        raise HotspotError(f"{path}: {exc}") from None
-    if loaded.problems:
-        shown = "; ".join(str(p) for p in loaded.problems[:3])
-        more = f" (and {len(loaded.problems) - 3} more)" if len(loaded.problems) > 3 else ""
-        raise HotspotError(f"{path} breaks the cases contract: {shown}{more}")
-    return loaded.table
+    return read_given_table(path, "cases", HotspotError).table
+
+
+def read_case_windows(
+    folder: Path, cases_file: Path, start: dt.datetime | None, end: dt.datetime | None
+) -> tuple[str, str, pa.Table, list[CaseWindow]]:
+    """The dataset's time zone and projected CRS, the cases (``HotspotError`` if
+    none) and their exposure windows: what every hotspot search starts from."""
+    tz, crs = dataset_settings(folder)
+    cases = read_cases(cases_file)
+    if cases.num_rows == 0:
+        raise HotspotError(f"{cases_file} has no cases")
+    return tz, crs, cases, exposure_windows(cases, tz, start, end)
 
 
 # --- stays to events -------------------------------------------------------
@@ -198,11 +213,7 @@ def find_outbreak_hotspots(
     ``dated_by`` and ``week_shifts`` choose the null hypothesis
     (``analysis.hotspots.case_events.scan_events``)."""
     began = time.perf_counter()
-    tz, crs = dataset_settings(folder)
-    cases = read_cases(cases_file)
-    if cases.num_rows == 0:
-        raise HotspotError(f"{cases_file} has no cases")
-    windows = exposure_windows(cases, tz, start, end)
+    tz, crs, cases, windows = read_case_windows(folder, cases_file, start, end)
     if on_start is not None:
         on_start(len(windows))
     events, skipped = trace_case_events(folder, windows, tz, crs, on_case)
@@ -226,14 +237,8 @@ def find_outbreak_hotspots(
         raise HotspotError(str(exc)) from None
     used = len(set(events.column("case_id").to_pylist()))
     result = HotspotResult(out, scan, events, cases.num_rows, used, skipped)
-    out.mkdir(parents=True, exist_ok=True)
-    result.files = [
-        write_table(scan.to_table(), out, "hotspots", "csv", tz=tz),
-        write_cluster_cases(
-            events_in_clusters(scan, events, tz, dated_by),
-            out / "hotspot_cases.csv",
-            tz,
-        ),
-    ]
-    result.seconds = time.perf_counter() - began
-    return result
+    return result.write(
+        tz,
+        lambda path: write_cluster_cases(events_in_clusters(scan, events, tz, dated_by), path, tz),
+        began,
+    )

@@ -26,17 +26,12 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pyarrow as pa
 
-from epitrace.analysis.hotspots.case_events import CaseWindow, exposure_windows
+from epitrace.analysis.hotspots.case_events import CaseWindow
 from epitrace.analysis.hotspots.params import ScanParams
 from epitrace.analysis.hotspots.persons import PeopleScan, scan_relabelled
 from epitrace.formats.readers import read_dataset_table
-from epitrace.formats.writers import SpreadsheetSafeWriter, write_table
-from epitrace.workflows.hotspots import (
-    HotspotError,
-    HotspotResult,
-    dataset_settings,
-    read_cases,
-)
+from epitrace.formats.writers import SpreadsheetSafeWriter
+from epitrace.workflows.hotspots import HotspotError, HotspotResult, read_case_windows
 
 DAYTIME_HOURS = (7, 21)  # local hours whose main cell locates a person (07:00-21:59)
 DAYS_AROUND_INFECTION = 3  # a case's days: its window's, this close to the likely infection
@@ -112,11 +107,8 @@ def find_hotspots_among_people(
     ``params`` are the scan's settings (``ScanParams()`` by default); windows
     are one ``SLOT_HOURS`` slot, whatever ``params.max_days`` says."""
     began = time.perf_counter()
-    tz, crs = dataset_settings(folder)
-    cases = read_cases(cases_file)
-    if cases.num_rows == 0:
-        raise HotspotError(f"{cases_file} has no cases")
-    days = case_days(exposure_windows(cases, tz, start, end), tz)
+    tz, crs, cases, windows = read_case_windows(folder, cases_file, start, end)
+    days = case_days(windows, tz)
     if days.num_rows == 0:
         raise HotspotError(f"no case of {cases_file} has a day to scan in its window")
     rows = main_cells_by_hour(folder, tz)
@@ -147,13 +139,7 @@ def find_hotspots_among_people(
         rows_are="case-hours located",
         counts_are="cases",
     )
-    out.mkdir(parents=True, exist_ok=True)
-    result.files = [
-        write_table(scan.to_table(), out, "hotspots", "csv", tz=tz),
-        _write_members(scan, days, out / "hotspot_cases.csv"),
-    ]
-    result.seconds = time.perf_counter() - began
-    return result
+    return result.write(tz, lambda path: _write_members(scan, days, path), began)
 
 
 def case_rows(rows: pa.Table, days: pa.Table, tz: str) -> pa.Table:

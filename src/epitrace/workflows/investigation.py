@@ -30,7 +30,7 @@ from epitrace.defaults import DEFAULT_TZ
 from epitrace.errors import UserInputError
 from epitrace.formats.manifest import read_manifest
 from epitrace.formats.problems import Problem
-from epitrace.formats.readers import LoadedTable, read_dataset_table, read_table
+from epitrace.formats.readers import LoadedTable, read_dataset_table, read_given_table
 from epitrace.formats.writers import write_table
 from epitrace.providers.dataset import UnknownSubject
 from epitrace.providers.network import DatasetSource, Subject, SubjectSource, subject_source
@@ -156,36 +156,29 @@ def analysis_tz(folder: Path) -> str:
 
 
 def _read_given(path: Path, name: str) -> LoadedTable:
-    """A table the user named on the command line (``--interview``, ``--cases``).
+    """A table the user named on the command line, whole, or ``AnalysisError``
+    (``formats.readers.read_given_table``)."""
+    return read_given_table(path, name, AnalysisError)
 
-    Unlike the dataset's own tables, whose broken rows are skipped and counted, a file
-    given explicitly must be whole: an empty or binary file, or any row that breaks the
-    contract, raises ``AnalysisError`` naming the first problems on one line.
-    """
-    try:
-        loaded = read_table(path, name)
-    except (ValueError, OSError) as exc:
-        raise AnalysisError(f"{path}: {exc}") from None
-    if loaded.problems:
-        shown = "; ".join(str(p) for p in loaded.problems[:3])
-        more = f" (and {len(loaded.problems) - 3} more)" if len(loaded.problems) > 3 else ""
-        raise AnalysisError(f"{path} breaks the {name} contract: {shown}{more}")
-    return loaded
+
+def _subject_rows(
+    folder: Path, name: str, given: Path | None, person_ref: str, problems: list[Problem]
+) -> pa.Table | None:
+    """The subject's rows of table ``name``: from the file ``given`` on the command
+    line, else the dataset's own (whose skipped rows are added to ``problems``);
+    ``None`` without either."""
+    loaded = _read_given(given, name) if given is not None else read_dataset_table(folder, name)
+    if loaded is None:
+        return None
+    problems.extend(loaded.problems)
+    return loaded.table.filter(pc.equal(loaded.table.column("person_ref"), person_ref))
 
 
 def _interview_visits(
     folder: Path, person_ref: str, interview_file: Path | None, problems: list[Problem]
 ) -> pa.Table | None:
-    loaded = (
-        _read_given(interview_file, "interview_visits")
-        if interview_file is not None
-        else read_dataset_table(folder, "interview_visits")
-    )
-    if loaded is None:
-        return None
-    problems.extend(loaded.problems)
-    visits = loaded.table
-    return visits.filter(pc.equal(visits.column("person_ref"), person_ref)).sort_by("start")
+    visits = _subject_rows(folder, "interview_visits", interview_file, person_ref, problems)
+    return None if visits is None else visits.sort_by("start")
 
 
 def analyze(
@@ -259,19 +252,11 @@ def _case_dates(
     folder: Path, person_ref: str, cases_file: Path | None, problems: list[Problem]
 ) -> tuple[dt.date, dt.date | None] | None:
     """(confirmed_date, onset_date) of the subject from the ``cases`` table, if a case."""
-    loaded = (
-        _read_given(cases_file, "cases")
-        if cases_file is not None
-        else read_dataset_table(folder, "cases")
-    )
-    if loaded is None:
+    cases = _subject_rows(folder, "cases", cases_file, person_ref, problems)
+    if cases is None or cases.num_rows == 0:
         return None
-    problems.extend(loaded.problems)
-    for row in loaded.table.filter(
-        pc.equal(loaded.table.column("person_ref"), person_ref)
-    ).to_pylist():
-        return row["confirmed_date"], row["onset_date"]
-    return None
+    first = cases.slice(0, 1).to_pylist()[0]
+    return first["confirmed_date"], first["onset_date"]
 
 
 def contact_window(
