@@ -13,7 +13,7 @@ DAY = dt.date(2020, 3, 1)
 
 
 @pytest.mark.parametrize(
-    ("settings", "message"),
+    ("overrides", "message"),
     [
         ({"max_radius_m": 0.0}, "max_radius_m must be positive"),
         ({"max_share_of_cases": 1.5}, r"max_share_of_cases must be in \(0, 1\]"),
@@ -24,9 +24,9 @@ DAY = dt.date(2020, 3, 1)
         ({"max_clusters": 0}, "max_clusters must be at least 1"),
     ],
 )
-def test_a_setting_out_of_range_is_named(settings: dict, message: str) -> None:
+def test_a_setting_out_of_range_is_named(overrides: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        ScanParams(**settings)
+        ScanParams(**overrides)
 
 
 def test_defaults_and_replace() -> None:
@@ -38,13 +38,13 @@ def test_defaults_and_replace() -> None:
         params.replace(max_days=0)
 
 
-@pytest.mark.parametrize("settings", [{"prospective": True}, {"adjust_weekday": True}])
-def test_population_scans_refuse_what_they_do_not_do(settings: dict) -> None:
+@pytest.mark.parametrize("overrides", [{"prospective": True}, {"adjust_weekday": True}])
+def test_population_scans_refuse_what_they_do_not_do(overrides: dict) -> None:
     from epitrace.analysis.hotspots.persons import scan_relabelled
     from epitrace.analysis.hotspots.population import scan_population
 
     empty = pa.table({})
     with pytest.raises(ValueError, match="scan_population scans retrospectively"):
-        scan_population(empty, empty, ScanParams(**settings))
+        scan_population(empty, empty, ScanParams(**overrides))
     with pytest.raises(ValueError, match="scan_relabelled scans retrospectively"):
-        scan_relabelled(empty, empty, ScanParams(**settings), first_day=DAY, last_day=DAY)
+        scan_relabelled(empty, empty, ScanParams(**overrides), first_day=DAY, last_day=DAY)
