@@ -13,6 +13,7 @@ HTML pages are in accounts/views.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from axes.utils import reset as axes_reset
@@ -324,36 +325,43 @@ def _grant(request: HttpRequest, pk: int) -> RoleGrant:
     return access.find(request, "user.manage", RoleGrant.objects.select_related("user"), pk=pk)
 
 
-@require_POST
-@access.api()
-def grant_approve(request: HttpRequest, pk: int) -> JsonResponse:
-    """A second administrator puts the grant in effect (not its asker, not its holder)."""
+def _decide_grant(
+    request: HttpRequest, pk: int, decide: Callable[[RoleGrant], object]
+) -> JsonResponse:
+    """Approve or refuse the grant ``pk`` through ``decide``; the grant as it now stands."""
     grant = _grant(request, pk)
     try:
-        approve_grant(grant, by=request.user.get_username())
+        decide(grant)
     except FourEyesError as error:
         return _refused(error)
-    except RoleError as error:
-        return JsonResponse({"error": str(error)}, status=409)
-    grant.refresh_from_db()
-    return JsonResponse(_grant_json(grant))
-
-
-@require_POST
-@access.api()
-def grant_refuse(request: HttpRequest, pk: int) -> JsonResponse:
-    """Turn the grant down: {"reason"}."""
-    grant = _grant(request, pk)
-    try:
-        refuse_grant(
-            grant, by=request.user.get_username(), reason=field(body_of(request), "reason")
-        )
     except BadRequest as error:
         return bad_request(error)
     except RoleError as error:
         return JsonResponse({"error": str(error)}, status=409)
     grant.refresh_from_db()
     return JsonResponse(_grant_json(grant))
+
+
+@require_POST
+@access.api()
+def grant_approve(request: HttpRequest, pk: int) -> JsonResponse:
+    """A second administrator puts the grant in effect (not its asker, not its holder)."""
+    return _decide_grant(
+        request, pk, lambda grant: approve_grant(grant, by=request.user.get_username())
+    )
+
+
+@require_POST
+@access.api()
+def grant_refuse(request: HttpRequest, pk: int) -> JsonResponse:
+    """Turn the grant down: {"reason"}."""
+    return _decide_grant(
+        request,
+        pk,
+        lambda grant: refuse_grant(
+            grant, by=request.user.get_username(), reason=field(body_of(request), "reason")
+        ),
+    )
 
 
 @require_POST
