@@ -31,6 +31,7 @@ from epitrace.hub.accounts.login import (
     has_confirmed_totp,
     new_recovery_codes,
     qr_data_uri,
+    record_own_step,
     second_factor_failed,
     unconfirmed_device,
     verified,
@@ -133,13 +134,7 @@ def recovery_codes(request: HttpRequest) -> JsonResponse:
     if not policy.is_verified(request.user):
         return JsonResponse({"error": "second factor required"}, status=401)
     codes = new_recovery_codes(request.user)
-    record(
-        request.user.get_username(),
-        "login.recovery_codes_renewed",
-        object_type="user",
-        object_id=request.user.get_username(),
-        detail={"ip": client_ip(request)},
-    )
+    record_own_step(request, "login.recovery_codes_renewed")
     return JsonResponse({"recovery_codes": codes})
 
 
