@@ -179,6 +179,12 @@ def _create(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"error": str(error)}, status=409)
     except BadRequest as error:
         return bad_request(error)
+    return JsonResponse(_summary(create_case(request, region, dates, ids)), status=201)
+
+
+def create_case(request: HttpRequest, region: Region, dates: CaseDates, ids: Identifiers) -> Case:
+    """Register the case (its fields already checked) and record ``case.created``: the
+    API and the registration page both create through here."""
     case = register_case(region, dates, ids, by=request.user.get_username())
     record(
         request.user.get_username(),
@@ -188,7 +194,7 @@ def _create(request: HttpRequest) -> JsonResponse:
         object_id=str(case.pk),
         detail={"case_id": case.case_id, "region": region.code, "ip": client_ip(request)},
     )
-    return JsonResponse(_summary(case), status=201)
+    return case
 
 
 def _search_filter(request: HttpRequest, data: dict[str, Any], cases: QuerySet) -> QuerySet:
