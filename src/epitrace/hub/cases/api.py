@@ -41,7 +41,9 @@ from epitrace.hub.cases.records import (
 from epitrace.hub.security import client_ip
 
 LIST_LIMIT = 1000
-SEARCH_KEYS = {
+# The search body's fields (the OpenAPI schema lists them in this order).
+SEARCH_FIELDS = (
+    "purpose",
     "case_id",
     "person_ref",
     "phone",
@@ -49,8 +51,8 @@ SEARCH_KEYS = {
     "region",
     "confirmed_from",
     "confirmed_to",
-    "purpose",
-}
+)
+SEARCH_KEYS = set(SEARCH_FIELDS)
 # Criteria that look a person up: the search needs a purpose, kept with the cases found.
 IDENTIFIER_KEYS = {"person_ref", "phone", "national_id"}
 

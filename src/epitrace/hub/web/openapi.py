@@ -16,6 +16,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.views.decorators.http import require_GET
 
 import epitrace
+from epitrace.hub.cases.api import SEARCH_FIELDS
 from epitrace.hub.exchange.openapi_ops import exchange_operations
 
 Json = dict[str, Any]
@@ -180,18 +181,7 @@ OPERATIONS: dict[str, Json] = {
         "post": _op(
             "Find cases (a POST body: identifiers never go into a query string)",
             _ok("cases"),
-            _body(
-                optional=(
-                    "purpose",
-                    "case_id",
-                    "person_ref",
-                    "phone",
-                    "national_id",
-                    "region",
-                    "confirmed_from",
-                    "confirmed_to",
-                )
-            ),
+            _body(optional=SEARCH_FIELDS),
         )
     },
     "/api/cases/{case_id}": {
