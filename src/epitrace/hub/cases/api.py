@@ -41,6 +41,22 @@ from epitrace.hub.cases.records import (
 from epitrace.hub.security import client_ip
 
 LIST_LIMIT = 1000
+# A new case's fields, as the registration form and the API body give them; all are
+# required but the onset date (see dates_from).
+CASE_FIELDS = (
+    "region",
+    "name",
+    "birth_date",
+    "national_id",
+    "address",
+    "person_ref",
+    "phones",
+    "onset_date",
+    "specimen_date",
+    "confirmation_date",
+    "isolation_date",
+)
+REQUIRED_CASE_FIELDS = tuple(name for name in CASE_FIELDS if name != "onset_date")
 # The search body's fields (the OpenAPI schema lists them in this order).
 SEARCH_FIELDS = (
     "purpose",

@@ -24,6 +24,7 @@ from epitrace.hub import access, crypto, policy, reasons
 from epitrace.hub.accounts.models import Region
 from epitrace.hub.api import BadRequest
 from epitrace.hub.cases.api import (
+    CASE_FIELDS,
     LIST_LIMIT,
     check_new_person,
     create_case,
@@ -36,20 +37,6 @@ from epitrace.hub.cases.records import identifiers_of
 from epitrace.hub.exchange import case_analysis, case_requests, results
 from epitrace.hub.security import client_ip
 from epitrace.hub.web.basemap import map_settings, timeline_labels
-
-CASE_FIELDS = (
-    "region",
-    "name",
-    "birth_date",
-    "national_id",
-    "address",
-    "person_ref",
-    "phones",
-    "onset_date",
-    "specimen_date",
-    "confirmation_date",
-    "isolation_date",
-)
 
 
 def _cases() -> Any:

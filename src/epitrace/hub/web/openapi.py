@@ -16,7 +16,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.views.decorators.http import require_GET
 
 import epitrace
-from epitrace.hub.cases.api import SEARCH_FIELDS
+from epitrace.hub.cases.api import REQUIRED_CASE_FIELDS, SEARCH_FIELDS
 from epitrace.hub.exchange.openapi_ops import exchange_operations
 
 Json = dict[str, Any]
@@ -236,18 +236,7 @@ COMPONENTS: Json = {
         },
         "NewCase": {
             "type": "object",
-            "required": [
-                "region",
-                "name",
-                "birth_date",
-                "national_id",
-                "address",
-                "person_ref",
-                "phones",
-                "specimen_date",
-                "confirmation_date",
-                "isolation_date",
-            ],
+            "required": list(REQUIRED_CASE_FIELDS),
             "properties": {
                 **{
                     name: {"type": "string"}
