@@ -13,6 +13,7 @@ HTML pages are in accounts/views.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from axes.utils import reset as axes_reset
@@ -30,6 +31,7 @@ from epitrace.hub.accounts.login import (
     has_confirmed_totp,
     new_recovery_codes,
     qr_data_uri,
+    record_own_step,
     second_factor_failed,
     unconfirmed_device,
     verified,
@@ -132,13 +134,7 @@ def recovery_codes(request: HttpRequest) -> JsonResponse:
     if not policy.is_verified(request.user):
         return JsonResponse({"error": "second factor required"}, status=401)
     codes = new_recovery_codes(request.user)
-    record(
-        request.user.get_username(),
-        "login.recovery_codes_renewed",
-        object_type="user",
-        object_id=request.user.get_username(),
-        detail={"ip": client_ip(request)},
-    )
+    record_own_step(request, "login.recovery_codes_renewed")
     return JsonResponse({"recovery_codes": codes})
 
 
@@ -324,36 +320,43 @@ def _grant(request: HttpRequest, pk: int) -> RoleGrant:
     return access.find(request, "user.manage", RoleGrant.objects.select_related("user"), pk=pk)
 
 
-@require_POST
-@access.api()
-def grant_approve(request: HttpRequest, pk: int) -> JsonResponse:
-    """A second administrator puts the grant in effect (not its asker, not its holder)."""
+def _decide_grant(
+    request: HttpRequest, pk: int, decide: Callable[[RoleGrant], object]
+) -> JsonResponse:
+    """Approve or refuse the grant ``pk`` through ``decide``; the grant as it now stands."""
     grant = _grant(request, pk)
     try:
-        approve_grant(grant, by=request.user.get_username())
+        decide(grant)
     except FourEyesError as error:
         return _refused(error)
-    except RoleError as error:
-        return JsonResponse({"error": str(error)}, status=409)
-    grant.refresh_from_db()
-    return JsonResponse(_grant_json(grant))
-
-
-@require_POST
-@access.api()
-def grant_refuse(request: HttpRequest, pk: int) -> JsonResponse:
-    """Turn the grant down: {"reason"}."""
-    grant = _grant(request, pk)
-    try:
-        refuse_grant(
-            grant, by=request.user.get_username(), reason=field(body_of(request), "reason")
-        )
     except BadRequest as error:
         return bad_request(error)
     except RoleError as error:
         return JsonResponse({"error": str(error)}, status=409)
     grant.refresh_from_db()
     return JsonResponse(_grant_json(grant))
+
+
+@require_POST
+@access.api()
+def grant_approve(request: HttpRequest, pk: int) -> JsonResponse:
+    """A second administrator puts the grant in effect (not its asker, not its holder)."""
+    return _decide_grant(
+        request, pk, lambda grant: approve_grant(grant, by=request.user.get_username())
+    )
+
+
+@require_POST
+@access.api()
+def grant_refuse(request: HttpRequest, pk: int) -> JsonResponse:
+    """Turn the grant down: {"reason"}."""
+    return _decide_grant(
+        request,
+        pk,
+        lambda grant: refuse_grant(
+            grant, by=request.user.get_username(), reason=field(body_of(request), "reason")
+        ),
+    )
 
 
 @require_POST

@@ -73,25 +73,24 @@ def new_recovery_codes(user: Any) -> list[str]:
     return codes
 
 
-def verified(request: HttpRequest, device: Any, action: str) -> None:
-    """Both factors given: mark the session, give it a new id, record ``action``."""
-    otp_login(request, device)
-    request.session.cycle_key()  # a new session id once fully signed in
+def record_own_step(request: HttpRequest, action: str, **detail: Any) -> None:
+    """Record a step of the signed-in user on their own account, with their IP address."""
     record(
         request.user.get_username(),
         action,
         object_type="user",
         object_id=request.user.get_username(),
-        detail={"ip": client_ip(request), "device": type(device).__name__},
+        detail={"ip": client_ip(request), **detail},
     )
+
+
+def verified(request: HttpRequest, device: Any, action: str) -> None:
+    """Both factors given: mark the session, give it a new id, record ``action``."""
+    otp_login(request, device)
+    request.session.cycle_key()  # a new session id once fully signed in
+    record_own_step(request, action, device=type(device).__name__)
 
 
 def second_factor_failed(request: HttpRequest) -> None:
     """Record a wrong second-factor code (the auditor sees guessing)."""
-    record(
-        request.user.get_username(),
-        "login.second_factor_failed",
-        object_type="user",
-        object_id=request.user.get_username(),
-        detail={"ip": client_ip(request)},
-    )
+    record_own_step(request, "login.second_factor_failed")

@@ -41,7 +41,25 @@ from epitrace.hub.cases.records import (
 from epitrace.hub.security import client_ip
 
 LIST_LIMIT = 1000
-SEARCH_KEYS = {
+# A new case's fields, as the registration form and the API body give them; all are
+# required but the onset date (see dates_from).
+CASE_FIELDS = (
+    "region",
+    "name",
+    "birth_date",
+    "national_id",
+    "address",
+    "person_ref",
+    "phones",
+    "onset_date",
+    "specimen_date",
+    "confirmation_date",
+    "isolation_date",
+)
+REQUIRED_CASE_FIELDS = tuple(name for name in CASE_FIELDS if name != "onset_date")
+# The search body's fields (the OpenAPI schema lists them in this order).
+SEARCH_FIELDS = (
+    "purpose",
     "case_id",
     "person_ref",
     "phone",
@@ -49,8 +67,8 @@ SEARCH_KEYS = {
     "region",
     "confirmed_from",
     "confirmed_to",
-    "purpose",
-}
+)
+SEARCH_KEYS = set(SEARCH_FIELDS)
 # Criteria that look a person up: the search needs a purpose, kept with the cases found.
 IDENTIFIER_KEYS = {"person_ref", "phone", "national_id"}
 
@@ -179,6 +197,12 @@ def _create(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"error": str(error)}, status=409)
     except BadRequest as error:
         return bad_request(error)
+    return JsonResponse(_summary(create_case(request, region, dates, ids)), status=201)
+
+
+def create_case(request: HttpRequest, region: Region, dates: CaseDates, ids: Identifiers) -> Case:
+    """Register the case (its fields already checked) and record ``case.created``: the
+    API and the registration page both create through here."""
     case = register_case(region, dates, ids, by=request.user.get_username())
     record(
         request.user.get_username(),
@@ -188,7 +212,7 @@ def _create(request: HttpRequest) -> JsonResponse:
         object_id=str(case.pk),
         detail={"case_id": case.case_id, "region": region.code, "ip": client_ip(request)},
     )
-    return JsonResponse(_summary(case), status=201)
+    return case
 
 
 def _search_filter(request: HttpRequest, data: dict[str, Any], cases: QuerySet) -> QuerySet:

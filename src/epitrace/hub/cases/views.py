@@ -23,33 +23,20 @@ from django.views.decorators.http import require_GET, require_http_methods
 from epitrace.hub import access, crypto, policy, reasons
 from epitrace.hub.accounts.models import Region
 from epitrace.hub.api import BadRequest
-from epitrace.hub.audit.chain import record
 from epitrace.hub.cases.api import (
+    CASE_FIELDS,
     LIST_LIMIT,
     check_new_person,
+    create_case,
     dates_from,
     identifiers_from,
     region_from,
 )
 from epitrace.hub.cases.models import Case
-from epitrace.hub.cases.records import identifiers_of, register_case
+from epitrace.hub.cases.records import identifiers_of
 from epitrace.hub.exchange import case_analysis, case_requests, results
 from epitrace.hub.security import client_ip
 from epitrace.hub.web.basemap import map_settings, timeline_labels
-
-CASE_FIELDS = (
-    "region",
-    "name",
-    "birth_date",
-    "national_id",
-    "address",
-    "person_ref",
-    "phones",
-    "onset_date",
-    "specimen_date",
-    "confirmation_date",
-    "isolation_date",
-)
 
 
 def _cases() -> Any:
@@ -94,15 +81,7 @@ def case_new_page(request: HttpRequest) -> HttpResponse:
         except BadRequest as problem:
             error = str(problem)  # names the field, never echoes its value
         else:
-            case = register_case(region, dates, ids, by=request.user.get_username())
-            record(
-                request.user.get_username(),
-                "case.created",
-                role=policy.assignment_of(request.user).role,
-                object_type="case",
-                object_id=str(case.pk),
-                detail={"case_id": case.case_id, "region": region.code, "ip": client_ip(request)},
-            )
+            case = create_case(request, region, dates, ids)
             return HttpResponseRedirect(f"/cases/{case.case_id}")
     # A refused form comes back empty: its values are personal data, not echoed.
     return render(

@@ -16,6 +16,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.views.decorators.http import require_GET
 
 import epitrace
+from epitrace.hub.cases.api import REQUIRED_CASE_FIELDS, SEARCH_FIELDS
 from epitrace.hub.exchange.openapi_ops import exchange_operations
 
 Json = dict[str, Any]
@@ -180,18 +181,7 @@ OPERATIONS: dict[str, Json] = {
         "post": _op(
             "Find cases (a POST body: identifiers never go into a query string)",
             _ok("cases"),
-            _body(
-                optional=(
-                    "purpose",
-                    "case_id",
-                    "person_ref",
-                    "phone",
-                    "national_id",
-                    "region",
-                    "confirmed_from",
-                    "confirmed_to",
-                )
-            ),
+            _body(optional=SEARCH_FIELDS),
         )
     },
     "/api/cases/{case_id}": {
@@ -246,18 +236,7 @@ COMPONENTS: Json = {
         },
         "NewCase": {
             "type": "object",
-            "required": [
-                "region",
-                "name",
-                "birth_date",
-                "national_id",
-                "address",
-                "person_ref",
-                "phones",
-                "specimen_date",
-                "confirmation_date",
-                "isolation_date",
-            ],
+            "required": list(REQUIRED_CASE_FIELDS),
             "properties": {
                 **{
                     name: {"type": "string"}
