@@ -205,12 +205,12 @@ def analyze(
     began = time.perf_counter()
     problems: list[Problem] = []
     interview = _interview_visits(folder, person_ref, interview_file, problems)
-    if cases_file is not None:  # refused before any tracing, even with --no-contacts
-        _read_given(cases_file, "cases")
+    # A cases file given is read once, whole, before any tracing (even with --no-contacts).
+    cases = _read_given(cases_file, "cases").table if cases_file is not None else None
 
     def window_of(trajectory: Trajectory) -> tuple[Window, str]:
         return contact_window(
-            folder, person_ref, trajectory, start, end, cases_file, contact_params, problems
+            folder, person_ref, trajectory, start, end, cases, contact_params, problems
         )
 
     source = subject_source(folder)
@@ -249,13 +249,18 @@ def analyze(
 
 
 def _case_dates(
-    folder: Path, person_ref: str, cases_file: Path | None, problems: list[Problem]
+    folder: Path, person_ref: str, cases: pa.Table | None, problems: list[Problem]
 ) -> tuple[dt.date, dt.date | None] | None:
-    """(confirmed_date, onset_date) of the subject from the ``cases`` table, if a case."""
-    cases = _subject_rows(folder, "cases", cases_file, person_ref, problems)
-    if cases is None or cases.num_rows == 0:
+    """(confirmed_date, onset_date) of the subject from ``cases`` (the table given on the
+    command line), else from the dataset's own ``cases`` table; None if not a case."""
+    rows = (
+        cases.filter(pc.equal(cases.column("person_ref"), person_ref))
+        if cases is not None
+        else _subject_rows(folder, "cases", None, person_ref, problems)
+    )
+    if rows is None or rows.num_rows == 0:
         return None
-    first = cases.slice(0, 1).to_pylist()[0]
+    first = rows.slice(0, 1).to_pylist()[0]
     return first["confirmed_date"], first["onset_date"]
 
 
@@ -265,15 +270,16 @@ def contact_window(
     trajectory: Trajectory,
     start: dt.datetime | None,
     end: dt.datetime | None,
-    cases_file: Path | None,
+    cases: pa.Table | None,
     params: ContactParams | None,
     problems: list[Problem],
 ) -> tuple[tuple[dt.datetime, dt.datetime], str]:
     """The infectious window and a note saying where it came from.
 
     ``--from``/``--to`` win; else the case's dates (onset - 2 days, or the
-    confirmation date - 2 days without onset, to the confirmation date); else
-    every stay traced.
+    confirmation date - 2 days without onset, to the confirmation date) from
+    ``cases`` (the table given with ``--cases``) or the dataset's own; else every
+    stay traced.
     """
     stays = trajectory.stays
     first = stays.column("start").to_pylist()[0] if stays.num_rows else None
@@ -282,7 +288,7 @@ def contact_window(
     if start is not None or end is not None:
         window = (start or first or far_past, end or last or dt.datetime.now(dt.UTC))
         return window, "contacts searched in the window given (--from/--to)"
-    dates = _case_dates(folder, person_ref, cases_file, problems)
+    dates = _case_dates(folder, person_ref, cases, problems)
     if dates is not None:
         days_before = (params or ContactParams()).days_before
         window = infectious_window(dates[0], dates[1], analysis_tz(folder), days_before)
