@@ -163,6 +163,10 @@ EPITRACE_MAP_TILE_URL = os.environ.get("EPITRACE_MAP_TILE_URL", "")
 # EPITRACE_MAP_BASE_GEOJSON (unset): a GeoJSON file of the city's outlines (districts,
 # roads), the maps' offline base layer and the areas of the public disclosure.
 EPITRACE_MAP_BASE_GEOJSON = os.environ.get("EPITRACE_MAP_BASE_GEOJSON", "")
+# EPITRACE_MAP_PMTILES (unset): a street basemap, one PMTiles archive on the hub host
+# (e.g. a Korea extract of OpenStreetMap in the Protomaps schema), served with range
+# requests and drawn under the stays (docs/operations.md); unset, no streets.
+EPITRACE_MAP_PMTILES = os.environ.get("EPITRACE_MAP_PMTILES", "")
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]
 
 AUTH_USER_MODEL = "auth.User"
