@@ -6,8 +6,10 @@ keyboard, Korean, tablet width, and the README's screenshots."""
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pyarrow.compute as pc
 import pytest
@@ -196,6 +198,14 @@ def test_a_case_from_request_to_path_in_the_browser(
         return int(investigator.get_attribute("#case-timeline svg", "data-span"))
 
     whole = span()
+    # Its ticks mark the local midnights of the page's zone (Seoul), labelled with the date.
+    midnights = investigator.locator("#case-timeline line.tick.midnight")
+    assert midnights.count() >= 1
+    for iso in midnights.evaluate_all("lines => lines.map(line => line.dataset.time)"):
+        seoul = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(
+            ZoneInfo("Asia/Seoul")
+        )
+        assert (seoul.hour, seoul.minute) == (0, 0)
     investigator.click("button[data-zoom=in]")
     assert span() == whole // 2 or abs(span() - whole / 2) <= 1
     investigator.focus("#case-timeline")
