@@ -258,7 +258,7 @@ def test_contacts_csv_without_a_contact_search_has_only_its_header(
     text = post(client, cases["seoul"], "contacts.csv").content.decode()
     assert text.strip().splitlines() == [
         '"person_ref","contact_ref","via","place_name","lat","lon","start","end",'
-        '"overlap_min","score"'
+        '"overlap_min","score","tier"'
     ]
 
 

@@ -51,6 +51,7 @@ def contacts_at(stays: pa.Table, how_many: int = 3) -> pa.Table:
             "end": [r["end"] for r in rows],
             "overlap_min": [30.0] * len(rows),
             "score": [0.9 - 0.1 * i for i in range(len(rows))],
+            "tier": ["close" if i == 0 else "possible" for i in range(len(rows))],
         }
     ).cast(table("contacts").arrow_schema)
 
