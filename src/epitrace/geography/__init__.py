@@ -1,5 +1,7 @@
-"""Where points are in Korea, offline: the districts that contain them (``districts``)."""
+"""Where points are in Korea, offline: the districts that contain them (``districts``) and
+the districts' outlines for a map view (``outlines``)."""
 
 from epitrace.geography.districts import DISTRICT_SCHEMA, locate
+from epitrace.geography.outlines import ATTRIBUTION, district_outlines
 
-__all__ = ["DISTRICT_SCHEMA", "locate"]
+__all__ = ["ATTRIBUTION", "DISTRICT_SCHEMA", "district_outlines", "locate"]
