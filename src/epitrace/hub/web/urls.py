@@ -13,6 +13,7 @@ urlpatterns = [
     path("dashboard", dashboard.dashboard_page, name="web-dashboard"),
     path("static/hub.css", views.stylesheet, name="stylesheet"),
     path("map/base.geojson", basemap.base_geojson, name="map-base"),
+    path("map/outlines.geojson", basemap.outlines_geojson, name="map-outlines"),
     path("preferences", views.preferences_page, name="web-preferences"),
     path("preferences/language", views.switch_language, name="web-language"),
 ]
