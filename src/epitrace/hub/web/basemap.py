@@ -156,10 +156,14 @@ def map_settings() -> dict[str, Any]:
 
 
 def timeline_labels() -> dict[str, str]:
+    """The words the case page's map popup and timeline write."""
     return {
         "title": _("Timeline of stays and moves"),
         "stays": _("Stays"),
         "moves": _("Moves"),
         "move": _("Move"),
-        "unnamed": _("unnamed place"),
+        "district": _("District"),
+        "sources": _("Sources"),
+        "contacts": _("Contacts"),
+        "time": _("Time"),
     }

@@ -12,6 +12,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("dashboard", dashboard.dashboard_page, name="web-dashboard"),
     path("static/hub.css", views.stylesheet, name="stylesheet"),
+    path("map/palette.css", views.palette, name="map-palette"),
     path("map/base.geojson", basemap.base_geojson, name="map-base"),
     path("map/outlines.geojson", basemap.outlines_geojson, name="map-outlines"),
     path("preferences", views.preferences_page, name="web-preferences"),
