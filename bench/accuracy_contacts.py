@@ -11,7 +11,9 @@ and compares the people found with the true contacts: others at the same
 public place (truth/places kind not home or work) with at least 15 minutes'
 overlap inside the window (truth/visits). Precision and recall over the whole
 list, recall among the top 50 and top 200 people, and each evidence source
-alone and left out. ``--record`` writes the table into docs/accuracy.md.
+alone and left out; then each tier's people (a person at the closest tier any
+of their rows has), its precision and its share of the true contacts.
+``--record`` writes the tables into docs/accuracy.md.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import pyarrow.parquet as pq
 
 from docs_block import write_block
 from epitrace.analysis.contacts import (
+    TIERS,
     ContactParams,
     ContactSearch,
     infectious_window,
@@ -78,6 +81,26 @@ class Tally:
         )
 
 
+@dataclass
+class TierTally:
+    """People whose closest tier is this one, and the true contacts among them."""
+
+    listed: int = 0
+    hits: int = 0
+
+
+def closest_tiers(search: ContactSearch) -> dict[str, str]:
+    """Each person's closest tier over all their rows."""
+    table = search.contacts.table
+    best: dict[str, str] = {}
+    for ref, tier in zip(
+        table.column("contact_ref").to_pylist(), table.column("tier").to_pylist(), strict=True
+    ):
+        if ref not in best or TIERS.index(tier) < TIERS.index(best[ref]):
+            best[ref] = tier
+    return best
+
+
 def people_in_rank_order(contact_refs: list[str]) -> list[str]:
     """Each person once, at their best rank (the table is sorted by score)."""
     seen: dict[str, None] = {}
@@ -107,7 +130,9 @@ def ensure_city(city: Path, stores: Path, residents: int, days: int) -> None:
         build_stores(city, stores)
 
 
-def run(city: Path, stores: Path, cases: int, params: ContactParams) -> dict[str, Tally]:
+def run(
+    city: Path, stores: Path, cases: int, params: ContactParams
+) -> tuple[dict[str, Tally], dict[str, TierTally]]:
     network = StoreNetwork(stores)
     visits = pq.read_table(city / "truth" / "visits.parquet")
     places = pq.read_table(city / "truth" / "places.parquet")
@@ -116,6 +141,7 @@ def run(city: Path, stores: Path, cases: int, params: ContactParams) -> dict[str
     tallies = {"all sources": Tally()}
     tallies.update({f"{s} alone": Tally() for s in SOURCES})
     tallies.update({f"without {s}": Tally() for s in SOURCES})
+    tiers = {tier: TierTally() for tier in TIERS}
     seconds = []
     for case in chosen:
         window = infectious_window(case["confirmed_date"], case["onset_date"], TZ)
@@ -126,6 +152,9 @@ def run(city: Path, stores: Path, cases: int, params: ContactParams) -> dict[str
         seconds.append(time.perf_counter() - began)
         truth = true_contacts(case["person_ref"], visits, places, window)
         tallies["all sources"].add(ranked_people(search), truth)
+        for person, tier in closest_tiers(search).items():
+            tiers[tier].listed += 1
+            tiers[tier].hits += person in truth
         for source in SOURCES:
             tallies[f"{source} alone"].add(ranked_people(search, {source}), truth)
             others = set(SOURCES) - {source}
@@ -136,7 +165,7 @@ def run(city: Path, stores: Path, cases: int, params: ContactParams) -> dict[str
             flush=True,
         )
     print(f"median search time {sorted(seconds)[len(seconds) // 2]:.2f} s")
-    return tallies
+    return tallies, tiers
 
 
 def table_text(tallies: dict[str, Tally]) -> str:
@@ -145,6 +174,19 @@ def table_text(tallies: dict[str, Tally]) -> str:
         "recall top 50 | recall top 200 |\n|---|---:|---:|---:|---:|---:|---:|"
     )
     return "\n".join([head, *(t.row(label) for label, t in tallies.items())])
+
+
+def tier_table_text(tiers: dict[str, TierTally], true_contacts: int) -> str:
+    head = (
+        "| tier | people listed | true contacts among them | precision | "
+        "share of the true contacts |\n|---|---:|---:|---:|---:|"
+    )
+    rows = [
+        f"| {tier} | {t.listed:,} | {t.hits:,} | {t.hits / max(t.listed, 1):.3f} | "
+        f"{t.hits / max(true_contacts, 1):.3f} |"
+        for tier, t in tiers.items()
+    ]
+    return "\n".join([head, *rows])
 
 
 def main() -> None:
@@ -163,13 +205,15 @@ def main() -> None:
     params = replace(
         ContactParams(), max_radius_m=args.max_radius, min_overlap_min=args.min_overlap
     )
-    text = table_text(run(args.city, stores, args.cases, params))
-    print(text)
+    tallies, tiers = run(args.city, stores, args.cases, params)
+    text = table_text(tallies)
+    tier_text = tier_table_text(tiers, tallies["all sources"].true)
+    print(text, tier_text, sep="\n\n")
     if args.record:
-        record(text, args)
+        record(text, tier_text, args)
 
 
-def record(text: str, args: argparse.Namespace) -> None:
+def record(text: str, tier_text: str, args: argparse.Namespace) -> None:
     command = (
         f".venv/bin/python bench/accuracy_contacts.py --residents {args.residents} "
         f"--days {args.days} --cases {args.cases}"
@@ -178,6 +222,12 @@ def record(text: str, args: argparse.Namespace) -> None:
         ROOT / "docs" / "accuracy.md",
         "accuracy_contacts",
         f"<!-- {command} --record -->\n\n{text}\n",
+        SECTION,
+    )
+    write_block(
+        ROOT / "docs" / "accuracy.md",
+        "accuracy_contact_tiers",
+        f"<!-- {command} --record -->\n\n{tier_text}\n",
         SECTION,
     )
 

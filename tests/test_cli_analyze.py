@@ -43,8 +43,14 @@ def test_analyze_writes_stays_path_and_report(csv_city: Path, tmp_path: Path) ->
     geo = json.loads((out / "path.geojson").read_text())
     points = [f for f in geo["features"] if f["geometry"]["type"] == "Point"]
     assert len(points) == stays.num_rows
+    # The path says its times in the zone stays.csv uses, not in UTC (issue #19).
+    times = [f["properties"]["start"] for f in geo["features"]]
+    assert times and all(t.endswith("+09:00") for t in times)
     assert (out / "report.html").stat().st_size > 1000
     assert (out / "contacts.csv").exists()  # contacts are searched unless --no-contacts
+    contacts = read_table(out / "contacts.csv").raise_for_problems()
+    assert contacts.num_rows > 0 and contacts.column("tier").null_count == 0
+    assert set(contacts.column("tier").to_pylist()) <= {"close", "possible", "broad"}
     assert f"{person}: {stays.num_rows} stays" in result.stdout
 
 

@@ -152,3 +152,60 @@ def test_no_sightings_give_an_empty_contract_table() -> None:
     ranked = merge_contacts("P1", [RESTAURANT], [], set(), PARAMS)
     assert ranked.table.num_rows == 0
     assert ranked.table.schema == table("contacts").arrow_schema
+
+
+# Tiers: what the investigator acts on first (close, possible, broad).
+
+
+def tiers_of(sightings: list[Sighting]) -> dict[str, str]:
+    rows = merge_contacts("P1", [RESTAURANT], sightings, set(), PARAMS).table.to_pylist()
+    return {row["contact_ref"]: row["tier"] for row in rows}
+
+
+def test_same_venue_for_fifteen_minutes_is_close_and_briefer_is_possible() -> None:
+    tiers = tiers_of(
+        [
+            card_sighting(2, "paid", at(10, 12, 30), True, PARAMS),  # 30 min within the stay
+            checkin_sighting(2, "brief", at(10, 11), at(10, 11), True, PARAMS),  # to 12:00
+            checkin_sighting(2, "late", at(10, 12, 50), at(10, 12, 50), True, PARAMS),  # 10 min
+        ]
+    )
+    assert tiers["paid"] == "close"
+    assert tiers["late"] == "possible"
+    assert "brief" not in tiers  # never together within the stay
+
+
+def test_a_small_cell_is_possible_and_a_large_cell_or_a_brief_one_broad() -> None:
+    tiers = tiers_of(
+        [
+            telecom_sighting(2, "small", at(10, 12), at(10, 12, 40), 150.0),
+            telecom_sighting(2, "large", at(10, 12), at(10, 13), 2_000.0),
+            telecom_sighting(2, "short", at(10, 12), at(10, 12, 10), 150.0),
+        ]
+    )
+    assert tiers == {"small": "possible", "large": "broad", "short": "broad"}
+
+
+def test_another_venue_nearby_is_possible_never_close() -> None:
+    tiers = tiers_of([card_sighting(2, "next-door", at(10, 12, 30), False, PARAMS)])
+    assert tiers == {"next-door": "possible"}
+
+
+def test_a_cell_does_not_lend_its_minutes_to_a_brief_venue_sighting() -> None:
+    # Ten minutes at the venue plus an hour in a large cell is not 15 minutes at the venue.
+    tiers = tiers_of(
+        [
+            checkin_sighting(2, "both", at(10, 12, 50), at(10, 12, 50), True, PARAMS),
+            telecom_sighting(2, "both", at(10, 12), at(10, 13), 2_000.0),
+        ]
+    )
+    assert tiers == {"both": "possible"}
+
+
+def test_every_contact_row_has_a_tier_of_the_contract() -> None:
+    ranked = merge_contacts(
+        "P1", [RESTAURANT], [telecom_sighting(2, "x", at(10, 12), at(10, 13), 150.0)], set()
+    )
+    tier = table("contacts").column("tier")
+    assert ranked.table.column("tier").to_pylist() == ["possible"]
+    assert tier.choices == ("close", "possible", "broad")

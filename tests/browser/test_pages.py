@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 import re
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pyarrow.compute as pc
 import pytest
@@ -123,12 +125,17 @@ def layer_ids(page: Any, selector: str) -> list[str]:
     )
 
 
-def check_districts_under(page: Any, selector: str, top_layer: str) -> None:
-    """The map draws Korea's district boundaries with Korean names, under ``top_layer``."""
+def check_districts_under(page: Any, selector: str, top_layer: str, korean: bool) -> None:
+    """The map draws Korea's district boundaries with their names, under ``top_layer``:
+    in Korean on a Korean page, romanised on an English one."""
     page.wait_for_selector(f"{selector}[data-rendered-district-labels]", timeout=30000)
     assert page.get_attribute(selector, "data-district-level") in ("sigungu", "emd")
     drawn = page.get_attribute(selector, "data-rendered-district-labels").split("|")
-    assert len(drawn) >= 3 and all(HANGUL.search(name) for name in drawn), drawn
+    assert len(drawn) >= 3, drawn
+    if korean:
+        assert all(HANGUL.search(name) for name in drawn), drawn
+    else:
+        assert all(name.isascii() and "-" in name for name in drawn), drawn
     layers = layer_ids(page, selector)
     for base in ("district-line", "district-parent-line", "district-label"):
         assert layers.index(base) < layers.index(top_layer), layers
@@ -265,7 +272,7 @@ def test_a_case_from_request_to_path_in_the_browser(
     assert investigator.locator("#case-map canvas.maplibregl-canvas").count() == 1
     assert investigator.locator("#case-timeline rect.stay").count() == stays
     assert investigator.locator("#stays tbody tr").count() == stays
-    check_districts_under(investigator, "#case-map", "stay-centre")
+    check_districts_under(investigator, "#case-map", "stay-centre", korean=False)
     check_stay_popup_and_rows(investigator)
     # The interview compared with the data: three lists, and the places the patient
     # named are either confirmed by the data or listed as only in the interview.
@@ -278,6 +285,14 @@ def test_a_case_from_request_to_path_in_the_browser(
         return int(investigator.get_attribute("#case-timeline svg", "data-span"))
 
     whole = span()
+    # Its ticks mark the local midnights of the page's zone (Seoul), labelled with the date.
+    midnights = investigator.locator("#case-timeline line.tick.midnight")
+    assert midnights.count() >= 1
+    for iso in midnights.evaluate_all("lines => lines.map(line => line.dataset.time)"):
+        seoul = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(
+            ZoneInfo("Asia/Seoul")
+        )
+        assert (seoul.hour, seoul.minute) == (0, 0)
     investigator.click("button[data-zoom=in]")
     assert span() == whole // 2 or abs(span() - whole / 2) <= 1
     investigator.focus("#case-timeline")
@@ -303,6 +318,7 @@ def test_a_case_from_request_to_path_in_the_browser(
     investigator.wait_for_selector("html[lang=ko]")
     assert investigator.locator("h3:text('동선')").count() == 1
     investigator.wait_for_selector("#case-map[data-rendered-stays]", timeout=30000)
+    check_districts_under(investigator, "#case-map", "stay-centre", korean=True)
     check_accessible(investigator)
     shoot(investigator, shots, "case-ko")
 
@@ -319,7 +335,7 @@ def test_a_case_from_request_to_path_in_the_browser(
     investigator.wait_for_selector("#hotspot-progress")
     jobs.run_pending()
     investigator.wait_for_selector("#hotspot-map[data-rendered]", timeout=30000)
-    check_districts_under(investigator, "#hotspot-map", "clusters")
+    check_districts_under(investigator, "#hotspot-map", "clusters", korean=True)
     # Each cluster's row names the district of its centre, in Korean.
     assert HANGUL.search(
         investigator.inner_text("#clusters tbody tr:first-child td:nth-of-type(2)")

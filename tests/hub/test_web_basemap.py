@@ -46,7 +46,7 @@ def test_a_signed_in_account_gets_the_neighbourhoods_of_its_view(
 
 def test_a_country_view_shows_the_provinces(make_account: Any, signed_in: Any) -> None:
     client = signed_in(make_account(Role.AUDITOR))
-    answer = client.get("/map/outlines.geojson?bbox=124.5,33,131,38.7&zoom=6.5")
+    answer = client.get("/map/outlines.geojson?bbox=124.5,33,131,38.7&zoom=6.5&lang=ko")
     body = json.loads(answer.content)
     assert body["level"] == "sido"
     names = {
@@ -118,3 +118,16 @@ def test_the_administrators_overlay_is_still_served(
     client = signed_in(make_account(Role.NATIONAL_INVESTIGATOR))
     assert json.loads(client.get("/map/base.geojson").content) == overlay
     assert Client().get("/map/base.geojson").status_code == 401
+
+
+def test_english_pages_read_the_names_romanised(make_account: Any, signed_in: Any) -> None:
+    client = signed_in(make_account(Role.NATIONAL_INVESTIGATOR))
+    body = json.loads(client.get(f"/map/outlines.geojson?{DAEGU_VIEW}&lang=en").content)
+    parents = {
+        f["properties"]["name"] for f in body["features"] if f["properties"]["role"] == "parent"
+    }
+    assert "Jung-gu" in parents
+    # The full Korean name stays with each feature, whatever the page's language.
+    assert any(
+        f["properties"]["full_name"] == "대구광역시 중구 동인동1가" for f in body["features"]
+    )

@@ -71,7 +71,7 @@ def simulated_analysis(city: Path, case_id: str = "C00001") -> FakeAnalysis:
         timezone="Asia/Seoul",
         window=(min(starts), max(ends)),
         stays=stays,
-        path=trajectory.geojson(),
+        path=trajectory.geojson("Asia/Seoul"),
         comparison=None,
         contacts=contacts_at(stays),
     )

@@ -11,8 +11,8 @@ works on what they answered, so it is testable on hand-made tables:
 - ``Sighting``: one provider's answer that puts someone at a stay's place for
   an interval, with the strength of that evidence;
 - ``merge_contacts``: sightings merged per person and stay, overlap minutes
-  with the stay, an exposure score, rows of the contract's ``contacts`` table
-  sorted by score.
+  with the stay, an exposure score and a tier, rows of the contract's
+  ``contacts`` table sorted by score.
 
 Score (higher = more likely exposed), for one contact at one stay::
 
@@ -26,6 +26,16 @@ Score (higher = more likely exposed), for one contact at one stay::
   ~0.4, a 1 km cell ~0.09): small cells beat large ones;
 - ``time`` = min(overlap, ``full_overlap_min``) / ``full_overlap_min``;
 - ``place_risk`` from the kind of place when known (``PLACE_RISK``), else 1.
+
+Tier (``contact_tier``), what an investigator acts on first:
+
+- ``close``: at the subject's own venue or vehicle — a card payment or check-in
+  at the same merchant or venue, a tap on the same vehicle, a GPS fix beside
+  them — for at least ``close_overlap_min`` (15) minutes together;
+- ``possible``: a phone in the same small cell (radius up to ``small_cell_m``,
+  500 m) for at least 15 minutes, the same venue for less, or another venue
+  inside the search circle for at least 15 minutes;
+- ``broad``: the rest — large cells, brief overlaps.
 """
 
 from __future__ import annotations
@@ -45,6 +55,7 @@ from epitrace.formats.schemas import table
 
 MICROS_PER_MINUTE = 60_000_000
 SOURCES = ("card", "telecom", "transit", "gps", "entry")
+TIERS = ("close", "possible", "broad")  # most to least certain; see contact_tier
 
 # Crowded, closed, loud places spread the virus more (KCDA's high-risk list:
 # clubs, bars, karaoke, churches, gyms); shops are brief and distanced.
@@ -90,6 +101,10 @@ class ContactParams:
     max_radius_m: float = 300.0
     merchant_radius_m: float = 50.0  # merchants "at" an unnamed stay
     max_contacts: int | None = None  # keep the best N rows (None: all)
+    # Tiers: the 15 minutes of a close contact (KDCA's and WHO's definition), and the
+    # largest cell whose co-presence still makes a possible contact.
+    close_overlap_min: float = 15.0
+    small_cell_m: float = 500.0
 
 
 # --- the window ---
@@ -311,15 +326,37 @@ class Contact:
         used = {s.via for s in self.sightings}
         return "+".join(v for v in SOURCES if v in used)
 
-    def overlap(self) -> tuple[dt.datetime, dt.datetime, float]:
-        """First and last instant together and the minutes together, within the stay."""
-        clipped = [
-            (max(s.start, self.stay.start), min(s.end, self.stay.end)) for s in self.sightings
-        ]
+    def overlap(
+        self, sightings: Sequence[Sighting] | None = None
+    ) -> tuple[dt.datetime, dt.datetime, float]:
+        """First and last instant together and the minutes together, within the stay,
+        by all the contact's sightings or by ``sightings`` alone."""
+        chosen = self.sightings if sightings is None else sightings
+        clipped = [(max(s.start, self.stay.start), min(s.end, self.stay.end)) for s in chosen]
         clipped = [(a, b) for a, b in clipped if b > a]
         if not clipped:
             return self.stay.start, self.stay.start, 0.0
         return min(a for a, _ in clipped), max(b for _, b in clipped), union_minutes(clipped)
+
+
+def contact_tier(contact: Contact, params: ContactParams) -> str:
+    """``close``, ``possible`` or ``broad`` by the rules in the module's docstring."""
+    venue = [s for s in contact.sightings if s.via != "telecom"]
+    same_venue = [s for s in venue if s.strength >= SAME_PLACE]
+    small_cells = [
+        s
+        for s in contact.sightings
+        if s.via == "telecom" and s.strength >= cell_strength(params.small_cell_m)
+    ]
+
+    def long_enough(sightings: list[Sighting]) -> bool:
+        return bool(sightings) and contact.overlap(sightings)[2] >= params.close_overlap_min
+
+    if long_enough(same_venue):
+        return "close"
+    if same_venue or long_enough(venue) or long_enough(small_cells):
+        return "possible"
+    return "broad"
 
 
 @dataclass
@@ -378,6 +415,7 @@ def merge_contacts(
                 "end": end,
                 "overlap_min": round(minutes, 1),
                 "score": score,
+                "tier": contact_tier(contact, params),
                 "stay_seq": contact.stay.seq,
             }
         )

@@ -302,6 +302,8 @@ _TABLES: tuple[Table, ...] = (
             _ts("end"),
             _nonneg("overlap_min"),
             Column("score", Kind.FLOAT),
+            # close, possible or broad (analysis/contacts.py); empty in files written before.
+            Column("tier", Kind.TEXT, nullable=True, choices=("close", "possible", "broad")),
         ),
         ordered=(("start", "end"),),
     ),

@@ -311,7 +311,7 @@ def write_outputs(result: InvestigationResult, tz: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     stays_path = write_table(result.trajectory.stays, out, "stays", "csv", tz=tz)
     geojson_path = out / "path.geojson"
-    geojson_path.write_text(json.dumps(result.trajectory.geojson(), ensure_ascii=False, indent=1))
+    geojson_path.write_text(json.dumps(result.trajectory.geojson(tz), ensure_ascii=False, indent=1))
     report_path = out / "report.html"
     report_path.write_text(
         render_report(result.trajectory, result.comparison, tz=tz, contacts=result.contacts),

@@ -10,6 +10,7 @@ the outliers it dropped and notes on what it could not use. Parameters are in
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,8 +27,8 @@ from epitrace.analysis.trajectory.timeline import Outlier, Timeline, build_timel
 __all__ = ["SubjectRecords", "Trajectory", "TrajectoryParams", "trace_subject"]
 
 
-def _iso(micros: int) -> str:
-    return dt.datetime.fromtimestamp(micros / 1e6, dt.UTC).isoformat()
+def _iso(micros: int, zone: dt.tzinfo) -> str:
+    return dt.datetime.fromtimestamp(micros / 1e6, zone).isoformat()
 
 
 @dataclass
@@ -40,13 +41,15 @@ class Trajectory:
     timeline: Timeline = field(repr=False)
     stay_objects: list[Stay] = field(repr=False, default_factory=list)
 
-    def geojson(self) -> dict[str, Any]:
+    def geojson(self, tz: str = "UTC") -> dict[str, Any]:
         """``path.geojson``: a Point per stay (its properties as in ``stays``) and a
-        LineString per move (start, end, mode when known)."""
+        LineString per move (start, end, mode when known). Times are ISO 8601 with
+        their offset in the IANA zone ``tz``, as ``stays.csv`` writes them."""
+        zone = zoneinfo.ZoneInfo(tz)
         features: list[dict[str, Any]] = []
         for row in self.stays.to_pylist():
             properties = {
-                k: (v.isoformat() if isinstance(v, dt.datetime) else v)
+                k: (v.astimezone(zone).isoformat() if isinstance(v, dt.datetime) else v)
                 for k, v in row.items()
                 if k not in ("lat", "lon")
             }
@@ -64,7 +67,7 @@ class Trajectory:
             coordinates = [
                 [round(float(a), 6), round(float(b), 6)] for a, b in zip(lon, lat, strict=True)
             ]
-            properties = {"start": _iso(move.start), "end": _iso(move.end)}
+            properties = {"start": _iso(move.start, zone), "end": _iso(move.end, zone)}
             if move.mode:
                 properties["mode"] = move.mode
             features.append(

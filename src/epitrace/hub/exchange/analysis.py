@@ -140,7 +140,7 @@ def plan_step(request: DataRequest) -> Step:
         timezone=tz,
         window=(request.start, request.end),
         stays=trajectory.stays,
-        path=trajectory.geojson(),
+        path=trajectory.geojson(tz),
         comparison=found.comparison,
         contacts=contacts,
         provenance=provenance,

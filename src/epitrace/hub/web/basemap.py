@@ -27,7 +27,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from epitrace.geography import ATTRIBUTION, district_outlines
+from epitrace.geography import ATTRIBUTION, district_outlines, romanise
 from epitrace.geography.outlines import FINEST_ZOOM, InvalidView, feature_collection
 from epitrace.hub import access
 from epitrace.hub.api import bad_request
@@ -42,9 +42,9 @@ KOREA = (124.0, 32.5, 132.0, 39.0)
 
 
 def district_label(name: str, language: str) -> str:
-    """A district's name as a page in ``language`` shows it. Korean on every page for now;
-    English pages will read its romanisation (geography.romanise) here."""
-    return name
+    """A district's name as a page in ``language`` shows it: Korean on Korean pages, its
+    Revised Romanization on English ones (종로구 → "Jongno-gu")."""
+    return romanise(name) if language == "en" else name
 
 
 @cache

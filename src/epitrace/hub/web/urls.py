@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from epitrace.hub.web import basemap, dashboard, openapi, views
+from epitrace.hub.web import basemap, dashboard, openapi, streets, views
 
 urlpatterns = [
     path("api/openapi.json", openapi.schema, name="openapi"),
@@ -15,6 +15,7 @@ urlpatterns = [
     path("map/palette.css", views.palette, name="map-palette"),
     path("map/base.geojson", basemap.base_geojson, name="map-base"),
     path("map/outlines.geojson", basemap.outlines_geojson, name="map-outlines"),
+    path("map/streets.pmtiles", streets.streets_pmtiles, name="map-streets"),
     path("preferences", views.preferences_page, name="web-preferences"),
     path("preferences/language", views.switch_language, name="web-language"),
 ]

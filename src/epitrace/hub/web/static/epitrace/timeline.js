@@ -1,6 +1,7 @@
 // A zoomable timeline of stays and moves drawn as SVG: wheel, buttons or +/- keys zoom,
 // drag or the arrow keys move in time. Times are shown in the user's time zone.
 import { colour } from "./map.js";
+import { STEPS, localTicks } from "./ticks.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const HEIGHT = 96;
@@ -13,9 +14,6 @@ function element(name, attributes = {}, parent = null) {
   if (parent) parent.appendChild(node);
   return node;
 }
-
-// Tick spacing: the first that leaves at least ~90 pixels between labels.
-const STEPS = [15, 30, 60, 120, 180, 360, 720, 1440, 2880].map((m) => m * 60 * 1000);
 
 export class Timeline {
   constructor(container, data, labels) {
@@ -33,7 +31,9 @@ export class Timeline {
     this.view = [...this.full];
     this.labels = labels;
     this.lang = document.documentElement.lang || "en";
-    this.tickFormat = new Intl.DateTimeFormat(this.lang, { timeZone: data.time_zone, month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false });
+    this.timeZone = data.time_zone;
+    this.tickFormat = new Intl.DateTimeFormat(this.lang, { timeZone: data.time_zone, hour: "2-digit", minute: "2-digit", hour12: false });
+    this.dateFormat = new Intl.DateTimeFormat(this.lang, { timeZone: data.time_zone, month: "short", day: "numeric", weekday: "short" });
     this.fullFormat = new Intl.DateTimeFormat(this.lang, { timeZone: data.time_zone, dateStyle: "short", timeStyle: "short" });
     this.svg = element("svg", { role: "img", "aria-label": labels.title, class: "timeline-svg" }, container);
     element("title", {}, this.svg).textContent = labels.title;
@@ -124,15 +124,17 @@ export class Timeline {
     window.addEventListener("resize", () => this.draw());
   }
 
+  // Ticks on round local times; a local midnight is a stronger line labelled with its date.
   drawAxis() {
     const span = this.view[1] - this.view[0];
     const step = STEPS.find((s) => (s / span) * this.width() >= 90) || STEPS[STEPS.length - 1];
     const axis = element("g", { class: "axis" }, this.svg);
-    for (let t = Math.ceil(this.view[0] / step) * step; t <= this.view[1]; t += step) {
+    for (const { t, midnight } of localTicks(this.view[0], this.view[1], step, this.timeZone)) {
       const x = this.x(t);
-      element("line", { x1: x, x2: x, y1: MARGIN.top - 4, y2: HEIGHT - MARGIN.bottom, class: "tick" }, axis);
-      const label = element("text", { x: x + 2, y: HEIGHT - 6, class: "tick-label" }, axis);
-      label.textContent = this.tickFormat.format(t);
+      const line = element("line", { x1: x, x2: x, y1: MARGIN.top - 4, y2: HEIGHT - MARGIN.bottom, class: midnight ? "tick midnight" : "tick" }, axis);
+      line.dataset.time = new Date(t).toISOString();
+      const label = element("text", { x: x + 2, y: HEIGHT - 6, class: midnight ? "tick-label date" : "tick-label" }, axis);
+      label.textContent = midnight ? this.dateFormat.format(t) : this.tickFormat.format(t);
     }
   }
 
