@@ -262,7 +262,9 @@ def test_an_unnamed_stay_reads_as_its_district_or_says_it_is_outside_korea() -> 
         "outside Korea or at sea",
         "세종특별자치시 세종시",
     ]
-    assert district_names(pa.table({"seq": [1]})) == [""]  # a table from before districts
+    # A stays table from before the district columns: looked up from its coordinates.
+    before = pa.table({"seq": [1, 2], "lat": [35.8714, 35.0], "lon": [128.6014, 125.0]})
+    assert district_names(before) == ["대구광역시 중구 동인동1가", "outside Korea or at sea"]
 
 
 def test_an_empty_trajectory_still_renders_and_says_so() -> None:
@@ -322,3 +324,16 @@ def test_a_browser_renders_the_page_offline(page: str, tmp_path: Path) -> None:
         check=True,
     )
     assert shot.stat().st_size > 20_000
+
+
+def test_the_map_draws_the_districts_around_the_path_under_the_stays(page: str) -> None:
+    svg = page[page.index('<svg id="map-svg"') : page.index("</svg>")]
+    districts = svg[svg.index('<g id="districts">') :]
+    # The home stays lie in 태평로1가 (Seoul City Hall): its outline and Korean name are drawn.
+    assert re.search(r'<path class="district emd" d="M[-\d. L]+Z', districts)
+    assert re.search(r'class="px district-label emd"[^>]*><text>태평로1가</text>', districts)
+    assert re.search(r'<path class="district parent sigungu"', districts)
+    # Under the stays: the districts come first in the SVG, the stays' areas and badges after.
+    assert svg.index('<g id="districts">') < svg.index('class="area ') < svg.index('id="badges"')
+    assert "Boundaries: NGII (국토지리정보원), 2023-09-15" in page
+    assert "district boundary" in page  # and the legend says what the lines are

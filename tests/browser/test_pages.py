@@ -5,6 +5,8 @@ keyboard, Korean, tablet width, and the README's screenshots."""
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from datetime import datetime
 from pathlib import Path
@@ -113,6 +115,89 @@ def run_exchange(hub: dict[str, Any], request: DataRequest) -> DataRequest:
     return request
 
 
+HANGUL = re.compile(r"[\uac00-\ud7a3]")
+
+
+def layer_ids(page: Any, selector: str) -> list[str]:
+    return page.evaluate(
+        "(s) => document.querySelector(s).epitraceMap.getStyle().layers.map((l) => l.id)",
+        selector,
+    )
+
+
+def check_districts_under(page: Any, selector: str, top_layer: str, korean: bool) -> None:
+    """The map draws Korea's district boundaries with their names, under ``top_layer``:
+    in Korean on a Korean page, romanised on an English one."""
+    page.wait_for_selector(f"{selector}[data-rendered-district-labels]", timeout=30000)
+    assert page.get_attribute(selector, "data-district-level") in ("sigungu", "emd")
+    drawn = page.get_attribute(selector, "data-rendered-district-labels").split("|")
+    assert len(drawn) >= 3, drawn
+    if korean:
+        assert all(HANGUL.search(name) for name in drawn), drawn
+    else:
+        assert all(name.isascii() and "-" in name for name in drawn), drawn
+    layers = layer_ids(page, selector)
+    for base in ("district-line", "district-parent-line", "district-label"):
+        assert layers.index(base) < layers.index(top_layer), layers
+    assert "NGII" in page.inner_text(f"{selector} .maplibregl-ctrl-attrib")
+
+
+def stay_on_screen(page: Any, seq: int) -> dict[str, float]:
+    """Where stay ``seq``'s badge is on the page, in CSS pixels."""
+    return page.evaluate(
+        """(seq) => {
+          const box = document.getElementById("case-map");
+          const stay = JSON.parse(document.getElementById("case-map-data").textContent)
+            .stays.find((s) => s.seq === seq);
+          const at = box.epitraceMap.project([stay.lon, stay.lat]);
+          const frame = box.getBoundingClientRect();
+          return { x: frame.left + at.x, y: frame.top + at.y };
+        }""",
+        seq,
+    )
+
+
+# Forget which stay the row click selected, so that only the map click can select again.
+FORGET_SELECTION = """() => {
+  for (const r of document.querySelectorAll("#stays tr.selected")) r.classList.remove("selected");
+  delete document.getElementById("case-map").dataset.selectedStay;
+}"""
+
+
+def check_stay_popup_and_rows(page: Any) -> None:
+    """A click on a stay opens its popup and highlights its row; a click on a row
+    highlights and centres its stay."""
+    data = json.loads(page.inner_text("#case-map-data"))
+    first = data["stays"][0]["seq"]
+    page.click(f"#stay-{first} td:nth-of-type(2)")  # a row: the map centres its stay
+    page.wait_for_selector(f"#case-map[data-selected-stay='{first}']")
+    page.wait_for_selector(f"#stay-{first}.selected")
+    page.wait_for_timeout(700)  # the map eases to it
+    centre = page.evaluate(
+        "() => document.getElementById('case-map').epitraceMap.getCenter().toArray()"
+    )
+    assert centre == pytest.approx([data["stays"][0]["lon"], data["stays"][0]["lat"]], abs=1e-4)
+    page.click("#case-map .maplibregl-popup-close-button")
+    # The other way: a click on the last stay's badge opens its popup, highlights its row.
+    last = data["stays"][-1]
+    page.click(f"#stay-{last['seq']} td:nth-of-type(2)")
+    page.wait_for_timeout(700)
+    page.click("#case-map .maplibregl-popup-close-button")
+    where = stay_on_screen(page, last["seq"])
+    page.evaluate(FORGET_SELECTION)
+    page.mouse.click(where["x"], where["y"])
+    page.wait_for_selector("#case-map .maplibregl-popup")
+    page.wait_for_selector("#case-map[data-selected-stay]")
+    clicked = int(page.get_attribute("#case-map", "data-selected-stay"))
+    stay = next(s for s in data["stays"] if s["seq"] == clicked)
+    assert page.locator(f"#stay-{clicked}.selected").count() == 1
+    assert page.locator("#stays tr.selected").count() == 1
+    popup = page.inner_text("#case-map .maplibregl-popup")
+    assert f"#{clicked} " in popup and stay["district"] in popup and stay["label"] in popup
+    assert HANGUL.search(stay["district"])  # a stay on land reads as its neighbourhood
+    page.click("#case-map .maplibregl-popup-close-button")
+
+
 def shoot(page: Any, shots: Path, name: str) -> None:
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(shots / f"{name}.png"))
@@ -187,6 +272,8 @@ def test_a_case_from_request_to_path_in_the_browser(
     assert investigator.locator("#case-map canvas.maplibregl-canvas").count() == 1
     assert investigator.locator("#case-timeline rect.stay").count() == stays
     assert investigator.locator("#stays tbody tr").count() == stays
+    check_districts_under(investigator, "#case-map", "stay-centre", korean=False)
+    check_stay_popup_and_rows(investigator)
     # The interview compared with the data: three lists, and the places the patient
     # named are either confirmed by the data or listed as only in the interview.
     assert investigator.locator(".comparison").count() == 3
@@ -231,6 +318,7 @@ def test_a_case_from_request_to_path_in_the_browser(
     investigator.wait_for_selector("html[lang=ko]")
     assert investigator.locator("h3:text('동선')").count() == 1
     investigator.wait_for_selector("#case-map[data-rendered-stays]", timeout=30000)
+    check_districts_under(investigator, "#case-map", "stay-centre", korean=True)
     check_accessible(investigator)
     shoot(investigator, shots, "case-ko")
 
@@ -247,6 +335,11 @@ def test_a_case_from_request_to_path_in_the_browser(
     investigator.wait_for_selector("#hotspot-progress")
     jobs.run_pending()
     investigator.wait_for_selector("#hotspot-map[data-rendered]", timeout=30000)
+    check_districts_under(investigator, "#hotspot-map", "clusters", korean=True)
+    # Each cluster's row names the district of its centre, in Korean.
+    assert HANGUL.search(
+        investigator.inner_text("#clusters tbody tr:first-child td:nth-of-type(2)")
+    )
     check_accessible(investigator)
     shoot(investigator, shots, "hotspots")
 

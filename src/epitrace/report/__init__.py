@@ -26,6 +26,7 @@ from epitrace.report.model import (
     UNNAMED,
     ShownOutlier,
     ShownStay,
+    palette_css,
     shown_moves,
     shown_outliers,
     shown_stays,
@@ -241,7 +242,9 @@ def _legend(has_outliers: bool) -> str:
         '<span><i class="dot telecom"></i>telecom only (cell coverage)</span>',
         '<span><i class="line bus"></i>bus</span>',
         '<span><i class="line subway"></i>subway</span>',
+        '<span><i class="line transit"></i>bus and subway</span>',
         '<span><i class="line unknown"></i>move, mode unknown</span>',
+        '<span><i class="line district"></i>district boundary (시도, 시군구, 읍면동)</span>',
     ]
     if has_outliers:
         items.append('<span><i class="cross">×</i>dropped record</span>')
@@ -267,10 +270,10 @@ def render_report(
     labels = {s.seq: s.label for s in stays}  # an unnamed stay reads as its district
     return Template(_asset("page.html")).substitute(
         title=escape(f"Movement report · {trajectory.person_ref}"),
-        style=_asset("report.css"),
+        style=palette_css() + _asset("report.css"),
         script=_asset("report.js"),
         header=_header(trajectory, stays, comparison, clock, now),
-        map=render_map(stays, moves, outliers, clock),
+        map=render_map(stays, moves, outliers, clock, trajectory.timeline.projection),
         map_tools=MAP_TOOLS if stays else "",
         legend=_legend(bool(outliers)) if stays else "",
         comparison=_comparison(comparison, labels, clock),

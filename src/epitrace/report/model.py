@@ -10,12 +10,41 @@ import numpy as np
 import pyarrow as pa
 
 from epitrace.analysis.trajectory import Trajectory
+from epitrace.geography import locate
 from epitrace.report.clock import Clock, duration, from_micros
 
 # Evidence that places the subject at a point, unlike a cell's coverage area.
-PRECISE_SOURCES = frozenset({"card", "entry", "transit", "gps"})
-UNNAMED = "unnamed place"  # a stay without a place name or a district (a table from before them)
+PRECISE_SOURCES = frozenset({"card", "entry", "checkin", "transit", "gps"})
+UNNAMED = "unnamed place"  # a stay without a place name or coordinates
 OUTSIDE_KOREA = "outside Korea or at sea"
+# One palette for the path wherever it is drawn: the offline report's CSS and the hub's
+# case page (map, timeline, legend) read these, so both draw the same things the same way.
+# Stays by their best evidence; moves by their mode (transit: bus and subway both).
+PALETTE = {
+    "precise": "#1f6fb2",
+    "telecom": "#d9822b",
+    "bus": "#2a9d57",
+    "subway": "#8a4fbf",
+    "transit": "#0f8b8d",
+    "unknown": "#7a828c",
+    "outlier": "#c62828",
+    "district": "#8f8a7e",  # district boundaries under the path
+}
+
+
+def palette_css() -> str:
+    """The palette as CSS custom properties on ``:root`` (``--precise`` ...)."""
+    return ":root { " + " ".join(f"--{name}: {hex_};" for name, hex_ in PALETTE.items()) + " }\n"
+
+
+def evidence_of(sources: str) -> str:
+    """'precise' or 'telecom' for a stay's sources ("telecom+card"): its colour."""
+    return "precise" if PRECISE_SOURCES & set(sources.split("+")) else "telecom"
+
+
+def mode_class(mode: str) -> str:
+    """A move's colour: "bus", "subway", "transit" (both, or another mode) or "unknown"."""
+    return {"bus": "bus", "subway": "subway", "": "unknown"}.get(mode, "transit")
 
 
 @dataclass(frozen=True)
@@ -36,7 +65,7 @@ class ShownStay:
     @property
     def evidence(self) -> str:
         """'precise' or 'telecom': the colour class on the map and the timeline."""
-        return "precise" if PRECISE_SOURCES & set(self.sources.split("+")) else "telecom"
+        return evidence_of(self.sources)
 
     @property
     def label(self) -> str:
@@ -63,7 +92,7 @@ class ShownMove:
 
     @property
     def mode_class(self) -> str:
-        return {"bus": "bus", "subway": "subway", "": "unknown"}.get(self.mode, "transit")
+        return mode_class(self.mode)
 
     def tip(self, clock: Clock) -> str:
         how = self.mode or "mode unknown"
@@ -87,10 +116,10 @@ class ShownOutlier:
 
 
 def district_names(stays: pa.Table) -> list[str]:
-    """Per stay, its district in full ("대구광역시 중구 동인동1가"), OUTSIDE_KOREA when
-    none holds it, or "" for a stays table without the district columns."""
+    """Per stay, its district in full ("대구광역시 중구 동인동1가"), or OUTSIDE_KOREA when
+    none holds it. A stays table from before the district columns is looked up here."""
     if "sido" not in stays.column_names:
-        return [""] * stays.num_rows
+        stays = locate(stays.column("lat"), stays.column("lon"))
     # Not pc.binary_join_element_wise(null_handling="skip"): it drops all-null rows
     # (pyarrow 26), and a report has tens of stays.
     levels = (stays.column(name).to_pylist() for name in ("sido", "sigungu", "emd"))

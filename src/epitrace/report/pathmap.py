@@ -14,6 +14,12 @@ import math
 from dataclasses import dataclass
 from html import escape
 
+import numpy as np
+import shapely
+
+from epitrace.analysis.trajectory.projection import LocalProjection
+from epitrace.geography import ATTRIBUTION, district_outlines
+from epitrace.geography.outlines import District, zoom_for_scale
 from epitrace.report.clock import Clock
 from epitrace.report.model import ShownMove, ShownOutlier, ShownStay
 
@@ -96,6 +102,52 @@ def _grid(view: View) -> str:
 
 def _frange(start: float, stop: float, step: float) -> list[float]:
     return [start + i * step for i in range(int((stop - start) / step) + 1)]
+
+
+def _district_view(view: View, projection: LocalProjection) -> tuple[tuple[float, ...], float]:
+    """The lon/lat box of the view widened by one view on every side (so panning finds
+    districts, as it finds the grid), and the map zoom of its nominal scale."""
+    xs = np.array([view.x - view.w, view.x + 2 * view.w, view.x - view.w, view.x + 2 * view.w])
+    ys = -np.array([view.y - view.h, view.y - view.h, view.y + 2 * view.h, view.y + 2 * view.h])
+    lat, lon = projection.to_latlon(xs, ys)
+    centre_lat = float(np.mean(lat))
+    return (lon.min(), lat.min(), lon.max(), lat.max()), zoom_for_scale(view.k, centre_lat)
+
+
+def _svg_path(shape: shapely.Geometry, projection: LocalProjection) -> str:
+    """A (multi)polygon as SVG path data in the map's metres (y flipped: north up)."""
+    rings = shapely.get_rings(shapely.get_parts(shape))
+    commands = []
+    for ring in rings:
+        lonlat = shapely.get_coordinates(ring)
+        x, y = projection.to_xy(lonlat[:, 1], lonlat[:, 0])
+        points = "L".join(f"{_n(a)} {_n(-b)}" for a, b in zip(x, y, strict=True))
+        commands.append(f"M{points}Z")
+    return "".join(commands)
+
+
+def _district_label(district: District, view: View, projection: LocalProjection) -> str:
+    lon, lat = district.label or (0.0, 0.0)
+    x, y = projection.to_xy(np.array([lat]), np.array([lon]))
+    inner = f"<text>{escape(district.name)}</text>"
+    return _px_group(float(x[0]), -float(y[0]), view, inner, f"district-label {district.level}")
+
+
+def _districts(view: View, projection: LocalProjection) -> str:
+    """The district boundaries around the path (the level that suits the scale, the level
+    above bolder) with their Korean names: under everything else."""
+    bbox, zoom = _district_view(view, projection)
+    shown = district_outlines(bbox, zoom)
+    lines = [
+        f'<path class="district {d.level}" d="{_svg_path(d.shape, projection)}"/>'
+        for d in shown.districts
+    ]
+    lines += [
+        f'<path class="district parent {d.level}" d="{_svg_path(d.shape, projection)}"/>'
+        for d in shown.parents
+    ]
+    labels = [_district_label(d, view, projection) for d in shown.districts if d.label]
+    return f'<g id="districts">{"".join(lines)}{"".join(labels)}</g>'
 
 
 def _px_group(
@@ -214,9 +266,14 @@ def _scale_bar(view: View) -> str:
 
 
 def render_map(
-    stays: list[ShownStay], moves: list[ShownMove], outliers: list[ShownOutlier], clock: Clock
+    stays: list[ShownStay],
+    moves: list[ShownMove],
+    outliers: list[ShownOutlier],
+    clock: Clock,
+    projection: LocalProjection,
 ) -> str:
-    """The map's SVG, or a short message when there is nothing to draw."""
+    """The map's SVG over the districts around it (``projection``: the trajectory's, from
+    which the stays' metres come), or a short message when there is nothing to draw."""
     if not stays:
         return '<p class="empty">No stays were found, so there is no path to draw.</p>'
     view = fit_view(stays, moves)
@@ -234,9 +291,11 @@ def render_map(
         f'<svg id="map-svg" viewBox="{_n(view.x)} {_n(view.y)} {_n(view.w)} {_n(view.h)}"'
         ' role="img"'
         ' aria-label="Map of stays and moves, north up, true scale">'
-        f"{_grid(view)}<g>{_areas(stays, view)}</g><g>{_moves(moves, view, clock)}</g>"
+        f"{_grid(view)}{_districts(view, projection)}"
+        f"<g>{_areas(stays, view)}</g><g>{_moves(moves, view, clock)}</g>"
         f"<g>{_outliers(outliers, view, clock)}</g>"
         f'<g id="badges">{_badges(stays, view, clock)}</g>{_scale_bar(view)}</svg>'
         f"{NORTH_ARROW}"
+        f'<p class="attribution">{escape(ATTRIBUTION)}</p>'
         f"{note}"
     )

@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+from django.utils.translation import gettext as _
 
 from epitrace.analysis.trajectory.interview import CONFIRMED, DATA_ONLY, INTERVIEW_ONLY
+from epitrace.report.model import OUTSIDE_KOREA, district_names, evidence_of, mode_class
 
 COMPARISON_STATUSES = ("confirmed", "only in data", "only in interview")
 # The analysis writes its own status codes (analysis/trajectory/interview.py); the page
@@ -24,6 +26,19 @@ STATUS_OF = {
     INTERVIEW_ONLY: "only in interview",
     **{status: status for status in COMPARISON_STATUSES},
 }
+
+
+def district_text(district: str) -> str:
+    """A stay's district as the pages write it ("대구광역시 중구 동인동1가"), or, for a stay
+    no district holds, that it was outside Korea or at sea (in the page's language)."""
+    return _("outside Korea or at sea") if district == OUTSIDE_KOREA else district
+
+
+def place_text(place_name: str, district: str) -> str:
+    """What a stay reads as in one line: its place's name beside its neighbourhood, or its
+    neighbourhood alone for an unnamed stay (report.model's rule: never "unnamed place")."""
+    where = district_text(district)
+    return f"{place_name} · {where}" if place_name and where else place_name or where
 
 
 def _rows(table: pa.Table | None) -> list[dict[str, Any]]:
@@ -45,7 +60,18 @@ class StayView:
     place_name: str
     sources: list[str]
     confidence: float
+    district: str = ""  # "대구광역시 중구 동인동1가", or outside Korea (district_text)
     contacts: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """The place's name; for an unnamed stay, its neighbourhood."""
+        return self.place_name or self.district
+
+    @property
+    def evidence(self) -> str:
+        """'precise' or 'telecom': the stay's colour, as report.html draws it."""
+        return evidence_of("+".join(self.sources))
 
     @property
     def minutes(self) -> int:
@@ -76,6 +102,9 @@ class AnalysisView:
                     "lon": s.lon,
                     "radius_m": s.radius_m,
                     "place_name": s.place_name,
+                    "district": s.district,
+                    "label": s.label,
+                    "evidence": s.evidence,
                     "source": main_source(s.sources),
                     "sources": s.sources,
                     "confidence": s.confidence,
@@ -96,6 +125,9 @@ def main_source(sources: list[str]) -> str:
 
 
 def _stays(table: pa.Table) -> list[StayView]:
+    if table.num_rows == 0:
+        return []
+    districts = dict(zip(table.column("seq").to_pylist(), district_names(table), strict=True))
     return [
         StayView(
             seq=int(row["seq"]),
@@ -107,6 +139,7 @@ def _stays(table: pa.Table) -> list[StayView]:
             place_name=row.get("place_name") or "",
             sources=[s for s in (row.get("sources") or "").split("+") if s],
             confidence=float(row.get("confidence") or 0.0),
+            district=district_text(districts[row["seq"]]),
         )
         for row in sorted(table.to_pylist(), key=lambda r: r["seq"])
     ]
@@ -124,6 +157,7 @@ def _moves(path: dict[str, Any]) -> list[dict[str, Any]]:
                 "start": properties.get("start"),
                 "end": properties.get("end"),
                 "mode": properties.get("mode") or "",
+                "mode_class": mode_class(properties.get("mode") or ""),
                 "coordinates": geometry.get("coordinates", []),
             }
         )
@@ -145,7 +179,12 @@ def _ranked_contacts(rows: list[dict[str, Any]], stays: list[StayView]) -> list[
     people: dict[str, dict[str, Any]] = {}
     for row in sorted(rows, key=lambda r: -float(r["score"])):
         stay = _stay_of(row, stays)
-        evidence = {**row, "stay_seq": stay.seq if stay else None, "via": row["via"].split("+")}
+        evidence = {
+            **row,
+            "stay_seq": stay.seq if stay else None,
+            "via": row["via"].split("+"),
+            "place": row["place_name"] or (stay.label if stay else ""),
+        }
         if stay is not None:
             stay.contacts.append(evidence)
         person = people.setdefault(
@@ -156,12 +195,17 @@ def _ranked_contacts(rows: list[dict[str, Any]], stays: list[StayView]) -> list[
     return sorted(people.values(), key=lambda p: -p["score"])
 
 
-def _comparison(table: pa.Table | None) -> dict[str, list[dict[str, Any]]] | None:
+def _comparison(
+    table: pa.Table | None, stays: list[StayView]
+) -> dict[str, list[dict[str, Any]]] | None:
+    """The three lists; each row's ``place``: the name given, else its stay's label."""
     if table is None:
         return None
+    labels = {s.seq: s.label for s in stays}
     lists: dict[str, list[dict[str, Any]]] = {status: [] for status in COMPARISON_STATUSES}
     for row in _rows(table):
-        lists[STATUS_OF[row["status"]]].append(row)
+        place = row.get("place_name") or labels.get(row.get("stay_seq"), "")
+        lists[STATUS_OF[row["status"]]].append({**row, "place": place})
     return lists
 
 
@@ -172,7 +216,7 @@ def view_of(analysis: Any) -> AnalysisView:
         window=analysis.window,
         stays=stays,
         moves=_moves(analysis.path or {}),
-        comparison=_comparison(analysis.comparison),
+        comparison=_comparison(analysis.comparison, stays),
         contacts=_ranked_contacts(_rows(analysis.contacts), stays),
         provenance=list(analysis.provenance or []),
     )

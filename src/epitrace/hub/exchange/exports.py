@@ -22,6 +22,7 @@ import io
 import json
 import zoneinfo
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
@@ -37,7 +38,11 @@ from epitrace.formats.writers import (
     spreadsheet_quoted_columns,
     spreadsheet_safe_column,
 )
+from epitrace.geography import ATTRIBUTION, district_outlines
+from epitrace.geography.outlines import zoom_for_scale
 from epitrace.hub.cases.models import Case
+from epitrace.hub.exchange.case_analysis import district_text, place_text
+from epitrace.report.model import PALETTE, district_names, evidence_of, mode_class
 
 REASON_MAX = 500
 
@@ -155,9 +160,13 @@ def _day(value: dt.date | None) -> str:
     return value.isoformat() if value else _("none (no symptoms)")
 
 
-def path_drawing(stays: pa.Table, path: dict[str, Any], width: float, height: float) -> Any:
-    """The path on a plain equirectangular sketch: moves as lines, stays as numbered
-    circles, a scale bar. No base map: the report is drawn offline."""
+def path_drawing(
+    stays: pa.Table, path: dict[str, Any], width: float, height: float, font: str = "Helvetica"
+) -> Any:
+    """The path on a plain equirectangular sketch over the districts around it (their
+    boundaries and names in ``font``, the NGII attribution): moves as lines in their mode's
+    colour, stays as numbered circles in their evidence's colour (as report.html and the
+    case page draw them), a scale bar. Drawn offline: no base map is fetched."""
     import math
 
     from reportlab.graphics.shapes import Circle, Drawing, Line, PolyLine, String
@@ -166,11 +175,10 @@ def path_drawing(stays: pa.Table, path: dict[str, Any], width: float, height: fl
     drawing = Drawing(width, height)
     rows = stays.to_pylist()
     lines = [
-        f["geometry"]["coordinates"]
-        for f in path.get("features", [])
-        if f.get("geometry", {}).get("type") == "LineString"
+        f for f in path.get("features", []) if f.get("geometry", {}).get("type") == "LineString"
     ]
-    points = [(r["lon"], r["lat"]) for r in rows] + [tuple(p) for line in lines for p in line]
+    points = [(r["lon"], r["lat"]) for r in rows]
+    points += [tuple(p) for f in lines for p in f["geometry"]["coordinates"]]
     if not points:
         drawing.add(String(10, height / 2, _("No stays to draw."), fontSize=9))
         return drawing
@@ -186,29 +194,77 @@ def path_drawing(stays: pa.Table, path: dict[str, Any], width: float, height: fl
     def place(lon: float, lat: float) -> tuple[float, float]:
         return margin + (lon * kx - min(xs)) * scale, margin + (lat * ky - min(ys)) * scale
 
+    corners = (
+        (min(xs) - margin / scale) / kx,
+        (min(ys) - margin / scale) / ky,
+        (min(xs) + (width - margin) / scale) / kx,
+        (min(ys) + (height - margin) / scale) / ky,
+    )
+    _draw_districts(drawing, corners, zoom_for_scale(1 / scale, lat0), place, font)
     drawing.add(Line(0, 0, width, 0, strokeColor=colors.lightgrey))
     for line in lines:
-        flat = [c for lon, lat in line for c in place(lon, lat)]
-        drawing.add(PolyLine(flat, strokeColor=colors.HexColor("#0072B2"), strokeWidth=1.2))
+        flat = [c for lon, lat in line["geometry"]["coordinates"] for c in place(lon, lat)]
+        colour = colors.HexColor(
+            PALETTE[mode_class((line.get("properties") or {}).get("mode") or "")]
+        )
+        drawing.add(PolyLine(flat, strokeColor=colour, strokeWidth=1.4))
     for row in rows:
         x, y = place(row["lon"], row["lat"])
         radius = max(3.0, min(row["radius_m"] * scale, 30.0))
-        drawing.add(
-            Circle(
-                x,
-                y,
-                radius,
-                fillColor=colors.HexColor("#E69F00"),
-                fillOpacity=0.35,
-                strokeColor=colors.HexColor("#D55E00"),
-            )
-        )
+        colour = colors.HexColor(PALETTE[evidence_of(row["sources"] or "")])
+        drawing.add(Circle(x, y, radius, fillColor=colour, fillOpacity=0.3, strokeColor=colour))
         drawing.add(String(x + 4, y + 4, str(row["seq"]), fontSize=8))
     bar_m = _round_metres(span / 4)
     drawing.add(Line(margin, 6, margin + bar_m * scale, 6, strokeWidth=2))
     label = f"{bar_m / 1000:g} km" if bar_m >= 1000 else f"{bar_m:g} m"
     drawing.add(String(margin + bar_m * scale + 4, 3, label, fontSize=7))
+    drawing.add(
+        String(
+            width - 2,
+            3,
+            ATTRIBUTION,
+            fontName=font,
+            fontSize=6,
+            textAnchor="end",
+            fillColor=colors.grey,
+        )
+    )
     return drawing
+
+
+def _draw_districts(
+    drawing: Any,
+    bbox: tuple[float, float, float, float],
+    zoom: float,
+    place: Callable[[float, float], tuple[float, float]],
+    font: str,
+) -> None:
+    """The districts of the sketch's extent: boundaries, the level above bolder, names."""
+    import shapely
+    from reportlab.graphics.shapes import PolyLine, String
+    from reportlab.lib import colors
+
+    shown = district_outlines(bbox, zoom)
+    grey = colors.HexColor(PALETTE["district"])
+    for districts, width in ((shown.districts, 0.4), (shown.parents, 1.0)):
+        for district in districts:
+            for ring in shapely.get_rings(shapely.get_parts(district.shape)):
+                flat = [c for lon, lat in shapely.get_coordinates(ring) for c in place(lon, lat)]
+                drawing.add(PolyLine(flat, strokeColor=grey, strokeWidth=width))
+    for district in shown.districts:
+        if district.label is not None:
+            x, y = place(*district.label)
+            drawing.add(
+                String(
+                    x,
+                    y,
+                    district.name,
+                    fontName=font,
+                    fontSize=6,
+                    textAnchor="middle",
+                    fillColor=colors.HexColor("#5d6670"),
+                )
+            )
 
 
 def _round_metres(value: float) -> float:
@@ -223,7 +279,12 @@ def contacts_summary(contacts: pa.Table) -> list[list[str]]:
     rows = contacts.to_pylist()
     people = {r["contact_ref"] for r in rows}
     by_via = Counter(via for r in rows for via in (r["via"] or "").split("+") if via)
-    by_place = Counter(r["place_name"] or _("(unnamed place)") for r in rows)
+    # An unnamed place reads as its neighbourhood, as a stay does.
+    districts = district_names(contacts) if rows else []
+    by_place = Counter(
+        place_text(r["place_name"] or "", "") or district_text(district)
+        for r, district in zip(rows, districts, strict=True)
+    )
     summary = [
         [_("People who may have been exposed"), str(len(people))],
         [_("Exposure records"), str(len(rows))],
@@ -265,12 +326,12 @@ def case_report_pdf(case: Case, analysis: Any) -> bytes:
             str(s["seq"]),
             _when(s["start"], zone),
             _when(s["end"], zone),
-            s["place_name"] or "",
+            place_text(s["place_name"] or "", district),
             s["sources"],
             f"{s['confidence']:.2f}",
             f"{s['radius_m']:.0f}",
         ]
-        for s in stays
+        for s, district in zip(stays, district_names(analysis.stays), strict=True)
     ]
     summary = contacts_summary(contacts)
     texts = [c for row in dates + stay_rows + summary for c in row]
@@ -316,7 +377,7 @@ def case_report_pdf(case: Case, analysis: Any) -> bytes:
         Table(dates, colWidths=[35 * mm, width - 35 * mm], style=grid),
         Spacer(1, 6 * mm),
         Paragraph(_("Path"), styles["Heading2"]),
-        path_drawing(analysis.stays, analysis.path, width, 90 * mm),
+        path_drawing(analysis.stays, analysis.path, width, 90 * mm, font),
         Spacer(1, 4 * mm),
         Paragraph(_("Stays (%(n)d)") % {"n": len(stays)}, styles["Heading2"]),
         stays_table,

@@ -31,10 +31,13 @@ from django.utils import timezone
 from epitrace.analysis.hotspots import case_events
 from epitrace.analysis.hotspots.params import ScanParams
 from epitrace.defaults import DEFAULT_TZ, PROJECTED_CRS
+from epitrace.geography import locate
 from epitrace.hub import crypto, policy
 from epitrace.hub.cases.models import Case
 from epitrace.hub.exchange import results
+from epitrace.hub.exchange.case_analysis import district_text
 from epitrace.hub.exchange.models import AnalysisResult, HotspotScan, JobStatus
+from epitrace.report.model import district_names
 
 # The command line's settings (999 replications, seed 0); the scan's compiled
 # kernels load only when a scan runs.
@@ -56,6 +59,14 @@ class HotspotView:
     timezone: str = DEFAULT_TZ
     # The cases whose stays the scan read, in order: showing the result views each one.
     read: list[str] = field(default_factory=list)
+
+
+def cluster_districts(clusters: list[dict[str, Any]]) -> list[str]:
+    """Per cluster, the district of its centre ("대구광역시 중구 동인동1가"), as a stay's."""
+    if not clusters:
+        return []
+    found = locate([c["lat"] for c in clusters], [c["lon"] for c in clusters])
+    return [district_text(name) for name in district_names(found)]
 
 
 def _case_row(case: Case) -> dict[str, Any]:

@@ -368,7 +368,7 @@ def _map_data(view: hotspots.HotspotView) -> dict[str, Any]:
     return {
         **map_settings(),
         "clusters": [
-            {k: c[k] for k in ("number", "lat", "lon", "radius_m", "p_value", "cases")}
+            {k: c[k] for k in ("number", "lat", "lon", "radius_m", "p_value", "cases", "district")}
             for c in view.clusters
         ],
         "events": view.events,
@@ -386,6 +386,10 @@ def hotspots_page(request: HttpRequest) -> HttpResponse:
     view = hotspots.open_view(shown.result_enc) if shown is not None else None
     if view is not None:
         hotspots.record_views(request.user, client_ip(request), view)
+        for cluster, district in zip(
+            view.clusters, hotspots.cluster_districts(view.clusters), strict=True
+        ):
+            cluster["district"] = district
     context = {
         "view": view,
         "computed_at": shown.finished_at if shown is not None else None,

@@ -29,6 +29,7 @@ from epitrace.hub.web.preferences import (
     preference_of,
     save_preference,
 )
+from epitrace.report.model import palette_css
 
 STYLESHEET = Path(__file__).with_name("static") / "hub.css"
 # What the home page may link to: (action the policy decides, address, label).
@@ -48,6 +49,14 @@ LINKS = [
 def stylesheet(request: HttpRequest) -> HttpResponse:
     """The one stylesheet, served by the hub itself (the CSP allows 'self' only)."""
     response = HttpResponse(STYLESHEET.read_text(), content_type="text/css; charset=utf-8")
+    response.headers["Cache-Control"] = "max-age=3600"
+    return response
+
+
+def palette(request: HttpRequest) -> HttpResponse:
+    """The path's colours as CSS variables (``--precise``, ``--bus`` ...), from the one
+    palette report.html uses too (report.model.PALETTE); the maps and legends read them."""
+    response = HttpResponse(palette_css(), content_type="text/css; charset=utf-8")
     response.headers["Cache-Control"] = "max-age=3600"
     return response
 

@@ -1,17 +1,17 @@
-// The hub's maps: an offline base (background, a graticule around the data, the
-// administrator's outlines GeoJSON and, if set, their tile server) under the layers a
-// page adds. MapLibre GL JS 6 is vendored from npm into /static/vendor (no CDN).
+// The hub's maps: an offline base (background, a graticule around the data, Korea's
+// district boundaries with their names served by the hub per view, the administrator's
+// outlines GeoJSON and, if set, their tile server) under the layers a page adds.
+// MapLibre GL JS 6 is vendored from npm into /static/vendor (no CDN); with no `glyphs` URL
+// in the style it draws the district names with the browser's own fonts.
 import * as maplibregl from "/static/vendor/maplibre-gl/maplibre-gl.mjs";
 
-export const SOURCE_COLOURS = {
-  gps: "#1b7837",
-  card: "#b2182b",
-  checkin: "#762a83",
-  entry: "#762a83",
-  transit: "#2166ac",
-  telecom: "#8c510a",
-  unknown: "#4d4d4d",
-};
+
+// The path's palette, one for the hub and report.html (report.model.PALETTE), which the
+// hub's stylesheet declares as CSS variables (--precise, --bus, ...).
+export function colour(name) {
+  const value = getComputedStyle(document.documentElement).getPropertyValue(`--${name}`).trim();
+  return value || "#7a828c";
+}
 
 // Metres per pixel at zoom 0 on the equator (MapLibre's 512-pixel tiles).
 const METRES_PER_PIXEL_Z0 = 78271.517;
@@ -78,7 +78,58 @@ async function addOutlines(map, url) {
   map.addLayer({ id: "outline-line", type: "line", source: "outlines", paint: { "line-color": "#a39e93", "line-width": 1 } });
 }
 
+const EMPTY = { type: "FeatureCollection", features: [] };
+const FINEST_ZOOM = 15; // the hub's outlines are the same past it (geography.outlines)
+
+function within(inner, outer) {
+  return inner[0] >= outer[0] && inner[1] >= outer[1] && inner[2] <= outer[2] && inner[3] <= outer[3];
+}
+
+// Korea's districts around the view: the hub answers a widened view at the level that
+// suits the zoom; a new request only when the map leaves it or changes whole zoom.
+function addDistricts(map, container, settings) {
+  if (!settings.outlines_url) return Promise.resolve();
+  const line = colour("district");
+  map.addSource("districts", { type: "geojson", data: EMPTY });
+  map.addLayer({ id: "district-line", type: "line", source: "districts",
+    filter: ["==", ["get", "role"], "area"], paint: { "line-color": line, "line-width": 0.8 } });
+  map.addLayer({ id: "district-parent-line", type: "line", source: "districts",
+    filter: ["==", ["get", "role"], "parent"], paint: { "line-color": line, "line-width": 2, "line-opacity": 0.8 } });
+  map.addLayer({ id: "district-label", type: "symbol", source: "districts",
+    filter: ["==", ["get", "role"], "label"],
+    layout: { "text-field": ["get", "name"], "text-size": 12, "text-max-width": 8 },
+    paint: { "text-color": "#5d6670", "text-halo-color": "#ffffff", "text-halo-width": 1.5 } });
+  let covered = null;
+  let asked = 0;
+  const refresh = async () => {
+    const b = map.getBounds();
+    const view = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()];
+    const whole = Math.min(Math.floor(map.getZoom()), FINEST_ZOOM);
+    if (covered && covered.zoom === whole && within(view, covered.bbox)) return;
+    const query = new URLSearchParams({ bbox: view.map((v) => v.toFixed(5)).join(","),
+      zoom: map.getZoom().toFixed(2), lang: settings.language || "" });
+    const ticket = ++asked;
+    const answer = await fetch(`${settings.outlines_url}?${query}`, { credentials: "same-origin" });
+    if (!answer.ok || ticket !== asked) return; // a later view's answer wins
+    const outlines = await answer.json();
+    covered = { bbox: outlines.bbox, zoom: outlines.zoom };
+    map.getSource("districts").setData(outlines);
+    // For the browser tests and anyone checking: what the base layer holds now.
+    const labels = outlines.features.filter((f) => f.properties.role === "label");
+    container.dataset.districtLevel = outlines.level || "";
+    container.dataset.districtNames = labels.map((f) => f.properties.name).join("|");
+    map.once("idle", () => {
+      const shown = map.queryRenderedFeatures({ layers: ["district-label"] });
+      container.dataset.renderedDistrictLabels = [...new Set(shown.map((f) => f.properties.name))].join("|");
+    });
+  };
+  map.on("moveend", () => { refresh().catch((error) => console.warn("districts unavailable", error)); });
+  return refresh();
+}
+
 // A map over `points` ([lon, lat]); resolves once the style and the base are in.
+export { maplibregl };
+
 export function createMap(container, points, settings) {
   const extent = bounds(points.length ? points : [[126.978, 37.566]]);
   const map = new maplibregl.Map({
@@ -92,10 +143,19 @@ export function createMap(container, points, settings) {
   });
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-right");
   map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
+  container.epitraceMap = map; // for the browser tests: the map's style and projection
+  if (settings.attribution) {
+    map.addControl(new maplibregl.AttributionControl({ compact: false, customAttribution: settings.attribution }), "bottom-right");
+  }
   return new Promise((resolve) => {
     map.on("load", async () => {
       map.addSource("graticule", { type: "geojson", data: graticule(extent) });
       map.addLayer({ id: "graticule", type: "line", source: "graticule", paint: { "line-color": "#d6d1c4", "line-width": 0.5 } });
+      try {
+        await addDistricts(map, container, settings);
+      } catch (error) {
+        console.warn("districts unavailable", error);
+      }
       try {
         await addOutlines(map, settings.base_url);
       } catch (error) {
@@ -106,11 +166,11 @@ export function createMap(container, points, settings) {
   });
 }
 
-export function colourBySource() {
-  const match = ["match", ["get", "source"]];
-  for (const [source, colour] of Object.entries(SOURCE_COLOURS)) {
-    if (source !== "unknown") match.push(source, colour);
-  }
-  match.push(SOURCE_COLOURS.unknown);
+// A MapLibre expression: the palette's colour named by a feature's `property` (a stay's
+// "evidence", a move's "mode_class").
+export function colourBy(property, names) {
+  const match = ["match", ["get", property]];
+  for (const name of names) match.push(name, colour(name));
+  match.push(colour("unknown"));
   return match;
 }

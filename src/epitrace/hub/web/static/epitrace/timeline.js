@@ -1,6 +1,6 @@
 // A zoomable timeline of stays and moves drawn as SVG: wheel, buttons or +/- keys zoom,
 // drag or the arrow keys move in time. Times are shown in the user's time zone.
-import { SOURCE_COLOURS } from "./map.js";
+import { colour } from "./map.js";
 import { STEPS, localTicks } from "./ticks.js";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -158,14 +158,14 @@ export class Timeline {
     const label = (text, y) => { element("text", { x: MARGIN.left, y, class: "row-label" }, rows).textContent = text; };
     label(this.labels.stays, MARGIN.top - 6);
     for (const stay of this.stays) {
-      const title = `#${stay.seq} ${stay.place_name || this.labels.unnamed} · ${this.fullFormat.format(stay.t0)} – ${this.fullFormat.format(stay.t1)} · ${stay.sources.join("+")}`;
-      const rect = this.bar(rows, stay, MARGIN.top, 22, "stay", SOURCE_COLOURS[stay.source] || SOURCE_COLOURS.unknown, title);
+      const title = `#${stay.seq} ${stay.label} · ${this.fullFormat.format(stay.t0)} – ${this.fullFormat.format(stay.t1)} · ${stay.sources.join("+")}`;
+      const rect = this.bar(rows, stay, MARGIN.top, 22, "stay", colour(stay.evidence), title);
       rect.dataset.seq = stay.seq;
     }
     label(this.labels.moves, MARGIN.top + 36);
     for (const move of this.moves) {
       const title = `${move.mode || this.labels.move} · ${this.fullFormat.format(move.t0)} – ${this.fullFormat.format(move.t1)}`;
-      this.bar(rows, move, MARGIN.top + 40, 10, "move", "#555555", title);
+      this.bar(rows, move, MARGIN.top + 40, 10, "move", colour(move.mode_class), title);
     }
   }
 }
