@@ -18,6 +18,7 @@ import pytest
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from street_archive import write_street_archive
 
 from epitrace.formats.readers import read_dataset_table
 from epitrace.formats.writers import write_table
@@ -209,7 +210,7 @@ def check_accessible(page: Any) -> None:
 
 
 def test_a_case_from_request_to_path_in_the_browser(
-    contexts: Any, city_hub: dict[str, Any], shots: Path, tmp_path: Path
+    contexts: Any, city_hub: dict[str, Any], shots: Path, tmp_path: Path, settings: Any
 ) -> None:
     hub, case = city_hub, city_hub["case"]
     base = hub["url"]
@@ -321,6 +322,19 @@ def test_a_case_from_request_to_path_in_the_browser(
     check_districts_under(investigator, "#case-map", "stay-centre", korean=True)
     check_accessible(investigator)
     shoot(investigator, shots, "case-ko")
+
+    # With the operator's street basemap in place, its roads are drawn under the districts.
+    first = latest_analysis(case).stays.to_pylist()[0]
+    archive = write_street_archive(tmp_path / "korea.pmtiles", first["lat"], first["lon"])
+    settings.EPITRACE_MAP_PMTILES = str(archive)
+    investigator.goto(f"{base}/cases/{case.case_id}")
+    investigator.wait_for_selector("#case-map[data-rendered-roads]", timeout=30000)
+    assert "중앙대로" in investigator.get_attribute("#case-map", "data-rendered-roads")
+    layers = layer_ids(investigator, "#case-map")
+    roads = max(i for i, layer in enumerate(layers) if layer.startswith("roads_"))
+    assert roads < layers.index("district-line") < layers.index("stay-centre")
+    assert "OpenStreetMap" in investigator.inner_text("#case-map .maplibregl-ctrl-attrib")
+    settings.EPITRACE_MAP_PMTILES = ""
 
     # The operations dashboard and the public disclosure draft of the case.
     investigator.goto(f"{base}/dashboard")

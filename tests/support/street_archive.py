@@ -25,9 +25,12 @@ def tile_of(lat: float, lon: float, zoom: int) -> tuple[int, int]:
 
 
 def street_tile(road_name: str) -> bytes:
-    """One tile: land everywhere, a major road across it west to east and a minor road
-    north to south (tile coordinates, y down as MVT has it)."""
-    half = EXTENT // 2
+    """One tile: land everywhere, a grid of named major roads a quarter of a tile apart
+    (so that any view of a tile or more crosses some) and an unnamed minor road across
+    them (tile coordinates, y down as MVT has it)."""
+    quarters = [EXTENT * k // 4 for k in (1, 2, 3)]
+    major = [f"LINESTRING (0 {q}, {EXTENT} {q})" for q in quarters]
+    major += [f"LINESTRING ({q} 0, {q} {EXTENT})" for q in quarters]
     layers = [
         {
             "name": "earth",
@@ -35,23 +38,19 @@ def street_tile(road_name: str) -> bytes:
                 {
                     "geometry": f"POLYGON ((0 0, {EXTENT} 0, {EXTENT} {EXTENT}, 0 {EXTENT}, 0 0))",
                     "properties": {"kind": "earth"},
-                },
+                }
             ],
         },
         {
             "name": "roads",
             "features": [
+                *(
+                    {"geometry": line, "properties": {"kind": "major_road", "name": road_name}}
+                    for line in major
+                ),
                 {
-                    "geometry": f"LINESTRING (0 {half}, {EXTENT} {half})",
-                    "properties": {"kind": "major_road", "name": road_name, "min_zoom": 5},
-                },
-                {
-                    "geometry": f"LINESTRING ({half} 0, {half} {EXTENT})",
-                    "properties": {
-                        "kind": "minor_road",
-                        "kind_detail": "residential",
-                        "min_zoom": 5,
-                    },
+                    "geometry": f"LINESTRING (0 0, {EXTENT} {EXTENT})",
+                    "properties": {"kind": "minor_road", "kind_detail": "residential"},
                 },
             ],
         },

@@ -23,6 +23,8 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
+from django.templatetags.static import static
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
@@ -31,6 +33,7 @@ from epitrace.geography import ATTRIBUTION, district_outlines, romanise
 from epitrace.geography.outlines import FINEST_ZOOM, InvalidView, feature_collection
 from epitrace.hub import access
 from epitrace.hub.api import bad_request
+from epitrace.hub.web import streets
 
 EMPTY = {"type": "FeatureCollection", "features": []}
 OUTLINES_URL = "/map/outlines.geojson"
@@ -151,7 +154,24 @@ def map_settings() -> dict[str, Any]:
         "base_url": "/map/base.geojson",
         "outlines_url": OUTLINES_URL,
         "language": translation.get_language() or settings.LANGUAGE_CODE,
-        "attribution": ATTRIBUTION,
+        "attribution": ATTRIBUTION + (STREETS_ATTRIBUTION if streets.archive() else ""),
+        **streets_settings(),
+    }
+
+
+# OpenStreetMap's data is under the ODbL, which asks for this credit wherever it is shown.
+STREETS_ATTRIBUTION = " · © OpenStreetMap contributors"
+
+
+def streets_settings() -> dict[str, str]:
+    """Where the map scripts find the street basemap and its two libraries; nothing
+    when the operator has placed no archive (docs/operations.md)."""
+    if streets.archive() is None:
+        return {}
+    return {
+        "streets_url": reverse("map-streets"),
+        "pmtiles_script": static("vendor/pmtiles/pmtiles.js"),
+        "basemaps_script": static("vendor/protomaps-basemaps/basemaps.js"),
     }
 
 

@@ -1,6 +1,7 @@
 // The hub's maps: an offline base (background, a graticule around the data, Korea's
 // district boundaries with their names served by the hub per view, the administrator's
-// outlines GeoJSON and, if set, their tile server) under the layers a page adds.
+// outlines GeoJSON and, if set, their tile server or the operator's PMTiles street
+// basemap) under the layers a page adds.
 // MapLibre GL JS 6 is vendored from npm into /static/vendor (no CDN); with no `glyphs` URL
 // in the style it draws the district names with the browser's own fonts.
 import * as maplibregl from "/static/vendor/maplibre-gl/maplibre-gl.mjs";
@@ -127,6 +128,41 @@ function addDistricts(map, container, settings) {
   return refresh();
 }
 
+// The operator's street basemap (a PMTiles archive the hub serves in byte ranges) under
+// everything else, drawn with the Protomaps "light" style. Its two libraries are
+// self-contained browser builds, loaded only when there is an archive.
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    const script = Object.assign(document.createElement("script"), { src, onload: resolve, onerror: reject });
+    document.head.appendChild(script);
+  });
+}
+
+let pmtilesProtocol = null;
+
+async function addStreets(map, container, settings) {
+  if (!settings.streets_url) return;
+  await Promise.all([loadScript(settings.pmtiles_script), loadScript(settings.basemaps_script)]);
+  if (!pmtilesProtocol) {
+    pmtilesProtocol = new window.pmtiles.Protocol();
+    maplibregl.addProtocol("pmtiles", pmtilesProtocol.tile);
+  }
+  const url = new URL(settings.streets_url, window.location.href).href;
+  map.addSource("streets", { type: "vector", url: `pmtiles://${url}` });
+  const flavor = window.basemaps.namedFlavor("light");
+  const layers = window.basemaps.layers("streets", flavor, { lang: settings.language === "en" ? "en" : "ko" });
+  // Under the graticule and the districts: the first layer after the background.
+  const above = map.getStyle().layers[1]?.id;
+  for (const layer of layers) {
+    if (layer.type !== "background") map.addLayer(layer, above);
+  }
+  container.dataset.streetLayers = String(layers.length);
+  map.once("idle", () => {
+    const roads = map.queryRenderedFeatures({ layers: layers.filter((l) => l.id.startsWith("roads_")).map((l) => l.id) });
+    container.dataset.renderedRoads = [...new Set(roads.map((f) => f.properties.name).filter(Boolean))].join("|");
+  });
+}
+
 // A map over `points` ([lon, lat]); resolves once the style and the base are in.
 export { maplibregl };
 
@@ -160,6 +196,11 @@ export function createMap(container, points, settings) {
         await addOutlines(map, settings.base_url);
       } catch (error) {
         console.warn("map outlines unavailable", error);
+      }
+      try {
+        await addStreets(map, container, settings);
+      } catch (error) {
+        console.warn("street basemap unavailable", error);
       }
       resolve(map);
     });
