@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from epitrace.analysis.trajectory import Trajectory
+from epitrace.analysis.trajectory import Trajectory, stay_place_and_time
 from epitrace.report.clock import Clock, duration, from_micros
 
 # Evidence that places the subject at a point, unlike a cell's coverage area.
@@ -107,11 +107,7 @@ def shown_stays(trajectory: Trajectory) -> list[ShownStay]:
     districts = district_names(table)
     return [
         ShownStay(
-            seq=row["seq"],
-            start=row["start"],
-            end=row["end"],
-            lat=row["lat"],
-            lon=row["lon"],
+            **stay_place_and_time(row),
             radius=row["radius_m"],
             x=float(x[i]),
             y=float(y[i]),
