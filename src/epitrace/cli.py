@@ -8,8 +8,9 @@ one place, into a one-line error and their exit status, never a traceback.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -19,7 +20,7 @@ from epitrace.errors import UsageMistake, UserInputError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from epitrace.analysis.hotspots.params import ScanParams
+    from epitrace.workflows.hotspots import HotspotSearch
 
 F = TypeVar("F", bound="Callable[..., object]")
 
@@ -80,33 +81,30 @@ def cases_file_option(help_text: str, *, required: bool) -> Callable[[F], F]:
     )
 
 
+def shown_default_option(
+    name: str, kind: click.ParamType | type, default: object, help_text: str, *decls: str
+) -> Callable[[F], F]:
+    """An option of type ``kind`` whose default ``--help`` shows; ``decls`` adds its
+    parameter name when it differs from the option's."""
+    return click.option(name, *decls, type=kind, default=default, show_default=True, help=help_text)
+
+
+def switch_option(name: str, help_text: str, *, on: bool = False) -> Callable[[F], F]:
+    """An ``--x/--no-x`` switch, ``on`` by default or not, the default shown."""
+    return click.option(name, default=on, show_default=True, help=help_text)
+
+
 def by_option(verb: str) -> Callable[[F], F]:
     """``--by``: who does it, for the hub's record."""
     return click.option("--by", default="administrator", show_default=True, help=f"Who {verb} it.")
 
 
 @main.command()
-@click.option(
-    "--residents",
-    type=click.IntRange(min=1),
-    default=10_000,
-    show_default=True,
-    help="Number of residents in the city.",
+@shown_default_option(
+    "--residents", click.IntRange(min=1), 10_000, "Number of residents in the city."
 )
-@click.option(
-    "--days",
-    type=click.IntRange(1, 366),
-    default=14,
-    show_default=True,
-    help="Number of simulated days.",
-)
-@click.option(
-    "--seed",
-    type=int,
-    default=1,
-    show_default=True,
-    help="Random seed; the same seed gives the same files.",
-)
+@shown_default_option("--days", click.IntRange(1, 366), 14, "Number of simulated days.")
+@shown_default_option("--seed", int, 1, "Random seed; the same seed gives the same files.")
 @out_folder_option("Folder to write the dataset to (created if missing).")
 @click.option(
     "--start",
@@ -114,20 +112,14 @@ def by_option(verb: str) -> Callable[[F], F]:
     default=None,
     help="First simulated day, YYYY-MM-DD [default: 2020-02-10].",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["csv", "parquet"]),
-    default="parquet",
-    show_default=True,
-    help="File format of the tables.",
+@shown_default_option(
+    "--format", click.Choice(["csv", "parquet"]), "parquet", "File format of the tables.", "fmt"
 )
-@click.option(
+@shown_default_option(
     "--outbreak",
-    type=click.Choice(["clustered", "null", "planted"]),
-    default="clustered",
-    show_default=True,
-    help="clustered: transmission at shared places, with a planted superspreading event; "
+    click.Choice(["clustered", "null", "planted"]),
+    "clustered",
+    "clustered: transmission at shared places, with a planted superspreading event; "
     "null: infections spread uniformly over residents and time (no place clustering); "
     "planted: that null background plus the planted event, its only transmission.",
 )
@@ -204,15 +196,28 @@ class Timestamp(click.ParamType):
         return parsed
 
 
+Window = tuple[dt.datetime | None, dt.datetime | None]
+
+
 def window_options(what: str) -> Callable[[F], F]:
-    """``--from`` and ``--to`` (as ``start`` and ``end``): the start and end of WHAT."""
-    start = click.option(
+    """``--from`` and ``--to``: the start and end of WHAT, given to the command
+    as ``window`` (start, end), once ``check_window`` passes."""
+    from_option = click.option(
         "--from", "start", type=Timestamp(), default=None, help=f"Start of {what} (TS)."
     )
-    end = click.option("--to", "end", type=Timestamp(), default=None, help=f"End of {what} (TS).")
+    to_option = click.option(
+        "--to", "end", type=Timestamp(), default=None, help=f"End of {what} (TS)."
+    )
 
     def decorate(command: F) -> F:
-        return start(end(command))
+        @functools.wraps(command)
+        def with_window(
+            *args: object, start: dt.datetime | None, end: dt.datetime | None, **kw: object
+        ) -> object:
+            check_window(start, end)
+            return command(*args, window=(start, end), **kw)
+
+        return from_option(to_option(with_window))  # type: ignore[return-value]
 
     return decorate
 
@@ -247,8 +252,7 @@ def check_window(start: dt.datetime | None, end: dt.datetime | None) -> None:
 def analyze(
     folder: Path,
     person_ref: str,
-    start: dt.datetime | None,
-    end: dt.datetime | None,
+    window: Window,
     interview: Path | None,
     no_contacts: bool,
     cases_file: Path | None,
@@ -265,7 +269,7 @@ def analyze(
     """
     from epitrace.workflows import investigation
 
-    check_window(start, end)
+    start, end = window
     if tz is not None:
         _check_zone(tz)
     result = investigation.analyze(
@@ -286,20 +290,12 @@ def analyze(
 
 @main.command()
 @folder_argument
-@click.option(
-    "--subjects",
-    type=click.IntRange(min=1),
-    default=50,
-    show_default=True,
-    help="How many residents to trace, picked at random.",
+@shown_default_option(
+    "--subjects", click.IntRange(min=1), 50, "How many residents to trace, picked at random."
 )
-@click.option("--seed", type=int, default=1, show_default=True, help="Seed for picking them.")
-@click.option(
-    "--min-visit-min",
-    type=click.FloatRange(min=0),
-    default=30.0,
-    show_default=True,
-    help="Visits at least this long count for recall.",
+@shown_default_option("--seed", int, 1, "Seed for picking them.")
+@shown_default_option(
+    "--min-visit-min", click.FloatRange(min=0), 30.0, "Visits at least this long count for recall."
 )
 @click.option(
     "--json",
@@ -331,42 +327,30 @@ def evaluate(
 @folder_argument
 @cases_file_option("The confirmed cases (a `cases` table, CSV or Parquet).", required=True)
 @window_options("every case's window")
-@click.option(
-    "--replications",
-    type=click.IntRange(min=0),
-    default=999,
-    show_default=True,
-    help="Monte Carlo replications for the p-values.",
+@shown_default_option(
+    "--replications", click.IntRange(min=0), 999, "Monte Carlo replications for the p-values."
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the replications.")
-@click.option(
+@shown_default_option("--seed", int, 0, "Seed of the replications.")
+@shown_default_option(
     "--max-radius-m",
-    type=click.FloatRange(min=0, min_open=True),
-    default=1000.0,
-    show_default=True,
-    help="Largest cluster radius in metres.",
+    click.FloatRange(min=0, min_open=True),
+    1000.0,
+    "Largest cluster radius in metres.",
 )
-@click.option(
-    "--max-days",
-    type=click.IntRange(min=1),
-    default=7,
-    show_default=True,
-    help="Longest cluster time window in days.",
+@shown_default_option(
+    "--max-days", click.IntRange(min=1), 7, "Longest cluster time window in days."
 )
-@click.option(
+@switch_option(
     "--adjust-weekday/--no-adjust-weekday",
-    default=False,
-    show_default=True,
-    help="Adjust expected counts for space by day-of-week interaction (SaTScan's "
+    "Adjust expected counts for space by day-of-week interaction (SaTScan's "
     "option), so places with weekly schedules (Sunday churches) are not clusters "
     "by themselves.",
 )
-@click.option(
+@shown_default_option(
     "--dated-by",
-    type=click.Choice(["visit", "case"]),
-    default="visit",
-    show_default=True,
-    help="visit: every stay of every case, dated by the visit (most power; weekly "
+    click.Choice(["visit", "case"]),
+    "visit",
+    "visit: every stay of every case, dated by the visit (most power; weekly "
     "schedules inflate significance). case: each case counted once per window, dated "
     "by its likely infection, whole cases permuted (the test's size holds; "
     "docs/accuracy.md).",
@@ -380,11 +364,9 @@ def evaluate(
     "relabelling people (docs/accuracy.md). No tracing; --max-days and the permutation "
     "options do not apply.",
 )
-@click.option(
+@switch_option(
     "--week-shifts/--no-week-shifts",
-    default=False,
-    show_default=True,
-    help="With --dated-by visit: replications move whole cases by whole weeks (their "
+    "With --dated-by visit: replications move whole cases by whole weeks (their "
     "likely days of infection permuted within weekdays), so one case's places and "
     "places' weekly schedules are not clusters by themselves (the test's size holds; "
     "docs/accuracy.md).",
@@ -393,8 +375,7 @@ def evaluate(
 def hotspots(
     folder: Path,
     cases_file: Path,
-    start: dt.datetime | None,
-    end: dt.datetime | None,
+    window: Window,
     replications: int,
     seed: int,
     max_radius_m: float,
@@ -412,9 +393,8 @@ def hotspots(
     """
     from epitrace.analysis.hotspots.params import ScanParams
     from epitrace.progress import progress_bar
-    from epitrace.workflows.hotspots import find_outbreak_hotspots
+    from epitrace.workflows.hotspots import HotspotSearch, find_outbreak_hotspots
 
-    check_window(start, end)
     if week_shifts and dated_by == "case":
         raise UsageMistake("--week-shifts goes with --dated-by visit")
     params = ScanParams(
@@ -424,13 +404,14 @@ def hotspots(
         replications=replications,
         seed=seed,
     )
+    search = HotspotSearch(folder, cases_file, out, *window, params)
     if among_people:
         if week_shifts or adjust_weekday or dated_by != "visit":
             raise UsageMistake(
                 "--among-people has its own null: leave out --week-shifts, "
                 "--adjust-weekday and --dated-by"
             )
-        _hotspots_among_people(folder, cases_file, out, start, end, params)
+        _hotspots_among_people(search)
         return
     bar = progress_bar(None, "tracing cases", unit="case")
 
@@ -440,12 +421,7 @@ def hotspots(
 
     try:
         result = find_outbreak_hotspots(
-            folder,
-            cases_file,
-            out,
-            start=start,
-            end=end,
-            params=params,
+            search,
             dated_by=dated_by,
             week_shifts=week_shifts,
             on_start=on_start,
@@ -458,20 +434,10 @@ def hotspots(
     click.echo(result.describe())
 
 
-def _hotspots_among_people(
-    folder: Path,
-    cases_file: Path,
-    out: Path,
-    start: dt.datetime | None,
-    end: dt.datetime | None,
-    params: ScanParams,
-) -> None:
+def _hotspots_among_people(search: HotspotSearch) -> None:
     from epitrace.workflows.hotspots_among_people import find_hotspots_among_people
 
-    result = find_hotspots_among_people(
-        folder, cases_file, out, start=start, end=end, params=params
-    )
-    click.echo(result.describe())
+    click.echo(find_hotspots_among_people(search).describe())
 
 
 @main.command()
@@ -505,11 +471,10 @@ def demo_code(username: str) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @port_option
-@click.option(
+@switch_option(
     "--jobs/--no-jobs",
-    default=True,
-    show_default=True,
-    help="Run background jobs in this process (--no-jobs when epitrace worker runs them).",
+    "Run background jobs in this process (--no-jobs when epitrace worker runs them).",
+    on=True,
 )
 def serve(host: str, port: int, jobs: bool) -> None:
     """The web system on its configured database: migrate, then serve (waitress)."""
@@ -563,18 +528,14 @@ def store_build(dataset: Path, out: Path, agencies: tuple[str, ...], force: bool
     type=click.Path(file_okay=False, path_type=Path),
     help="This agency's built store (one folder of `epitrace store build` output).",
 )
-@click.option("--hub", "hub_url", required=True, help="The hub's URL, e.g. https://hub.example.")
+@click.option("--hub", required=True, help="The hub's URL, e.g. https://hub.example.")
 @click.option(
     "--token-file",
     type=click.Path(dir_okay=False, path_type=Path),
     help="File holding the agency's token [default: $EPITRACE_AGENT_TOKEN].",
 )
-@click.option(
-    "--interval",
-    type=click.FloatRange(min=0.1),
-    default=30.0,
-    show_default=True,
-    help="Seconds between looks for new tasks.",
+@shown_default_option(
+    "--interval", click.FloatRange(min=0.1), 30.0, "Seconds between looks for new tasks."
 )
 @click.option("--once", is_flag=True, help="Answer what is pending, then exit.")
 @click.option(
@@ -588,20 +549,12 @@ def store_build(dataset: Path, out: Path, agencies: tuple[str, ...], force: bool
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="CA certificate(s) to verify the hub with (a private CA).",
 )
-def agent(
-    agency: str,
-    store_dir: Path,
-    hub_url: str,
-    token_file: Path | None,
-    interval: float,
-    once: bool,
-    log_file: Path | None,
-    ca_file: Path | None,
-) -> None:
+def agent(**options: Any) -> None:
     """Answer the hub's approved requests for AGENCY from its own store, and log them."""
     from epitrace.providers.agent import run_from_cli
 
-    run_from_cli(agency, store_dir, hub_url, token_file, interval, once, log_file, ca_file)
+    # The options are named as run_from_cli's parameters, which say what each is.
+    run_from_cli(**options)
 
 
 @main.group("agent-log")

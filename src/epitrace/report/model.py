@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from epitrace.analysis.trajectory import Trajectory
+from epitrace.analysis.trajectory import Trajectory, stay_place_and_time
 from epitrace.geography import locate
 from epitrace.report.clock import Clock, duration, from_micros
 
@@ -136,11 +136,7 @@ def shown_stays(trajectory: Trajectory) -> list[ShownStay]:
     districts = district_names(table)
     return [
         ShownStay(
-            seq=row["seq"],
-            start=row["start"],
-            end=row["end"],
-            lat=row["lat"],
-            lon=row["lon"],
+            **stay_place_and_time(row),
             radius=row["radius_m"],
             x=float(x[i]),
             y=float(y[i]),

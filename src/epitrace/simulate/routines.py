@@ -304,6 +304,28 @@ class DayPlanner:
         def minutes(lo: float, hi: float) -> np.ndarray:
             return rng.uniform(lo, hi, n) * MINUTE
 
+        def go_to_favourite(
+            who: np.ndarray,
+            near: dict[str, np.ndarray],
+            kind: str,
+            hours: float,
+            sd_min: float,
+            stay_min: tuple[float, float],
+        ) -> None:
+            """Send ``who`` to their favourite ``kind`` of place ``near`` home or work
+            at about ``hours`` o'clock (give or take ``sd_min``), for ``stay_min``
+            minutes (lowest, highest)."""
+            place = self._favourite(rng, near[kind], kind)
+            self._go(state, who, place, earliest=clock(hours, sd_min), duration=minutes(*stay_min))
+
+        def attending(slot: str, venue: np.ndarray, probability: float) -> np.ndarray:
+            """Who attends ``slot`` ("church" or "club") today: those with a ``venue``
+            (-1 for none) by habit, with ``probability``, and those ``forced`` to."""
+            goes = free & (venue >= 0) & (rng.random(n) < probability)
+            if slot in forced:
+                goes |= forced[slot] & free
+            return goes
+
         near_home, near_work = pop.near_home, pop.near_work
         present = free & (rng.random(n) >= cfg.absent_from_work_probability)
         workers = present & (pop.role == WORKER)
@@ -342,13 +364,7 @@ class DayPlanner:
             )
             self._go(state, lunch_out, pop.work, until=day_end)
             lunch_home = others & (rng.random(n) < cfg.home_lunch_probability)
-            self._go(
-                state,
-                lunch_home,
-                self._favourite(rng, near_home["restaurant"], "restaurant"),
-                earliest=clock(12.0, 20),
-                duration=minutes(40, 80),
-            )
+            go_to_favourite(lunch_home, near_home, "restaurant", 12.0, 20, (40, 80))
             errand = free & (rng.random(n) < cfg.weekday_errand_probability)
             errand_place = self._one_of(
                 rng,
@@ -363,29 +379,13 @@ class DayPlanner:
             bar_p = cfg.friday_bar_probability if weekday == 4 else cfg.weekday_bar_probability
             bar = free & pop.bar_goer & (rng.random(n) < bar_p)
             dinner = free & ~bar & (rng.random(n) < cfg.weekday_dinner_probability)
-            self._go(
-                state,
-                dinner,
-                self._favourite(rng, near_home["restaurant"], "restaurant"),
-                earliest=clock(19.0, 40),
-                duration=minutes(60, 120),
-            )
-            self._go(
-                state,
-                bar,
-                self._favourite(rng, near_home["bar"], "bar"),
-                earliest=clock(20.0, 60),
-                duration=minutes(90, 210),
-            )
+            go_to_favourite(dinner, near_home, "restaurant", 19.0, 40, (60, 120))
+            go_to_favourite(bar, near_home, "bar", 20.0, 60, (90, 210))
         else:
             sat_work = workers & (weekday == 5) & (rng.random(n) < cfg.saturday_work_probability)
             self._go(state, sat_work, pop.work, earliest=clock(9.0, 20), until=clock(15.0, 60))
             if weekday == 6:
-                church = (
-                    free & (pop.church >= 0) & (rng.random(n) < cfg.church_attendance_probability)
-                )
-                if "church" in forced:
-                    church |= forced["church"] & free
+                church = attending("church", pop.church, cfg.church_attendance_probability)
                 self._go(
                     state,
                     church,
@@ -412,18 +412,10 @@ class DayPlanner:
             bar = (
                 free & pop.bar_goer & (rng.random(n) < cfg.friday_bar_probability) & (weekday == 5)
             )
-            self._go(
-                state,
-                bar,
-                self._favourite(rng, near_home["bar"], "bar"),
-                earliest=clock(20.5, 60),
-                duration=minutes(90, 210),
-            )
+            go_to_favourite(bar, near_home, "bar", 20.5, 60, (90, 210))
 
         if weekday in (4, 5):  # club nights
-            club = free & (pop.club >= 0) & (rng.random(n) < cfg.club_night_probability)
-            if "club" in forced:
-                club |= forced["club"] & free
+            club = attending("club", pop.club, cfg.club_night_probability)
             self._go(
                 state,
                 club,

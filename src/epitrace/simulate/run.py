@@ -51,8 +51,7 @@ class SimulationSummary:
     out: Path
     fmt: str
     config: SimulationConfig
-    rows: dict[str, int]
-    files: dict[str, Path]
+    rows: dict[str, int]  # by table name
     infections: int
     cases: int
     planted: dict[str, Any] | None
@@ -63,6 +62,11 @@ class SimulationSummary:
     @property
     def total_rows(self) -> int:
         return sum(self.rows.values())
+
+    @property
+    def files(self) -> dict[str, Path]:
+        """Each table's file, by table name."""
+        return {name: table_path(self.out, name, self.fmt) for name in self.rows}
 
     def describe(self) -> str:
         cfg = self.config
@@ -279,7 +283,6 @@ def simulate_city(
         rows[name] = data.num_rows
 
     rows = {name: rows[name] for name in sorted(rows)}
-    files = {name: table_path(out, name, fmt) for name in rows}
     planted = _planted_summary(
         outbreak.planted, infections_log, city, config, person_refs, place_ids
     )
@@ -288,7 +291,6 @@ def simulate_city(
         fmt=fmt,
         config=config,
         rows=rows,
-        files=files,
         infections=outbreak.infected_count,
         cases=finals["cases"].num_rows,
         planted=planted,
@@ -304,8 +306,8 @@ def simulate_city(
             "seed": config.seed,
             "config": config.as_dict(),
             "tables": {
-                name: {"file": str(files[name].relative_to(out)), "rows": rows[name]}
-                for name in rows
+                name: {"file": str(path.relative_to(out)), "rows": rows[name]}
+                for name, path in summary.files.items()
             },
             "outbreak": {
                 "infections": summary.infections,

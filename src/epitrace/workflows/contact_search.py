@@ -43,7 +43,7 @@ from epitrace.analysis.contacts import (
     telecom_sighting,
 )
 from epitrace.analysis.subject import SubjectRecords
-from epitrace.analysis.trajectory import Trajectory
+from epitrace.analysis.trajectory import Trajectory, stay_place_and_time
 from epitrace.distances import distance_m
 from epitrace.providers.network import AgencyStore, SubjectSource
 from epitrace.providers.queries import (
@@ -87,11 +87,7 @@ def stays_to_search(trajectory: Trajectory, records: SubjectRecords) -> list[Sta
         places = [""] * len(rows)
     return [
         StayToSearch(
-            seq=row["seq"],
-            start=row["start"],
-            end=row["end"],
-            lat=row["lat"],
-            lon=row["lon"],
+            **stay_place_and_time(row),
             radius_m=row["radius_m"],
             place_name=row["place_name"],
             place=place,

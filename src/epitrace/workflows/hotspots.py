@@ -120,16 +120,28 @@ def read_cases(path: Path) -> pa.Table:
     return read_given_table(path, "cases", HotspotError).table
 
 
-def read_case_windows(
-    folder: Path, cases_file: Path, start: dt.datetime | None, end: dt.datetime | None
-) -> tuple[str, str, pa.Table, list[CaseWindow]]:
-    """The dataset's time zone and projected CRS, the cases (``HotspotError`` if
-    none) and their exposure windows: what every hotspot search starts from."""
-    tz, crs = dataset_settings(folder)
-    cases = read_cases(cases_file)
-    if cases.num_rows == 0:
-        raise HotspotError(f"{cases_file} has no cases")
-    return tz, crs, cases, exposure_windows(cases, tz, start, end)
+@dataclass(frozen=True)
+class HotspotSearch:
+    """What every hotspot search is given: the dataset ``folder``, the ``cases``
+    table's file, the folder to write to, the window replacing every case's own
+    (``start``, ``end``: aware datetimes, None for the case's) and the scan's
+    settings (None: ``ScanParams()``)."""
+
+    folder: Path
+    cases_file: Path
+    out: Path
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    params: ScanParams | None = None
+
+    def read_case_windows(self) -> tuple[str, str, pa.Table, list[CaseWindow]]:
+        """The dataset's time zone and projected CRS, the cases (``HotspotError``
+        if none) and their exposure windows: what every hotspot search starts from."""
+        tz, crs = dataset_settings(self.folder)
+        cases = read_cases(self.cases_file)
+        if cases.num_rows == 0:
+            raise HotspotError(f"{self.cases_file} has no cases")
+        return tz, crs, cases, exposure_windows(cases, tz, self.start, self.end)
 
 
 # --- stays to events -------------------------------------------------------
@@ -195,25 +207,21 @@ def _study_days(
 
 
 def find_outbreak_hotspots(
-    folder: Path,
-    cases_file: Path,
-    out: Path,
+    search: HotspotSearch,
     *,
-    start: dt.datetime | None = None,
-    end: dt.datetime | None = None,
-    params: ScanParams | None = None,
     dated_by: str = DATED_BY,
     week_shifts: bool = False,
     on_start: Callable[[int], None] | None = None,
     on_case: Callable[[], None] | None = None,
 ) -> HotspotResult:
-    """Trace every case, scan their events, write hotspots.csv and hotspot_cases.csv.
+    """Trace every case, scan their events, write hotspots.csv and hotspot_cases.csv
+    to ``search.out``.
 
-    ``params`` are the scan's settings (``ScanParams()`` by default);
     ``dated_by`` and ``week_shifts`` choose the null hypothesis
     (``analysis.hotspots.case_events.scan_events``)."""
     began = time.perf_counter()
-    tz, crs, cases, windows = read_case_windows(folder, cases_file, start, end)
+    folder = search.folder
+    tz, crs, cases, windows = search.read_case_windows()
     if on_start is not None:
         on_start(len(windows))
     events, skipped = trace_case_events(folder, windows, tz, crs, on_case)
@@ -221,11 +229,11 @@ def find_outbreak_hotspots(
         raise HotspotError(
             f"none of the {cases.num_rows} cases has a daytime stay in its window in {folder}"
         )
-    first_day, last_day = _study_days(start, end, tz)
+    first_day, last_day = _study_days(search.start, search.end, tz)
     try:
         scan = scan_events(
             events,
-            params,
+            search.params,
             tz=tz,
             crs=crs,
             first_day=first_day,
@@ -236,7 +244,7 @@ def find_outbreak_hotspots(
     except ValueError as exc:
         raise HotspotError(str(exc)) from None
     used = len(set(events.column("case_id").to_pylist()))
-    result = HotspotResult(out, scan, events, cases.num_rows, used, skipped)
+    result = HotspotResult(search.out, scan, events, cases.num_rows, used, skipped)
     return result.write(
         tz,
         lambda path: write_cluster_cases(events_in_clusters(scan, events, tz, dated_by), path, tz),

@@ -27,11 +27,10 @@ import duckdb
 import pyarrow as pa
 
 from epitrace.analysis.hotspots.case_events import CaseWindow
-from epitrace.analysis.hotspots.params import ScanParams
 from epitrace.analysis.hotspots.persons import PeopleScan, scan_relabelled
 from epitrace.formats.readers import read_dataset_table
 from epitrace.formats.writers import SpreadsheetSafeWriter
-from epitrace.workflows.hotspots import HotspotError, HotspotResult, read_case_windows
+from epitrace.workflows.hotspots import HotspotError, HotspotResult, HotspotSearch
 
 DAYTIME_HOURS = (7, 21)  # local hours whose main cell locates a person (07:00-21:59)
 DAYS_AROUND_INFECTION = 3  # a case's days: its window's, this close to the likely infection
@@ -93,31 +92,24 @@ def case_days(windows: list[CaseWindow], tz: str) -> pa.Table:
     )
 
 
-def find_hotspots_among_people(
-    folder: Path,
-    cases_file: Path,
-    out: Path,
-    *,
-    start: dt.datetime | None = None,
-    end: dt.datetime | None = None,
-    params: ScanParams | None = None,
-) -> HotspotResult:
-    """Scan the cases among everyone present; write hotspots.csv and hotspot_cases.csv.
+def find_hotspots_among_people(search: HotspotSearch) -> HotspotResult:
+    """Scan the cases among everyone present; write hotspots.csv and hotspot_cases.csv
+    to ``search.out``.
 
-    ``params`` are the scan's settings (``ScanParams()`` by default); windows
-    are one ``SLOT_HOURS`` slot, whatever ``params.max_days`` says."""
+    Windows are one ``SLOT_HOURS`` slot, whatever ``search.params.max_days`` says."""
     began = time.perf_counter()
-    tz, crs, cases, windows = read_case_windows(folder, cases_file, start, end)
+    folder = search.folder
+    tz, crs, cases, windows = search.read_case_windows()
     days = case_days(windows, tz)
     if days.num_rows == 0:
-        raise HotspotError(f"no case of {cases_file} has a day to scan in its window")
+        raise HotspotError(f"no case of {search.cases_file} has a day to scan in its window")
     rows = main_cells_by_hour(folder, tz)
     first_day, last_day = min(days["first_day"].to_pylist()), max(days["last_day"].to_pylist())
     try:
         scan = scan_relabelled(
             rows,
             days.drop_columns(["case_id"]),
-            params,
+            search.params,
             crs=crs,
             tz=tz,
             first_day=first_day,
@@ -131,7 +123,7 @@ def find_hotspots_among_people(
         raise HotspotError(f"none of the {cases.num_rows} cases is a subscriber in {folder}")
     events = case_rows(rows, days, tz)
     result = HotspotResult(
-        out,
+        search.out,
         scan,
         events,
         cases.num_rows,

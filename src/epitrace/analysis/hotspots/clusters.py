@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -31,7 +32,9 @@ from epitrace.analysis.hotspots.scan import (
     log_likelihood_ratio,
     max_llr_of_replications,
     scan_assignment,
+    scan_setup,
     weekday_adjusted_expected,
+    with_rows,
 )
 from epitrace.analysis.hotspots.shifts import case_anchors, week_shift_maxima
 from epitrace.defaults import DEFAULT_TZ, PROJECTED_CRS
@@ -94,19 +97,7 @@ class HotspotScan:
         return pa.Table.from_pydict(rows, schema=schema)
 
 
-def find_hotspots(
-    cases: pa.Table,
-    params: ScanParams | None = None,
-    *,
-    centres: pa.Table | None = None,
-    crs: str = PROJECTED_CRS,
-    tz: str = DEFAULT_TZ,
-    first_day: dt.date | None = None,
-    last_day: dt.date | None = None,
-    case_column: str | None = None,
-    week_shifts: tuple[str, str] | None = None,
-    movable_from: dt.date | None = None,
-) -> pa.Table:
+def find_hotspots(cases: pa.Table, params: ScanParams | None = None, **options: Any) -> pa.Table:
     """Space-time clusters of ``cases`` by Kulldorff's permutation scan statistic.
 
     ``cases`` has one row per case: ``lat``, ``lon`` (WGS 84 degrees) and either
@@ -116,7 +107,7 @@ def find_hotspots(
     than dense neighbourhoods, and adjusts for purely spatial and purely
     temporal variation (Kulldorff et al. 2005, PLoS Med 2:e59).
 
-    Parameters:
+    Parameters (``options`` are keywords, those of ``scan_hotspots``):
 
     - ``params``: the scan's settings (``ScanParams``, whose defaults are
       SaTScan's where it has one that fits): largest radius (m) and window
@@ -168,18 +159,7 @@ def find_hotspots(
     or cases outside the period. Power, size and time: docs/accuracy.md,
     docs/benchmarks.md.
     """
-    return scan_hotspots(
-        cases,
-        params,
-        centres=centres,
-        crs=crs,
-        tz=tz,
-        first_day=first_day,
-        last_day=last_day,
-        case_column=case_column,
-        week_shifts=week_shifts,
-        movable_from=movable_from,
-    ).to_table()
+    return scan_hotspots(cases, params, **options).to_table()
 
 
 def scan_hotspots(
@@ -229,27 +209,21 @@ def scan_hotspots(
         # Of rows: with several places per case, a circle's share of the places.
         max_cases=int(np.floor(params.max_share_of_cases * cells.n_rows)),
     )
+    max_days = min(params.max_days, cells.n_days)
     setup = _ScanSetup.of(
-        cells,
-        circles,
-        min(params.max_days, cells.n_days),
-        params.prospective,
-        params.min_cases,
-        params.adjust_weekday,
+        cells, circles, max_days, params.prospective, params.min_cases, params.adjust_weekday
     )
     best = setup.best_per_centre(cells.days_of_cases)
     if week_shifts is None:
         maxima = setup.replicated_maxima(cells.days_of_cases, params.replications, params.seed)
     else:
         row_case, anchor = case_anchors(cases, *week_shifts, tz, cells.source_row)
+        # The same scan, but its rows' cases are those whose anchors move.
+        moving = with_rows(setup.compiled, row_case, cells.case_start)
         maxima = week_shift_maxima(
             cells,
-            row_case,
             anchor,
-            circles,
-            max_days=setup.max_days,
-            prospective=params.prospective,
-            min_cases=params.min_cases,
+            moving,
             replications=params.replications,
             seed=params.seed,
             movable=None if movable_from is None else anchor >= movable_from.toordinal(),
@@ -298,15 +272,10 @@ class _Best:
 class _ScanSetup:
     """Everything the compiled scan needs besides the days of the cases."""
 
-    case_start: np.ndarray  # rows of each location
     circles: Circles
-    tables: ScanTables
-    max_days: int
-    prospective: bool
-    min_cases: int
     adjusted: bool  # for space by day-of-week interaction
     first_weekday: int  # of day 0, Monday = 0
-    row_case: np.ndarray  # the case of each row, in case_start order
+    compiled: tuple  # scan.scan_setup's, for the compiled loops
 
     @classmethod
     def of(
@@ -320,7 +289,8 @@ class _ScanSetup:
     ) -> _ScanSetup:
         first_weekday = cells.first_day.weekday()
         tables = ScanTables.of(cells.day_totals, max_days, first_weekday)
-        return cls(
+        compiled = scan_setup(
+            cells.row_case,
             cells.case_start,
             circles,
             tables,
@@ -328,24 +298,11 @@ class _ScanSetup:
             prospective,
             min_cases,
             adjusted,
-            first_weekday,
-            cells.row_case,
         )
+        return cls(circles, adjusted, first_weekday, compiled)
 
     def _arguments(self) -> tuple:
-        c = self.circles
-        return (
-            self.row_case,
-            self.case_start,
-            c.start,
-            c.location,
-            c.closes_step,
-            self.tables.as_tuple(),
-            self.max_days,
-            self.prospective,
-            self.min_cases,
-            self.adjusted,
-        )
+        return (self.compiled,)
 
     def best_per_centre(self, case_day: np.ndarray) -> _Best:
         n = self.circles.n_centres

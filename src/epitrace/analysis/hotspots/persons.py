@@ -272,24 +272,14 @@ class _Scan:
         self.people, self.circles, self.usable, self.present = people, circles, usable, present
         self.max_days, self.min_cases = max_days, min_cases
 
-    def _arguments(self) -> tuple:
+    def _setup(self) -> tuple:
+        """What ``scan_cases`` needs besides the cases, as it takes it."""
         p, c = self.people, self.circles
-        return (
-            p.start,
-            p.day,
-            p.area,
-            p.n_areas,
-            p.day_presence,
-            c.start,
-            c.location,
-            self.usable,
-            self.present,
-            self.max_days,
-            self.min_cases,
-        )
+        rows = (p.start, p.day, p.area, p.n_areas, p.day_presence)
+        return rows, (c.start, c.location, self.usable, self.present), self.max_days, self.min_cases
 
     def best_per_centre(self, person: np.ndarray, first: np.ndarray, last: np.ndarray) -> tuple:
-        return scan_cases(person, first, last, *self._arguments())
+        return scan_cases((person, first, last), self._setup())
 
     def replicated_maxima(
         self,
@@ -310,7 +300,7 @@ class _Scan:
                     for _ in range(min(block, replications - done))
                 ]
             )
-            maxima.append(max_llr_of_relabelled(drawn, first, last, *self._arguments()))
+            maxima.append(max_llr_of_relabelled(drawn, first, last, self._setup()))
         return np.concatenate(maxima) if maxima else np.empty(0)
 
 
@@ -367,18 +357,13 @@ def circle_presence(
 
 
 @njit(cache=True)
-def _case_rows(
-    person: np.ndarray,
-    first: np.ndarray,
-    last: np.ndarray,
-    row_start: np.ndarray,
-    row_day: np.ndarray,
-    row_area: np.ndarray,
-    n_areas: int,
-    n_days: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _case_rows(cases: tuple, rows: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Case k's rows on its days, grouped by area: (area starts, case, day) and
-    the day's active cases (cases with a row that day)."""
+    the day's active cases (cases with a row that day). ``cases`` and
+    ``rows`` as ``scan_cases`` takes them."""
+    person, first, last = cases
+    row_start, row_day, row_area, n_areas, day_presence = rows
+    n_days = day_presence.size
     count = np.zeros(n_areas + 1, dtype=np.int64)
     active = np.zeros(n_days)
     for k in range(person.size):
@@ -404,28 +389,22 @@ def _case_rows(
 
 
 @njit(cache=True)
-def scan_cases(
-    person: np.ndarray,
-    first: np.ndarray,
-    last: np.ndarray,
-    row_start: np.ndarray,
-    row_day: np.ndarray,
-    row_area: np.ndarray,
-    n_areas: int,
-    day_presence: np.ndarray,
-    circle_start: np.ndarray,
-    circle_location: np.ndarray,
-    usable: np.ndarray,
-    present: np.ndarray,
-    max_days: int,
-    min_cases: int,
-) -> tuple:
+def scan_cases(cases: tuple, setup: tuple) -> tuple:
     """Each centre's best cylinder for these cases: (llr, entry, first day,
-    last day, cases, expected) per centre, and the number of active cases."""
+    last day, cases, expected) per centre, and the number of active cases.
+
+    ``cases``: (person, first, last), each case's person code and first and
+    last slot. ``setup`` (``_Scan._setup``): the rows (each person's first
+    row, the rows' slots and areas, the number of areas, the people present
+    per slot), the circles (each centre's first entry, the entries' areas,
+    whether an entry closes a usable circle, the people present per entry
+    and slot), the longest window and the fewest cases."""
+    rows, circles, max_days, min_cases = setup
+    day_presence = rows[4]
+    circle_start, circle_location, usable, present = circles
     n_days = day_presence.size
-    start, case, day, active = _case_rows(
-        person, first, last, row_start, row_day, row_area, n_areas, n_days
-    )
+    person = cases[0]
+    start, case, day, active = _case_rows(cases, rows)
     rate = np.zeros(n_days)  # active cases per person present, by day
     for d in range(n_days):
         if day_presence[d] > 0:
@@ -471,41 +450,15 @@ def scan_cases(
 
 @njit(parallel=True, cache=True)
 def max_llr_of_relabelled(
-    drawn: np.ndarray,
-    first: np.ndarray,
-    last: np.ndarray,
-    row_start: np.ndarray,
-    row_day: np.ndarray,
-    row_area: np.ndarray,
-    n_areas: int,
-    day_presence: np.ndarray,
-    circle_start: np.ndarray,
-    circle_location: np.ndarray,
-    usable: np.ndarray,
-    present: np.ndarray,
-    max_days: int,
-    min_cases: int,
+    drawn: np.ndarray, first: np.ndarray, last: np.ndarray, setup: tuple
 ) -> np.ndarray:
     """The maximum LLR of each replication: row r of ``drawn`` are the people
-    given the cases' days (in order), scanned as the cases are."""
+    given the cases' days (in order), scanned as the cases are (``setup``:
+    ``scan_cases``'s)."""
     maxima = np.zeros(drawn.shape[0])
+    rows, circles, max_days, min_cases = setup  # a parallel loop takes the parts
     for r in prange(drawn.shape[0]):
-        llr = scan_cases(
-            drawn[r],
-            first,
-            last,
-            row_start,
-            row_day,
-            row_area,
-            n_areas,
-            day_presence,
-            circle_start,
-            circle_location,
-            usable,
-            present,
-            max_days,
-            min_cases,
-        )[0]
+        llr = scan_cases((drawn[r], first, last), (rows, circles, max_days, min_cases))[0]
         maxima[r] = llr.max() if llr.size else 0.0
     return maxima
 

@@ -190,17 +190,12 @@ def poisson_llr(cases: float, expected: float, total: float) -> float:
 
 @njit(cache=True)
 def _best_of_centre(
-    centre: int,
-    counts: np.ndarray,
-    expected: np.ndarray,
-    circle_start: np.ndarray,
-    circle_location: np.ndarray,
-    usable: np.ndarray,
-    total: float,
-    max_days: int,
-    min_cases: int,
+    centre: int, counts: np.ndarray, total: float, setup: tuple
 ) -> tuple[float, int, int, int]:
-    """The centre's best cylinder: (llr, last entry, first day, last day)."""
+    """The centre's best cylinder of ``counts`` (A × D events, ``total`` of
+    them): (llr, last entry, first day, last day). ``setup``: as
+    ``best_per_centre`` takes it."""
+    expected, (circle_start, circle_location, usable), max_days, min_cases = setup
     n_days = counts.shape[1]
     day_cases = np.zeros(n_days)
     day_expected = np.zeros(n_days)
@@ -230,66 +225,50 @@ def _best_of_centre(
     return best, best_entry, best_first, best_last
 
 
+def scan_setup(
+    expected: np.ndarray, circles: Circles, usable: np.ndarray, max_days: int, min_cases: int
+) -> tuple:
+    """What the compiled scan needs besides the counts: the expected events
+    (A × D), the circles (each centre's first entry, the entries' areas, whether
+    an entry closes a usable circle), the longest window and the fewest cases."""
+    return expected, (circles.start, circles.location, usable), max_days, min_cases
+
+
 @njit(parallel=True, cache=True)
 def best_per_centre(
-    counts: np.ndarray,
-    expected: np.ndarray,
-    circle_start: np.ndarray,
-    circle_location: np.ndarray,
-    usable: np.ndarray,
-    max_days: int,
-    min_cases: int,
+    counts: np.ndarray, setup: tuple
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    n_centres = circle_start.size - 1
+    """Each centre's best cylinder of ``counts`` (A × D events): its LLR (0 where
+    none is in excess), last entry, first and last day (-1 where none), centres
+    in parallel; ``setup`` is ``scan_setup``'s."""
+    n_centres = setup[1][0].size - 1
     llr = np.zeros(n_centres)
     entry = np.full(n_centres, -1, dtype=np.int64)
     first = np.full(n_centres, -1, dtype=np.int64)
     last = np.full(n_centres, -1, dtype=np.int64)
     total = float(counts.sum())
+    # A parallel loop cannot take a tuple of tuples: it takes the parts.
+    expected, circles, max_days, min_cases = setup
     for c in prange(n_centres):
         llr[c], entry[c], first[c], last[c] = _best_of_centre(
-            c,
-            counts,
-            expected,
-            circle_start,
-            circle_location,
-            usable,
-            total,
-            max_days,
-            min_cases,
+            c, counts, total, (expected, circles, max_days, min_cases)
         )
     return llr, entry, first, last
 
 
 @njit(parallel=True, cache=True)
-def max_llr_of_replications(
-    replicated: np.ndarray,
-    expected: np.ndarray,
-    circle_start: np.ndarray,
-    circle_location: np.ndarray,
-    usable: np.ndarray,
-    max_days: int,
-    min_cases: int,
-) -> np.ndarray:
-    """The maximum LLR of each replication (R × A × D counts) over all circles."""
+def max_llr_of_replications(replicated: np.ndarray, setup: tuple) -> np.ndarray:
+    """The maximum LLR of each replication (R × A × D counts) over all circles;
+    ``setup`` is ``scan_setup``'s."""
     n = replicated.shape[0]
     maxima = np.zeros(n)
+    expected, circles, max_days, min_cases = setup  # the parts, as in best_per_centre
     for r in prange(n):
         counts = replicated[r]
         total = float(counts.sum())
         best = 0.0
-        for c in range(circle_start.size - 1):
-            llr = _best_of_centre(
-                c,
-                counts,
-                expected,
-                circle_start,
-                circle_location,
-                usable,
-                total,
-                max_days,
-                min_cases,
-            )[0]
+        for c in range(circles[0].size - 1):
+            llr = _best_of_centre(c, counts, total, (expected, circles, max_days, min_cases))[0]
             if llr > best:
                 best = llr
         maxima[r] = best
@@ -360,18 +339,9 @@ def scan_population(
     )
     days = min(params.max_days, areas.n_days)
     usable = circles.closes_step & (circles.distance_m >= min_radius_m)
-    best = best_per_centre(
-        areas.events,
-        expected,
-        circles.start,
-        circles.location,
-        usable,
-        days,
-        params.min_cases,
-    )
-    maxima = _replicated_maxima(
-        areas, expected, circles, usable, days, params.min_cases, params.replications, params.seed
-    )
+    setup = scan_setup(expected, circles, usable, days, params.min_cases)
+    best = best_per_centre(areas.events, setup)
+    maxima = _replicated_maxima(areas, setup, params.replications, params.seed)
     clusters = _clusters(best, circles, areas, expected, centres, maxima, params.max_clusters)
     return HotspotScan(clusters, maxima, int(events.num_rows), tz)
 
@@ -386,33 +356,14 @@ def _period(
     )
 
 
-def _replicated_maxima(
-    areas: AreaDays,
-    expected: np.ndarray,
-    circles: Circles,
-    usable: np.ndarray,
-    max_days: int,
-    min_cases: int,
-    replications: int,
-    seed: int,
-) -> np.ndarray:
+def _replicated_maxima(areas: AreaDays, setup: tuple, replications: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     shares, day_events = areas.day_shares, areas.day_events
     block = max(1, REPLICATION_BLOCK_VALUES // max(areas.events.size, 1))
     maxima = []
     for done in range(0, replications, block):
         drawn = replicate_counts(day_events, shares, min(block, replications - done), rng)
-        maxima.append(
-            max_llr_of_replications(
-                drawn,
-                expected,
-                circles.start,
-                circles.location,
-                usable,
-                max_days,
-                min_cases,
-            )
-        )
+        maxima.append(max_llr_of_replications(drawn, setup))
     return np.concatenate(maxima) if maxima else np.empty(0)
 
 

@@ -71,6 +71,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
+from epitrace.analysis.hotspots.circles import Circles
+
 
 @njit(cache=True)
 def log_likelihood_ratio(cases: float, expected: float, total: float) -> float:
@@ -867,19 +869,38 @@ def _evaluate_step(
     return floor
 
 
-@njit(cache=True)
-def scan_assignment(
-    case_day: np.ndarray,
+def scan_setup(
     row_case: np.ndarray,
     case_start: np.ndarray,
-    circle_start: np.ndarray,
-    circle_location: np.ndarray,
-    closes_step: np.ndarray,
-    tables: tuple,
+    circles: Circles,
+    tables: ScanTables,
     max_days: int,
     prospective: bool,
     min_cases: int,
     adjusted: bool,
+) -> tuple:
+    """What ``scan_assignment`` needs besides the days of the cases, in the
+    nested tuple the compiled loops take: the layout (row_case, case_start,
+    circle_start, circle_location, closes_step), ``tables.as_tuple()`` and
+    the options (max_days, prospective, min_cases, adjusted).
+
+    A parallel loop takes it in its three parts (unpacked outside it): Numba's
+    parallel loops cannot take a tuple of tuples of arrays."""
+    layout = (row_case, case_start, circles.start, circles.location, circles.closes_step)
+    return layout, tables.as_tuple(), (max_days, prospective, min_cases, adjusted)
+
+
+def with_rows(setup: tuple, row_case: np.ndarray, case_start: np.ndarray) -> tuple:
+    """``setup`` (``scan_setup``'s) with other rows: each row's case, each
+    location's first row."""
+    layout, tables, options = setup
+    return (row_case, case_start, *layout[2:]), tables, options
+
+
+@njit(cache=True)
+def scan_assignment(
+    case_day: np.ndarray,
+    setup: tuple,
     per_centre: bool,
     best_llr: np.ndarray,
     best_entry: np.ndarray,
@@ -888,7 +909,8 @@ def scan_assignment(
 ) -> float:
     """Maximum LLR over all cylinders for one assignment of days to cases.
 
-    Locations hold rows; row ``i`` (in ``case_start`` order) is a place of case
+    ``setup`` is ``scan_setup``'s tuple. Locations hold rows; row ``i`` (in
+    ``case_start`` order) is a place of case
     ``row_case[i]``, whose day is ``case_day[row_case[i]]``. A cylinder counts
     the cases with a row in its circle and their day in its window, each case
     once however many of its places the circle holds (the identity when every
@@ -910,6 +932,9 @@ def scan_assignment(
     """
     # Unpacked once: taking arrays out of the tuple in the hot loop would bump
     # their shared reference counts, which serialises the threads.
+    layout, tables, options = setup
+    row_case, case_start, circle_start, circle_location, closes_step = layout
+    max_days, prospective, min_cases, adjusted = options
     (
         day_total,
         day_prefix,
@@ -1075,72 +1100,20 @@ def scan_assignment(
 
 
 @njit(cache=True)
-def scan_maximum(
-    case_day: np.ndarray,
-    row_case: np.ndarray,
-    case_start: np.ndarray,
-    circle_start: np.ndarray,
-    circle_location: np.ndarray,
-    closes_step: np.ndarray,
-    tables: tuple,
-    max_days: int,
-    prospective: bool,
-    min_cases: int,
-    adjusted: bool,
-) -> float:
+def scan_maximum(case_day: np.ndarray, setup: tuple) -> float:
     """``scan_assignment``'s maximum alone, as a replication needs it."""
     unused_f = np.empty(0)
     unused_i = np.empty(0, dtype=np.int64)
-    return scan_assignment(
-        case_day,
-        row_case,
-        case_start,
-        circle_start,
-        circle_location,
-        closes_step,
-        tables,
-        max_days,
-        prospective,
-        min_cases,
-        adjusted,
-        False,
-        unused_f,
-        unused_i,
-        unused_i,
-        unused_i,
-    )
+    return scan_assignment(case_day, setup, False, unused_f, unused_i, unused_i, unused_i)
 
 
 @njit(parallel=True, cache=True)
-def max_llr_of_replications(
-    permuted_days: np.ndarray,
-    row_case: np.ndarray,
-    case_start: np.ndarray,
-    circle_start: np.ndarray,
-    circle_location: np.ndarray,
-    closes_step: np.ndarray,
-    tables: tuple,
-    max_days: int,
-    prospective: bool,
-    min_cases: int,
-    adjusted: bool,
-) -> np.ndarray:
+def max_llr_of_replications(permuted_days: np.ndarray, setup: tuple) -> np.ndarray:
     """The maximum LLR of each row of ``permuted_days`` (one replication each:
-    a day for every case)."""
+    a day for every case); ``setup`` is ``scan_setup``'s."""
     n_replications = permuted_days.shape[0]
     maxima = np.empty(n_replications)
+    layout, tables, options = setup
     for r in prange(n_replications):
-        maxima[r] = scan_maximum(
-            permuted_days[r],
-            row_case,
-            case_start,
-            circle_start,
-            circle_location,
-            closes_step,
-            tables,
-            max_days,
-            prospective,
-            min_cases,
-            adjusted,
-        )
+        maxima[r] = scan_maximum(permuted_days[r], (layout, tables, options))
     return maxima

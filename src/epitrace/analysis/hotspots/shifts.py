@@ -46,7 +46,6 @@ from epitrace.analysis.hotspots.cells import (
     local_day_ordinals,
     one_day_per_case,
 )
-from epitrace.analysis.hotspots.circles import Circles
 from epitrace.analysis.hotspots.scan import count_tables, day_tables, scan_maximum
 
 WEEK = 7
@@ -105,20 +104,12 @@ def _moved_rows(
 
 @njit(cache=True)
 def _max_llr_of_moved(
-    shift: np.ndarray,
-    row_day: np.ndarray,
-    row_case: np.ndarray,
-    case_start: np.ndarray,
-    circle_start: np.ndarray,
-    circle_location: np.ndarray,
-    closes_step: np.ndarray,
-    n_days: int,
-    max_days: int,
-    first_weekday: int,
-    prospective: bool,
-    min_cases: int,
+    shift: np.ndarray, row_day: np.ndarray, setup: tuple, first_weekday: int
 ) -> float:
     """The maximum LLR of one replication: rows moved, tables rebuilt, scanned."""
+    layout, tables, options = setup
+    row_case, case_start, circle_start, circle_location, closes_step = layout
+    n_days = tables[0].size
     day, start = _moved_rows(row_day, row_case, case_start, shift, n_days)
     if day.size < 2:
         return 0.0
@@ -126,58 +117,25 @@ def _max_llr_of_moved(
     for d in day:
         totals[d] += 1
     log_count, xlogx = count_tables(day.size)
-    tables = day_tables(totals, max_days, first_weekday, log_count, xlogx)
+    moved_tables = day_tables(totals, options[0], first_weekday, log_count, xlogx)
     # Every moved row is its own event, as in the plain scan.
-    return scan_maximum(
-        day,
-        np.arange(day.size),
-        start,
-        circle_start,
-        circle_location,
-        closes_step,
-        tables,
-        max_days,
-        prospective,
-        min_cases,
-        False,
-    )
+    moved = (np.arange(day.size), start, circle_start, circle_location, closes_step)
+    return scan_maximum(day, (moved, moved_tables, options))
 
 
 @njit(parallel=True, cache=True)
 def max_llr_of_week_shifts(
-    shifts: np.ndarray,
-    row_day: np.ndarray,
-    row_case: np.ndarray,
-    case_start: np.ndarray,
-    circle_start: np.ndarray,
-    circle_location: np.ndarray,
-    closes_step: np.ndarray,
-    n_days: int,
-    max_days: int,
-    first_weekday: int,
-    prospective: bool,
-    min_cases: int,
+    shifts: np.ndarray, row_day: np.ndarray, setup: tuple, first_weekday: int
 ) -> np.ndarray:
     """The maximum LLR of each row of ``shifts`` (a shift in days per case).
 
-    ``row_day``: each row's study day, in ``case_start`` (location) order;
-    ``row_case``: its case, 0 .. K - 1."""
+    ``row_day``: each row's study day, in location order; ``setup``:
+    ``scan.scan_setup``'s, unadjusted, its rows' cases 0 .. K - 1 (the
+    cases that shift), its tables those of the study period's days."""
     maxima = np.empty(shifts.shape[0])
+    layout, tables, options = setup  # a parallel loop takes the parts (scan_setup)
     for r in prange(shifts.shape[0]):
-        maxima[r] = _max_llr_of_moved(
-            shifts[r],
-            row_day,
-            row_case,
-            case_start,
-            circle_start,
-            circle_location,
-            closes_step,
-            n_days,
-            max_days,
-            first_weekday,
-            prospective,
-            min_cases,
-        )
+        maxima[r] = _max_llr_of_moved(shifts[r], row_day, (layout, tables, options), first_weekday)
     return maxima
 
 
@@ -199,39 +157,21 @@ def case_anchors(
 
 def week_shift_maxima(
     cells: CaseCells,
-    row_case: np.ndarray,
     anchor: np.ndarray,
-    circles: Circles,
+    setup: tuple,
     *,
-    max_days: int,
-    prospective: bool,
-    min_cases: int,
     replications: int,
     seed: int,
     movable: np.ndarray | None = None,
 ) -> np.ndarray:
     """The maximum LLR of each of ``replications`` week-shift replications
-    (only the cases in the ``movable`` mask move)."""
+    (only the cases in the ``movable`` mask move); ``setup`` is the scan's
+    (``max_llr_of_week_shifts``)."""
     rng = np.random.default_rng(seed)
     block = max(1, PERMUTATION_BLOCK_VALUES // max(anchor.size, 1))
     row_day = cells.case_day.astype(np.int64)
     maxima = []
     for done in range(0, replications, block):
         shifts = week_shifts(anchor, min(block, replications - done), rng, movable)
-        maxima.append(
-            max_llr_of_week_shifts(
-                shifts,
-                row_day,
-                row_case,
-                cells.case_start,
-                circles.start,
-                circles.location,
-                circles.closes_step,
-                cells.n_days,
-                max_days,
-                cells.first_day.weekday(),
-                prospective,
-                min_cases,
-            )
-        )
+        maxima.append(max_llr_of_week_shifts(shifts, row_day, setup, cells.first_day.weekday()))
     return np.concatenate(maxima) if maxima else np.empty(0)

@@ -20,11 +20,22 @@ import pyarrow as pa
 from epitrace.analysis.subject import SubjectRecords
 from epitrace.analysis.trajectory.fusion import fuse
 from epitrace.analysis.trajectory.params import TrajectoryParams
-from epitrace.analysis.trajectory.path import Move, moves_between, stays_table
+from epitrace.analysis.trajectory.path import (
+    Move,
+    moves_between,
+    stay_place_and_time,
+    stays_table,
+)
 from epitrace.analysis.trajectory.stays import Stay, cell_stays
 from epitrace.analysis.trajectory.timeline import Outlier, Timeline, build_timeline
 
-__all__ = ["SubjectRecords", "Trajectory", "TrajectoryParams", "trace_subject"]
+__all__ = [
+    "SubjectRecords",
+    "Trajectory",
+    "TrajectoryParams",
+    "stay_place_and_time",
+    "trace_subject",
+]
 
 
 def _iso(micros: int, zone: dt.tzinfo) -> str:

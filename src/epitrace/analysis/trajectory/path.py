@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -33,6 +34,12 @@ def _to_second(micros: list[int]) -> pa.Array:
     """Estimated times to the second: midpoints carry no meaningful microseconds."""
     seconds = [(m + 500_000) // 1_000_000 * 1_000_000 for m in micros]
     return pa.array(seconds, pa.int64()).cast(pa.timestamp("us", "UTC"))
+
+
+def stay_place_and_time(row: dict[str, Any]) -> dict[str, Any]:
+    """A ``stays`` row's seq, start, end, lat and lon (keyed by those names): the
+    place and time every view of a stay starts from."""
+    return {name: row[name] for name in ("seq", "start", "end", "lat", "lon")}
 
 
 def stays_table(stays: list[Stay], timeline: Timeline) -> pa.Table:
