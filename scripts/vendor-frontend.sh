@@ -35,6 +35,15 @@ copy node_modules/maplibre-gl/LICENSE.txt "$VENDOR/maplibre-gl"
 # htmx 2.0 (the last major before the breaking 4.x).
 copy node_modules/htmx.org/dist/htmx.min.js "$VENDOR/htmx"
 copy node_modules/htmx.org/LICENSE "$VENDOR/htmx"
+# The street basemap (docs/operations.md): the PMTiles reader and the Protomaps style, as
+# their self-contained browser builds (their ES modules import fflate by bare name). The
+# npm packages carry no licence file: epitrace keeps theirs in scripts/licences/.
+copy node_modules/pmtiles/dist/pmtiles.js "$VENDOR/pmtiles"
+copy scripts/licences/pmtiles.LICENSE "$VENDOR/pmtiles"
+copy node_modules/fflate/LICENSE "$VENDOR/pmtiles"
+mv "$VENDOR/pmtiles/LICENSE" "$VENDOR/pmtiles/LICENSE.fflate"
+copy node_modules/@protomaps/basemaps/dist/basemaps.js "$VENDOR/protomaps-basemaps"
+copy scripts/licences/protomaps-basemaps.LICENSE "$VENDOR/protomaps-basemaps"
 # axe-core: for the accessibility check of the browser tests only; never linked by a page.
 copy node_modules/axe-core/axe.min.js "$VENDOR/axe-core"
 copy node_modules/axe-core/LICENSE "$VENDOR/axe-core"
@@ -42,7 +51,7 @@ copy node_modules/axe-core/LICENSE "$VENDOR/axe-core"
 for package in node_modules/*/ node_modules/@*/*/; do
   name=${package#node_modules/}
   name=${name%/}
-  case "$name" in maplibre-gl | htmx.org | axe-core | "@*" | "@*/*") continue ;; esac
+  case "$name" in maplibre-gl | htmx.org | axe-core | pmtiles | fflate | "@*" | "@*/*") continue ;; esac
   for licence in "$package"LICENSE* "$package"LICENCE*; do
     [ -e "$licence" ] && cp "$licence" "$VENDOR/maplibre-gl/LICENSE.${name//\//__}"
   done

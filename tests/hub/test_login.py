@@ -10,16 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from axes.models import AccessAttempt, AccessAttemptExpiration
 from django.contrib.auth.models import User
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
+from django.db.models import F
 from django.test import Client
 from django.utils import timezone
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from epitrace.hub.accounts.models import Role
+from epitrace.hub.accounts import lockout
+from epitrace.hub.accounts.models import LockoutStreak, Role
 from epitrace.hub.accounts.passwords import hash_is_listed
 from epitrace.hub.accounts.roles import assign_role
 from epitrace.hub.audit.models import AuditEntry
@@ -175,19 +178,92 @@ def test_unknown_user_and_wrong_password_get_the_same_answer(
     assert wrong.content == unknown.content
 
 
-def test_five_failures_lock_until_an_administrator_unlocks(
+def let_time_pass(minutes: float) -> None:
+    """Move every sign-in attempt, expiry and lockout this far into the past."""
+    delta = dt.timedelta(minutes=minutes)
+    AccessAttempt.objects.update(attempt_time=F("attempt_time") - delta)
+    AccessAttemptExpiration.objects.update(expires_at=F("expires_at") - delta)
+    LockoutStreak.objects.update(last_lockout=F("last_lockout") - delta)
+
+
+def fail_five_times(log_in: Any, username: str, address: str) -> list[int]:
+    return [
+        log_in(Client(), username, f"wrong-guess-{i}", REMOTE_ADDR=address).status_code
+        for i in range(5)
+    ]
+
+
+def test_finding_12_five_failures_lock_the_username_from_that_address_until_unlocked(
     log_in: Any, make_account: Any, signed_in: Any
 ) -> None:
     make_account(Role.AUDITOR, username="yoon")
-    answers = [log_in(Client(), "yoon", f"wrong-guess-{i}").status_code for i in range(5)]
-    assert answers == [401, 401, 401, 401, 403]
-    locked = log_in(Client(), "yoon")  # even the right password
-    assert locked.status_code == 403 and "locked" in locked.json()["error"]
+    assert fail_five_times(log_in, "yoon", "127.0.0.2") == [401, 401, 401, 401, 403]
+    locked = log_in(Client(), "yoon", REMOTE_ADDR="127.0.0.2")  # even the right password
+    assert locked.status_code == 403 and "locked for 5 minutes" in locked.json()["error"]
     admin = signed_in(make_account(Role.ADMINISTRATOR))
     assert post(admin, "/api/users/yoon/unlock").status_code == 200
-    assert log_in(Client(), "yoon").status_code == 200
+    assert log_in(Client(), "yoon", REMOTE_ADDR="127.0.0.2").status_code == 200
     actions = set(AuditEntry.objects.values_list("action", flat=True))
     assert {"login.failed", "login.lockout", "account.unlock", "login.password"} <= actions
+
+
+def test_finding_12_someone_guessing_elsewhere_does_not_lock_the_owner_out(
+    log_in: Any, make_account: Any
+) -> None:
+    make_account(Role.ADMINISTRATOR, username="admin.park")
+    fail_five_times(log_in, "admin.park", "127.0.0.66")
+    assert log_in(Client(), "admin.park", REMOTE_ADDR="127.0.0.66").status_code == 403
+    assert log_in(Client(), "admin.park", REMOTE_ADDR="127.0.0.10").status_code == 200
+
+
+def test_finding_12_the_cool_off_doubles_with_each_lockout_and_then_lifts(
+    log_in: Any, make_account: Any
+) -> None:
+    make_account(Role.AUDITOR, username="seo")
+    told = []
+    for minutes in (5, 10, 20):
+        assert fail_five_times(log_in, "seo", "127.0.0.3")[-1] == 403
+        answer = log_in(Client(), "seo", REMOTE_ADDR="127.0.0.3")
+        told.append(answer.json()["error"])
+        let_time_pass(minutes - 0.5)
+        assert log_in(Client(), "seo", REMOTE_ADDR="127.0.0.3").status_code == 403
+        let_time_pass(1)
+    assert [text.split("locked for ")[1][:10] for text in told] == [
+        "5 minutes,",
+        "10 minutes",
+        "20 minutes",
+    ]
+    # The cool-off is over: the right password signs in, and the doubling starts again.
+    assert log_in(Client(), "seo", REMOTE_ADDR="127.0.0.3").status_code == 200
+    assert not LockoutStreak.objects.filter(username="seo").exists()
+
+
+def test_finding_12_the_cool_off_is_at_most_a_day_and_forgotten_after_one() -> None:
+    assert [lockout.cool_off_after(n) for n in (0, 1, 2, 3)] == [
+        dt.timedelta(minutes=m) for m in (5, 5, 10, 20)
+    ]
+    assert lockout.cool_off_after(40) == dt.timedelta(days=1)
+    # A lockout more than a day after the last one starts again at 5 minutes.
+    assert dt.timedelta(days=1) == lockout.STREAK_MEMORY
+
+
+def test_finding_12_an_address_failing_across_usernames_is_throttled(
+    log_in: Any, make_account: Any, settings: Any
+) -> None:
+    settings.EPITRACE_LOGIN_ADDRESS_LIMIT = 6
+    make_account(Role.AUDITOR, username="lim")
+    spray = [
+        log_in(Client(), f"person-{i}", "Winter2020!", REMOTE_ADDR="127.0.0.4").status_code
+        for i in range(8)
+    ]
+    assert spray == [401] * 7 + [429]
+    refused = log_in(Client(), "lim", REMOTE_ADDR="127.0.0.4")  # a real account, too
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 4 * 60
+    assert "try again in 5 minutes" in refused.json()["error"]
+    assert log_in(Client(), "lim", REMOTE_ADDR="127.0.0.5").status_code == 200
+    assert AuditEntry.objects.filter(action="login.throttled").exists()
+    let_time_pass(5.5)
+    assert log_in(Client(), "lim", REMOTE_ADDR="127.0.0.4").status_code == 200
 
 
 def test_unknown_usernames_lock_alike(log_in: Any) -> None:

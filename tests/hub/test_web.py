@@ -144,7 +144,7 @@ def test_a_locked_out_person_sees_the_sign_in_page_with_the_reason(
     page = client.post("/login", {"username": name, "password": PASSWORD})
     assert page.status_code == 403
     assert page["Content-Type"].startswith("text/html")
-    assert b"locked until an administrator unlocks it" in page.content
+    assert b"or until an administrator unlocks it" in page.content
     api = Client().post(
         "/api/login", {"username": name, "password": PASSWORD}, content_type="application/json"
     )

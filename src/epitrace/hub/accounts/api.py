@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from axes.utils import reset as axes_reset
-from django.contrib.auth import authenticate, get_user_model, logout, update_session_auth_hash
+from django.contrib.auth import get_user_model, logout, update_session_auth_hash
 from django.contrib.auth import login as django_login
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -27,7 +27,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_otp import match_token
 
 from epitrace.hub import access, policy
+from epitrace.hub.accounts import lockout
 from epitrace.hub.accounts.login import (
+    address_refusal,
+    check_password,
     has_confirmed_totp,
     new_recovery_codes,
     qr_data_uri,
@@ -75,7 +78,10 @@ def login(request: HttpRequest) -> JsonResponse:
         username, password = field(data, "username"), field(data, "password")
     except BadRequest as error:
         return bad_request(error)
-    user = authenticate(request, username=username, password=password)
+    refusal = address_refusal(request)
+    if refusal is not None:
+        return refusal
+    user = check_password(request, username, password)
     if user is None:
         # Wrong password, unknown or disabled account: one answer (lockout answered by axes).
         return JsonResponse(INVALID_LOGIN, status=401)
@@ -397,6 +403,7 @@ def own_password(request: HttpRequest) -> JsonResponse:
 def user_unlock(request: HttpRequest, username: str) -> JsonResponse:
     """Lift a lockout (after 5 failed logins). Works for unknown usernames too: they lock alike."""
     cleared = axes_reset(username=username)
+    lockout.forget(username)
     record(
         request.user.get_username(),
         "account.unlock",

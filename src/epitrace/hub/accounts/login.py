@@ -2,9 +2,11 @@
 
 The steps the JSON API (accounts/api.py) and the sign-in pages (accounts/views.py) share:
 
-1. The password (Django's ``authenticate``). Unknown user and wrong password get the
-   same answer; the 5th failure locks the username until an administrator unlocks it
-   (``locked_out`` is django-axes' answer then).
+1. The password (``check_password``, Django's ``authenticate``). Unknown user and wrong
+   password get the same answer; the 5th failure locks the username from that address
+   for a cool-off that grows with each lockout (``locked_out`` is django-axes' answer
+   then), and an address that fails too often whatever the usernames is refused first
+   (``address_refusal``); the rules are in accounts/lockout.py.
 2. First sign-in: an unconfirmed TOTP device, its otpauth URI as a QR code
    (``qr_data_uri``); a valid code confirms it and gives the recovery codes once
    (``new_recovery_codes``). Afterwards: a TOTP code or a recovery code.
@@ -20,29 +22,58 @@ from typing import Any
 
 import qrcode
 import qrcode.image.svg
+from django.contrib.auth import authenticate
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django_otp import login as otp_login
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from epitrace.hub.accounts import lockout
 from epitrace.hub.audit.chain import record
 from epitrace.hub.security import client_ip
 
 RECOVERY_CODES = 10
-LOCKED = {
-    "error": "too many failed attempts: the account is locked until an administrator unlocks it"
-}
+
+
+def check_password(request: HttpRequest, username: str, password: str) -> Any | None:
+    """The account whose password this is, or None (wrong, unknown, disabled or locked:
+    django-axes answers a lockout itself through ``locked_out``)."""
+    setattr(request, lockout.USERNAME_ATTRIBUTE, username)  # whose cool-off it is
+    return authenticate(request, username=username, password=password)
+
+
+def address_refusal(request: HttpRequest) -> HttpResponse | None:
+    """429 when the client address has failed too many passwords lately, whatever the
+    usernames (recorded in the audit log); None when it may try."""
+    wait = lockout.address_wait(request)
+    if wait is None:
+        return None
+    record("", "login.throttled", object_type="address", detail={"ip": client_ip(request)})
+    message = _("Too many failed sign-ins from this address: try again in %(minutes)d minutes.") % {
+        "minutes": lockout.minutes(wait)
+    }
+    response = _refusal(request, message, status=429)
+    response.headers["Retry-After"] = str(int(wait.total_seconds()) + 1)
+    return response
 
 
 def locked_out(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-    """django-axes' answer to a locked-out username (unknown usernames lock alike):
-    JSON for the API, the sign-in page with the reason for a person at a browser."""
+    """django-axes' answer to a locked-out username (unknown usernames lock alike)."""
+    minutes = lockout.minutes(lockout.cool_off(request))
+    message = _(
+        "Too many failed attempts: sign-in to this account from this address is locked "
+        "for %(minutes)d minutes, or until an administrator unlocks it."
+    ) % {"minutes": minutes}
+    return _refusal(request, message, status=403)
+
+
+def _refusal(request: HttpRequest, message: str, *, status: int) -> HttpResponse:
+    # JSON for the API, the sign-in page with the reason for a person at a browser.
     if request.path.startswith("/api/"):
-        return JsonResponse(LOCKED, status=403)
-    return render(
-        request, "accounts/login.html", {"error": LOCKED["error"].capitalize() + "."}, status=403
-    )
+        return JsonResponse({"error": message}, status=status)
+    return render(request, "accounts/login.html", {"error": message}, status=status)
 
 
 def has_confirmed_totp(user: Any) -> bool:

@@ -181,3 +181,22 @@ class TemporaryPassword(models.Model):
     )
     issued_by = models.CharField(max_length=150)
     issued_at = models.DateTimeField()
+
+
+class LockoutStreak(models.Model):
+    """How many times one username has been locked out from one client address lately:
+    each lockout within a day of the last doubles the next cool-off (accounts/lockout.py).
+    """
+
+    username = models.CharField(max_length=255)
+    ip_address = models.GenericIPAddressField(null=True)
+    lockouts = models.PositiveIntegerField(default=0)
+    last_lockout = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["username", "ip_address"], name="one_streak_per_pair")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lockouts} lockouts of {self.username} from {self.ip_address}"

@@ -8,6 +8,7 @@ from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
+from epitrace.hub.accounts import lockout
 from epitrace.hub.audit.chain import record
 from epitrace.hub.security import client_ip
 
@@ -19,6 +20,7 @@ def _ip(request: Any) -> dict[str, str]:
 @receiver(user_logged_in)
 def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     # The password step; the second factor is recorded as login.verified.
+    lockout.forget(user.get_username())
     record(
         user.get_username(),
         "login.password",
@@ -54,4 +56,9 @@ def _login_failed(
 @receiver(user_locked_out)
 def _locked_out(sender: Any, request: Any, username: str | None = None, **kwargs: Any) -> None:
     name = (username or "")[:150]
-    record(name, "login.lockout", object_type="user", object_id=name[:64], detail=_ip(request))
+    detail = _ip(request)
+    # django-axes sets the count only when this failure is the one that locks; a try
+    # during the lockout is refused without it and does not lengthen the lockout.
+    if getattr(request, "axes_failures_since_start", None) is not None:
+        detail["minutes"] = str(lockout.minutes(lockout.note_lockout(request, name)))
+    record(name, "login.lockout", object_type="user", object_id=name[:64], detail=detail)

@@ -7,7 +7,7 @@ steps of accounts/login.py; every page that shows data asks the policy (``access
 
 from __future__ import annotations
 
-from django.contrib.auth import authenticate, get_user_model, logout, update_session_auth_hash
+from django.contrib.auth import get_user_model, logout, update_session_auth_hash
 from django.contrib.auth import login as django_login
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -17,6 +17,8 @@ from django_otp import match_token
 
 from epitrace.hub import access, policy
 from epitrace.hub.accounts.login import (
+    address_refusal,
+    check_password,
     has_confirmed_totp,
     new_recovery_codes,
     qr_data_uri,
@@ -32,10 +34,11 @@ from epitrace.hub.accounts.passwords import change_password, must_change_passwor
 def login_page(request: HttpRequest) -> HttpResponse:
     error = ""
     if request.method == "POST":
-        user = authenticate(
-            request,
-            username=request.POST.get("username", ""),
-            password=request.POST.get("password", ""),
+        refusal = address_refusal(request)
+        if refusal is not None:
+            return refusal
+        user = check_password(
+            request, request.POST.get("username", ""), request.POST.get("password", "")
         )
         if user is not None:
             django_login(request, user)

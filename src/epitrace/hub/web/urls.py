@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from epitrace.hub.web import basemap, dashboard, openapi, views
+from epitrace.hub.web import basemap, dashboard, openapi, streets, views
 
 urlpatterns = [
     path("api/openapi.json", openapi.schema, name="openapi"),
@@ -13,6 +13,7 @@ urlpatterns = [
     path("dashboard", dashboard.dashboard_page, name="web-dashboard"),
     path("static/hub.css", views.stylesheet, name="stylesheet"),
     path("map/base.geojson", basemap.base_geojson, name="map-base"),
+    path("map/streets.pmtiles", streets.streets_pmtiles, name="map-streets"),
     path("preferences", views.preferences_page, name="web-preferences"),
     path("preferences/language", views.switch_language, name="web-language"),
 ]
