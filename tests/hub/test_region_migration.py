@@ -1,4 +1,4 @@
-"""Migration accounts 0004 (and retention 0003): the former romanised region codes
+"""Migration accounts 0005 (and retention 0003): the former romanised region codes
 become their 시군구, keeping every case, account, grant and count; a code that names
 no district is kept and reported. Run as Django runs migrations: back to the state
 before, rows written there, then forward."""

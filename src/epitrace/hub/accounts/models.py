@@ -37,7 +37,7 @@ class Region(models.Model):
     sido = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="sigungu"
     )
-    # The romanised code the region had before migration 0004 mapped it (e.g. "buk-gu"):
+    # The romanised code the region had before migration 0005 mapped it (e.g. "buk-gu"):
     # audit entries and role history written earlier name it so.
     former_code = models.CharField(max_length=32, blank=True)
 

@@ -3,7 +3,7 @@ romanised codes regions had before they were districts.
 
 A cases file, the demo and an administrator name a region by its code. A 시군구
 (5 digits) or 시도 (2 digits) code gives the district under its official Korean
-name, its 시군구 linked to its 시도; migration 0004 adds them all. Before, the
+name, its 시군구 linked to its 시도; migration 0005 adds them all. Before, the
 simulated city's regions were Daegu's districts under romanised slugs
 ("buk-gu"): ``FORMER_DAEGU`` names them, in any case or spelling, so that the
 migrations map them (``former_district_code``).

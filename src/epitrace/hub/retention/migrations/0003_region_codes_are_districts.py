@@ -1,4 +1,4 @@
-"""The counts of purged cases follow their regions (accounts 0004): the former
+"""The counts of purged cases follow their regions (accounts 0005): the former
 simulated city's romanised region codes become their 시군구 codes, so the dashboard
 adds them to the same region's live cases. Other codes are kept as they were."""
 
@@ -19,7 +19,7 @@ def region_codes_are_districts(apps, schema_editor) -> None:
 class Migration(migrations.Migration):
     dependencies = [
         ("retention", "0002_purge_cutoff"),
-        ("accounts", "0004_regions_are_districts"),
+        ("accounts", "0005_regions_are_districts"),
     ]
 
     operations = [

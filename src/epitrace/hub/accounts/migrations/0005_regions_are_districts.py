@@ -7,8 +7,7 @@ already mapped, whose cases and roles move to the first."""
 
 import sys
 
-import django.db.models.deletion
-from django.db import migrations, models
+from django.db import migrations
 
 from epitrace.geography import district, every_district
 from epitrace.hub.accounts.regions import former_district_code
@@ -78,35 +77,10 @@ def former_codes_back(apps, schema_editor) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0003_lockout_streak"),
+        ("accounts", "0004_region_levels"),
         ("cases", "0002_case_note"),
     ]
 
     operations = [
-        migrations.AddField(
-            model_name="region",
-            name="level",
-            field=models.CharField(
-                choices=[("sido", "시도"), ("sigungu", "시군구"), ("other", "other")],
-                default="other",
-                max_length=8,
-            ),
-        ),
-        migrations.AddField(
-            model_name="region",
-            name="sido",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="sigungu",
-                to="accounts.region",
-            ),
-        ),
-        migrations.AddField(
-            model_name="region",
-            name="former_code",
-            field=models.CharField(blank=True, max_length=32),
-        ),
         migrations.RunPython(regions_are_districts, former_codes_back),
     ]
