@@ -105,7 +105,8 @@ def test_hotspots_unknown_people_are_skipped_and_counted(event_city: Path, tmp_p
             "person_ref": ["P999999"],
             "confirmed_date": [dt.date(2020, 2, 20)],
             "onset_date": pa.array([None], pa.date32()),
-            "region": ["Jung-gu"],
+            "region": ["27110"],
+            "region_name": ["대구광역시 중구"],
         }
     ).cast(cases.schema)
     cases_csv = tmp_path / "cases.csv"

@@ -162,21 +162,12 @@ def _distinct(folder: Path, table: str, column: str) -> list[str]:
     return sorted({str(v) for v in loaded.table.column(column).to_pylist() if v})
 
 
-def _slug(text: str, prefix: str = "") -> str:
-    from django.utils.text import slugify
-
-    return (prefix + slugify(text))[:32] or prefix.rstrip("-")
-
-
 def _places(folder: Path, stores: Path | None) -> tuple[list, list]:
-    """Regions from the cases' districts; agencies from the agencies' built stores."""
-    from epitrace.hub.accounts.models import Region
+    """Regions: the cases' 시군구; agencies from the agencies' built stores."""
+    from epitrace.hub.accounts.regions import region_for
     from epitrace.hub.exchange.provisioning import register_store_agencies
 
-    regions = [
-        Region.objects.update_or_create(code=_slug(name), defaults={"name": name})[0]
-        for name in _distinct(folder, "cases", "region")
-    ]
+    regions = [region_for(code) for code in _distinct(folder, "cases", "region")]
     agencies = [a.agency for a in register_store_agencies(stores)] if stores else []
     return regions, agencies
 

@@ -221,6 +221,11 @@ def test_a_case_from_request_to_path_in_the_browser(
     investigator.click("nav >> text=Cases")
     investigator.wait_for_selector("#case-list")
     assert investigator.locator(f"#case-list a:text('{case.case_id}')").count() == 1
+    # Its region: the 시군구 of the simulated home, in Korean with the English label.
+    row = investigator.locator("#case-list tr", has_text=case.case_id).inner_text()
+    assert case.region.name in row and case.region.name_en in row
+    assert case.region.code.isdigit() and len(case.region.code) == 5
+    assert all(not "가" <= ch <= "힣" for ch in case.region.name_en)  # romanised
     check_accessible(investigator)
     shoot(investigator, shots, "cases")
     investigator.click(f"#case-list a:text('{case.case_id}')")

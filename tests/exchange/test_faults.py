@@ -30,7 +30,8 @@ import pytest
 from pytest_django.live_server_helper import LiveServer
 from tests.hub.conftest import _plain_http_test_client, make_account, places  # noqa: F401
 
-from epitrace.hub.accounts.models import Region, Role
+from epitrace.hub.accounts.models import Role
+from epitrace.hub.accounts.regions import region_for
 from epitrace.hub.audit.chain import verify_chain
 from epitrace.hub.audit.models import AuditEntry
 from epitrace.hub.cases.models import Case
@@ -480,7 +481,7 @@ def verify_log_has_task(exchange: Exchange, code: str, task_id: int) -> bool:
 def twenty_cases(exchange: Exchange) -> list[Case]:
     subscribers = pq.read_table(exchange.dataset / "subscribers.parquet").column("person_ref")
     people = sorted(set(subscribers.to_pylist()))[:20]
-    region, _ = Region.objects.get_or_create(code="nam-gu", defaults={"name": "Nam-gu"})
+    region = region_for("27200")  # 대구광역시 남구
     dates = CaseDates(
         specimen_date=dt.date(2020, 2, 11),
         confirmation_date=dt.date(2020, 2, 12),

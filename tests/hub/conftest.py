@@ -14,7 +14,8 @@ from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from epitrace.hub.accounts.models import Agency, Region, Role
+from epitrace.hub.accounts.models import Agency, Role
+from epitrace.hub.accounts.regions import district_region
 from epitrace.hub.accounts.roles import assign_role
 
 PASSWORD = "violet-harbour-lantern-47"
@@ -32,11 +33,19 @@ def _plain_http_test_client(settings: Any) -> None:
     settings.SECURE_SSL_REDIRECT = False
 
 
+# The regions of the tests, by their 시군구 and 시도 codes.
+SEOUL_JUNG, SEOUL_JONGNO, SEOUL, BUSAN_JUNG = "11140", "11110", "11", "26110"
+
+
 @pytest.fixture
 def places(db: None) -> dict[str, Any]:
+    """Regions (two neighbouring 시군구 of Seoul, Seoul itself, one of Busan) and agencies.
+    The migrations add every district, but a test that empties the database removes them."""
     return {
-        "seoul": Region.objects.create(code="seoul", name="Seoul"),
-        "busan": Region.objects.create(code="busan", name="Busan"),
+        "seoul": district_region(SEOUL_JUNG),  # 서울특별시 중구
+        "jongno": district_region(SEOUL_JONGNO),  # 서울특별시 종로구, its neighbour
+        "seoul_city": district_region(SEOUL),  # 서울특별시, the 시도 of both
+        "busan": district_region(BUSAN_JUNG),  # 부산광역시 중구, in another 시도
         "carrier": Agency.objects.create(code="carrier-a", name="Carrier A"),
         "cards": Agency.objects.create(code="cards-b", name="Card company B"),
     }

@@ -19,8 +19,8 @@ NEW_PASSWORD = {"current": "violet-harbour-lantern-47", "new": "quiet-meadow-com
 ENDPOINTS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
     "whoami": ("get", "/api/whoami", None),
     "regions": ("get", "/api/regions", None),
-    "own region": ("get", "/api/regions/seoul", None),
-    "other region": ("get", "/api/regions/busan", None),
+    "own region": ("get", "/api/regions/11140", None),
+    "other region": ("get", "/api/regions/26110", None),
     "missing region": ("get", "/api/regions/atlantis", None),
     "audit log": ("get", "/api/audit/entries", None),
     "users": ("get", "/api/users", None),
@@ -28,7 +28,7 @@ ENDPOINTS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
     "change role": (
         "post",
         "/api/users/target/role",
-        {"role": "regional_investigator", "region": "busan", "reason": "moved to Busan"},
+        {"role": "regional_investigator", "region": "26110", "reason": "moved to Busan"},
     ),
     "revoke role": ("post", "/api/users/target/revoke", {"reason": "left the service"}),
     "unlock": ("post", "/api/users/target/unlock", None),
@@ -147,7 +147,7 @@ def test_password_without_second_factor_gets_401(
 
 def test_out_of_jurisdiction_and_missing_look_the_same(make_account: Any, signed_in: Any) -> None:
     client = signed_in(make_account(Role.REGIONAL_INVESTIGATOR))
-    other, missing = client.get("/api/regions/busan"), client.get("/api/regions/atlantis")
+    other, missing = client.get("/api/regions/26110"), client.get("/api/regions/atlantis")
     assert other.status_code == missing.status_code == 404
     assert other.content == missing.content
 
@@ -155,8 +155,27 @@ def test_out_of_jurisdiction_and_missing_look_the_same(make_account: Any, signed
 def test_lists_hold_only_the_jurisdiction(make_account: Any, signed_in: Any) -> None:
     regional = signed_in(make_account(Role.REGIONAL_INVESTIGATOR, username="r"))
     national = signed_in(make_account(Role.NATIONAL_INVESTIGATOR, username="n"))
-    assert [r["code"] for r in regional.get("/api/regions").json()["regions"]] == ["seoul"]
-    assert [r["code"] for r in national.get("/api/regions").json()["regions"]] == ["busan", "seoul"]
+    assert [r["code"] for r in regional.get("/api/regions").json()["regions"]] == ["11140"]
+    every = [r["code"] for r in national.get("/api/regions").json()["regions"]]
+    assert {"11", "11110", "11140", "26110"} <= set(every) and every == sorted(every)
+
+
+def test_a_region_is_named_in_korean_with_its_sido(make_account: Any, signed_in: Any) -> None:
+    regional = signed_in(make_account(Role.REGIONAL_INVESTIGATOR, username="r"))
+    region = regional.get("/api/regions/11140").json()
+    assert region["name"] == "서울특별시 중구" and region["level"] == "sigungu"
+    assert region["sido"] == "11" and region["name_en"] == "Jung-gu, Seoul"
+
+
+def test_a_sido_investigator_lists_the_sido_and_its_sigungu(
+    make_account: Any, signed_in: Any, places: dict[str, Any]
+) -> None:
+    sido = signed_in(make_account(Role.REGIONAL_INVESTIGATOR, "s", region=places["seoul_city"]))
+    codes = [r["code"] for r in sido.get("/api/regions").json()["regions"]]
+    assert {"11", "11110", "11140"} <= set(codes) and all(c[:2] == "11" for c in codes)
+    assert sido.get("/api/regions/11110").status_code == 200
+    other, missing = sido.get("/api/regions/26110"), sido.get("/api/regions/atlantis")
+    assert other.status_code == missing.status_code == 404 and other.content == missing.content
 
 
 def test_whoami_tells_role_and_binding(make_account: Any, signed_in: Any) -> None:
@@ -172,15 +191,15 @@ def test_whoami_tells_role_and_binding(make_account: Any, signed_in: Any) -> Non
 def test_admin_changes_take_effect(make_account: Any, signed_in: Any, target: Any) -> None:
     admin = signed_in(make_account(Role.ADMINISTRATOR))
     target_client = signed_in(target)
-    assert target_client.get("/api/regions/seoul").status_code == 200
+    assert target_client.get("/api/regions/11140").status_code == 200
     asked = call(admin, "change role").json()["grant"]  # a regional investigator in Busan...
-    assert target_client.get("/api/regions/seoul").status_code == 200
+    assert target_client.get("/api/regions/11140").status_code == 200
     second = signed_in(make_account(Role.ADMINISTRATOR, username="second-admin"))
     assert second.post(f"/api/role-grants/{asked['id']}/approve").status_code == 200
-    assert target_client.get("/api/regions/seoul").status_code == 404  # ... once approved
-    assert target_client.get("/api/regions/busan").status_code == 200
+    assert target_client.get("/api/regions/11140").status_code == 404  # ... once approved
+    assert target_client.get("/api/regions/26110").status_code == 200
     call(admin, "revoke role")
-    assert target_client.get("/api/regions/busan").status_code == 403
+    assert target_client.get("/api/regions/26110").status_code == 403
     created = call(admin, "create user").json()
     assert created["role"] == "auditor"
     newcomer = get_user_model().objects.get(username="newcomer")

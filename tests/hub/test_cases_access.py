@@ -22,7 +22,7 @@ NEW_CASE = {
     "national_id": "700101-1000000",
     "address": "1 Test-ro, Seoul",
     "person_ref": "REF-MATRIX",
-    "region": "seoul",
+    "region": "11140",
     "specimen_date": "2026-03-01",
     "confirmation_date": "2026-03-02",
     "isolation_date": "2026-03-02",
@@ -30,7 +30,7 @@ NEW_CASE = {
 ENDPOINTS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
     "case list": ("get", "/api/cases", None),
     "create case": ("post", "/api/cases", NEW_CASE),
-    "search cases": ("post", "/api/cases/search", {"region": "seoul", "purpose": "tracing"}),
+    "search cases": ("post", "/api/cases/search", {"region": "11140", "purpose": "tracing"}),
     "own-region case": ("get", "/api/cases/{seoul}?purpose=tracing", None),
     "other-region case": ("get", "/api/cases/{busan}?purpose=tracing", None),
     "missing case": ("get", "/api/cases/C99999?purpose=tracing", None),

@@ -25,7 +25,7 @@ NEW_CASE: dict[str, Any] = {
     "national_id": "790815-2876543",
     "address": "301 Olympic-ro, Songpa-gu, Seoul",
     "person_ref": "REF-4410-9932",
-    "region": "seoul",
+    "region": "11140",
     "onset_date": "2026-03-01",
     "specimen_date": "2026-03-03",
     "confirmation_date": "2026-03-04",
@@ -73,7 +73,7 @@ def test_register_and_read_back(national: Any) -> None:
     ids = detail["identifiers"]
     assert ids["name"] == NEW_CASE["name"] and ids["phones"] == NEW_CASE["phones"]
     assert ids["national_id"] == NEW_CASE["national_id"]
-    assert detail["onset_date"] == "2026-03-01" and detail["region"] == "seoul"
+    assert detail["onset_date"] == "2026-03-01" and detail["region"] == "11140"
 
 
 def test_onset_may_be_empty(national: Any) -> None:
@@ -108,16 +108,36 @@ def test_validation_errors_name_the_field(national: Any, changes: dict, field: s
 
 
 def test_a_regional_investigator_registers_only_in_their_region(regional: Any) -> None:
-    assert create(regional, region="busan").json() == {"error": "region: unknown region"}
+    unknown = {"error": "region: unknown region (a case's region is a 시군구 code)"}
+    assert create(regional, region="26110").json() == unknown  # another 시도
+    assert create(regional, region="11110").json() == unknown  # the neighbouring 시군구
+    assert create(regional, region="11").json() == unknown  # its 시도
     assert create(regional).status_code == 201
+
+
+def test_a_sido_investigator_registers_in_any_sigungu_of_the_sido(
+    make_account: Any, signed_in: Any, places: dict[str, Any]
+) -> None:
+    sido = signed_in(make_account(Role.REGIONAL_INVESTIGATOR, "sido", region=places["seoul_city"]))
+    unknown = {"error": "region: unknown region (a case's region is a 시군구 code)"}
+    assert create(sido, region="26110").json() == unknown
+    assert create(sido, region="11").json() == unknown  # a case belongs to a 시군구
+    assert create(sido, region="11110").status_code == 201
+    other = {"national_id": "800101-1111111", "person_ref": "REF-2", "phones": ["010-1111-2222"]}
+    assert create(sido, **other).status_code == 201  # 11140
+    assert [c["region"] for c in sido.get("/api/cases").json()["cases"]] == ["11110", "11140"]
 
 
 def test_lists_and_searches_hold_only_the_jurisdiction(national: Any, regional: Any) -> None:
     create(national)
     other = {"national_id": "800101-1111111", "person_ref": "REF-2"}  # another person
-    create(national, region="busan", phones=["010-1111-2222"], **other)
-    assert [c["region"] for c in national.get("/api/cases").json()["cases"]] == ["seoul", "busan"]
-    assert [c["region"] for c in regional.get("/api/cases").json()["cases"]] == ["seoul"]
+    create(national, region="26110", phones=["010-1111-2222"], **other)
+    assert [c["region"] for c in national.get("/api/cases").json()["cases"]] == ["11140", "26110"]
+    assert [c["region"] for c in regional.get("/api/cases").json()["cases"]] == ["11140"]
+    in_seoul = {"region": "11", "purpose": "tracing"}  # a 시도 code: all its 시군구
+    assert [c["region"] for c in post(national, "/api/cases/search", in_seoul).json()["cases"]] == [
+        "11140"
+    ]
     search = {"phone": "010-1111-2222", "purpose": "tracing"}
     assert len(post(national, "/api/cases/search", search).json()["cases"]) == 1
     assert post(regional, "/api/cases/search", search).json()["cases"] == []
@@ -131,13 +151,13 @@ def test_lists_and_searches_hold_only_the_jurisdiction(national: Any, regional: 
         {"national_id": "7908152876543"},
         {"person_ref": "REF-4410-9932"},
         {"case_id": "C00001"},
-        {"region": "seoul"},
+        {"region": "11140"},
         {"confirmed_from": "2026-03-04", "confirmed_to": "2026-03-04"},
     ],
 )
 def test_search_by_each_criterion(national: Any, criteria: dict[str, str]) -> None:
     case_id = create(national).json()["case_id"]
-    create(national, region="busan", phones=["010-1111-2222"], national_id="1", person_ref="x",
+    create(national, region="26110", phones=["010-1111-2222"], national_id="1", person_ref="x",
            confirmation_date="2026-03-05")  # fmt: skip
     if "case_id" in criteria:
         criteria = {"case_id": case_id}

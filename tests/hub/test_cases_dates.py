@@ -26,7 +26,7 @@ GOOD = {
     "national_id": "840211-2345678",
     "address": "12 Sejong-daero, Jung-gu, Seoul",
     "person_ref": "REF-0001",
-    "region": "seoul",
+    "region": "11140",
     "onset_date": "2026-03-01",
     "specimen_date": "2026-03-03",
     "confirmation_date": "2026-03-04",

@@ -93,7 +93,12 @@ def test_national_investigator_sees_every_region_on_the_curve(
 ) -> None:
     html = signed_in(make_account(Role.NATIONAL_INVESTIGATOR)).get("/dashboard").content.decode()
     rows = table_rows(html, "curve-confirmed")
-    assert rows[0] == ["Cases by confirmation date and region", "busan", "seoul", "Cases"]
+    assert rows[0] == [
+        "Cases by confirmation date and region",
+        "부산광역시 중구",
+        "서울특별시 중구",
+        "Cases",
+    ]
     assert rows[1:] == [
         ["2020-03-01", "0", "2", "2"],
         ["2020-03-02", "2", "0", "2"],
@@ -124,9 +129,9 @@ def test_regional_investigator_counts_only_its_region(
     user = make_account(Role.REGIONAL_INVESTIGATOR, region=places["busan"])
     html = signed_in(user).get("/dashboard").content.decode()
     rows = table_rows(html, "curve-confirmed")
-    assert rows[0][1:] == ["busan"]
+    assert rows[0][1:] == ["부산광역시 중구"]
     assert rows[1:] == [["2020-03-02", "2"]]
-    assert "seoul" not in html and "Cases of Busan only" in html
+    assert "서울특별시" not in html and "Cases of 부산광역시 중구 only" in html
     assert "2 cases counted" in html
 
 
@@ -182,6 +187,9 @@ def test_accesses_per_user_come_from_the_audit_log(
     busan = make_account(Role.REGIONAL_INVESTIGATOR, "reg-busan", region=places["busan"])
     rows = table_rows(signed_in(busan).get("/dashboard").content.decode(), "accesses")
     assert rows[1:] == [["bob", "1", "1"]]  # alice's views were of a Seoul case
+    sido = make_account(Role.REGIONAL_INVESTIGATOR, "reg-sido", region=places["seoul_city"])
+    rows = table_rows(signed_in(sido).get("/dashboard").content.decode(), "accesses")
+    assert [row[0] for row in rows[1:]] == ["alice"]  # bob's were of a Busan case
 
 
 def test_old_accesses_fall_outside_the_days_asked(
@@ -218,23 +226,36 @@ def test_purged_cases_stay_on_the_curve_as_their_own_series(
     from epitrace.hub.retention.models import PurgedCaseCount
 
     PurgedCaseCount.objects.create(
-        confirmation_date=D(2020, 3, 1), onset_date=None, region_code="seoul", cases=4
+        confirmation_date=D(2020, 3, 1), onset_date=None, region_code="11140", cases=4
     )
     PurgedCaseCount.objects.create(
-        confirmation_date=D(2020, 3, 3), onset_date=D(2020, 3, 1), region_code="busan", cases=1
+        confirmation_date=D(2020, 3, 3), onset_date=D(2020, 3, 1), region_code="26110", cases=1
+    )
+    PurgedCaseCount.objects.create(  # 서울특별시 종로구, the neighbour of the Seoul cases
+        confirmation_date=D(2020, 3, 2), onset_date=None, region_code="11110", cases=3
     )
     html = signed_in(make_account(Role.NATIONAL_INVESTIGATOR)).get("/dashboard").content.decode()
     rows = table_rows(html, "curve-confirmed")
-    assert rows[0][1:] == ["busan", "seoul", dashboard.PURGED_LABEL, "Cases"]
+    assert rows[0][1:] == ["부산광역시 중구", "서울특별시 중구", dashboard.PURGED_LABEL, "Cases"]
     assert rows[1:] == [
         ["2020-03-01", "0", "2", "4", "6"],
-        ["2020-03-02", "2", "0", "0", "2"],
+        ["2020-03-02", "2", "0", "3", "5"],
         ["2020-03-03", "0", "1", "1", "2"],
     ]
-    assert "10 cases counted" in html
-    seoul = signed_in(make_account(Role.REGIONAL_INVESTIGATOR, "reg-seoul"))
+    assert "13 cases counted" in html
+    seoul = signed_in(make_account(Role.REGIONAL_INVESTIGATOR, "reg-seoul"))  # 중구 only
     rows = table_rows(seoul.get("/dashboard").content.decode(), "curve-confirmed")
     assert rows[1:] == [["2020-03-01", "2", "4", "6"], ["2020-03-03", "1", "0", "1"]]
+    # The 시도 holds both 시군구: 중구's cases, 종로구's purged ones, none of Busan's.
+    sido = make_account(Role.REGIONAL_INVESTIGATOR, "reg-sido", region=places["seoul_city"])
+    html = signed_in(sido).get("/dashboard").content.decode()
+    rows = table_rows(html, "curve-confirmed")
+    assert rows[1:] == [
+        ["2020-03-01", "2", "4", "6"],
+        ["2020-03-02", "0", "3", "3"],
+        ["2020-03-03", "1", "0", "1"],
+    ]
+    assert "10 cases counted" in html and "부산광역시" not in html
 
 
 def test_nice_steps_and_stacked_columns() -> None:

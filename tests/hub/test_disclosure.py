@@ -285,7 +285,7 @@ def test_published_entries_are_public_without_anything_personal(
     disclosure = published(investigator, case)
     shown = feed()["entries"]
     assert len(shown) == disclosure.entries.count() > 0
-    assert {e["reported_by"] for e in shown} == {"Seoul"}
+    assert {e["reported_by"] for e in shown} == {"서울특별시 중구"}
     assert set().union(*(e.keys() for e in shown)) <= {
         "category", "reported_by", "neighbourhood", "start", "end", "expires",
         "place", "lat", "lon", "mode", "line",

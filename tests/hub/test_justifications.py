@@ -60,7 +60,7 @@ def test_finding_10_lookups_need_a_purpose_and_name_the_cases_found(
         assert "purpose must say why" in refused.json()["error"]
     assert not AuditEntry.objects.filter(action="case.searched").exists()
     # A search by region or dates looks nobody up: no purpose needed.
-    assert _post(national, "/api/cases/search", {"region": "seoul"}).status_code == 200
+    assert _post(national, "/api/cases/search", {"region": "11140"}).status_code == 200
 
     found = _post(national, "/api/cases/search", {"phone": "01077700 00", "purpose": "역학조사"})
     assert [c["case_id"] for c in found.json()["cases"]] == [case.case_id]

@@ -111,11 +111,11 @@ def test_totp_is_required_before_any_data(log_in: Any, make_account: Any) -> Non
     make_account(Role.NATIONAL_INVESTIGATOR, username="park")
     client = Client()
     assert log_in(client, "park").json() == {"second_factor": "verify"}
-    for url in ("/api/whoami", "/api/regions", "/api/regions/seoul"):
+    for url in ("/api/whoami", "/api/regions", "/api/regions/11140"):
         assert client.get(url).status_code == 401
     device = TOTPDevice.objects.get(user__username="park")
     assert post(client, "/api/otp/verify", {"token": current_code(device)}).status_code == 200
-    assert client.get("/api/regions/seoul").status_code == 200
+    assert client.get("/api/regions/11140").status_code == 200
 
 
 def test_wrong_codes_are_refused_and_throttled(log_in: Any, make_account: Any) -> None:

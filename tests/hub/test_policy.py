@@ -117,5 +117,52 @@ def test_visible_narrows_lists(accounts: dict[Role, Any], places: dict[str, Any]
     assert list(policy.visible(accounts[Role.REGIONAL_INVESTIGATOR], "region.view", regions)) == [
         places["seoul"]
     ]
-    assert policy.visible(accounts[Role.NATIONAL_INVESTIGATOR], "region.view", regions).count() == 2
+    national = policy.visible(accounts[Role.NATIONAL_INVESTIGATOR], "region.view", regions)
+    assert set(national) == set(regions) and national.count() > 4
     assert not policy.visible(accounts[Role.AUDITOR], "region.view", regions).exists()
+
+
+@pytest.fixture
+def sido_investigator(make_account: Any, places: dict[str, Any]) -> Any:
+    """A regional investigator whose jurisdiction is the 시도 서울특별시."""
+    account = make_account(Role.REGIONAL_INVESTIGATOR, "seoul-city", region=places["seoul_city"])
+    return verified(account)
+
+
+def test_a_sigungu_investigator_holds_only_its_own_sigungu(
+    accounts: dict[Role, Any], places: dict[str, Any]
+) -> None:
+    regional = accounts[Role.REGIONAL_INVESTIGATOR]  # 서울특별시 중구
+    for action in ("case.view", "result.view", "request.view", "disclosure.prepare"):
+        assert status(regional, action, Thing(places["seoul"].pk)) == 200
+        assert status(regional, action, Thing(places["jongno"].pk)) == 404  # the neighbour
+        assert status(regional, action, Thing(places["busan"].pk)) == 404  # another 시도
+        assert status(regional, action, Thing(places["seoul_city"].pk)) == 404  # its 시도
+        assert status(regional, action, Thing(None)) == 404
+
+
+def test_a_sido_investigator_holds_every_sigungu_of_its_sido(
+    sido_investigator: Any, places: dict[str, Any]
+) -> None:
+    for action in ("case.view", "result.view", "request.view", "disclosure.prepare"):
+        for own in ("seoul", "jongno", "seoul_city"):
+            assert status(sido_investigator, action, Thing(places[own].pk)) == 200
+        assert status(sido_investigator, action, Thing(places["busan"].pk)) == 404
+        assert status(sido_investigator, action, Thing(None)) == 404
+
+
+def test_lists_narrow_to_a_sido_or_a_sigungu(
+    accounts: dict[Role, Any], sido_investigator: Any, places: dict[str, Any]
+) -> None:
+    from epitrace.geography import every_district
+    from epitrace.hub.accounts.models import Region
+    from epitrace.hub.accounts.regions import district_region
+
+    # The migrations add them; a test that empties the database may have removed them.
+    seoul = {district_region(d.code) for d in every_district("sigungu") if d.code[:2] == "11"}
+    seoul.add(places["seoul_city"])
+    regions = Region.objects.all()
+    assert len(seoul) == 26  # 서울특별시 and its 25 gu
+    assert set(policy.visible(sido_investigator, "region.view", regions)) == seoul
+    sigungu = policy.visible(accounts[Role.REGIONAL_INVESTIGATOR], "region.view", regions)
+    assert list(sigungu) == [places["seoul"]]

@@ -250,11 +250,11 @@ def test_case_counts_add_the_purged_to_the_live(home: Path, places: dict[str, An
     confirmed = {OLD.confirmation_date: 1, RECENT.confirmation_date: 1}
     assert aggregates.cases_by_day() == confirmed
     assert aggregates.cases_by_day("onset") == {OLD.onset_date: 1, None: 1}
-    assert aggregates.cases_by_region() == {"seoul": 1, "busan": 1}
+    assert aggregates.cases_by_region() == {"11140": 1, "26110": 1}
     assert aggregates.cases_by_day_and_region(start=dt.date(2026, 5, 1)) == {
-        (RECENT.confirmation_date, "busan"): 1
+        (RECENT.confirmation_date, "26110"): 1
     }
-    assert aggregates.daily_series()[0] == {"date": "2026-01-05", "region": "seoul", "cases": 1}
+    assert aggregates.daily_series()[0] == {"date": "2026-01-05", "region": "11140", "cases": 1}
     with pytest.raises(ValueError, match="by must be"):
         aggregates.cases_by_day("specimen")  # type: ignore[arg-type]
 

@@ -35,8 +35,8 @@ def test_grant_change_and_revocation_are_kept(history: list[RoleChange]) -> None
         ("change", "admin2", "national_investigator", "regional_investigator"),
         ("revoke", "admin1", "regional_investigator", ""),
     ]
-    assert (kept[1].region_before, kept[1].region_after) == ("", "busan")
-    assert (kept[2].region_before, kept[2].region_after) == ("busan", "")
+    assert (kept[1].region_before, kept[1].region_after) == ("", "26110")
+    assert (kept[2].region_before, kept[2].region_after) == ("26110", "")
     assert not RoleAssignment.objects.filter(user__username="seo").exists()
 
 
@@ -47,7 +47,7 @@ def test_each_change_also_goes_to_the_audit_chain(history: list[RoleChange]) -> 
         ("role.change", "admin2"),
         ("role.revoke", "admin1"),
     ]
-    assert entries[1].detail["reason"] == "moved" and entries[1].detail["region_after"] == "busan"
+    assert entries[1].detail["reason"] == "moved" and entries[1].detail["region_after"] == "26110"
     assert verify_chain().ok
 
 

@@ -62,7 +62,7 @@ def test_home_shows_the_jurisdiction(
     make_account: Callable[..., Any], signed_in: Callable[..., Client]
 ) -> None:
     regional = signed_in(make_account(Role.REGIONAL_INVESTIGATOR)).get("/").content.decode()
-    assert "Seoul (seoul)" in regional
+    assert "서울특별시 중구" in regional and "Jung-gu, Seoul" in regional and "11140" in regional
     provider = signed_in(make_account(Role.PROVIDER_OPERATOR)).get("/").content.decode()
     assert "Carrier A (carrier-a)" in provider
     national = signed_in(make_account(Role.NATIONAL_INVESTIGATOR)).get("/").content.decode()
@@ -73,9 +73,9 @@ def test_regional_investigator_sees_only_its_region(
     make_account: Callable[..., Any], signed_in: Callable[..., Client]
 ) -> None:
     page = signed_in(make_account(Role.REGIONAL_INVESTIGATOR)).get("/regions").content.decode()
-    assert "seoul" in page and "busan" not in page
+    assert "서울특별시 중구" in page and "부산광역시" not in page and "종로구" not in page
     page = signed_in(make_account(Role.NATIONAL_INVESTIGATOR)).get("/regions").content.decode()
-    assert "seoul" in page and "busan" in page
+    assert "서울특별시 중구" in page and "부산광역시 중구" in page
 
 
 def test_pages_need_both_factors(

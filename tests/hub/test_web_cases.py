@@ -243,7 +243,7 @@ def test_registration_form_creates_an_encrypted_case_and_audits_it(
 ) -> None:
     client = signed_in(make_account(Role.REGIONAL_INVESTIGATOR))
     form = {
-        "region": "seoul",
+        "region": "11140",
         "name": "Kim Minji",
         "birth_date": "1990-05-06",
         "national_id": "900506-2345678",
@@ -261,7 +261,7 @@ def test_registration_form_creates_an_encrypted_case_and_audits_it(
     assert re.fullmatch(r"C\d{5}", case_id)
     assert AuditEntry.objects.filter(action="case.created", detail__case_id=case_id).exists()
     # A region outside the jurisdiction is refused, and the values are not echoed back.
-    refused = client.post("/cases/new", {**form, "region": "busan"})
+    refused = client.post("/cases/new", {**form, "region": "26110"})
     assert refused.status_code == 400 and b"region" in refused.content
     assert b"Kim Minji" not in refused.content and b"900506" not in refused.content
 

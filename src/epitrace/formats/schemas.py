@@ -234,6 +234,8 @@ _TABLES: tuple[Table, ...] = (
             Column("confirmed_date", Kind.DATE),
             Column("onset_date", Kind.DATE, nullable=True),
             _text("region"),
+            # The region's name, e.g. 대구광역시 북구 when region is the 시군구 code 27230.
+            _text("region_name", nullable=True),
         ),
     ),
     # --- simulator ground truth (truth/ sub-folder) ---

@@ -34,6 +34,7 @@ Python loop over points.
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
 
@@ -42,7 +43,17 @@ import pyarrow as pa
 import shapely
 from numpy.typing import ArrayLike
 
-__all__ = ["DISTRICT_SCHEMA", "Layer", "district_layer", "locate"]
+from epitrace.geography.romanise import romanise
+
+__all__ = [
+    "DISTRICT_SCHEMA",
+    "District",
+    "Layer",
+    "district",
+    "district_layer",
+    "every_district",
+    "locate",
+]
 
 DISTRICT_SCHEMA = pa.schema(
     [
@@ -178,3 +189,44 @@ def locate(lat: ArrayLike, lon: ArrayLike) -> pa.Table:
     chosen[chosen < 0] = stacked_rows  # the all-null row below
     tables.append(pa.table([pa.nulls(1, f.type) for f in DISTRICT_SCHEMA], schema=DISTRICT_SCHEMA))
     return pa.concat_tables(tables).take(chosen).combine_chunks()
+
+
+@dataclass(frozen=True)
+class District:
+    """A 시도 or a 시군구 by its code, with its official Korean names."""
+
+    code: str  # 2 digits (시도) or 5 (시군구)
+    sido: str
+    sigungu: str | None  # None for a 시도
+
+    @property
+    def korean(self) -> str:
+        """The name officials write, e.g. "대구광역시 북구" or "대구광역시"."""
+        return f"{self.sido} {self.sigungu}" if self.sigungu else self.sido
+
+    @property
+    def english(self) -> str:
+        """The romanised second label, district first: e.g. "Buk-gu, Daegu"."""
+        return ", ".join(romanise(n) for n in (self.sigungu, self.sido) if n)
+
+
+@functools.cache
+def every_district(level: str) -> tuple[District, ...]:
+    """Every 시도 (``level="sido"``) or 시군구 (``"sigungu"``) of the data, by code.
+
+    Raises ValueError for another level.
+    """
+    if level not in ("sido", "sigungu"):
+        raise ValueError(f"level is 'sido' or 'sigungu', not {level!r}")
+    table = _layer(level).districts.select(["sido", "sigungu", f"{level}_code"]).to_pylist()
+    return tuple(District(row[f"{level}_code"], row["sido"], row["sigungu"]) for row in table)
+
+
+@functools.cache
+def _by_code() -> dict[str, District]:
+    return {d.code: d for level in ("sido", "sigungu") for d in every_district(level)}
+
+
+def district(code: str) -> District | None:
+    """The 시도 of a 2-digit ``code`` or the 시군구 of a 5-digit one; None if there is none."""
+    return _by_code().get(code)

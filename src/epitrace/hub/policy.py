@@ -12,6 +12,8 @@ hub looks at roles.
 
 Objects in a jurisdiction carry ``region_id`` (a ForeignKey named ``region``) or
 ``agency_id`` (``agency``): that is all a new app (cases, requests) needs to plug in.
+A regional investigator's jurisdiction is a 시군구, holding its own cases, or a 시도,
+holding the cases of every 시군구 in it (``Region.covered``).
 Every decision about personal data, allowed or not, appends an audit entry.
 """
 
@@ -24,7 +26,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Model, QuerySet
 
-from epitrace.hub.accounts.models import Role, RoleAssignment
+from epitrace.hub.accounts.models import Region, Role, RoleAssignment
 from epitrace.hub.accounts.passwords import must_change_password
 from epitrace.hub.audit.chain import record
 from epitrace.hub.cases import notes
@@ -107,7 +109,7 @@ def assignment_of(user: Any) -> RoleAssignment | None:
 
 def _within(scope: Scope, assignment: RoleAssignment, obj: Any) -> bool:
     if scope is Scope.OWN_REGION:
-        return getattr(obj, "region_id", None) == assignment.region_id
+        return assignment.region.covers(getattr(obj, "region_id", None))
     if scope is Scope.OWN_AGENCY:
         several = getattr(obj, "agency_ids", None)  # an object that concerns many agencies
         if several is not None:
@@ -193,7 +195,10 @@ def visible(user: Any, action: str, queryset: QuerySet) -> QuerySet:
     scope = RULES[action][Role(assignment.role)]
     if scope is Scope.OWN_REGION:
         lookup = getattr(queryset.model, "region_lookup", "region")
-        return queryset.filter(**{lookup: assignment.region_id})
+        if assignment.region.level != Region.Level.SIDO:
+            return queryset.filter(**{lookup: assignment.region_id})
+        # A subquery, not a list: the 시도 and its 시군구.
+        return queryset.filter(**{f"{lookup}__in": assignment.region.covered().values("pk")})
     if scope is Scope.OWN_AGENCY:
         lookup = getattr(queryset.model, "agency_lookup", "agency")
         return queryset.filter(**{lookup: assignment.agency_id})

@@ -1,4 +1,8 @@
-"""The built city: places (homes, workplaces, venues, transit stops) and merchants."""
+"""The built city: places (homes, workplaces, venues, transit stops) and merchants.
+
+Every place lies in a real 시군구 and 읍면동 (``epitrace.geography``): its district
+is where its coordinates are, and its address and name use those names.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from epitrace.geography import district, locate
 from epitrace.simulate.config import SimulationConfig
 from epitrace.simulate.geography import (
-    DISTRICTS,
-    STREETS,
+    CentreNotOnLand,
     CityFrame,
     NearestLookup,
-    district_of,
+    draw_on_land,
+    on_land,
     points_around_centre,
 )
 from epitrace.simulate.streams import rng_for
@@ -171,7 +176,10 @@ class City:
     y: np.ndarray  # metres north of the centre
     lat: np.ndarray
     lon: np.ndarray
-    district: np.ndarray  # int8 index into DISTRICTS
+    district: np.ndarray  # int index into district_codes: the 시군구 the place lies in
+    district_codes: list[str]  # 5-digit 시군구 codes of the city's places, sorted
+    district_names: list[str]  # their Korean names, e.g. "대구광역시 북구"
+    neighbourhoods: list[str]  # per place, the 읍면동 it lies in, e.g. "산격동"
     popularity: np.ndarray  # relative draw of visitors among places of a kind
     names: list[str]
     addresses: list[str]
@@ -234,25 +242,47 @@ def _subway_stations(
     return np.concatenate(xs), np.concatenate(ys), names
 
 
-def _addresses(rng: np.random.Generator, district: np.ndarray, city_name: str) -> list[str]:
-    street = rng.integers(0, len(STREETS), district.size)
-    number = rng.integers(1, 400, district.size)
-    return [
-        f"{n} {STREETS[s]}, {DISTRICTS[d]}, {city_name}"
-        for n, s, d in zip(number.tolist(), street.tolist(), district.tolist(), strict=True)
-    ]
+@dataclass(frozen=True)
+class Districts:
+    """Where each place lies: its 시군구 (an index into ``codes``) and its 읍면동."""
+
+    index: np.ndarray
+    codes: list[str]
+    names: list[str]
+    neighbourhoods: list[str]
+    addressed: list[str]  # per place "시도 시군구 읍면동", the start of its address
+
+    @classmethod
+    def of(cls, lat: np.ndarray, lon: np.ndarray) -> Districts:
+        where = locate(lat, lon)
+        code = where.column("sigungu_code").to_numpy(zero_copy_only=False)
+        codes, index = np.unique(code.astype(str), return_inverse=True)
+        sido, sigungu, emd = (where.column(c).to_pylist() for c in ("sido", "sigungu", "emd"))
+        return cls(
+            index=index,
+            codes=codes.tolist(),
+            names=[district(c).korean for c in codes.tolist()],
+            neighbourhoods=emd,
+            addressed=[f"{a} {b} {c}" for a, b, c in zip(sido, sigungu, emd, strict=True)],
+        )
 
 
-def _names(rng: np.random.Generator, kind: np.ndarray, district: np.ndarray) -> list[str]:
+def _addresses(rng: np.random.Generator, districts: Districts) -> list[str]:
+    """Lot-number (지번) addresses: "대구광역시 북구 산격동 123"."""
+    number = rng.integers(1, 1000, len(districts.addressed))
+    return [f"{a} {n}" for a, n in zip(districts.addressed, number.tolist(), strict=True)]
+
+
+def _names(rng: np.random.Generator, kind: np.ndarray, neighbourhoods: list[str]) -> list[str]:
     word = rng.integers(0, len(_NAME_WORDS), kind.size).tolist()
     noun = rng.integers(0, 1000, kind.size).tolist()
     out = []
-    for i, (k, d) in enumerate(zip(kind.tolist(), district.tolist(), strict=True)):
+    for i, (k, d) in enumerate(zip(kind.tolist(), neighbourhoods, strict=True)):
         nouns = _KIND_NOUNS[PLACE_KINDS[k]]
         if PLACE_KINDS[k] == "home":
-            out.append(f"Residence {i}, {DISTRICTS[d]}")
+            out.append(f"Residence {i}, {d}")
         else:
-            out.append(f"{_NAME_WORDS[word[i]]} {nouns[noun[i] % len(nouns)]} ({DISTRICTS[d]})")
+            out.append(f"{_NAME_WORDS[word[i]]} {nouns[noun[i] % len(nouns)]} ({d})")
     return out
 
 
@@ -260,13 +290,19 @@ def build_city(config: SimulationConfig, households: int) -> City:
     """Lay out ``households`` homes and the venues a city of that size has."""
     rng = rng_for(config.seed, "city")
     frame = CityFrame.of(config)
+    if not on_land(frame, np.zeros(1), np.zeros(1))[0]:
+        raise CentreNotOnLand(
+            f"the centre {config.centre_lat}, {config.centre_lon} is not on Korean land"
+        )
     radius = config.city_radius_m
     layers: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = []  # kind, x, y, popularity
 
     def add(
         kind: str, count: int, scale_m: float, even_share: float, popularity: np.ndarray
     ) -> None:
-        x, y = points_around_centre(rng, count, scale_m, radius, even_share)
+        x, y = draw_on_land(
+            frame, lambda n: points_around_centre(rng, n, scale_m, radius, even_share), count
+        )
         layers.append((kind, x, y, popularity))
 
     add("home", households, config.home_scale_m, config.rural_home_share, np.ones(households))
@@ -292,23 +328,29 @@ def build_city(config: SimulationConfig, households: int) -> City:
     n_bus = _count(config, config.bus_stops_per_1000, minimum=20)
     add("transit", n_bus, config.home_scale_m, config.rural_home_share, np.ones(n_bus))
     sx, sy, station_names = _subway_stations(config, rng)
+    # A line ends at the shore: no station at sea.
+    dry = on_land(frame, sx, sy)
+    sx, sy, station_names = (
+        sx[dry],
+        sy[dry],
+        [n for n, d in zip(station_names, dry, strict=True) if d],
+    )
     layers.append(("transit", sx, sy, np.ones(sx.size)))
 
     kind = np.concatenate([np.full(layer[1].size, KIND[layer[0]], np.int8) for layer in layers])
     x = np.concatenate([layer[1] for layer in layers])
     y = np.concatenate([layer[2] for layer in layers])
     popularity = np.concatenate([layer[3] for layer in layers])
-    district = district_of(x, y, config.district_outer_radius_m)
     lat, lon = frame.lat_lon(x, y)
-    names = _names(rng, kind, district)
+    districts = Districts.of(lat, lon)
+    names = _names(rng, kind, districts.neighbourhoods)
     stop_mode = np.where(kind == KIND["transit"], 0, -1).astype(np.int8)
-    stop_mode[-sx.size :] = 1
+    stop_mode[kind.size - sx.size :] = 1
     bus_idx = np.flatnonzero(stop_mode == 0)
-    bus_street = rng.integers(0, len(STREETS), bus_idx.size)
     for i, place in enumerate(bus_idx.tolist()):
-        names[place] = f"{STREETS[bus_street[i]]} {DISTRICTS[district[place]]} bus stop {i + 1}"
-    names[-sx.size :] = station_names
-    addresses = _addresses(rng, district, config.city_name)
+        names[place] = f"{districts.neighbourhoods[place]} bus stop {i + 1}"
+    names[kind.size - sx.size :] = station_names
+    addresses = _addresses(rng, districts)
 
     services = np.zeros(kind.size, np.int8)
     churches = np.flatnonzero(kind == KIND["church"])
@@ -335,7 +377,10 @@ def build_city(config: SimulationConfig, households: int) -> City:
         y=y,
         lat=lat,
         lon=lon,
-        district=district,
+        district=districts.index,
+        district_codes=districts.codes,
+        district_names=districts.names,
+        neighbourhoods=districts.neighbourhoods,
         popularity=popularity,
         names=names,
         addresses=addresses,

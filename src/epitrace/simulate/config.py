@@ -62,7 +62,6 @@ class SimulationConfig:
     timezone: str = DEFAULT_TZ  # serialised as config.timezone in the manifest
     projected_crs: str = PROJECTED_CRS  # Korea 2000 / Unified CS, metres
     city_radius_m: float = 18_000.0
-    district_outer_radius_m: float = 11_000.0  # beyond it: the rural county (Dalseong-gun)
     home_scale_m: float = 3_000.0  # homes: density ~ exp(-distance / scale)
     rural_home_share: float = 0.08  # homes spread evenly over the whole area instead
     commerce_scale_m: float = 2_500.0  # restaurants, cafes, shops, bars, workplaces

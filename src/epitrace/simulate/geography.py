@@ -1,53 +1,30 @@
-"""Metric coordinates around the city centre, districts, and nearest-point lookup."""
+"""Metric coordinates around the city centre, real districts, and nearest-point lookup.
+
+Places lie on land: each is drawn in metres around the centre and drawn again
+while ``epitrace.geography.locate`` finds no 읍면동 at its coordinates (at sea,
+outside Korea), so the city can be centred on a coastal city as well.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from pyproj import Transformer
 from scipy.spatial import cKDTree
 
+from epitrace.errors import UserInputError
+from epitrace.geography import locate
 from epitrace.simulate.config import SimulationConfig
 
-# Daegu's seven urban districts (gu), as offsets in metres (east, north) of
-# their approximate centroids from the city centre; beyond
-# ``district_outer_radius_m`` lies the rural county, Dalseong-gun.
-URBAN_DISTRICTS: tuple[tuple[str, float, float], ...] = (
-    ("Jung-gu", -700.0, -600.0),
-    ("Dong-gu", 5_300.0, 6_500.0),
-    ("Seo-gu", -4_200.0, 0.0),
-    ("Nam-gu", -1_000.0, -3_200.0),
-    ("Buk-gu", -1_900.0, 4_300.0),
-    ("Suseong-gu", 5_300.0, -4_600.0),
-    ("Dalseo-gu", -6_400.0, -4_600.0),
-)
-RURAL_DISTRICT = "Dalseong-gun"
-DISTRICTS: tuple[str, ...] = (*[d[0] for d in URBAN_DISTRICTS], RURAL_DISTRICT)
+# A point is drawn again when it lies at sea or outside Korea; after this many rounds the
+# centre is too far from land for a city (e.g. a centre at sea).
+MAX_DRAWS = 100
 
-# Real road names of Daegu, for plausible addresses.
-STREETS: tuple[str, ...] = (
-    "Dalgubeol-daero",
-    "Gukchaebosang-ro",
-    "Dongdeok-ro",
-    "Jungang-daero",
-    "Dalseong-ro",
-    "Sincheon-daero",
-    "Palgong-ro",
-    "Apsan-sunhwan-ro",
-    "Hwarang-ro",
-    "Taepyeong-ro",
-    "Dongdaegu-ro",
-    "Suseong-ro",
-    "Seongdang-ro",
-    "Wolbae-ro",
-    "Hakjeong-ro",
-    "Gyeongsang-gamyeong-gil",
-    "Dongcheon-ro",
-    "Wabeol-ro",
-    "Seobu-ro",
-    "Hyomok-ro",
-)
+
+class CentreNotOnLand(UserInputError, ValueError):
+    """The city cannot be laid out on land around its centre (a centre at sea, abroad)."""
 
 
 @dataclass(frozen=True)
@@ -74,13 +51,31 @@ class CityFrame:
         return np.round(np.asarray(lat, dtype=float), 7), np.round(np.asarray(lon, dtype=float), 7)
 
 
-def district_of(x: np.ndarray, y: np.ndarray, outer_radius_m: float) -> np.ndarray:
-    """Index into DISTRICTS of each point: nearest urban centroid, or the rural county."""
-    cx = np.array([d[1] for d in URBAN_DISTRICTS])
-    cy = np.array([d[2] for d in URBAN_DISTRICTS])
-    nearest = np.argmin((x[:, None] - cx) ** 2 + (y[:, None] - cy) ** 2, axis=1)
-    rural = np.hypot(x, y) > outer_radius_m
-    return np.where(rural, len(URBAN_DISTRICTS), nearest).astype(np.int8)
+def on_land(frame: CityFrame, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per point (metres from the centre), whether a Korean 읍면동 holds it."""
+    return locate(*frame.lat_lon(x, y)).column("emd_code").is_valid().to_numpy(zero_copy_only=False)
+
+
+def draw_on_land(
+    frame: CityFrame, draw: Callable[[int], tuple[np.ndarray, np.ndarray]], count: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` points from ``draw(n)``, each drawn again until it lies on land.
+
+    Deterministic for a seeded ``draw``. Raises CentreNotOnLand if some point is
+    still at sea after MAX_DRAWS rounds.
+    """
+    x, y = draw(count)
+    x, y = np.array(x, dtype=float), np.array(y, dtype=float)
+    for _ in range(MAX_DRAWS):
+        at_sea = np.flatnonzero(~on_land(frame, x, y))
+        if at_sea.size == 0:
+            return x, y
+        x[at_sea], y[at_sea] = draw(at_sea.size)
+    lat, lon = frame.lat_lon(0.0, 0.0)
+    raise CentreNotOnLand(
+        f"no land for {at_sea.size} places around the centre {lat:.4f}, {lon:.4f}: "
+        "centre the city on a Korean city"
+    )
 
 
 def points_around_centre(

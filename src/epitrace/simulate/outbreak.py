@@ -344,7 +344,8 @@ class Outbreak:
         return Infections(hit, source, pop.home[hit], ts)
 
     # --- cases ---
-    def cases_table(self, person_refs: pa.Array, districts: list[str]) -> pa.Table:
+    def cases_table(self, person_refs: pa.Array) -> pa.Table:
+        """The confirmed cases; each one's region is the 시군구 of its home (code and name)."""
         days = self.config.days
         person = np.flatnonzero((self.confirmed_day >= 0) & (self.confirmed_day < days))
         person = person[np.lexsort((person, self.confirmed_day[person]))]
@@ -360,13 +361,15 @@ class Outbreak:
             pa.date32(),
             mask=np.isnan(onset),
         )
+        home_district = self.city.district[self.pop.home[person]]
         return pa.table(
             {
                 "case_id": pa.array([f"C{i + 1:05d}" for i in range(person.size)]),
                 "person_ref": person_refs.take(pa.array(person)),
                 "confirmed_date": confirmed,
                 "onset_date": onset_dates,
-                "region": labels(districts, self.city.district[self.pop.home[person]]),
+                "region": labels(self.city.district_codes, home_district),
+                "region_name": labels(self.city.district_names, home_district),
             }
         )
 

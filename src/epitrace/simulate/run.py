@@ -22,7 +22,6 @@ from epitrace.simulate.columns import floats, labels, labels_or_null, timestamps
 from epitrace.simulate.config import SimulationConfig
 from epitrace.simulate.dataset import GENERATOR, prepare_output_folder, write_manifest
 from epitrace.simulate.entry_logs import entry_logs_day, venue_ids
-from epitrace.simulate.geography import DISTRICTS
 from epitrace.simulate.gps import gps_day
 from epitrace.simulate.interviews import interviews_table
 from epitrace.simulate.outbreak import Outbreak, PlantedEvent
@@ -275,7 +274,7 @@ def simulate_city(
 
     history_all = Visits.concat(history).sorted()
     finals = {
-        "cases": outbreak.cases_table(person_refs, list(DISTRICTS)),
+        "cases": outbreak.cases_table(person_refs),
         "interview_visits": interviews_table(config, city, outbreak, history_all, person_refs),
     }
     for name, data in finals.items():

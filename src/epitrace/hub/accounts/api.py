@@ -48,6 +48,7 @@ from epitrace.hub.accounts.models import (
     RoleGrant,
 )
 from epitrace.hub.accounts.passwords import change_password, issue_one_time_password
+from epitrace.hub.accounts.regions import district_region
 from epitrace.hub.accounts.roles import (
     FourEyesError,
     RoleError,
@@ -175,14 +176,20 @@ def _role_of(assignment: RoleAssignment | None) -> dict[str, str | None]:
 # Regions: the pattern every object in a jurisdiction follows (cases reuse it).
 
 
-def _region_json(region: Region) -> dict[str, str]:
-    return {"code": region.code, "name": region.name}
+def _region_json(region: Region) -> dict[str, str | None]:
+    return {
+        "code": region.code,
+        "name": region.name,
+        "name_en": region.name_en,
+        "level": region.level,
+        "sido": region.sido.code if region.sido else None,
+    }
 
 
 @require_GET
 @access.api("region.view")
 def region_list(request: HttpRequest) -> JsonResponse:
-    regions = policy.visible(request.user, "region.view", Region.objects.all())
+    regions = policy.visible(request.user, "region.view", Region.objects.select_related("sido"))
     return JsonResponse({"regions": [_region_json(r) for r in regions]})
 
 
@@ -204,7 +211,8 @@ def _user_json(user: Any) -> dict[str, Any]:
 def _place(model: type[Region] | type[Agency], code: str) -> Region | Agency | None:
     if not code:
         return None
-    place = model.objects.filter(code=code).first()
+    # A 시도 or 시군구 the hub does not hold yet is added from the district data.
+    place = district_region(code) if model is Region else model.objects.filter(code=code).first()
     if place is None:
         raise BadRequest(f"no {model._meta.verbose_name} {code!r}")
     return place

@@ -16,10 +16,30 @@ ROLE_HISTORY_RETENTION = dt.timedelta(days=3 * 366)
 
 
 class Region(models.Model):
-    """A health jurisdiction (a province or metropolitan city). Cases carry one."""
+    """A health jurisdiction: a 시군구, which cases belong to, or a 시도, whose regional
+    investigators see the cases of every 시군구 in it (``accounts.regions``).
+
+    ``code`` is the legal-district code (``epitrace.geography``): 5 digits for a 시군구
+    (27230), 2 for a 시도 (27); ``name`` its official Korean name (대구광역시 북구).
+    A region from before regions were districts whose code could not be mapped keeps
+    its code and name and the level OTHER: it covers only itself, as before.
+    """
+
+    class Level(models.TextChoices):
+        SIDO = "sido", "시도"
+        SIGUNGU = "sigungu", "시군구"
+        OTHER = "other", "other"
 
     code = models.SlugField(max_length=32, unique=True)
     name = models.CharField(max_length=100)
+    level = models.CharField(max_length=8, choices=Level.choices, default=Level.OTHER)
+    # The 시도 a 시군구 lies in; empty for a 시도 and for OTHER.
+    sido = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="sigungu"
+    )
+    # The romanised code the region had before migration 0005 mapped it (e.g. "buk-gu"):
+    # audit entries and role history written earlier name it so.
+    former_code = models.CharField(max_length=32, blank=True)
 
     # How querysets of this model are narrowed to one region (see policy.visible).
     region_lookup = "pk"
@@ -34,6 +54,32 @@ class Region(models.Model):
     def region_id(self) -> int:
         """A region is in its own jurisdiction."""
         return self.pk
+
+    @property
+    def name_en(self) -> str:
+        """The English second label (e.g. "Buk-gu, Daegu"); the name itself for OTHER."""
+        from epitrace.geography import district
+
+        found = district(self.code) if self.level != self.Level.OTHER else None
+        return found.english if found is not None else self.name
+
+    @property
+    def label(self) -> str:
+        """The Korean name with the English one after it: "대구광역시 북구 (Buk-gu, Daegu)"."""
+        english = self.name_en
+        return self.name if english == self.name else f"{self.name} ({english})"
+
+    def covered(self) -> models.QuerySet[Region]:
+        """The regions whose cases this jurisdiction holds: itself, and a 시도's 시군구."""
+        return Region.objects.filter(models.Q(pk=self.pk) | models.Q(sido=self.pk))
+
+    def covers(self, region_id: int | None) -> bool:
+        """Does this jurisdiction hold the cases of the region ``region_id``?"""
+        if region_id is None:
+            return False
+        if region_id == self.pk:
+            return True
+        return self.level == self.Level.SIDO and self.covered().filter(pk=region_id).exists()
 
 
 class Agency(models.Model):

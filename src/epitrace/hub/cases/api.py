@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -166,13 +166,19 @@ def check_new_person(request: HttpRequest, ids: Identifiers, *, confirmed: bool)
     )
 
 
-def region_from(request: HttpRequest, action: str, code: str) -> Region:
-    """The region ``code`` if it is in the account's jurisdiction for ``action``."""
-    # Only regions in the account's jurisdiction; others look unknown (nothing leaks).
+def case_regions(request: HttpRequest, action: str) -> QuerySet:
+    """The regions a case may be registered in by the account: those of its jurisdiction
+    that hold cases (a 시군구, never a 시도)."""
     regions = policy.visible(request.user, action, Region.objects.all())
-    region = regions.filter(code=code).first()
+    return regions.exclude(level=Region.Level.SIDO)
+
+
+def region_from(request: HttpRequest, action: str, code: str) -> Region:
+    """The region ``code`` if a case may be registered in it (``case_regions``)."""
+    # Only regions in the account's jurisdiction; others look unknown (nothing leaks).
+    region = case_regions(request, action).filter(code=code).first()
     if region is None:
-        raise BadRequest("region: unknown region")
+        raise BadRequest("region: unknown region (a case's region is a 시군구 code)")
     return region
 
 
@@ -226,8 +232,8 @@ def _search_filter(request: HttpRequest, data: dict[str, Any], cases: QuerySet) 
     for kind in ("person_ref", "phone", "national_id"):
         if value := field(data, kind, required=False):
             cases = cases.filter(pk__in=cases_matching(kind, value))
-    if code := field(data, "region", required=False):
-        cases = cases.filter(region__code=code)
+    if code := field(data, "region", required=False):  # a 시도 code: all its 시군구
+        cases = cases.filter(Q(region__code=code) | Q(region__sido__code=code))
     if start := _date(data, "confirmed_from", required=False):
         cases = cases.filter(confirmation_date__gte=start)
     if end := _date(data, "confirmed_to", required=False):

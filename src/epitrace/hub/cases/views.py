@@ -21,11 +21,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from epitrace.hub import access, crypto, policy, reasons
-from epitrace.hub.accounts.models import Region
 from epitrace.hub.api import BadRequest
 from epitrace.hub.cases.api import (
     CASE_FIELDS,
     LIST_LIMIT,
+    case_regions,
     check_new_person,
     create_case,
     dates_from,
@@ -69,7 +69,7 @@ def _form_data(request: HttpRequest) -> dict[str, Any]:
 @require_http_methods(["GET", "POST"])
 @access.page("case.create")
 def case_new_page(request: HttpRequest) -> HttpResponse:
-    regions = policy.visible(request.user, "case.create", Region.objects.all())
+    regions = case_regions(request, "case.create").select_related("sido")
     error = ""
     if request.method == "POST":
         data = _form_data(request)

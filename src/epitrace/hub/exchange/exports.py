@@ -309,7 +309,7 @@ def case_report_pdf(case: Case, analysis: Any) -> bytes:
     contacts = contacts_of(analysis)
     dates = [
         [_("Case"), case.case_id or ""],
-        [_("Region"), case.region.name],
+        [_("Region"), case.region.label],
         [_("Onset"), _day(case.onset_date)],
         [_("Specimen"), _day(case.specimen_date)],
         [_("Confirmation"), _day(case.confirmation_date)],

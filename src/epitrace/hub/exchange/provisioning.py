@@ -18,7 +18,8 @@ from pathlib import Path
 from django.db import transaction
 from django.utils.text import slugify
 
-from epitrace.hub.accounts.models import Agency, Region
+from epitrace.hub.accounts.models import Agency
+from epitrace.hub.accounts.regions import region_for
 from epitrace.hub.audit.chain import record
 from epitrace.hub.cases.models import Case
 from epitrace.hub.cases.records import CaseDates, Identifiers, register_case
@@ -152,9 +153,7 @@ def register_dataset_cases(
         for number, row in enumerate(loaded.table.to_pylist(), start=1):
             if wanted is not None and row["person_ref"] not in wanted:
                 continue
-            region, _ = Region.objects.get_or_create(
-                code=slugify(row["region"])[:32] or "region", defaults={"name": row["region"]}
-            )
+            region = region_for(row["region"])
             confirmed = row["confirmed_date"]
             dates = CaseDates(
                 specimen_date=confirmed - dt.timedelta(days=1),

@@ -26,6 +26,7 @@ from django.views.decorators.http import require_GET
 
 from epitrace.analysis import statistics
 from epitrace.hub import access, policy
+from epitrace.hub.accounts.models import Region
 from epitrace.hub.audit.models import AuditEntry
 from epitrace.hub.cases.models import Case
 from epitrace.hub.exchange.models import AgencyTask, DataRequest
@@ -48,26 +49,28 @@ class Scope:
     """Which cases the dashboard counts, and whether every region is in view."""
 
     cases: QuerySet
-    region_code: str | None  # None: every region
+    regions: QuerySet | None  # the regions of the jurisdiction; None: every region
 
     @property
     def nationwide(self) -> bool:
-        return self.region_code is None
+        return self.regions is None
 
 
 def scope_of(user: Any) -> Scope:
     cases = policy.visible(user, "dashboard.view", Case.objects.select_related("region"))
     assignment = policy.assignment_of(user)
-    region = assignment.region if assignment is not None else None
-    return Scope(cases, region.code if region is not None else None)
+    if assignment is None or assignment.region is None:
+        return Scope(cases, None)
+    return Scope(cases, policy.visible(user, "dashboard.view", Region.objects.all()))
 
 
 # --- cases -------------------------------------------------------------------
 
 
 def cases_table(cases: QuerySet) -> pa.Table:
-    """The hub's cases as the contract's ``cases`` columns the statistics need."""
-    rows = list(cases.values_list("confirmation_date", "onset_date", "region__code"))
+    """The hub's cases as the contract's ``cases`` columns the statistics need; ``region``
+    holds the region's name, the series the curves show."""
+    rows = list(cases.values_list("confirmation_date", "onset_date", "region__name"))
     return pa.table(
         {
             "confirmed_date": pa.array([r[0] for r in rows], pa.date32()),
@@ -88,7 +91,7 @@ def purged_case_counts(scope: Scope) -> pa.Table:
     count), so the curve does not drop after a purge."""
     purged = PurgedCaseCount.objects.all()
     if not scope.nationwide:
-        purged = purged.filter(region_code=scope.region_code)
+        purged = purged.filter(region_code__in=scope.regions.values("code"))
     rows = list(purged.values_list("confirmation_date", "onset_date", "region_code", "cases"))
     return pa.table(
         {

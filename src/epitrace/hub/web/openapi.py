@@ -232,7 +232,15 @@ COMPONENTS: Json = {
         },
         "Region": {
             "type": "object",
-            "properties": {"code": {"type": "string"}, "name": {"type": "string"}},
+            "description": "A 시군구 (5-digit code), which cases belong to, or a 시도 "
+            "(2 digits), whose regional investigators see all its 시군구' cases",
+            "properties": {
+                "code": {"type": "string", "example": "27230"},
+                "name": {"type": "string", "example": "대구광역시 북구"},
+                "name_en": {"type": "string", "example": "Buk-gu, Daegu"},
+                "level": {"type": "string", "enum": ["sido", "sigungu", "other"]},
+                "sido": {"type": "string", "nullable": True, "example": "27"},
+            },
         },
         "NewCase": {
             "type": "object",
