@@ -14,12 +14,24 @@ from __future__ import annotations
 from epitrace.analysis.links.chains import Chains, chains_of
 from epitrace.analysis.links.params import LinkParams
 from epitrace.analysis.links.propose import LinkInputError, LinkProposal, propose_links
+from epitrace.analysis.links.transmission import (
+    Offspring,
+    SerialInterval,
+    offspring,
+    offspring_counts,
+    serial_interval,
+)
 
 __all__ = [
     "Chains",
     "LinkInputError",
     "LinkParams",
     "LinkProposal",
+    "Offspring",
+    "SerialInterval",
     "chains_of",
+    "offspring",
+    "offspring_counts",
     "propose_links",
+    "serial_interval",
 ]
