@@ -63,7 +63,9 @@ class LinkParams:
     min_incubation_days: float = 1.0
     max_incubation_days: float = 14.0
     # Without onset the infection is dated from the confirmation, this much earlier:
-    # the usual onset-to-confirmation lag in Korea in 2020 (3-4 days).
+    # the usual onset-to-confirmation lag in Korea in 2020 (3-4 days). Cases found by
+    # tracing are often tested sooner: on DS4C a shorter lag recovers more known
+    # pairs, on simulated cities fewer (docs/links.md, "Limits").
     no_onset_lag_days: float = 3.0
     # ... and the incubation spread is widened by this log-sd (unknown onset).
     no_onset_extra_log_sd: float = 0.3
@@ -75,6 +77,8 @@ class LinkParams:
     # The size of one room: two unnamed stays are in one room with a chance that falls
     # with the square of their combined uncertainty (the area they may be in).
     room_m: float = 100.0
+    # Two stays less surely at one place than this are no meeting (big cells).
+    min_closeness: float = 0.05
     max_match_m: float = 500.0
     # Two named places (merchants, venues) of one name within this are one place.
     same_name_m: float = 150.0

@@ -45,9 +45,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from epitrace.analysis.contacts import (
+    CELL_STRENGTH_M,
     PLACE_RISK,
     SOURCES,
-    cell_strength,
     infectious_window,
 )
 from epitrace.analysis.home import covers_night_many
@@ -91,6 +91,8 @@ class CaseDates:
     has_onset: np.ndarray  # bool
 
     relevant_start: np.ndarray  # int64: the earlier of infectious start, longest incubation
+    exposed_start: np.ndarray  # int64: when the case may have been infected, from ...
+    exposed_end: np.ndarray  # ... to (the incubation range before its anchor)
 
 
 def _require(data: pa.Table, columns: tuple[str, ...], what: str) -> None:
@@ -130,6 +132,7 @@ def case_dates(cases: pa.Table, tz: str, params: LinkParams) -> CaseDates:
     anchor = np.array(anchors, dtype=np.int64)
     infectious_start = np.array(starts, dtype=np.int64)
     longest = int((params.max_incubation_days + 0.5) * MICROS_PER_DAY)
+    shortest = int((params.min_incubation_days - 0.5) * MICROS_PER_DAY)
     return CaseDates(
         np.array([r["case_id"] for r in unique], dtype=object),
         np.array([r["person_ref"] for r in unique], dtype=object),
@@ -138,6 +141,8 @@ def case_dates(cases: pa.Table, tz: str, params: LinkParams) -> CaseDates:
         anchor,
         np.array(onsets, dtype=bool),
         np.minimum(infectious_start, anchor - longest),
+        anchor - longest,
+        anchor - shortest,
     )
 
 
@@ -175,6 +180,23 @@ class CaseStays:
     sigungu: np.ndarray
     emd: np.ndarray
 
+    def __post_init__(self) -> None:
+        # Integer codes and per-stay factors: pairs are compared by number, not text.
+        self.sources_code = _codes(self.sources)
+        kinds, kind_code = np.unique(self.kind, return_inverse=True)
+        self.risk = np.array([PLACE_RISK.get(k, 1.0) for k in kinds], dtype=float)[kind_code]
+        self.enclosed = np.isin(kinds, sorted(ENCLOSED_KINDS))[kind_code]
+
+
+def _codes(values: np.ndarray) -> np.ndarray:
+    """One integer per distinct string (-1 for the empty string)."""
+    if values.size == 0:
+        return np.empty(0, np.int64)
+    encoded = pa.array(values.tolist(), pa.string()).dictionary_encode()
+    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    blank = np.asarray(pc.equal(encoded.dictionary, "").to_numpy(zero_copy_only=False))
+    return np.where(blank[codes], -1, codes) if blank.any() else codes
+
 
 def case_stays(stays: pa.Table, dates: CaseDates, tz: str, crs: str) -> tuple[CaseStays, list[str]]:
     """The stays of the cases in ``dates``, clipped to each case's relevant span
@@ -198,13 +220,20 @@ def case_stays(stays: pa.Table, dates: CaseDates, tz: str, crs: str) -> tuple[Ca
     lat = np.asarray(kept.column("lat").to_numpy(), dtype=float)
     lon = np.asarray(kept.column("lon").to_numpy(), dtype=float)
     x, y = project(lat, lon, crs) if lat.size else (lat.copy(), lon.copy())
+    own = case[keep]
     arrays = StayArrays(
-        case[keep],
+        own,
         start[keep],
         end[keep],
         x,
         y,
         np.asarray(kept.column("radius_m").to_numpy(), dtype=float),
+        dates.infectious_start[own],
+        dates.infectious_end[own],
+        dates.exposed_start[own],
+        dates.exposed_end[own],
+        _codes(_text_column(kept, "place_name")),
+        night,
     )
     with_stays = set(arrays.case.tolist())
     without = [str(dates.ids[i]) for i in range(dates.ids.size) if i not in with_stays]
@@ -250,50 +279,42 @@ class Meetings:
         return int(self.a.size)
 
 
-def _joined_sources(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+def _joined_sources(stays: CaseStays, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """``via``: the sources of both stays, in the contacts' order."""
-    out = np.empty(first.size, dtype=object)
-    cache: dict[tuple[str, str], str] = {}
-    for k, pair in enumerate(zip(first, second, strict=True)):
-        if pair not in cache:
-            used = set(pair[0].split("+")) | set(pair[1].split("+"))
-            cache[pair] = "+".join(v for v in SOURCES if v in used)
-        out[k] = cache[pair]
-    return out
+    if i.size == 0:
+        return np.empty(0, dtype=object)
+    width = int(stays.sources_code.max()) + 2
+    pair = (stays.sources_code[i] + 1) * width + stays.sources_code[j] + 1
+    pairs, inverse = np.unique(pair, return_inverse=True)
+    names = {int(c): stays.sources[k] for k, c in zip(*np.unique(
+        stays.sources_code, return_index=True)[::-1], strict=True)}  # fmt: skip
+    joined = []
+    for value in pairs:
+        a, b = divmod(int(value), width)
+        used = set(names.get(a - 1, "").split("+")) | set(names.get(b - 1, "").split("+"))
+        joined.append("+".join(v for v in SOURCES if v in used))
+    return np.array(joined, dtype=object)[inverse]
 
 
 def stay_meetings(stays: CaseStays, params: LinkParams) -> Meetings:
     """Meetings from pairs of stays near in space and time (see the module docstring)."""
     arr = stays.arrays
-    i, j = near_pairs(arr, params.enclosed_gap_min, params.min_match_m, params.max_match_m)
-    name_i, name_j = stays.place_name[i], stays.place_name[j]
-    named_i, named_j = name_i != "", name_j != ""
-    distance = np.hypot(arr.x[i] - arr.x[j], arr.y[i] - arr.y[j])
-    same_place = named_i & named_j & (name_i == name_j) & (distance <= params.same_name_m)
-    other_places = named_i & named_j & ~same_place
+    i, j, closeness = near_pairs(arr, params, CELL_STRENGTH_M)
+    same_place = closeness == 1.0
     home = stays.night[i] & stays.night[j]
-    kind = np.where(named_i, stays.kind[i], stays.kind[j])
-    enclosed = same_place & np.isin(kind, list(ENCLOSED_KINDS))
+    enclosed = same_place & stays.enclosed[i]
     start = np.maximum(arr.start[i], arr.start[j])
     end = np.minimum(arr.end[i], arr.end[j])
     overlap = (end - start) / MICROS_PER_MINUTE
     together = overlap >= params.min_overlap_min
     after_gap = (overlap < params.min_overlap_min) & enclosed & ~home
-    keep = (together | after_gap) & ~other_places
-    i, j, distance, start, end = i[keep], j[keep], distance[keep], start[keep], end[keep]
-    same_place, home, kind, after_gap = same_place[keep], home[keep], kind[keep], after_gap[keep]
-    spread = np.hypot(arr.radius[i], arr.radius[j])
-    agree = np.exp(-0.5 * (distance / np.maximum(spread, 1.0)) ** 2)
-    one_spot = _cell_strengths(spread)
-    # A shared home is a whole night in one dwelling; two day stays in the same
-    # cells are one room only as often as a room fills the area they may be in.
-    closeness = np.where(
-        same_place, 1.0, agree * np.where(home, one_spot, _room_chance(spread, params.room_m))
-    )
+    keep = together | after_gap
+    i, j, closeness, start, end = i[keep], j[keep], closeness[keep], start[keep], end[keep]
+    same_place, home, after_gap = same_place[keep], home[keep], after_gap[keep]
     gap_end = start + int(params.gap_exposure_min * MICROS_PER_MINUTE)
     minutes = np.where(after_gap, params.gap_exposure_min, (end - start) / MICROS_PER_MINUTE)
     end = np.where(after_gap, gap_end, end)
-    risk = np.array([PLACE_RISK.get(k, 1.0) for k in kind], dtype=float)
+    risk = np.where(arr.place[i] >= 0, stays.risk[i], stays.risk[j])
     factor = np.where(home, params.home_hour_weight, risk)
     # The evidence shown is the better-located of the two stays.
     best = np.where(arr.radius[i] <= arr.radius[j], i, j)
@@ -309,21 +330,12 @@ def stay_meetings(stays: CaseStays, params: LinkParams) -> Meetings:
         stays.lat[best],
         stays.lon[best],
         place.astype(object),
-        _joined_sources(stays.sources[i], stays.sources[j]),
+        _joined_sources(stays, i, j),
         stays.sido[best],
         stays.sigungu[best],
         stays.emd[best],
         after_gap,
     )
-
-
-def _room_chance(spread: np.ndarray, room_m: float) -> np.ndarray:
-    """The chance two stays with combined uncertainty ``spread`` (m) share a room."""
-    return (room_m / (room_m + spread)) ** 2
-
-
-def _cell_strengths(radius: np.ndarray) -> np.ndarray:
-    return np.array([cell_strength(float(r)) for r in radius], dtype=float)
 
 
 def contact_meetings(contacts: pa.Table | None, dates: CaseDates) -> Meetings | None:
