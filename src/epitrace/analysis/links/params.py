@@ -78,7 +78,7 @@ class LinkParams:
     # with the square of their combined uncertainty (the area they may be in).
     room_m: float = 100.0
     # Two stays less surely at one place than this are no meeting (big cells).
-    min_closeness: float = 0.05
+    min_closeness: float = 0.02
     max_match_m: float = 500.0
     # Two named places (merchants, venues) of one name within this are one place.
     same_name_m: float = 150.0
