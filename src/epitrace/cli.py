@@ -441,6 +441,59 @@ def _hotspots_among_people(search: HotspotSearch) -> None:
 
 
 @main.command()
+@folder_argument
+@cases_file_option("The confirmed cases (a `cases` table, CSV or Parquet).", required=True)
+@window_options("every case's traced span")
+@click.option(
+    "--contacts",
+    "contacts_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="The cases' contact lists (a `contacts` table): a case in another's list is a link.",
+)
+@out_folder_option("Folder to write links.csv, chains.csv and chains.html to.")
+def links(
+    folder: Path,
+    cases_file: Path,
+    window: Window,
+    contacts_file: Path | None,
+    out: Path,
+) -> None:
+    """Proposed transmission links between the cases in CASES, from their stays in FOLDER.
+
+    Each case is traced from 14 days before onset (or confirmation) to its
+    confirmation; --from and --to cut that span for every case. Links join
+    cases into chains (docs/links.md).
+    """
+    from epitrace.progress import progress_bar
+    from epitrace.workflows.links import find_links
+
+    start, end = window
+    bar = progress_bar(None, "tracing cases", unit="case")
+
+    def on_start(total: int) -> None:
+        bar.total = total
+        bar.refresh()
+
+    try:
+        result = find_links(
+            folder,
+            cases_file,
+            out,
+            start=start,
+            end=end,
+            contacts_file=contacts_file,
+            on_start=on_start,
+            on_case=lambda: bar.update(1),
+        )
+    finally:
+        bar.close()
+    for line in result.messages():
+        click.echo(line, err=True)
+    click.echo(result.describe())
+
+
+@main.command()
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),

@@ -17,7 +17,10 @@ side, named for what they decide:
   reviewer corrects; a hotel (a named place) is never home.
 - **Hotspot scans** (``analysis.hotspots.case_events``) leave out the night:
   a stay that ``covers_night`` (a 03:00 local time in [start, end)) is the
-  night, almost always at home, and not an event at a place.
+  night, almost always at home, and not an event at a place. Links between
+  cases (``analysis.links``) take the same rule, many stays at once
+  (``covers_night_many``): two cases' night stays at one spot are a shared
+  home.
 
 All three read local time in the zone ``tz`` (an IANA name).
 """
@@ -28,6 +31,10 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from epitrace.distances import distance_m
 
@@ -128,3 +135,24 @@ def covers_night(start: dt.datetime, end: dt.datetime, tz: str) -> bool:
             hour=NIGHT_HOUR, minute=0, second=0, microsecond=0
         )
     return night < end.astimezone(zone)
+
+
+MICROS_PER_DAY = 86_400_000_000
+
+
+def covers_night_many(start: pa.Array, end: pa.Array, tz: str) -> np.ndarray:
+    """``covers_night`` for many stays at once: whether each [start, end) (UTC
+    timestamps) contains a 03:00 local time in the zone ``tz``."""
+    utc = pa.timestamp("us", tz="UTC")
+    local_start = _local_micros(pc.cast(start, utc), tz)
+    local_end = _local_micros(pc.cast(end, utc), tz)
+    night = NIGHT_HOUR * 3_600_000_000
+    # The first 03:00 at or after the start, on the local clock.
+    first_night = -((night - local_start) // MICROS_PER_DAY) * MICROS_PER_DAY + night
+    return first_night < local_end
+
+
+def _local_micros(ts: pa.Array, tz: str) -> np.ndarray:
+    """Microseconds of the local wall clock in ``tz`` (as if it were UTC)."""
+    local = pc.local_timestamp(pc.cast(ts, pa.timestamp("us", tz=tz)))
+    return np.asarray(pc.cast(local, pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)

@@ -310,6 +310,40 @@ _TABLES: tuple[Table, ...] = (
         ordered=(("start", "end"),),
     ),
     Table(
+        "links",
+        "output",
+        (
+            _id("source_case"),
+            _id("target_case"),
+            # The named place, else its 읍면동; "home" for a shared home.
+            _text("place_name", nullable=True),
+            _lat(),
+            _lon(),
+            _ts("start"),
+            _ts("end"),
+            _nonneg("overlap_min"),
+            _text("via"),
+            Column("score", Kind.FLOAT, min=0.0, max=1.0),
+            # Beyond the contract's columns (optional): the district of the place,
+            # the days from the meeting to the target's onset, the meetings counted.
+            _text("sido", nullable=True),
+            _text("sigungu", nullable=True),
+            _text("emd", nullable=True),
+            Column("incubation_days", Kind.FLOAT, nullable=True),
+            Column("meetings", Kind.INT, nullable=True, min=1),
+        ),
+        ordered=(("start", "end"),),
+    ),
+    Table(
+        "chains",
+        "output",
+        (
+            Column("chain_id", Kind.INT, min=1),
+            _id("case_id"),
+            Column("generation", Kind.INT, min=0),
+        ),
+    ),
+    Table(
         "hotspots",
         "output",
         (
