@@ -171,7 +171,7 @@ def test_every_export_is_audited_with_case_format_and_reason(
     ]
     for entry, name in zip(entries, FILES, strict=True):
         assert entry.actor == "kim" and entry.role == "regional_investigator"
-        assert entry.object_type == "case" and entry.object_id == str(case.pk)
+        assert entry.object_type == "case" and entry.object_id == case.case_id
         assert entry.detail["case"] == case.case_id
         assert shown_detail(entry.detail)["reason"] == f"tracing for {name}"
     # The policy's own decision carries the reason as the purpose, too.

@@ -230,7 +230,7 @@ def _store_result(request: DataRequest, step: Step) -> None:
         "system",
         "request.analysed",
         object_type="datarequest",
-        object_id=request.request_id or "",
+        object_id=request.audit_name,
         detail={
             "case": request.case.case_id,
             "stays": step.analysis.stays.num_rows,

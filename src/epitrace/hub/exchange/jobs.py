@@ -131,7 +131,7 @@ def _give_up(job: AnalysisJob, request: DataRequest, error: Exception) -> None:
             "system",
             "request.fail",
             object_type="datarequest",
-            object_id=request.request_id or "",
+            object_id=request.audit_name,
             detail={"job": job.pk, "reason": reason},
         )
         notify(

@@ -55,6 +55,11 @@ class DataRequest(models.Model):
         return self.request_id or f"request {self.pk}"
 
     @property
+    def audit_name(self) -> str:
+        """How the audit log names the request: its number (R00001), as for a case."""
+        return self.request_id or str(self.pk)
+
+    @property
     def region_id(self) -> int:
         return self.case.region_id
 

@@ -336,7 +336,7 @@ def export_file(request: HttpRequest, case_id: str, name: str) -> HttpResponse:
         f"export.{kind.subject}",
         role=getattr(policy.assignment_of(request.user), "role", ""),
         object_type="case",
-        object_id=str(case.pk),
+        object_id=case.audit_name,
         detail={
             "case": case.case_id,
             "format": kind.fmt,

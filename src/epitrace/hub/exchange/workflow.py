@@ -216,7 +216,7 @@ def _audit(user: Any, action: str, request: DataRequest, ip: str, **detail: obje
         action,
         role=assignment.role if assignment else "",
         object_type="datarequest",
-        object_id=request.request_id or str(request.pk),
+        object_id=request.audit_name,
         detail={"case": request.case.case_id, **({"ip": ip} if ip else {}), **detail},
     )
 

@@ -333,8 +333,11 @@ def access_entries(scope: Scope, since: dt.datetime) -> QuerySet:
     )
     if not scope.nationwide:
         # A subquery, not a list: a region may hold more cases than SQL parameters allow.
+        # Cases are named by number (Case.audit_name); entries written before that, by id.
+        numbers = scope.cases.values("case_id")
         case_pks = scope.cases.annotate(pk_text=Cast("pk", CharField())).values("pk_text")
-        entries = entries.filter(object_type="case", object_id__in=case_pks)
+        named = Q(object_id__in=numbers) | Q(object_id__in=case_pks)
+        entries = entries.filter(named, object_type="case")
     return entries
 
 
