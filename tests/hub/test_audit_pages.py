@@ -4,7 +4,6 @@ verification as a button for auditors only."""
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Callable
 from typing import Any
@@ -12,31 +11,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.test import Client
+from hub_seed import make_case
 
 from epitrace.hub.accounts.models import Role
 from epitrace.hub.audit.chain import record, verify_chain
 from epitrace.hub.audit.models import AuditEntry
-from epitrace.hub.cases.records import CaseDates, Identifiers, register_case
 
 pytestmark = pytest.mark.django_db
-
-
-def make_case(region: Any, person_ref: str = "P000001") -> Any:
-    dates = CaseDates(
-        specimen_date=dt.date(2026, 11, 4),
-        confirmation_date=dt.date(2026, 11, 5),
-        isolation_date=dt.date(2026, 11, 5),
-        onset_date=dt.date(2026, 11, 3),
-    )
-    person = Identifiers(
-        name="홍길동",
-        birth_date=dt.date(1980, 1, 2),
-        national_id="800102-1234567",
-        address="서울특별시 중구 세종대로 1",
-        person_ref=person_ref,
-        phones=["010-1234-5678"],
-    )
-    return register_case(region, dates, person, by="test")
 
 
 @pytest.fixture

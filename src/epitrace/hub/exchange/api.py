@@ -28,6 +28,7 @@ from epitrace.hub.exchange import results
 from epitrace.hub.exchange.interviews import InterviewProblems, attach_interview
 from epitrace.hub.exchange.models import AgencyTask, DataRequest, Notification
 from epitrace.hub.exchange.workflow import (
+    AlreadyDecided,
     DuplicateRequest,
     RequestError,
     create_request,
@@ -179,7 +180,7 @@ def request_decision(request: HttpRequest, request_id: str) -> JsonResponse:
     except PermissionError as error:
         return JsonResponse({"error": str(error)}, status=403)
     except RequestError as error:
-        status = 409 if "not awaiting approval" in str(error) else 400
+        status = 409 if isinstance(error, AlreadyDecided) else 400
         return JsonResponse({"error": str(error)}, status=status)
     return JsonResponse(request_json(decided, tasks=tasks_seen_by(request.user, decided)))
 

@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from epitrace.errors import EpitraceError
 from epitrace.hub import policy, reasons
@@ -46,7 +48,55 @@ DAYS_BEFORE_ONSET = 2
 
 
 class RequestError(EpitraceError, ValueError):
-    """A request or decision that cannot be accepted as given (the reason says why)."""
+    """A request or decision that cannot be accepted as given (the reason says why).
+
+    Given ``params``, the message is one of the catalogue with %(name)s fields: the API
+    answers it in English (``str``), the pages in the reader's language (``translated``).
+    """
+
+    def __init__(self, problem: str, **params: object) -> None:
+        super().__init__(problem % params if params else problem)
+        self.problem, self.params = problem, params
+
+    def translated(self) -> str:
+        return in_words(self.problem, self.params)
+
+
+def in_words(message: str, params: dict[str, object]) -> str:
+    """A catalogue ``message`` in the active language, its fields filled; a field that is
+    itself one of the hub's words (a status) translated too."""
+    if not params:
+        return _(message)
+    return _(message) % {k: _(v) if isinstance(v, str) else v for k, v in params.items()}
+
+
+class AlreadyDecided(RequestError):
+    """The request is no longer awaiting a decision (a conflict, HTTP 409)."""
+
+
+class NotYourDecision(EpitraceError, PermissionError):
+    """The approver asked is the requester: nobody approves their own request."""
+
+    def translated(self) -> str:
+        return _(str(self))
+
+
+# The provisions of law a request is made under (Infectious Disease Control and
+# Prevention Act, 감염병의 예방 및 관리에 관한 법률, article 76-2): paragraph 1, the
+# information agencies give on request (card and transit card use, entry logs: the
+# Enforcement Decree's art. 32-2); paragraph 2, location information, asked of the
+# carriers through the police (hence its approval).
+LEGAL_BASES = {
+    "IDCPA-76-2-1": gettext_noop(
+        "Infectious Disease Control and Prevention Act, Article 76-2(1): information "
+        "such as card and transit card use and entry logs"
+    ),
+    "IDCPA-76-2-2": gettext_noop(
+        "Infectious Disease Control and Prevention Act, Article 76-2(2): location "
+        "information, through the police"
+    ),
+}
+LOCATION_THROUGH_POLICE = frozenset({"telecom", "contacts"})
 
 
 class DuplicateRequest(RequestError):
@@ -55,6 +105,17 @@ class DuplicateRequest(RequestError):
     def __init__(self, message: str, existing: DataRequest) -> None:
         super().__init__(message)
         self.existing = existing
+
+
+def legal_basis(kinds: Iterable[str]) -> list[str]:
+    """The provisions (codes of ``LEGAL_BASES``) a request for ``kinds`` is made under."""
+    chosen = set(kinds)
+    basis = []
+    if chosen - LOCATION_THROUGH_POLICE:
+        basis.append("IDCPA-76-2-1")
+    if chosen & LOCATION_THROUGH_POLICE:
+        basis.append("IDCPA-76-2-2")
+    return basis
 
 
 def local_zone() -> ZoneInfo:
@@ -136,10 +197,17 @@ def _request_deadline() -> dt.timedelta:
     return dt.timedelta(hours=settings.EPITRACE_REQUEST_DEADLINE_HOURS)
 
 
-def notify(username: str, message: str, request: DataRequest) -> None:
+def notify(username: str, message: str, about: DataRequest, /, **params: object) -> None:
+    """Tell ``username`` about a request: ``message`` a message of the catalogue with
+    %(name)s fields from ``params``, shown in the reader's language."""
     Notification.objects.create(
-        username=username, case=request.case, request=request, message=message
+        username=username, case=about.case, request=about, message=message, params=params
     )
+
+
+def notification_text(notification: Notification) -> str:
+    """A notification in the active language (one written before issue #19, as it is)."""
+    return in_words(notification.message, notification.params)
 
 
 def unread_notifications(user: Any) -> int:
@@ -194,6 +262,7 @@ def create_request(
             start=window[0],
             end=window[1],
             justification=justification.strip(),
+            legal_basis=legal_basis(chosen),
             widen_reason=widen_reason.strip(),
             needs_approval=needs_approval,
             status=Status.AWAITING_APPROVAL if needs_approval else Status.IN_PROGRESS,
@@ -229,24 +298,49 @@ def decide_request(
     if not decision.allowed:
         raise PermissionError(decision.reason)
     if user.get_username() == request.requested_by:
-        raise PermissionError("the approver cannot be the requester")
+        raise NotYourDecision(gettext_noop("the approver cannot be the requester"))
     if not approve and not reasons.is_meaningful(reason):
-        raise RequestError(f"a refusal needs a reason: {reasons.rule('it')}")
+        problem = gettext_noop(
+            "a refusal needs a reason: it must say why, in words (at least %(n)d letters or digits)"
+        )
+        raise RequestError(problem, n=reasons.MIN_WEIGHT)
     with transaction.atomic():
         locked = DataRequest.objects.select_for_update().get(pk=request.pk)
         if locked.status != Status.AWAITING_APPROVAL:
-            raise RequestError(f"{locked} is {locked.status}, not awaiting approval")
+            problem = gettext_noop("%(request)s is %(status)s, not awaiting approval")
+            raise AlreadyDecided(problem, request=str(locked), status=str(locked.status))
         locked.status = Status.IN_PROGRESS if approve else Status.REFUSED
         locked.decided_by = user.get_username()
         locked.decided_at = timezone.now()
         locked.decision_reason = reason.strip()
         locked.save()
         _audit(user, "request.approve" if approve else "request.refuse", locked, ip)
-        verdict = "approved" if approve else "refused"
-        notify(locked.requested_by, f"{locked} for {locked.case} was {verdict}", locked)
+        if approve:
+            message = gettext_noop("%(request)s for %(case)s was approved")
+        else:
+            message = gettext_noop("%(request)s for %(case)s was refused")
+        notify(locked.requested_by, message, locked, request=str(locked), case=str(locked.case))
         if approve:
             enqueue(locked)
     return locked
+
+
+def requesting_organisation(request: DataRequest) -> str:
+    """Who asks, as the approver reads it: the national agency (KDCA) for a national
+    investigator, the region's authority for a regional one (whose requests concern the
+    cases of its own region only)."""
+    if request.requested_role == Role.REGIONAL_INVESTIGATOR:
+        return _("%(region)s (regional epidemiological investigation)") % {
+            "region": request.case.region.name
+        }
+    if request.requested_role == Role.NATIONAL_INVESTIGATOR:
+        return _("Korea Disease Control and Prevention Agency")
+    return request.requested_role
+
+
+def legal_basis_labels(request: DataRequest) -> list[str]:
+    """The provisions the request is made under, in the active language."""
+    return [_(LEGAL_BASES[code]) if code in LEGAL_BASES else code for code in request.legal_basis]
 
 
 def tasks_seen_by(user: Any, request: DataRequest) -> list[AgencyTask]:
