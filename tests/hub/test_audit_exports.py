@@ -24,6 +24,12 @@ from epitrace.hub.cases.notes import NOT_KEPT
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _english_pages(settings: Any) -> None:
+    """These tests read the English pages (the hub's default language is Korean)."""
+    settings.LANGUAGE_CODE = "en"
+
+
 @pytest.fixture
 def auditor(make_account: Callable[..., Any], signed_in: Callable[..., Client]) -> Client:
     return signed_in(make_account(Role.AUDITOR, "alice"))

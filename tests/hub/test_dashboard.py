@@ -31,6 +31,12 @@ MAY_OPEN = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _english_pages(settings: Any) -> None:
+    """These tests read the English pages (the hub's default language is Korean)."""
+    settings.LANGUAGE_CODE = "en"
+
+
 def add_case(region: Any, confirmed: dt.date, onset: dt.date | None, n: int) -> Case:
     dates = CaseDates(
         onset_date=onset,

@@ -33,6 +33,12 @@ NATIONAL_ID = "800101-1234567"
 FILES = ["stays.csv", "stays.geojson", "contacts.csv", "contacts.geojson", "report.pdf"]
 
 
+@pytest.fixture(autouse=True)
+def _english_pages(settings: Any) -> None:
+    """These tests read the English pages (the hub's default language is Korean)."""
+    settings.LANGUAGE_CODE = "en"
+
+
 @pytest.fixture(scope="module")
 def analysis(csv_city: Path) -> FakeAnalysis:
     return simulated_analysis(csv_city)

@@ -26,6 +26,12 @@ pytestmark = pytest.mark.django_db
 UTC = dt.UTC
 
 
+@pytest.fixture(autouse=True)
+def _english_pages(settings: Any) -> None:
+    """These tests read the English pages (the hub's default language is Korean)."""
+    settings.LANGUAGE_CODE = "en"
+
+
 @dataclass(frozen=True)
 class Analysis:
     """Shaped like epitrace.hub.exchange.results.CaseAnalysis."""

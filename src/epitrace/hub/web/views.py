@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from epitrace.hub import access, policy
+from epitrace.hub.accounts.roles import role_label
 from epitrace.hub.web.preferences import (
     COMMON_TIME_ZONES,
     LANGUAGES,
@@ -55,7 +56,7 @@ def stylesheet(request: HttpRequest) -> HttpResponse:
 def _role_context(user: Any) -> dict[str, Any]:
     assignment = policy.assignment_of(user)
     return {
-        "role": assignment.get_role_display() if assignment else "no role",
+        "role": role_label(assignment.role) if assignment else _("no role"),
         "region": assignment.region if assignment else None,
         "agency": assignment.agency if assignment else None,
     }
