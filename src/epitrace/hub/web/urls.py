@@ -12,6 +12,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("dashboard", dashboard.dashboard_page, name="web-dashboard"),
     path("static/hub.css", views.stylesheet, name="stylesheet"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("map/base.geojson", basemap.base_geojson, name="map-base"),
     path("map/streets.pmtiles", streets.streets_pmtiles, name="map-streets"),
     path("preferences", views.preferences_page, name="web-preferences"),
