@@ -186,7 +186,8 @@ def test_accesses_per_user_come_from_the_audit_log(
     national = signed_in(make_account(Role.NATIONAL_INVESTIGATOR, "nat")).get("/dashboard")
     rows = table_rows(national.content.decode(), "accesses")
     # The kinds of access by name, not by the log's codes (issue #19).
-    assert rows[0] == ["User", "exporting analysis results", "viewing a case&#x27;s personal details"]
+    viewing = "viewing a case&#x27;s personal details"
+    assert rows[0] == ["User", "exporting analysis results", viewing]
     assert ["alice", "0", "3"] in rows and ["bob", "1", "1"] in rows
     busan = make_account(Role.REGIONAL_INVESTIGATOR, "reg-busan", region=places["busan"])
     rows = table_rows(signed_in(busan).get("/dashboard").content.decode(), "accesses")
