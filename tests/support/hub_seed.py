@@ -29,7 +29,7 @@ def make_case(region: Any, person_ref: str = "P000001") -> Any:
         person_ref=person_ref,
         phones=["010-1234-5678"],
     )
-    return register_case(region, dates, person, by="test")
+    return register_case(region, dates, person, by="u0")
 
 
 def ask(client: Client, case: Any, kinds: list[str]) -> DataRequest:

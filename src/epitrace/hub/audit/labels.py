@@ -9,6 +9,7 @@ code beside them where an auditor may want to type it into a filter.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from django.utils import formats, timezone
@@ -122,6 +123,7 @@ FIELDS = {
     "job": gettext_noop("Job"),
     "kind": gettext_noop("Kind"),
     "kinds": gettext_noop("Data"),
+    "left_out": gettext_noop("Left out"),
     "minutes": gettext_noop("Minutes"),
     "ok": gettext_noop("Intact"),
     "problem": gettext_noop("Problem"),
@@ -134,6 +136,16 @@ FIELDS = {
     "request": gettext_noop("Request"),
     "requested_by": gettext_noop("Asked by"),
     "retention_days": gettext_noop("Retention (days)"),
+    "role_change": gettext_noop("Role change"),
+    "role_before": gettext_noop("Role before"),
+    "role_after": gettext_noop("Role after"),
+    "region_before": gettext_noop("Region before"),
+    "region_after": gettext_noop("Region after"),
+    "agency": gettext_noop("Agency"),
+    "agency_before": gettext_noop("Agency before"),
+    "agency_after": gettext_noop("Agency after"),
+    "tables": gettext_noop("Tables"),
+    "destroyed": gettext_noop("Destroyed"),
     "revoked": gettext_noop("Revoked"),
     "role": gettext_noop("Role"),
     "rows": gettext_noop("Rows"),
@@ -143,8 +155,20 @@ FIELDS = {
     "through_seq": gettext_noop("Through entry"),
     "widened": gettext_noop("Window widened"),
 }
+# Fields whose values are codes (a region's, an agency's, a format): shown as codes.
+CODE_FIELDS = {
+    "region", "region_before", "region_after", "agency", "agency_before", "agency_after",
+    "format", "kind", "tables", "item", "job", "grant",
+}  # fmt: skip
 # What the hub itself writes into details, for the catalogue (cases/notes.py, policy.py).
-SYSTEM_VALUES = (gettext_noop("not kept"), gettext_noop("destroyed with the case"))
+SYSTEM_VALUES = (
+    gettext_noop("not kept"),
+    gettext_noop("destroyed with the case"),
+    # the purposes the hub gives its own lookups (exchange/views.py)
+    gettext_noop("data request form"),
+    gettext_noop("export page"),
+    gettext_noop("public disclosure"),
+)
 # Shown with their own column or not worth a reader's time.
 NOT_SHOWN = {"purge_record", "steps", "started_at", "sha256", "item"}
 
@@ -184,12 +208,20 @@ def _value(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def detail_items(detail: Any) -> list[tuple[str, str]]:
-    """An entry's detail as (label, text) pairs a person reads, in the order stored."""
+def detail_items(
+    detail: Any, formatters: dict[str, Callable[[Any], str]] | None = None
+) -> list[tuple[str, str, bool]]:
+    """An entry's detail as (label, text, is a code) triples a person reads, in the order
+    stored; ``formatters`` name a field's values (a role's code by its label)."""
     if not isinstance(detail, dict):
-        return [("", _value(detail))] if detail else []
+        return [("", _value(detail), False)] if detail else []
+    shown = formatters or {}
     return [
-        (_(FIELDS.get(key, key)), _value(value))
+        (
+            _(FIELDS.get(key, key)),
+            shown[key](value) if key in shown else _value(value),
+            key in CODE_FIELDS and key not in shown,
+        )
         for key, value in detail.items()
         if key not in NOT_SHOWN and value not in ("", None, [], {})
     ]

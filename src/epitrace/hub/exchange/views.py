@@ -60,14 +60,6 @@ KIND_LABELS = {
     "checkins": gettext_noop("Venue check-ins (entry logs)"),
     "contacts": gettext_noop("Contact search around the stays"),
 }
-# The same, short, for the lists.
-KIND_SHORT = {
-    "telecom": gettext_noop("Telecom"),
-    "cards": gettext_noop("Card"),
-    "transit": gettext_noop("Transit"),
-    "checkins": gettext_noop("Check-in"),
-    "contacts": gettext_noop("Contacts"),
-}
 TASK_STATUSES = (gettext_noop("cancelled"),)
 
 
@@ -168,7 +160,10 @@ def request_list_page(request: HttpRequest) -> HttpResponse:
     if role == Role.PROVIDER_OPERATOR:  # the operator sees its own agency's tasks only
         for task in AgencyTask.objects.filter(request__in=requests, agency=assignment.agency):
             tasks.setdefault(task.request_id, []).append(task)
-    rows = [(r, tasks.get(r.pk, []), workflow.is_overdue(r), _kinds_in_words(r)) for r in requests]
+    rows = [
+        (r, tasks.get(r.pk, []), workflow.is_overdue(r), workflow.kinds_in_words(r.kinds))
+        for r in requests
+    ]
     context = {
         "rows": rows,
         "role": role.value,
@@ -177,10 +172,6 @@ def request_list_page(request: HttpRequest) -> HttpResponse:
         "awaiting": sum(1 for r in requests if r.status == Status.AWAITING_APPROVAL),
     }
     return render(request, "exchange/requests.html", context)
-
-
-def _kinds_in_words(found: DataRequest) -> str:
-    return ", ".join(_(KIND_SHORT[k]) if k in KIND_SHORT else k for k in found.kinds)
 
 
 def _status_context(user: Any, found: DataRequest) -> dict[str, Any]:

@@ -97,6 +97,19 @@ LEGAL_BASES = {
     ),
 }
 LOCATION_THROUGH_POLICE = frozenset({"telecom", "contacts"})
+# The kinds of data, short, as the lists and the legends name them.
+KIND_NAMES = {
+    "telecom": gettext_noop("Telecom"),
+    "cards": gettext_noop("Card"),
+    "transit": gettext_noop("Transit"),
+    "checkins": gettext_noop("Check-in"),
+    "contacts": gettext_noop("Contacts"),
+}
+
+
+def kinds_in_words(kinds: Iterable[str]) -> str:
+    """``["cards", "telecom"]`` as the reader says them (카드, 기지국)."""
+    return ", ".join(_(KIND_NAMES[k]) if k in KIND_NAMES else k for k in kinds)
 
 
 class DuplicateRequest(RequestError):

@@ -26,6 +26,7 @@ from django.views.decorators.http import require_GET
 
 from epitrace.analysis import statistics
 from epitrace.hub import access, policy
+from epitrace.hub.accounts.models import Region
 from epitrace.hub.audit.labels import action_label
 from epitrace.hub.audit.models import AuditEntry
 from epitrace.hub.cases.models import Case
@@ -181,15 +182,23 @@ def _in_period(cases: pa.Table, column: str, period: Period) -> pa.Table:
     return cases.filter(pc.fill_null(inside, False))
 
 
+def region_names() -> dict[str, str]:
+    """A region's code -> its name, as the curve's legend shows them; the purged cases'
+    series by what it is."""
+    return {**dict(Region.objects.values_list("code", "name")), PURGED_LABEL: _("purged cases")}
+
+
 def curve_chart(cases: pa.Table, by: str, period: Period) -> Chart:
     column = "onset_date" if by == "onset" else "confirmed_date"
     shown = _in_period(cases, column, period)
     curve = statistics.curve_by_group(shown, by, "region")
     if period.weekly:
         curve = statistics.per_week(curve).rename_columns(["date", "group", "cases"])
-    groups = sorted(set(curve.column("group").to_pylist()), key=lambda g: (g == PURGED_LABEL, g))
+    codes = sorted(set(curve.column("group").to_pylist()), key=lambda g: (g == PURGED_LABEL, g))
+    names = region_names()
+    groups = [names.get(code, code) for code in codes]
     values = {
-        (d.isoformat(), g): n
+        (d.isoformat(), names.get(g, g)): n
         for d, g, n in zip(
             *(curve.column(c).to_pylist() for c in ("date", "group", "cases")), strict=True
         )

@@ -12,7 +12,8 @@ from django.utils.translation import gettext_lazy as _
 from epitrace.hub import policy
 from epitrace.hub.accounts.roles import role_label
 from epitrace.hub.audit import labels
-from epitrace.hub.exchange.workflow import unread_notifications
+from epitrace.hub.exchange.workflow import kinds_in_words, unread_notifications
+from epitrace.hub.retention.rules import rule_label
 from epitrace.hub.web.models import LANGUAGE_CHOICES
 
 register = template.Library()
@@ -76,6 +77,20 @@ def object_label(kind: str) -> str:
     return labels.object_label(kind or "")
 
 
+def _roles(value: Any) -> str:
+    return role_label(str(value))
+
+
+# Values of an audit entry's detail that other apps name (roles, kinds, retention rules).
+DETAIL_FORMATTERS = {
+    "role": _roles,
+    "role_before": _roles,
+    "role_after": _roles,
+    "kinds": lambda value: kinds_in_words(value if isinstance(value, list) else [str(value)]),
+    "rule": lambda value: rule_label(str(value)),
+}
+
+
 @register.filter
-def detail_items(detail: Any) -> list[tuple[str, str]]:
-    return labels.detail_items(detail)
+def detail_items(detail: Any) -> list[tuple[str, str, bool]]:
+    return labels.detail_items(detail, DETAIL_FORMATTERS)
