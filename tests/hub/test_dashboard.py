@@ -15,7 +15,7 @@ from epitrace.hub.audit.chain import record
 from epitrace.hub.audit.models import AuditEntry
 from epitrace.hub.cases.models import Case
 from epitrace.hub.cases.records import CaseDates, Identifiers, register_case
-from epitrace.hub.web import charts, dashboard
+from epitrace.hub.web import charts
 
 pytestmark = pytest.mark.django_db
 
@@ -99,7 +99,8 @@ def test_national_investigator_sees_every_region_on_the_curve(
 ) -> None:
     html = signed_in(make_account(Role.NATIONAL_INVESTIGATOR)).get("/dashboard").content.decode()
     rows = table_rows(html, "curve-confirmed")
-    assert rows[0] == ["Cases by confirmation date and region", "busan", "seoul", "Cases"]
+    # Regions by name in the legend, not by code (issue #19).
+    assert rows[0] == ["Cases by confirmation date and region", "Busan", "Seoul", "Cases"]
     assert rows[1:] == [
         ["2020-03-01", "0", "2", "2"],
         ["2020-03-02", "2", "0", "2"],
@@ -132,9 +133,9 @@ def test_regional_investigator_counts_only_its_region(
     user = make_account(Role.REGIONAL_INVESTIGATOR, region=places["busan"])
     html = signed_in(user).get("/dashboard").content.decode()
     rows = table_rows(html, "curve-confirmed")
-    assert rows[0][1:] == ["busan"]
+    assert rows[0][1:] == ["Busan"]
     assert rows[1:] == [["2020-03-02", "2"]]
-    assert "seoul" not in html and "Cases of Busan only" in html
+    assert "Seoul" not in html and "Cases of Busan only" in html
     assert "2 cases counted" in html
 
 
@@ -235,7 +236,7 @@ def test_purged_cases_stay_on_the_curve_as_their_own_series(
     )
     html = signed_in(make_account(Role.NATIONAL_INVESTIGATOR)).get("/dashboard").content.decode()
     rows = table_rows(html, "curve-confirmed")
-    assert rows[0][1:] == ["busan", "seoul", dashboard.PURGED_LABEL, "Cases"]
+    assert rows[0][1:] == ["Busan", "Seoul", "purged cases", "Cases"]
     assert rows[1:] == [
         ["2020-03-01", "0", "2", "4", "6"],
         ["2020-03-02", "2", "0", "0", "2"],
