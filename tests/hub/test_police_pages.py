@@ -99,3 +99,18 @@ def test_refusals_of_a_decision_are_korean(places: dict[str, Any], people: dict[
     assert again.status_code == 400
     assert f"{request.request_id}은(는) 이미 처리되었습니다 (진행 중)" in again.content.decode()
     assert DataRequest.objects.get(pk=request.pk).status == Status.IN_PROGRESS
+
+
+def test_the_request_forms_refusals_are_korean(
+    places: dict[str, Any], people: dict[str, Any]
+) -> None:
+    case = make_case(places["seoul"])
+    url = f"/cases/{case.case_id}/request"
+    none = people["investigator"].post(url, {"kinds": [], "justification": "확진자 동선 확인"})
+    assert none.status_code == 400 and "자료 종류를 하나 이상 고르십시오" in none.content.decode()
+    wide = people["investigator"].post(
+        url,
+        {"kinds": ["cards"], "first": "2026-10-20", "last": "2026-11-05",
+         "justification": "확진자 동선 확인"},
+    )  # fmt: skip
+    assert "지침상 기간은 2026-11-01부터 2026-11-05까지입니다" in wide.content.decode()

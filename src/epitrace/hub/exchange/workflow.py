@@ -115,8 +115,8 @@ def kinds_in_words(kinds: Iterable[str]) -> str:
 class DuplicateRequest(RequestError):
     """The case already has an open request for that data; ``existing`` is it."""
 
-    def __init__(self, message: str, existing: DataRequest) -> None:
-        super().__init__(message)
+    def __init__(self, problem: str, existing: DataRequest, **params: object) -> None:
+        super().__init__(problem, **params)
         self.existing = existing
 
 
@@ -152,12 +152,15 @@ def day_bounds(first: dt.date, last: dt.date) -> tuple[dt.datetime, dt.datetime]
 def _check_kinds(kinds: Iterable[str]) -> list[str]:
     chosen = sorted(set(kinds))
     if not chosen:
-        raise RequestError("choose at least one kind of data")
+        raise RequestError(gettext_noop("choose at least one kind of data"))
     unknown = [k for k in chosen if k not in KINDS]
     if unknown:
-        raise RequestError(f"unknown kind {unknown[0]!r}; choose from {', '.join(KINDS)}")
+        problem = gettext_noop("unknown kind '%(kind)s'; choose from %(kinds)s")
+        raise RequestError(problem, kind=unknown[0], kinds=", ".join(KINDS))
     if "contacts" in chosen and "telecom" not in chosen and "cards" not in chosen:
-        raise RequestError("a contact search needs the case's telecom or card data for its stays")
+        raise RequestError(
+            gettext_noop("a contact search needs the case's telecom or card data for its stays")
+        )
     return chosen
 
 
@@ -170,20 +173,26 @@ def _check_window(
     start, end = start or allowed[0], end or allowed[1]
     for name, value in (("start", start), ("end", end)):
         if value.tzinfo is None:
-            raise RequestError(f"{name} needs a UTC offset")
+            raise RequestError(gettext_noop("%(name)s needs a UTC offset"), name=name)
     if end <= start:
-        raise RequestError("the window ends before it starts")
+        raise RequestError(gettext_noop("the window ends before it starts"))
     if end - start > dt.timedelta(days=MAX_WINDOW_DAYS):
-        raise RequestError(f"the window is longer than {MAX_WINDOW_DAYS} days")
+        problem = gettext_noop("the window is longer than %(days)d days")
+        raise RequestError(problem, days=MAX_WINDOW_DAYS)
     first, last = default_window(case)
     if end <= allowed[0] or start >= allowed[1]:
-        raise RequestError(
-            f"the window must overlap the case's: the guideline's window is {first} to {last}"
+        problem = gettext_noop(
+            "the window must overlap the case's: the guideline's window is %(first)s to %(last)s"
         )
+        raise RequestError(problem, first=first.isoformat(), last=last.isoformat())
     if (start < allowed[0] or end > allowed[1]) and not reasons.is_meaningful(widen_reason):
+        problem = gettext_noop(
+            "the guideline's window is %(first)s to %(last)s; give a written reason "
+            "(widen_reason) to ask for more: it must say why, in words (at least %(n)d "
+            "letters or digits)"
+        )
         raise RequestError(
-            f"the guideline's window is {first} to {last}; "
-            f"give a written reason (widen_reason) to ask for more: {reasons.rule('it')}"
+            problem, first=first.isoformat(), last=last.isoformat(), n=reasons.MIN_WEIGHT
         )
     bound = dt.timedelta(days=WIDEN_WITHOUT_APPROVAL_DAYS)
     far = start < allowed[0] - bound or end > allowed[1] + bound
@@ -199,10 +208,17 @@ def _refuse_duplicate(case: Case, kinds: list[str], start: dt.datetime, end: dt.
     for existing in open_requests:
         shared = sorted(set(kinds) & set(existing.kinds))
         if shared:
+            problem = gettext_noop(
+                "%(request)s already asks for %(kinds)s of %(case)s over this window and is "
+                "%(status)s: follow it, or ask for what it lacks"
+            )
             raise DuplicateRequest(
-                f"{existing} already asks for {', '.join(shared)} of {case} over this "
-                f"window and is {existing.status}: follow it, or ask for what it lacks",
+                problem,
                 existing,
+                request=str(existing),
+                kinds=", ".join(shared),
+                case=str(case),
+                status=str(existing.status),
             )
 
 
@@ -257,7 +273,11 @@ def create_request(
     if not decision.allowed:
         raise PermissionError(decision.reason)
     if not reasons.is_meaningful(justification):
-        raise RequestError(f"a justification is required: {reasons.rule('it')}")
+        problem = gettext_noop(
+            "a justification is required: it must say why, in words (at least %(n)d letters "
+            "or digits)"
+        )
+        raise RequestError(problem, n=reasons.MIN_WEIGHT)
     chosen = _check_kinds(kinds)
     *window, widened_far = _check_window(case, start, end, widen_reason)
     needs_approval = bool(LOCATION_KINDS.intersection(chosen)) or widened_far
