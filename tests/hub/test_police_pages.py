@@ -68,6 +68,10 @@ def test_after_the_decision_the_page_says_which_by_whom_and_when(
     outcome = "승인되었습니다" if approve else "거부되었습니다"
     assert f"{case.case_id}에 대한 {request.request_id} 요청이 {outcome}" in notes
     assert notification.params == {"request": request.request_id, "case": case.case_id}
+    # The JSON API keeps its English sentence, fields filled.
+    listed = people["investigator"].get("/api/notifications").json()["notifications"]
+    verdict = "approved" if approve else "refused"
+    assert listed[0]["message"] == f"{request.request_id} for {case.case_id} was {verdict}"
 
 
 def test_the_queue_lists_only_requests_that_needed_the_police(

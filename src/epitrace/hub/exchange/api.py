@@ -35,6 +35,7 @@ from epitrace.hub.exchange.workflow import (
     decide_request,
     default_window,
     is_overdue,
+    notification_english,
     tasks_seen_by,
 )
 from epitrace.hub.security import client_ip
@@ -260,7 +261,7 @@ def notifications(request: HttpRequest) -> JsonResponse:
             "notifications": [
                 {
                     "id": n.pk,
-                    "message": n.message,
+                    "message": notification_english(n),
                     "request_id": n.request.request_id if n.request else None,
                     "created_at": n.created_at.isoformat(),
                     "read": n.read_at is not None,

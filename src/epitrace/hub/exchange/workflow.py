@@ -234,6 +234,13 @@ def notify(username: str, message: str, about: DataRequest, /, **params: object)
     )
 
 
+def notification_english(notification: Notification) -> str:
+    """A notification as the JSON API gives it: in English, its fields filled."""
+    if not notification.params:
+        return notification.message
+    return notification.message % notification.params
+
+
 def notification_text(notification: Notification) -> str:
     """A notification in the active language (one written before issue #19, as it is)."""
     return in_words(notification.message, notification.params)
