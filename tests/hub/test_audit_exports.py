@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 from unittest import mock
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.test import Client
@@ -21,6 +22,12 @@ from epitrace.hub.audit.models import AuditEntry
 from epitrace.hub.cases.notes import NOT_KEPT
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english_pages(settings: Any) -> None:
+    """These tests read the English pages (the hub's default language is Korean)."""
+    settings.LANGUAGE_CODE = "en"
 
 
 @pytest.fixture
@@ -47,10 +54,11 @@ def test_filters_and_paging(auditor: Client) -> None:
     assert "60 entries matching" in page and "page 1 of 2" in page and "carol" not in page
     second = auditor.get("/audit", {"actor": "bob", "page": 2}).content.decode()
     assert "page 2 of 2" in second
-    assert "1 entries matching" in auditor.get("/audit", {"action": "case.se"}).content.decode()
+    assert "1 entry matching" in auditor.get("/audit", {"action": "case.se"}).content.decode()
     one = auditor.get("/audit", {"object": "case:C00007"}).content.decode()
-    assert "1 entries matching" in one and "C00007" in one
-    today = dt.datetime.now(dt.UTC).date()
+    assert "1 entry matching" in one and "C00007" in one
+    # Days are the hub's local days (Asia/Seoul), as the page shows the times.
+    today = dt.datetime.now(ZoneInfo("Asia/Seoul")).date()
     later = (today + dt.timedelta(days=1)).isoformat()
     assert "0 entries matching" in auditor.get("/audit", {"date_from": later}).content.decode()
     inside = auditor.get("/audit", {"actor": "bob", "date_from": today, "date_to": today})

@@ -62,7 +62,7 @@ def test_finding_9_free_text_is_kept_with_the_case_and_destroyed_with_it(
     # Stored: a reference in the entry, the text sealed with the case, never in clear.
     stored = _stored_details()
     assert "Kim Minji" not in stored and "5555-1234" not in stored
-    view = AuditEntry.objects.filter(action="case.view", object_id=str(case.pk)).first()
+    view = AuditEntry.objects.filter(action="case.view", object_id=case.case_id).first()
     assert set(view.detail["purpose"]) == {"note"}
     assert CaseNote.objects.filter(case=case, ref=view.detail["purpose"]["note"]).exists()
     missing = AuditEntry.objects.filter(action="case.view", object_id="").get()

@@ -195,7 +195,7 @@ def test_every_view_search_and_creation_is_audited(national: Any) -> None:
     ]  # fmt: skip
     view = entries[-1]
     assert (
-        view.object_id == str(case.pk) and shown_detail(view.detail)["purpose"] == "contact tracing"
+        view.object_id == case.case_id and shown_detail(view.detail)["purpose"] == "contact tracing"
     )
     searched = entries[4].detail
     assert {k: searched[k] for k in ("criteria", "matches", "cases")} == {

@@ -15,7 +15,7 @@ from epitrace.hub.audit.chain import record
 from epitrace.hub.audit.models import AuditEntry
 from epitrace.hub.cases.models import Case
 from epitrace.hub.cases.records import CaseDates, Identifiers, register_case
-from epitrace.hub.web import charts, dashboard
+from epitrace.hub.web import charts
 
 pytestmark = pytest.mark.django_db
 
@@ -29,6 +29,12 @@ MAY_OPEN = {
     Role.AUDITOR: False,
     None: False,
 }
+
+
+@pytest.fixture(autouse=True)
+def _english_pages(settings: Any) -> None:
+    """These tests read the English pages (the hub's default language is Korean)."""
+    settings.LANGUAGE_CODE = "en"
 
 
 def add_case(region: Any, confirmed: dt.date, onset: dt.date | None, n: int) -> Case:
@@ -108,8 +114,10 @@ def test_national_investigator_sees_every_region_on_the_curve(
     # Days without a case are bars of height 0, not rows of the table.
     assert [r[0] for r in onset[1:]] == ["2020-02-27", "2020-02-29", "2020-03-01"]
     assert "1 case without symptoms (no onset date) is not shown" in html
-    # By default the 90 days up to the latest confirmation, one bar slot per day.
-    assert "from 2019-12-05 to 2020-03-03, per day" in html
+    # By default the days the cases span (first onset 02-27 to the latest confirmation
+    # 03-03, two days before), at least 14 days: one bar slot per day, not three bars
+    # squeezed into 90 days (issue #19).
+    assert "from 2020-02-19 to 2020-03-03, per day" in html
     assert "5 cases counted" in html
     # Every bar of the SVG is a count: 2 + 2 + 1 cases in 3 non-empty segments.
     svg = re.search(r'id="chart-curve-confirmed">.*?<svg(.*?)</svg>', html, re.S).group(1)
@@ -182,8 +190,10 @@ def test_accesses_per_user_come_from_the_audit_log(
     )
     national = signed_in(make_account(Role.NATIONAL_INVESTIGATOR, "nat")).get("/dashboard")
     rows = table_rows(national.content.decode(), "accesses")
-    assert rows[0] == ["User", "case.view", "export"]
-    assert ["alice", "3", "0"] in rows and ["bob", "1", "1"] in rows
+    # The kinds of access by name, not by the log's codes (issue #19).
+    viewing = "viewing a case&#x27;s personal details"
+    assert rows[0] == ["User", "exporting analysis results", viewing]
+    assert ["alice", "0", "3"] in rows and ["bob", "1", "1"] in rows
     busan = make_account(Role.REGIONAL_INVESTIGATOR, "reg-busan", region=places["busan"])
     rows = table_rows(signed_in(busan).get("/dashboard").content.decode(), "accesses")
     assert rows[1:] == [["bob", "1", "1"]]  # alice's views were of a Seoul case
@@ -236,7 +246,7 @@ def test_purged_cases_stay_on_the_curve_as_their_own_series(
     )
     html = signed_in(make_account(Role.NATIONAL_INVESTIGATOR)).get("/dashboard").content.decode()
     rows = table_rows(html, "curve-confirmed")
-    assert rows[0][1:] == ["부산광역시 중구", "서울특별시 중구", dashboard.PURGED_LABEL, "Cases"]
+    assert rows[0][1:] == ["부산광역시 중구", "서울특별시 중구", "purged cases", "Cases"]
     assert rows[1:] == [
         ["2020-03-01", "0", "2", "4", "6"],
         ["2020-03-02", "2", "0", "3", "5"],
@@ -331,20 +341,38 @@ def test_requests_and_turnaround_per_step(
     html = signed_in(make_account(Role.NATIONAL_INVESTIGATOR)).get("/dashboard").content.decode()
     assert table_rows(html, "requests") == [
         ["Agency", "answered", "ready"],
-        ["cards-b", "1", "0"],
-        ["carrier-a", "1", "1"],
+        ["Card company B", "1", "0"],
+        ["Carrier A", "1", "1"],
     ]
     steps = {row[0]: row[1:] for row in table_rows(html, "turnaround")[1:]}
     # Requests reached, done, pending, median hours, 90th percentile.
-    assert steps["request → approval"] == ["3", "2", "1", "1.5", "1.9"]
-    assert steps["approval → answers"] == ["3", "1", "2", "3.0", "3.0"]
-    assert steps["answers → analysis"] == ["1", "1", "0", "1.0", "1.0"]
-    assert steps["request → analysis"] == ["3", "1", "2", "5.0", "5.0"]
+    assert steps["request → approval"] == ["3", "2", "1", "1.5 h", "1.9 h"]
+    assert steps["approval → answers"] == ["3", "1", "2", "3.0 h", "3.0 h"]
+    assert steps["answers → analysis"] == ["1", "1", "0", "1.0 h", "1.0 h"]
+    assert steps["request → analysis"] == ["3", "1", "2", "5.0 h", "5.0 h"]
 
     busan_user = make_account(Role.REGIONAL_INVESTIGATOR, "reg-busan", region=places["busan"])
     html = signed_in(busan_user).get("/dashboard").content.decode()
-    assert table_rows(html, "requests") == [["Agency", "ready"], ["carrier-a", "1"]]
+    assert table_rows(html, "requests") == [["Agency", "ready"], ["Carrier A", "1"]]
     assert table_rows(html, "turnaround")[1][1:4] == ["1", "1", "0"]
+
+
+def test_turnaround_under_an_hour_is_in_minutes(
+    outbreak: list[Case],
+    places: dict[str, Any],
+    make_account: Callable[..., Any],
+    signed_in: Callable[..., Client],
+) -> None:
+    t = dt.datetime(2020, 3, 2, 9, tzinfo=dt.UTC)
+    minute = dt.timedelta(minutes=1)
+    quick = add_request(outbreak[0], t, decided_at=t + 4 * minute, status="in progress")
+    add_task(quick, places["carrier"], "answered", t + 30 * minute)
+    html = signed_in(make_account(Role.NATIONAL_INVESTIGATOR)).get("/dashboard").content.decode()
+    steps = {row[0]: row[1:] for row in table_rows(html, "turnaround")[1:]}
+    # Not "0.1" and "0.4" hours (issue #19): the minutes they took.
+    assert steps["request → approval"][3] == "4 min"
+    assert steps["approval → answers"][3] == "26 min"
+    assert "Turnaround times (minutes)" in html
 
 
 def test_the_curve_covers_the_period_asked_and_long_ones_per_week(

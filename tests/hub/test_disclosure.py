@@ -40,6 +40,12 @@ IDENTIFIERS = dict(
 )
 
 
+@pytest.fixture(autouse=True)
+def _english_pages(settings: Any) -> None:
+    """These tests read the English pages (the hub's default language is Korean)."""
+    settings.LANGUAGE_CODE = "en"
+
+
 def shifted(analysis: FakeAnalysis, delta: dt.timedelta) -> FakeAnalysis:
     """The same movements, ``delta`` later (whole weeks keep weekdays and hours)."""
 

@@ -33,6 +33,12 @@ NATIONAL_ID = "800101-1234567"
 FILES = ["stays.csv", "stays.geojson", "contacts.csv", "contacts.geojson", "report.pdf"]
 
 
+@pytest.fixture(autouse=True)
+def _english_pages(settings: Any) -> None:
+    """These tests read the English pages (the hub's default language is Korean)."""
+    settings.LANGUAGE_CODE = "en"
+
+
 @pytest.fixture(scope="module")
 def analysis(csv_city: Path) -> FakeAnalysis:
     return simulated_analysis(csv_city)
@@ -171,7 +177,7 @@ def test_every_export_is_audited_with_case_format_and_reason(
     ]
     for entry, name in zip(entries, FILES, strict=True):
         assert entry.actor == "kim" and entry.role == "regional_investigator"
-        assert entry.object_type == "case" and entry.object_id == str(case.pk)
+        assert entry.object_type == "case" and entry.object_id == case.case_id
         assert entry.detail["case"] == case.case_id
         assert shown_detail(entry.detail)["reason"] == f"tracing for {name}"
     # The policy's own decision carries the reason as the purpose, too.

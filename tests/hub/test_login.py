@@ -31,6 +31,12 @@ from epitrace.hub.security import parse_networks
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _english_pages(settings: Any) -> None:
+    """These tests read the English pages (the hub's default language is Korean)."""
+    settings.LANGUAGE_CODE = "en"
+
+
 def post(client: Client, url: str, body: dict[str, Any] | None = None, **extra: Any) -> Any:
     return client.post(url, json.dumps(body or {}), content_type="application/json", **extra)
 

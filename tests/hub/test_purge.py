@@ -135,7 +135,7 @@ def test_nothing_of_a_purged_case_remains_anywhere(
     run = AuditEntry.objects.get(action="purge.run").detail
     assert run["destroyed"] == {"raw_results": 1, "analysis_results": 1, "identifiers": 1}
     entry = AuditEntry.objects.get(action="purge.case")
-    assert entry.actor == "system" and entry.object_id == str(purged.case.pk)
+    assert entry.actor == "system" and entry.object_id == purged.case.case_id
     assert entry.detail["case"] == purged.case.case_id
     assert entry.detail["kind"] == Kind.IDENTIFIERS
     assert (

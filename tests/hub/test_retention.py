@@ -28,6 +28,12 @@ pytestmark = pytest.mark.django_db
 CHANGE = {"identifiers_days": "60", "raw_results_days": "7", "reason": "new guideline"}
 
 
+@pytest.fixture(autouse=True)
+def _english_pages(settings: Any) -> None:
+    """These tests read the English pages (the hub's default language is Korean)."""
+    settings.LANGUAGE_CODE = "en"
+
+
 @pytest.fixture
 def home(settings: Any, tmp_path: Path) -> Path:
     settings.HOME = tmp_path / "home"

@@ -32,6 +32,12 @@ MAY_OPEN: dict[Role | None, set[str]] = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _english_pages(settings: Any) -> None:
+    """These tests read the English pages (the hub's default language is Korean)."""
+    settings.LANGUAGE_CODE = "en"
+
+
 def current_code(device: TOTPDevice) -> str:
     code = totp(device.bin_key, device.step, device.t0, device.digits, device.drift)
     return f"{code:0{device.digits}d}"
@@ -64,7 +70,7 @@ def test_home_shows_the_jurisdiction(
     regional = signed_in(make_account(Role.REGIONAL_INVESTIGATOR)).get("/").content.decode()
     assert "서울특별시 중구" in regional and "Jung-gu, Seoul" in regional and "11140" in regional
     provider = signed_in(make_account(Role.PROVIDER_OPERATOR)).get("/").content.decode()
-    assert "Carrier A (carrier-a)" in provider
+    assert '<dd id="agency">Carrier A</dd>' in provider
     national = signed_in(make_account(Role.NATIONAL_INVESTIGATOR)).get("/").content.decode()
     assert "nationwide" in national
 

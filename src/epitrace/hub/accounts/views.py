@@ -12,6 +12,7 @@ from django.contrib.auth import login as django_login
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import match_token
 
@@ -43,7 +44,7 @@ def login_page(request: HttpRequest) -> HttpResponse:
         if user is not None:
             django_login(request, user)
             return HttpResponseRedirect("/verify" if has_confirmed_totp(user) else "/enrol")
-        error = "Invalid username or password."  # one answer for both, as in the API
+        error = _("Invalid username or password.")  # one answer for both, as in the API
     return render(request, "accounts/login.html", {"error": error}, status=401 if error else 200)
 
 
@@ -64,7 +65,7 @@ def enrol_page(request: HttpRequest) -> HttpResponse:
             verified(request, device, "login.enrolled")
             # Shown in this answer only; the hub keeps nothing it could show again.
             return render(request, "accounts/recovery_codes.html", {"codes": codes})
-        error = "That code is not valid; try the next one your app shows."
+        error = _("That code is not valid; try the next one your app shows.")
     uri = device.config_url
     context = {"qr_code": qr_data_uri(uri), "otpauth_uri": uri, "error": error}
     return render(request, "accounts/enrol.html", context, status=401 if error else 200)
@@ -83,7 +84,7 @@ def verify_page(request: HttpRequest) -> HttpResponse:
             verified(request, device, "login.verified")
             return HttpResponseRedirect("/password" if must_change_password(request.user) else "/")
         second_factor_failed(request)
-        error = "That code is not valid."
+        error = _("That code is not valid.")
     return render(request, "accounts/verify.html", {"error": error}, status=401 if error else 200)
 
 

@@ -15,13 +15,14 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
-from epitrace.hub.audit.anchor import ForgedAnchor, raise_anchor, read_anchor
+from epitrace.hub.audit.anchor import ForgedAnchor, anchor_path, raise_anchor, read_anchor
 from epitrace.hub.audit.models import AuditEntry, ChainCheckpoint, ChainHead
 
 GENESIS = "0" * 64
@@ -92,7 +93,10 @@ def record(
 class ChainCheck:
     entries: int
     first_bad: int | None  # seq of the first entry that fails, or where one is missing
-    reason: str = ""
+    # Why it fails: a message of the catalogue with %(name)s fields filled from ``params``,
+    # so the CLI prints it in English and the audit page in the reader's language.
+    problem: str = ""
+    params: dict[str, object] = field(default_factory=dict)
     # The database holds entries but this host has no anchor: a first run after an
     # upgrade, or a wiped log re-created with its anchor removed. ``epitrace audit
     # verify`` reports it; the next entry writes the anchor.
@@ -102,6 +106,11 @@ class ChainCheck:
     @property
     def ok(self) -> bool:
         return self.first_bad is None
+
+    @property
+    def reason(self) -> str:
+        """Why the chain fails, in English (empty when it verifies)."""
+        return self.problem % self.params if self.params else self.problem
 
 
 def _entries() -> Iterator[AuditEntry]:
@@ -171,53 +180,58 @@ def verify_chain() -> ChainCheck:
     so is a chain that ends before its sealed head or before the anchor on this host."""
     start = _chain_start()
     if start is None:
-        return ChainCheck(0, 0, "the retention checkpoint was forged or altered")
+        return ChainCheck(0, 0, gettext_noop("the retention checkpoint was forged or altered"))
     try:
         anchor = read_anchor()
     except ForgedAnchor as error:
-        return ChainCheck(0, 0, f"{error} ({settings.EPITRACE_AUDIT_ANCHOR})")
+        problem = gettext_noop("the anchor on this host is not valid: %(error)s (%(path)s)")
+        return ChainCheck(0, 0, problem, {"error": str(error), "path": anchor_path()})
     previous, expected_seq = start
     count = 0
     for entry in _entries():
         count += 1
         if entry.seq != expected_seq:
-            return ChainCheck(count, expected_seq, f"entry #{expected_seq} is missing")
+            problem = gettext_noop("entry #%(seq)d is missing")
+            return ChainCheck(count, expected_seq, problem, {"seq": expected_seq})
         if entry.previous_seal != previous:
             return ChainCheck(
                 count,
                 entry.seq,
-                "does not follow the entry before it (an entry was removed, inserted or moved)",
+                gettext_noop(
+                    "does not follow the entry before it (an entry was removed, inserted or moved)"
+                ),
             )
         if not hmac.compare_digest(entry.seal, seal_of(entry, previous)):
-            return ChainCheck(count, entry.seq, "its content was altered")
+            return ChainCheck(count, entry.seq, gettext_noop("its content was altered"))
         if anchor is not None and entry.seq == anchor.seq and entry.seal != anchor.seal:
             return ChainCheck(
                 count,
                 entry.seq,
-                "it is not the entry the anchor on this host recorded under its number "
-                "(the log was replaced or rewritten from here)",
+                gettext_noop(
+                    "it is not the entry the anchor on this host recorded under its number "
+                    "(the log was replaced or rewritten from here)"
+                ),
             )
         previous, expected_seq = entry.seal, entry.seq + 1
     last = expected_seq - 1
     head = ChainHead.objects.filter(id=1).first()
     if head is None and (count or last):
-        return ChainCheck(count, expected_seq, "the chain head is missing")
+        return ChainCheck(count, expected_seq, gettext_noop("the chain head is missing"))
     if head is not None:
         if not hmac.compare_digest(head.head_seal, head_seal_of(head.seq, head.seal)):
-            return ChainCheck(count, expected_seq, "the chain head was altered (its seal)")
+            problem = gettext_noop("the chain head was altered (its seal)")
+            return ChainCheck(count, expected_seq, problem)
         if head.seq != last or (last and head.seal != previous):
-            return ChainCheck(
-                count,
-                expected_seq,
-                f"the chain ends at #{last} but "
-                f"{head.seq} entries were written: the last ones were removed",
+            problem = gettext_noop(
+                "the chain ends at #%(last)d but %(written)d entries were written: "
+                "the last ones were removed"
             )
+            return ChainCheck(count, expected_seq, problem, {"last": last, "written": head.seq})
     if anchor is not None and anchor.seq > last:
-        return ChainCheck(
-            count,
-            last + 1,
-            f"the chain ends at #{last} but the anchor on this host shows #{anchor.seq} was "
-            "written: entries were removed (or the database was wiped or restored)",
+        problem = gettext_noop(
+            "the chain ends at #%(last)d but the anchor on this host shows #%(anchor)d was "
+            "written: entries were removed (or the database was wiped or restored)"
         )
+        return ChainCheck(count, last + 1, problem, {"last": last, "anchor": anchor.seq})
     missing = anchor is None and last > 0
     return ChainCheck(count, None, anchor_missing=missing, head=(last, previous))

@@ -19,7 +19,10 @@ from zoneinfo import ZoneInfo
 from epitrace.formats.writers import SpreadsheetSafeWriter
 from epitrace.hub.audit.models import AuditEntry
 
-CSV_FIELDS = ["seq", "at", "actor", "role", "action", "object_type", "object_id", "ip", "detail"]
+# Read by machines: times in UTC, and the column says so (pages show the local zone).
+CSV_FIELDS = [
+    *("seq", "time_utc", "actor", "role", "action", "object_type", "object_id", "ip", "detail")
+]
 
 
 def _ip(entry: AuditEntry) -> str:
@@ -35,7 +38,8 @@ def to_csv(entries: Iterable[AuditEntry]) -> str:
     for e in entries:
         writer.writerow(
             [
-                *(e.seq, e.at.isoformat(), e.actor, e.role, e.action, e.object_type, e.object_id),
+                *(e.seq, e.at.astimezone(dt.UTC).isoformat(), e.actor, e.role, e.action),
+                *(e.object_type, e.object_id),
                 *(_ip(e), json.dumps(e.detail, sort_keys=True, ensure_ascii=False)),
             ]
         )
@@ -165,9 +169,10 @@ class MonthlyReview:
     median: float = 0.0
 
 
-def month_bounds(month: str) -> tuple[dt.datetime, dt.datetime]:
-    """'2026-11' -> [first instant, first instant of the next month) in UTC."""
-    first = dt.datetime.strptime(month, "%Y-%m").replace(tzinfo=dt.UTC)
+def month_bounds(month: str, zone: str = "UTC") -> tuple[dt.datetime, dt.datetime]:
+    """'2026-11' -> [first instant, first instant of the next month) of the month in
+    ``zone`` (the review's months are the hub's local months)."""
+    first = dt.datetime.strptime(month, "%Y-%m").replace(tzinfo=ZoneInfo(zone))
     following = (first + dt.timedelta(days=32)).replace(day=1)
     return first, following
 

@@ -11,5 +11,6 @@ urlpatterns = [
     path("audit", views.log_page, name="web-audit"),
     path("audit/export.csv", views.export_csv, name="web-audit-csv"),
     path("audit/export.fhir", views.export_fhir, name="web-audit-fhir"),
+    path("audit/verify", views.verify_page, name="web-audit-verify"),
     path("audit/review", views.review_page, name="web-audit-review"),
 ]

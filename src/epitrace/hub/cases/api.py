@@ -215,7 +215,7 @@ def create_case(request: HttpRequest, region: Region, dates: CaseDates, ids: Ide
         "case.created",
         role=policy.assignment_of(request.user).role,
         object_type="case",
-        object_id=str(case.pk),
+        object_id=case.audit_name,
         detail={"case_id": case.case_id, "region": region.code, "ip": client_ip(request)},
     )
     return case

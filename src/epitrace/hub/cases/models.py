@@ -45,6 +45,12 @@ class Case(models.Model):
     def __str__(self) -> str:
         return self.case_id or f"case {self.pk}"
 
+    @property
+    def audit_name(self) -> str:
+        """How the audit log names the case: its number (C00003), what people see and an
+        auditor types; the row id only before a number is given (docs/security.md)."""
+        return self.case_id or str(self.pk)
+
 
 class CaseKey(models.Model):
     """A case's data key, wrapped by the master key. Deleting it shreds the case's data."""

@@ -40,7 +40,7 @@ def _audit(actor: str, role: str, action: str, case: Case, **detail: Any) -> Non
         action,
         role=role,
         object_type="case",
-        object_id=str(case.pk),
+        object_id=case.audit_name,
         detail={"case": case.case_id, **detail},
     )
 

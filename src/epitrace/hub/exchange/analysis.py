@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from epitrace.analysis.contacts import ContactParams, infectious_window
 from epitrace.analysis.trajectory import TrajectoryParams
@@ -230,7 +231,7 @@ def _store_result(request: DataRequest, step: Step) -> None:
         "system",
         "request.analysed",
         object_type="datarequest",
-        object_id=request.request_id or "",
+        object_id=request.audit_name,
         detail={
             "case": request.case.case_id,
             "stays": step.analysis.stays.num_rows,
@@ -240,8 +241,11 @@ def _store_result(request: DataRequest, step: Step) -> None:
     )
     notify(
         request.requested_by,
-        f"{request}: the path of {request.case} is ready ({step.analysis.stays.num_rows} stays)",
+        gettext_noop("%(request)s: the path of %(case)s is ready (%(stays)d stays)"),
         request,
+        request=str(request),
+        case=str(request.case),
+        stays=step.analysis.stays.num_rows,
     )
 
 

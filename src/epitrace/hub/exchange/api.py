@@ -28,12 +28,14 @@ from epitrace.hub.exchange import results
 from epitrace.hub.exchange.interviews import InterviewProblems, attach_interview
 from epitrace.hub.exchange.models import AgencyTask, DataRequest, Notification
 from epitrace.hub.exchange.workflow import (
+    AlreadyDecided,
     DuplicateRequest,
     RequestError,
     create_request,
     decide_request,
     default_window,
     is_overdue,
+    notification_english,
     tasks_seen_by,
 )
 from epitrace.hub.security import client_ip
@@ -179,7 +181,7 @@ def request_decision(request: HttpRequest, request_id: str) -> JsonResponse:
     except PermissionError as error:
         return JsonResponse({"error": str(error)}, status=403)
     except RequestError as error:
-        status = 409 if "not awaiting approval" in str(error) else 400
+        status = 409 if isinstance(error, AlreadyDecided) else 400
         return JsonResponse({"error": str(error)}, status=status)
     return JsonResponse(request_json(decided, tasks=tasks_seen_by(request.user, decided)))
 
@@ -259,7 +261,7 @@ def notifications(request: HttpRequest) -> JsonResponse:
             "notifications": [
                 {
                     "id": n.pk,
-                    "message": n.message,
+                    "message": notification_english(n),
                     "request_id": n.request.request_id if n.request else None,
                     "created_at": n.created_at.isoformat(),
                     "read": n.read_at is not None,

@@ -121,7 +121,7 @@ def attach_interview(case: Case, data: bytes, by: str) -> Attached:
             by,
             "interview.attach",
             object_type="case",
-            object_id=case.case_id or "",
+            object_id=case.audit_name,
             detail={"rows": visits.num_rows, "recompared": recompared},
         )
     return Attached(visits.num_rows, recompared)

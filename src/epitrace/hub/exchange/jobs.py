@@ -34,6 +34,7 @@ from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from epitrace.errors import EpitraceError
 from epitrace.hub.audit.chain import record
@@ -131,12 +132,11 @@ def _give_up(job: AnalysisJob, request: DataRequest, error: Exception) -> None:
             "system",
             "request.fail",
             object_type="datarequest",
-            object_id=request.request_id or "",
+            object_id=request.audit_name,
             detail={"job": job.pk, "reason": reason},
         )
-        notify(
-            request.requested_by, f"{request} failed: {reason}; ask the hub's operators", request
-        )
+        message = gettext_noop("%(request)s failed: %(reason)s; ask the hub's operators")
+        notify(request.requested_by, message, request, request=str(request), reason=reason)
 
 
 def _retry_later(job: DurableJob, error: Exception) -> None:

@@ -32,6 +32,9 @@ class DataRequest(models.Model):
     start = models.DateTimeField(help_text="window asked for, UTC")
     end = models.DateTimeField()
     justification = models.TextField()
+    legal_basis = models.JSONField(
+        default=list, help_text="provisions of law the request is made under"
+    )
     widen_reason = models.TextField(blank=True, help_text="why the window is wider")
     needs_approval = models.BooleanField()
     status = models.CharField(max_length=24, choices=Status.choices, db_index=True)
@@ -53,6 +56,11 @@ class DataRequest(models.Model):
 
     def __str__(self) -> str:
         return self.request_id or f"request {self.pk}"
+
+    @property
+    def audit_name(self) -> str:
+        """How the audit log names the request: its number (R00001), as for a case."""
+        return self.request_id or str(self.pk)
 
     @property
     def region_id(self) -> int:
@@ -245,7 +253,12 @@ class Notification(models.Model):
     username = models.CharField(max_length=150, db_index=True)
     case = models.ForeignKey(Case, null=True, on_delete=models.CASCADE)
     request = models.ForeignKey(DataRequest, null=True, on_delete=models.CASCADE)
+    # A message of the catalogue (exchange/workflow.py), its %(name)s fields in ``params``,
+    # shown in the reader's language; before issue #19, English text without params.
     message = models.CharField(max_length=300, help_text="no personal data: numbers and statuses")
+    params = models.JSONField(
+        blank=True, default=dict, help_text="the fields of a catalogue message"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
 

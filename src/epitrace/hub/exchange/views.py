@@ -118,7 +118,7 @@ def request_new_page(request: HttpRequest, case_id: str) -> HttpResponse:
                 ip=ip,
             )
         except workflow.RequestError as problem:
-            error = str(problem)
+            error = problem.translated()
         except PermissionError as problem:
             error = str(problem)
         else:
@@ -152,13 +152,18 @@ def request_list_page(request: HttpRequest) -> HttpResponse:
     if status in Status.values:
         listed = listed.filter(status=status)
     if role == Role.POLICE_APPROVER:
-        listed = _queue_first(listed)
+        # The approver's queue: the requests that needed its decision, never a request
+        # of card payments alone that went straight to the agencies.
+        listed = _queue_first(listed.filter(needs_approval=True))
     requests = list(listed[:LIST_LIMIT])
     tasks: dict[int, list[AgencyTask]] = {}
     if role == Role.PROVIDER_OPERATOR:  # the operator sees its own agency's tasks only
         for task in AgencyTask.objects.filter(request__in=requests, agency=assignment.agency):
             tasks.setdefault(task.request_id, []).append(task)
-    rows = [(r, tasks.get(r.pk, []), workflow.is_overdue(r)) for r in requests]
+    rows = [
+        (r, tasks.get(r.pk, []), workflow.is_overdue(r), workflow.kinds_in_words(r.kinds))
+        for r in requests
+    ]
     context = {
         "rows": rows,
         "role": role.value,
@@ -194,6 +199,8 @@ def _page_context(user: Any, found: DataRequest, error: str = "") -> dict[str, A
         "kind_labels": {k: _(v) for k, v in KIND_LABELS.items()},
         "may_decide": _may_decide(user, found),
         "may_see_case": policy.permits(user, "result.view"),
+        "organisation": workflow.requesting_organisation(found),
+        "legal_basis": workflow.legal_basis_labels(found),
         "error": error,
     }
 
@@ -235,9 +242,12 @@ def request_decision(request: HttpRequest, request_id: str) -> HttpResponse:
     approve = request.POST.get("decision") == "approve"
     try:
         workflow.decide_request(request.user, found, approve=approve, reason=reason, ip=ip)
-    except (workflow.RequestError, PermissionError) as problem:
-        context = _page_context(request.user, found, error=str(problem))
+    except (workflow.RequestError, workflow.NotYourDecision) as problem:
+        context = _page_context(request.user, found, error=problem.translated())
         return render(request, "exchange/request.html", context, status=400)
+    except PermissionError as problem:  # the policy changed its mind since the lookup
+        context = _page_context(request.user, found, error=str(problem))
+        return render(request, "exchange/request.html", context, status=403)
     return HttpResponseRedirect(f"/requests/{request_id}")
 
 
@@ -249,10 +259,11 @@ def notifications_page(request: HttpRequest) -> HttpResponse:
         mine.filter(read_at__isnull=True).update(read_at=timezone.now())
         return HttpResponseRedirect("/notifications")
     listed = list(mine.select_related("request", "case")[:200])
+    shown = [(n, workflow.notification_text(n)) for n in listed]
     return render(
         request,
         "exchange/notifications.html",
-        {"notifications": listed, "unread": sum(1 for n in listed if n.read_at is None)},
+        {"notifications": shown, "unread": sum(1 for n in listed if n.read_at is None)},
     )
 
 
@@ -336,7 +347,7 @@ def export_file(request: HttpRequest, case_id: str, name: str) -> HttpResponse:
         f"export.{kind.subject}",
         role=getattr(policy.assignment_of(request.user), "role", ""),
         object_type="case",
-        object_id=str(case.pk),
+        object_id=case.audit_name,
         detail={
             "case": case.case_id,
             "format": kind.fmt,

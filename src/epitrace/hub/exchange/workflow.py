@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from epitrace.errors import EpitraceError
 from epitrace.hub import policy, reasons
@@ -46,15 +48,87 @@ DAYS_BEFORE_ONSET = 2
 
 
 class RequestError(EpitraceError, ValueError):
-    """A request or decision that cannot be accepted as given (the reason says why)."""
+    """A request or decision that cannot be accepted as given (the reason says why).
+
+    Given ``params``, the message is one of the catalogue with %(name)s fields: the API
+    answers it in English (``str``), the pages in the reader's language (``translated``).
+    """
+
+    def __init__(self, problem: str, **params: object) -> None:
+        super().__init__(problem % params if params else problem)
+        self.problem, self.params = problem, params
+
+    def translated(self) -> str:
+        return in_words(self.problem, self.params)
+
+
+def in_words(message: str, params: dict[str, object]) -> str:
+    """A catalogue ``message`` in the active language, its fields filled; a field that is
+    itself one of the hub's words (a status) translated too."""
+    if not params:
+        return _(message)
+    return _(message) % {k: _(v) if isinstance(v, str) else v for k, v in params.items()}
+
+
+class AlreadyDecided(RequestError):
+    """The request is no longer awaiting a decision (a conflict, HTTP 409)."""
+
+
+class NotYourDecision(EpitraceError, PermissionError):
+    """The approver asked is the requester: nobody approves their own request."""
+
+    def translated(self) -> str:
+        return _(str(self))
+
+
+# The provisions of law a request is made under (Infectious Disease Control and
+# Prevention Act, 감염병의 예방 및 관리에 관한 법률, article 76-2): paragraph 1, the
+# information agencies give on request (card and transit card use, entry logs: the
+# Enforcement Decree's art. 32-2); paragraph 2, location information, asked of the
+# carriers through the police (hence its approval).
+LEGAL_BASES = {
+    "IDCPA-76-2-1": gettext_noop(
+        "Infectious Disease Control and Prevention Act, Article 76-2(1): information "
+        "such as card and transit card use and entry logs"
+    ),
+    "IDCPA-76-2-2": gettext_noop(
+        "Infectious Disease Control and Prevention Act, Article 76-2(2): location "
+        "information, through the police"
+    ),
+}
+LOCATION_THROUGH_POLICE = frozenset({"telecom", "contacts"})
+# The kinds of data, short, as the lists and the legends name them.
+KIND_NAMES = {
+    "telecom": gettext_noop("Telecom"),
+    "cards": gettext_noop("Card"),
+    "transit": gettext_noop("Transit"),
+    "checkins": gettext_noop("Check-in"),
+    "contacts": gettext_noop("Contacts"),
+}
+
+
+def kinds_in_words(kinds: Iterable[str]) -> str:
+    """``["cards", "telecom"]`` as the reader says them (카드, 기지국)."""
+    return ", ".join(_(KIND_NAMES[k]) if k in KIND_NAMES else k for k in kinds)
 
 
 class DuplicateRequest(RequestError):
     """The case already has an open request for that data; ``existing`` is it."""
 
-    def __init__(self, message: str, existing: DataRequest) -> None:
-        super().__init__(message)
+    def __init__(self, problem: str, existing: DataRequest, **params: object) -> None:
+        super().__init__(problem, **params)
         self.existing = existing
+
+
+def legal_basis(kinds: Iterable[str]) -> list[str]:
+    """The provisions (codes of ``LEGAL_BASES``) a request for ``kinds`` is made under."""
+    chosen = set(kinds)
+    basis = []
+    if chosen - LOCATION_THROUGH_POLICE:
+        basis.append("IDCPA-76-2-1")
+    if chosen & LOCATION_THROUGH_POLICE:
+        basis.append("IDCPA-76-2-2")
+    return basis
 
 
 def local_zone() -> ZoneInfo:
@@ -78,12 +152,15 @@ def day_bounds(first: dt.date, last: dt.date) -> tuple[dt.datetime, dt.datetime]
 def _check_kinds(kinds: Iterable[str]) -> list[str]:
     chosen = sorted(set(kinds))
     if not chosen:
-        raise RequestError("choose at least one kind of data")
+        raise RequestError(gettext_noop("choose at least one kind of data"))
     unknown = [k for k in chosen if k not in KINDS]
     if unknown:
-        raise RequestError(f"unknown kind {unknown[0]!r}; choose from {', '.join(KINDS)}")
+        problem = gettext_noop("unknown kind '%(kind)s'; choose from %(kinds)s")
+        raise RequestError(problem, kind=unknown[0], kinds=", ".join(KINDS))
     if "contacts" in chosen and "telecom" not in chosen and "cards" not in chosen:
-        raise RequestError("a contact search needs the case's telecom or card data for its stays")
+        raise RequestError(
+            gettext_noop("a contact search needs the case's telecom or card data for its stays")
+        )
     return chosen
 
 
@@ -96,20 +173,26 @@ def _check_window(
     start, end = start or allowed[0], end or allowed[1]
     for name, value in (("start", start), ("end", end)):
         if value.tzinfo is None:
-            raise RequestError(f"{name} needs a UTC offset")
+            raise RequestError(gettext_noop("%(name)s needs a UTC offset"), name=name)
     if end <= start:
-        raise RequestError("the window ends before it starts")
+        raise RequestError(gettext_noop("the window ends before it starts"))
     if end - start > dt.timedelta(days=MAX_WINDOW_DAYS):
-        raise RequestError(f"the window is longer than {MAX_WINDOW_DAYS} days")
+        problem = gettext_noop("the window is longer than %(days)d days")
+        raise RequestError(problem, days=MAX_WINDOW_DAYS)
     first, last = default_window(case)
     if end <= allowed[0] or start >= allowed[1]:
-        raise RequestError(
-            f"the window must overlap the case's: the guideline's window is {first} to {last}"
+        problem = gettext_noop(
+            "the window must overlap the case's: the guideline's window is %(first)s to %(last)s"
         )
+        raise RequestError(problem, first=first.isoformat(), last=last.isoformat())
     if (start < allowed[0] or end > allowed[1]) and not reasons.is_meaningful(widen_reason):
+        problem = gettext_noop(
+            "the guideline's window is %(first)s to %(last)s; give a written reason "
+            "(widen_reason) to ask for more: it must say why, in words (at least %(n)d "
+            "letters or digits)"
+        )
         raise RequestError(
-            f"the guideline's window is {first} to {last}; "
-            f"give a written reason (widen_reason) to ask for more: {reasons.rule('it')}"
+            problem, first=first.isoformat(), last=last.isoformat(), n=reasons.MIN_WEIGHT
         )
     bound = dt.timedelta(days=WIDEN_WITHOUT_APPROVAL_DAYS)
     far = start < allowed[0] - bound or end > allowed[1] + bound
@@ -125,10 +208,17 @@ def _refuse_duplicate(case: Case, kinds: list[str], start: dt.datetime, end: dt.
     for existing in open_requests:
         shared = sorted(set(kinds) & set(existing.kinds))
         if shared:
+            problem = gettext_noop(
+                "%(request)s already asks for %(kinds)s of %(case)s over this window and is "
+                "%(status)s: follow it, or ask for what it lacks"
+            )
             raise DuplicateRequest(
-                f"{existing} already asks for {', '.join(shared)} of {case} over this "
-                f"window and is {existing.status}: follow it, or ask for what it lacks",
+                problem,
                 existing,
+                request=str(existing),
+                kinds=", ".join(shared),
+                case=str(case),
+                status=str(existing.status),
             )
 
 
@@ -136,10 +226,24 @@ def _request_deadline() -> dt.timedelta:
     return dt.timedelta(hours=settings.EPITRACE_REQUEST_DEADLINE_HOURS)
 
 
-def notify(username: str, message: str, request: DataRequest) -> None:
+def notify(username: str, message: str, about: DataRequest, /, **params: object) -> None:
+    """Tell ``username`` about a request: ``message`` a message of the catalogue with
+    %(name)s fields from ``params``, shown in the reader's language."""
     Notification.objects.create(
-        username=username, case=request.case, request=request, message=message
+        username=username, case=about.case, request=about, message=message, params=params
     )
+
+
+def notification_english(notification: Notification) -> str:
+    """A notification as the JSON API gives it: in English, its fields filled."""
+    if not notification.params:
+        return notification.message
+    return notification.message % notification.params
+
+
+def notification_text(notification: Notification) -> str:
+    """A notification in the active language (one written before issue #19, as it is)."""
+    return in_words(notification.message, notification.params)
 
 
 def unread_notifications(user: Any) -> int:
@@ -176,7 +280,11 @@ def create_request(
     if not decision.allowed:
         raise PermissionError(decision.reason)
     if not reasons.is_meaningful(justification):
-        raise RequestError(f"a justification is required: {reasons.rule('it')}")
+        problem = gettext_noop(
+            "a justification is required: it must say why, in words (at least %(n)d letters "
+            "or digits)"
+        )
+        raise RequestError(problem, n=reasons.MIN_WEIGHT)
     chosen = _check_kinds(kinds)
     *window, widened_far = _check_window(case, start, end, widen_reason)
     needs_approval = bool(LOCATION_KINDS.intersection(chosen)) or widened_far
@@ -194,6 +302,7 @@ def create_request(
             start=window[0],
             end=window[1],
             justification=justification.strip(),
+            legal_basis=legal_basis(chosen),
             widen_reason=widen_reason.strip(),
             needs_approval=needs_approval,
             status=Status.AWAITING_APPROVAL if needs_approval else Status.IN_PROGRESS,
@@ -216,7 +325,7 @@ def _audit(user: Any, action: str, request: DataRequest, ip: str, **detail: obje
         action,
         role=assignment.role if assignment else "",
         object_type="datarequest",
-        object_id=request.request_id or str(request.pk),
+        object_id=request.audit_name,
         detail={"case": request.case.case_id, **({"ip": ip} if ip else {}), **detail},
     )
 
@@ -229,24 +338,49 @@ def decide_request(
     if not decision.allowed:
         raise PermissionError(decision.reason)
     if user.get_username() == request.requested_by:
-        raise PermissionError("the approver cannot be the requester")
+        raise NotYourDecision(gettext_noop("the approver cannot be the requester"))
     if not approve and not reasons.is_meaningful(reason):
-        raise RequestError(f"a refusal needs a reason: {reasons.rule('it')}")
+        problem = gettext_noop(
+            "a refusal needs a reason: it must say why, in words (at least %(n)d letters or digits)"
+        )
+        raise RequestError(problem, n=reasons.MIN_WEIGHT)
     with transaction.atomic():
         locked = DataRequest.objects.select_for_update().get(pk=request.pk)
         if locked.status != Status.AWAITING_APPROVAL:
-            raise RequestError(f"{locked} is {locked.status}, not awaiting approval")
+            problem = gettext_noop("%(request)s is %(status)s, not awaiting approval")
+            raise AlreadyDecided(problem, request=str(locked), status=str(locked.status))
         locked.status = Status.IN_PROGRESS if approve else Status.REFUSED
         locked.decided_by = user.get_username()
         locked.decided_at = timezone.now()
         locked.decision_reason = reason.strip()
         locked.save()
         _audit(user, "request.approve" if approve else "request.refuse", locked, ip)
-        verdict = "approved" if approve else "refused"
-        notify(locked.requested_by, f"{locked} for {locked.case} was {verdict}", locked)
+        if approve:
+            message = gettext_noop("%(request)s for %(case)s was approved")
+        else:
+            message = gettext_noop("%(request)s for %(case)s was refused")
+        notify(locked.requested_by, message, locked, request=str(locked), case=str(locked.case))
         if approve:
             enqueue(locked)
     return locked
+
+
+def requesting_organisation(request: DataRequest) -> str:
+    """Who asks, as the approver reads it: the national agency (KDCA) for a national
+    investigator, the region's authority for a regional one (whose requests concern the
+    cases of its own region only)."""
+    if request.requested_role == Role.REGIONAL_INVESTIGATOR:
+        return _("%(region)s (regional epidemiological investigation)") % {
+            "region": request.case.region.name
+        }
+    if request.requested_role == Role.NATIONAL_INVESTIGATOR:
+        return _("Korea Disease Control and Prevention Agency")
+    return request.requested_role
+
+
+def legal_basis_labels(request: DataRequest) -> list[str]:
+    """The provisions the request is made under, in the active language."""
+    return [_(LEGAL_BASES[code]) if code in LEGAL_BASES else code for code in request.legal_basis]
 
 
 def tasks_seen_by(user: Any, request: DataRequest) -> list[AgencyTask]:

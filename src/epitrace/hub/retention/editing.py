@@ -11,6 +11,8 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from epitrace.errors import EpitraceError
 from epitrace.hub import reasons
@@ -27,7 +29,17 @@ PARTS_OF_A_CASE = (Kind.RAW_RESULTS, Kind.ANALYSIS_RESULTS, Kind.DISCLOSURES)
 
 
 class InvalidSettings(EpitraceError, ValueError):
-    """The change was refused; the message names the field, never echoes personal data."""
+    """The change was refused; the message names the field, never echoes personal data.
+
+    ``problem`` is a message of the catalogue with %(name)s fields from ``params``: the
+    JSON API answers it in English (``str``), the page in the reader's language."""
+
+    def __init__(self, problem: str, **params: object) -> None:
+        super().__init__(problem % params if params else problem)
+        self.problem, self.params = problem, params
+
+    def translated(self) -> str:
+        return _(self.problem) % self.params if self.params else _(self.problem)
 
 
 def _days(value: Any, kind: Kind) -> int:
@@ -35,14 +47,17 @@ def _days(value: Any, kind: Kind) -> int:
     try:
         days = int(str(value).strip())
     except ValueError as error:
-        raise InvalidSettings(f"{name} must be a whole number of days") from error
+        problem = gettext_noop("%(name)s must be a whole number of days")
+        raise InvalidSettings(problem, name=name) from error
     if not 1 <= days <= MAX_DAYS:
-        raise InvalidSettings(f"{name} must be between 1 and {MAX_DAYS} days")
+        problem = gettext_noop("%(name)s must be between 1 and %(max)d days")
+        raise InvalidSettings(problem, name=name, max=MAX_DAYS)
     if kind is Kind.AUDIT_LOG and days < MINIMUM_AUDIT_LOG_DAYS:
-        raise InvalidSettings(
-            f"{name} must be at least {MINIMUM_AUDIT_LOG_DAYS} days (the hub's audit "
-            "retention): the log of who saw what outlives the data"
+        problem = gettext_noop(
+            "%(name)s must be at least %(min)d days (the hub's audit retention): the log "
+            "of who saw what outlives the data"
         )
+        raise InvalidSettings(problem, name=name, min=MINIMUM_AUDIT_LOG_DAYS)
     return days
 
 
@@ -53,7 +68,8 @@ def _end(value: Any) -> dt.date | None:
     try:
         return dt.date.fromisoformat(text)
     except ValueError as error:
-        raise InvalidSettings("emergency_end must be a date (YYYY-MM-DD) or empty") from error
+        problem = gettext_noop("emergency_end must be a date (YYYY-MM-DD) or empty")
+        raise InvalidSettings(problem) from error
 
 
 def _proposed(current: RetentionSettings, data: Mapping[str, Any]) -> dict[str, object]:
@@ -67,10 +83,11 @@ def _proposed(current: RetentionSettings, data: Mapping[str, Any]) -> dict[str, 
     merged = {f"{k}_days": values.get(f"{k}_days", current.days(k)) for k in Kind}
     for kind in PARTS_OF_A_CASE:
         if merged[f"{kind}_days"] > merged["identifiers_days"]:  # type: ignore[operator]
-            raise InvalidSettings(
-                f"{kind}_days must not exceed identifiers_days: "
-                "a case's parts are destroyed with the case at the latest"
+            problem = gettext_noop(
+                "%(name)s must not exceed identifiers_days: a case's parts are destroyed "
+                "with the case at the latest"
             )
+            raise InvalidSettings(problem, name=f"{kind}_days")
     return values
 
 
@@ -85,7 +102,10 @@ def change_settings(
     as ``retention.change`` with the reason. Raises InvalidSettings."""
     reason = reason.strip()
     if not reasons.is_meaningful(reason):
-        raise InvalidSettings(f"a reason is required: {reasons.rule('it')}")
+        problem = gettext_noop(
+            "a reason is required: it must say why, in words (at least %(n)d letters or digits)"
+        )
+        raise InvalidSettings(problem, n=reasons.MIN_WEIGHT)
     with transaction.atomic():
         current = RetentionSettings.objects.select_for_update().filter(id=1).first()
         current = current or RetentionSettings(id=1)

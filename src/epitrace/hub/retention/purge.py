@@ -197,7 +197,8 @@ def _finish(target: Target, record: PurgeRecord) -> None:
             SYSTEM,
             target.action,
             object_type="case" if record.case_pk is not None else record.kind,
-            object_id=str(record.case_pk) if record.case_pk is not None else "",
+            # The case by its number, as every entry about a case (Case.audit_name).
+            object_id=record.case_number or str(record.case_pk or ""),
             detail=_detail(record, target),
         )
         crash_point("during:done")

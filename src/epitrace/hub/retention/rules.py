@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from epitrace.hub.retention.models import RetentionSettings
 
@@ -34,13 +36,26 @@ class Kind(enum.StrEnum):
         return LABELS[self]
 
 
+# In English (the CLI's listings, the JSON); pages translate them (``label_of``).
 LABELS = {
-    Kind.RAW_RESULTS: "Raw provider results",
-    Kind.ANALYSIS_RESULTS: "Analysis results",
-    Kind.DISCLOSURES: "Public disclosures",
-    Kind.IDENTIFIERS: "Case identifiers (the whole case)",
-    Kind.AUDIT_LOG: "Audit log",
+    Kind.RAW_RESULTS: gettext_noop("Raw provider results"),
+    Kind.ANALYSIS_RESULTS: gettext_noop("Analysis results"),
+    Kind.DISCLOSURES: gettext_noop("Public disclosures"),
+    Kind.IDENTIFIERS: gettext_noop("Case identifiers (the whole case)"),
+    Kind.AUDIT_LOG: gettext_noop("Audit log"),
 }
+# What a retention is counted from (targets.py names them in each rule), and the rules
+# that are no retention at all: the pages show them in the reader's language.
+ANCHOR_NAMES = (
+    gettext_noop("confirmation (or registration, if later)"),
+    gettext_noop("it arrived (not before the case's confirmation or registration)"),
+    gettext_noop("the entry was written"),
+)
+OTHER_RULES = (
+    gettext_noop("cannot be evaluated"),
+    gettext_noop("files written after the case was destroyed"),
+    gettext_noop("data key already destroyed"),
+)
 OUTLIVES_THE_EMERGENCY = {Kind.AUDIT_LOG}
 
 
@@ -67,6 +82,23 @@ def retention_rule(kind: Kind, days: int, anchor_name: str) -> str:
 
 def emergency_rule(end: dt.date) -> str:
     return f"emergency ended {end.isoformat()}"
+
+
+def label_of(kind: str) -> str:
+    """A kind's label in the active language (``raw_results`` -> 제공기관 원자료)."""
+    return _(Kind(kind).label)
+
+
+def rule_label(rule: str) -> str:
+    """A rule as ``retention_rule``, ``emergency_rule`` or targets.py wrote it, in the
+    active language; a rule of another form as it is."""
+    kind, colon, rest = rule.partition(": ")
+    days, _space, anchor = rest.partition(" days after ")
+    if colon and kind in {k.value for k in Kind} and days.isdigit() and anchor:
+        return _("%(days)s days after %(anchor)s") % {"days": days, "anchor": _(anchor)}
+    if rule.startswith("emergency ended "):
+        return _("the emergency ended on %(day)s") % {"day": rule.removeprefix("emergency ended ")}
+    return _(rule)
 
 
 def expiry(policy: RetentionSettings, kind: Kind, anchor: dt.date, anchor_name: str) -> Expiry:

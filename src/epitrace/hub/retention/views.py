@@ -10,15 +10,17 @@ retention/api.py, and both change the settings through retention/editing.py.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from epitrace.hub import access, policy
 from epitrace.hub.retention.editing import InvalidSettings, change_settings, forecast
-from epitrace.hub.retention.rules import Kind
+from epitrace.hub.retention.rules import Kind, label_of, rule_label
 from epitrace.hub.security import client_ip
 
 ACTION = "settings.manage"
@@ -44,6 +46,24 @@ def _emergency_over(found: dict[str, Any]) -> bool:
     return bool(end) and str(end) < str(found["today"])
 
 
+def _count(text: str) -> int | None:
+    return int(text) if text.isdigit() else None
+
+
+def in_words(found: dict[str, Any]) -> dict[str, Any]:
+    """The forecast with its kinds' labels and its rules in the reader's language (the
+    JSON twin keeps the English of ``forecast``)."""
+    for row in [*found["kinds"], *found["schedule"], *found["destroyed"]]:
+        row["label"] = label_of(str(row["kind"]))
+    for row in found["schedule"]:
+        row["rule"] = rule_label(str(row["rule"]))
+    changed = found["settings"].get("changed_at")
+    if changed:  # an instant in UTC: shown in the reader's zone, as every time on a page
+        local = timezone.localtime(dt.datetime.fromisoformat(changed))
+        found["settings"]["changed_at"] = local.strftime("%Y-%m-%d %H:%M")
+    return found
+
+
 @require_http_methods(["GET", "POST"])
 @access.page(ACTION)
 def retention_page(request: HttpRequest) -> HttpResponse:
@@ -52,18 +72,18 @@ def retention_page(request: HttpRequest) -> HttpResponse:
         try:
             changes = change(request, request.POST.dict())
         except InvalidSettings as problem:
-            error, status = str(problem), 400
+            error, status = problem.translated(), 400
         else:
             return HttpResponseRedirect(f"/retention?saved={len(changes)}")
-    found = forecast()
+    found = in_words(forecast())
     context = {
         **found,
         "schedule": found["schedule"][:SHOWN_DATES],
         "more_dates": max(0, len(found["schedule"]) - SHOWN_DATES),
         "emergency_over": _emergency_over(found),
         "error": error,
-        "saved": request.GET.get("saved"),
+        "saved": _count(request.GET.get("saved", "")),
         "form": request.POST if error else None,
-        "kind_fields": [(f"{kind}_days", kind.label) for kind in Kind],
+        "kind_fields": [(f"{kind}_days", label_of(kind)) for kind in Kind],
     }
     return render(request, "retention/retention.html", context, status=status)

@@ -10,6 +10,7 @@ inline styles) from the Okabe-Ito palette, readable with colour-blindness.
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -150,6 +151,13 @@ def _value_ticks(
     ]
 
 
+def label_width(text: str, font_px: float = 12) -> float:
+    """About how wide ``text`` is drawn, in px (an estimate, generous on purpose): a
+    Hangul syllable or CJK character about a full em, any other character 0.6 em."""
+    wide = sum(1 for c in text if unicodedata.east_asian_width(c) in ("W", "F"))
+    return font_px * (wide + 0.6 * (len(text) - wide))
+
+
 def bar_chart(
     key: str,
     title: str,
@@ -164,7 +172,9 @@ def bar_chart(
     whole: bool = True,
 ) -> Chart:
     """Horizontal stacked bars, one per category (agency, user, step), by series (status)."""
-    left, top, bottom = 170, 8, 30
+    # Room for the longest category's label, so that no agency's name is clipped.
+    longest = max((label_width(c) for c in categories), default=0)
+    left, top, bottom = int(min(WIDTH / 2, max(120, longest + 14))), 8, 30
     height = top + bottom + ROW_HEIGHT * max(len(categories), 1)
     chart = Chart(key, title, description, WIDTH, height, plot_left=left)
     chart.plot_bottom, chart.plot_right = height - bottom, WIDTH - 16

@@ -27,6 +27,7 @@ from django.views.decorators.http import require_GET
 from epitrace.analysis import statistics
 from epitrace.hub import access, policy
 from epitrace.hub.accounts.models import Region
+from epitrace.hub.audit.labels import action_label
 from epitrace.hub.audit.models import AuditEntry
 from epitrace.hub.cases.models import Case
 from epitrace.hub.exchange.models import AgencyTask, DataRequest
@@ -39,7 +40,9 @@ ACCESS_ACTIONS = ("case.view", "case.search", "result.view")
 EXPORT_PREFIX = "export."
 ACCESS_DAYS_DEFAULT = 30
 ACCESS_USERS_SHOWN = 20
-CURVE_DAYS_DEFAULT = 90
+CURVE_DAYS_DEFAULT = 90  # the curve's longest default period, when the cases span more
+CURVE_DAYS_MINIMUM = 14  # and its shortest: a few cases still read as a curve
+CURVE_MARGIN_DAYS = 2  # empty days shown before the first case and after the last
 WEEKLY_BEYOND_DAYS = 120  # longer periods: one bar per week
 PURGED_LABEL = "purged"  # the curve's series for anonymous aggregates of purged cases
 
@@ -149,12 +152,27 @@ def _date(text: str | None) -> dt.date | None:
 
 
 def curve_period(cases: pa.Table, params: Any) -> Period:
-    """``?from=&to=`` (ISO dates); by default the CURVE_DAYS_DEFAULT days up to the
-    latest confirmation (today when there is no case)."""
+    """``?from=&to=`` (ISO dates); by default the days the cases span (their first onset
+    or confirmation to the latest confirmation, CURVE_MARGIN_DAYS either side), at least
+    CURVE_DAYS_MINIMUM and at most CURVE_DAYS_DEFAULT days up to the latest confirmation
+    (the CURVE_DAYS_MINIMUM days up to today when there is no case)."""
     latest = pc.max(cases.column("confirmed_date")).as_py() if cases.num_rows else None
     end = _date(params.get("to")) or latest or timezone.localdate()
-    start = _date(params.get("from")) or end - dt.timedelta(days=CURVE_DAYS_DEFAULT - 1)
+    start = _date(params.get("from")) or _default_start(cases, end)
     return Period(min(start, end), max(start, end))
+
+
+def _default_start(cases: pa.Table, end: dt.date) -> dt.date:
+    margin = dt.timedelta(days=CURVE_MARGIN_DAYS)
+    firsts = [
+        pc.min(cases.column(column)).as_py()
+        for column in ("onset_date", "confirmed_date")
+        if cases.num_rows
+    ]
+    first = min((d for d in firsts if d is not None), default=end)
+    longest = end - dt.timedelta(days=CURVE_DAYS_DEFAULT - 1)
+    shortest = end - dt.timedelta(days=CURVE_DAYS_MINIMUM - 1)
+    return min(max(first - margin, longest), shortest)
 
 
 def _in_period(cases: pa.Table, column: str, period: Period) -> pa.Table:
@@ -166,15 +184,23 @@ def _in_period(cases: pa.Table, column: str, period: Period) -> pa.Table:
     return cases.filter(pc.fill_null(inside, False))
 
 
+def region_names() -> dict[str, str]:
+    """A region's code -> its name, as the curve's legend shows them; the purged cases'
+    series by what it is."""
+    return {**dict(Region.objects.values_list("code", "name")), PURGED_LABEL: _("purged cases")}
+
+
 def curve_chart(cases: pa.Table, by: str, period: Period) -> Chart:
     column = "onset_date" if by == "onset" else "confirmed_date"
     shown = _in_period(cases, column, period)
     curve = statistics.curve_by_group(shown, by, "region")
     if period.weekly:
         curve = statistics.per_week(curve).rename_columns(["date", "group", "cases"])
-    groups = sorted(set(curve.column("group").to_pylist()), key=lambda g: (g == PURGED_LABEL, g))
+    codes = sorted(set(curve.column("group").to_pylist()), key=lambda g: (g == PURGED_LABEL, g))
+    names = region_names()
+    groups = [names.get(code, code) for code in codes]
     values = {
-        (d.isoformat(), g): n
+        (d.isoformat(), names.get(g, g)): n
         for d, g, n in zip(
             *(curve.column(c).to_pylist() for c in ("date", "group", "cases")), strict=True
         )
@@ -227,7 +253,7 @@ def curve_chart(cases: pa.Table, by: str, period: Period) -> Chart:
 
 
 def requests_chart(cases: QuerySet) -> Chart:
-    rows = AgencyTask.objects.filter(request__case__in=cases).values_list("agency__code", "status")
+    rows = AgencyTask.objects.filter(request__case__in=cases).values_list("agency__name", "status")
     table = pa.table(
         {
             "agency": pa.array([r[0] for r in rows], pa.string()),
@@ -236,8 +262,8 @@ def requests_chart(cases: QuerySet) -> Chart:
     )
     counts = statistics.counts_by(table, ["agency", "status"]).to_pylist()
     agencies = sorted({r["agency"] for r in counts})
-    statuses = sorted({r["status"] for r in counts})
-    values = {(r["agency"], r["status"]): r["count"] for r in counts}
+    statuses = sorted({_(r["status"]) for r in counts})  # by name, as the legend says them
+    values = {(r["agency"], _(r["status"])): r["count"] for r in counts}
     return bar_chart(
         "requests",
         _("Requests by agency and status"),
@@ -285,34 +311,48 @@ def turnaround_chart(cases: QuerySet) -> Chart:
     ]
     stages = statistics.turnaround_stages(table, steps).to_pylist()
     names = [s[0] for s in steps]
+    # Minutes when every step takes less than an hour: "0.0 h" tells nobody anything.
+    longest = max((row["p90_h"] or 0 for row in stages), default=0)
+    in_minutes = longest < 1
+    scale, unit = (60, _(" min")) if in_minutes else (1, _(" h"))
     median, p90 = _("median"), _("90th percentile beyond the median")
     values: dict[tuple[str, str], float] = {}
     for row in stages:
         if row["median_h"] is not None:
-            values[(row["stage"], median)] = round(row["median_h"], 2)
-            values[(row["stage"], p90)] = round(row["p90_h"] - row["median_h"], 2)
+            values[(row["stage"], median)] = round(row["median_h"] * scale, 2)
+            values[(row["stage"], p90)] = round((row["p90_h"] - row["median_h"]) * scale, 2)
+    if in_minutes:
+        title = _("Turnaround times (minutes)")
+        description = _(
+            "Median minutes per step of %(n)d requests; the lighter bar reaches the 90th "
+            "percentile."
+        )
+    else:
+        title = _("Turnaround times (hours)")
+        description = _(
+            "Median hours per step of %(n)d requests; the lighter bar reaches the 90th percentile."
+        )
     chart = bar_chart(
         "turnaround",
-        _("Turnaround times (hours)"),
-        _("Median hours per step of %(n)d requests; the lighter bar reaches the 90th percentile.")
-        % {"n": table.num_rows},
+        title,
+        description % {"n": table.num_rows},
         names,
         [median, p90],
         values,
         category_header=_("Step"),
-        value_header=_("Hours"),
-        unit=" h",
+        value_header=_("Minutes") if in_minutes else _("Hours"),
+        unit=unit,
         whole=False,
     )
-    chart.headers = [_("Step"), _("Requests"), _("Done"), _("Pending"), _("Median h"), _("P90 h")]
+    chart.headers = [_("Step"), _("Requests"), _("Done"), _("Pending"), _("Median"), _("P90")]
     chart.rows = [
         [
             row["stage"],
             str(row["requests"]),
             str(row["answered"]),
             str(row["pending"]),
-            _hours(row["median_h"]),
-            _hours(row["p90_h"]),
+            duration(row["median_h"]),
+            duration(row["p90_h"]),
         ]
         for row in stages
     ]
@@ -321,8 +361,13 @@ def turnaround_chart(cases: QuerySet) -> Chart:
     return chart
 
 
-def _hours(value: float | None) -> str:
-    return "–" if value is None else f"{value:.1f}"
+def duration(hours: float | None) -> str:
+    """A duration as people read it: minutes under an hour, hours (one decimal) above."""
+    if hours is None:
+        return "–"
+    if hours < 1:
+        return _("%(n)d min") % {"n": round(hours * 60)}
+    return _("%(n).1f h") % {"n": hours}
 
 
 # --- data accesses -----------------------------------------------------------
@@ -336,8 +381,11 @@ def access_entries(scope: Scope, since: dt.datetime) -> QuerySet:
     )
     if not scope.nationwide:
         # A subquery, not a list: a region may hold more cases than SQL parameters allow.
+        # Cases are named by number (Case.audit_name); entries written before that, by id.
+        numbers = scope.cases.values("case_id")
         case_pks = scope.cases.annotate(pk_text=Cast("pk", CharField())).values("pk_text")
-        entries = entries.filter(object_type="case", object_id__in=case_pks)
+        named = Q(object_id__in=numbers) | Q(object_id__in=case_pks)
+        entries = entries.filter(named, object_type="case")
     return entries
 
 
@@ -348,7 +396,7 @@ def accesses_chart(scope: Scope, days: int) -> Chart:
         {
             "user": pa.array([r[0] for r in rows], pa.string()),
             "action": pa.array(
-                [r[1] if not r[1].startswith(EXPORT_PREFIX) else "export" for r in rows],
+                [r[1] if not r[1].startswith(EXPORT_PREFIX) else "result.export" for r in rows],
                 pa.string(),
             ),
         }
@@ -356,8 +404,8 @@ def accesses_chart(scope: Scope, days: int) -> Chart:
     counts = statistics.counts_by(table, ["user", "action"]).to_pylist()
     per_user = statistics.counts_by(table, ["user"]).to_pylist()[:ACCESS_USERS_SHOWN]
     users = [r["user"] for r in per_user]
-    actions = sorted({r["action"] for r in counts})
-    values = {(r["user"], r["action"]): r["count"] for r in counts}
+    actions = sorted({action_label(r["action"]) for r in counts})
+    values = {(r["user"], action_label(r["action"])): r["count"] for r in counts}
     return bar_chart(
         "accesses",
         _("Data accesses per user"),

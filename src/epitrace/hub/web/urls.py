@@ -13,6 +13,7 @@ urlpatterns = [
     path("dashboard", dashboard.dashboard_page, name="web-dashboard"),
     path("static/hub.css", views.stylesheet, name="stylesheet"),
     path("map/palette.css", views.palette, name="map-palette"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("map/base.geojson", basemap.base_geojson, name="map-base"),
     path("map/outlines.geojson", basemap.outlines_geojson, name="map-outlines"),
     path("map/streets.pmtiles", streets.streets_pmtiles, name="map-streets"),

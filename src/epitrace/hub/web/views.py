@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from epitrace.hub import access, policy
+from epitrace.hub.accounts.roles import role_label
 from epitrace.hub.web.preferences import (
     COMMON_TIME_ZONES,
     LANGUAGES,
@@ -32,6 +33,9 @@ from epitrace.hub.web.preferences import (
 from epitrace.report.model import palette_css
 
 STYLESHEET = Path(__file__).with_name("static") / "hub.css"
+# The hub's icon, served at the address browsers ask for by themselves too (no 404 on
+# every page, nothing fetched from outside the closed network).
+ICON = Path(__file__).with_name("static") / "favicon.svg"
 # What the home page may link to: (action the policy decides, address, label).
 LINKS = [
     ("case.list", "/cases", gettext_lazy("Cases")),
@@ -61,10 +65,17 @@ def palette(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def favicon(request: HttpRequest) -> HttpResponse:
+    """``/favicon.ico``: the hub's icon (SVG, which browsers take at this address too)."""
+    response = HttpResponse(ICON.read_bytes(), content_type="image/svg+xml")
+    response.headers["Cache-Control"] = "max-age=86400"
+    return response
+
+
 def _role_context(user: Any) -> dict[str, Any]:
     assignment = policy.assignment_of(user)
     return {
-        "role": assignment.get_role_display() if assignment else "no role",
+        "role": role_label(assignment.role) if assignment else _("no role"),
         "region": assignment.region if assignment else None,
         "agency": assignment.agency if assignment else None,
     }
