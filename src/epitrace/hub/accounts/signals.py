@@ -17,29 +17,22 @@ def _ip(request: Any) -> dict[str, str]:
     return {"ip": client_ip(request)} if request is not None else {}
 
 
+def _record_own_step(user: Any, action: str, request: Any) -> None:
+    name = user.get_username()
+    record(name, action, object_type="user", object_id=name, detail=_ip(request))
+
+
 @receiver(user_logged_in)
 def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     # The password step; the second factor is recorded as login.verified.
     lockout.forget(user.get_username())
-    record(
-        user.get_username(),
-        "login.password",
-        object_type="user",
-        object_id=user.get_username(),
-        detail=_ip(request),
-    )
+    _record_own_step(user, "login.password", request)
 
 
 @receiver(user_logged_out)
 def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     if user is not None:
-        record(
-            user.get_username(),
-            "logout",
-            object_type="user",
-            object_id=user.get_username(),
-            detail=_ip(request),
-        )
+        _record_own_step(user, "logout", request)
 
 
 @receiver(user_login_failed)
