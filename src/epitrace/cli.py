@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import click
 
@@ -222,6 +223,21 @@ def window_options(what: str) -> Callable[[F], F]:
     return decorate
 
 
+class Reported(Protocol):
+    """A workflow's result: warnings for stderr, one summary for stdout."""
+
+    def messages(self) -> Iterable[str]: ...
+
+    def describe(self) -> str: ...
+
+
+def report(result: Reported) -> None:
+    """Warnings on stderr, then the summary on stdout (docs/cli.md)."""
+    for line in result.messages():
+        click.echo(line, err=True)
+    click.echo(result.describe())
+
+
 def check_window(start: dt.datetime | None, end: dt.datetime | None) -> None:
     """``--to`` must come after ``--from`` when both are given."""
     if start is not None and end is not None and end <= start:
@@ -283,9 +299,7 @@ def analyze(
         cases_file=cases_file,
         tz=tz,
     )
-    for line in result.messages():
-        click.echo(line, err=True)
-    click.echo(result.describe())
+    report(result)
 
 
 @main.command()
@@ -392,7 +406,7 @@ def hotspots(
     confirmation day; --from and --to replace it for every case.
     """
     from epitrace.analysis.hotspots.params import ScanParams
-    from epitrace.progress import progress_bar
+    from epitrace.progress import counting_bar
     from epitrace.workflows.hotspots import HotspotSearch, find_outbreak_hotspots
 
     if week_shifts and dated_by == "case":
@@ -413,25 +427,15 @@ def hotspots(
             )
         _hotspots_among_people(search)
         return
-    bar = progress_bar(None, "tracing cases", unit="case")
-
-    def on_start(total: int) -> None:
-        bar.total = total
-        bar.refresh()
-
-    try:
+    with counting_bar("tracing cases", unit="case") as counting:
         result = find_outbreak_hotspots(
             search,
             dated_by=dated_by,
             week_shifts=week_shifts,
-            on_start=on_start,
-            on_case=lambda: bar.update(1),
+            on_start=counting.on_start,
+            on_case=counting.on_item,
         )
-    finally:
-        bar.close()
-    for line in result.messages():
-        click.echo(line, err=True)
-    click.echo(result.describe())
+    report(result)
 
 
 def _hotspots_among_people(search: HotspotSearch) -> None:
@@ -465,17 +469,11 @@ def links(
     confirmation; --from and --to cut that span for every case. Links join
     cases into chains (docs/links.md).
     """
-    from epitrace.progress import progress_bar
+    from epitrace.progress import counting_bar
     from epitrace.workflows.links import find_links
 
     start, end = window
-    bar = progress_bar(None, "tracing cases", unit="case")
-
-    def on_start(total: int) -> None:
-        bar.total = total
-        bar.refresh()
-
-    try:
+    with counting_bar("tracing cases", unit="case") as counting:
         result = find_links(
             folder,
             cases_file,
@@ -483,14 +481,10 @@ def links(
             start=start,
             end=end,
             contacts_file=contacts_file,
-            on_start=on_start,
-            on_case=lambda: bar.update(1),
+            on_start=counting.on_start,
+            on_case=counting.on_item,
         )
-    finally:
-        bar.close()
-    for line in result.messages():
-        click.echo(line, err=True)
-    click.echo(result.describe())
+    report(result)
 
 
 @main.command()
