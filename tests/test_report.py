@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import shutil
 import subprocess
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -17,7 +19,8 @@ from epitrace.analysis.trajectory import Trajectory, trace_subject
 from epitrace.analysis.trajectory.interview import compare_with_interview
 from epitrace.formats.schemas import table
 from epitrace.report import render_report
-from epitrace.report.model import district_names
+from epitrace.report.model import ShownStay, district_names
+from epitrace.report.pathmap import BADGE_GAP_PX, BADGE_RADIUS_PX, badge_offsets
 
 SEOUL = ZoneInfo("Asia/Seoul")
 HOSTILE = "<script>alert(1)</script>"
@@ -337,3 +340,32 @@ def test_the_map_draws_the_districts_around_the_path_under_the_stays(page: str) 
     assert svg.index('<g id="districts">') < svg.index('class="area ') < svg.index('id="badges"')
     assert "Boundaries: NGII (국토지리정보원), 2023-09-15" in page
     assert "district boundary" in page  # and the legend says what the lines are
+
+
+def stay_at(seq: int, x: float, y: float) -> ShownStay:
+    return ShownStay(
+        seq=seq, start=NOW, end=NOW, lat=0.0, lon=0.0, radius=50.0, x=x, y=y,
+        place="", sources="telecom", confidence=0.8,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("metres_per_px", [0.5, 4.0, 30.0, 250.0])
+def test_no_two_seq_badges_overlap_at_any_scale(metres_per_px: float) -> None:
+    """Home every night (its stays metres apart), a workplace, errands around them and
+    one trip away: every badge at least two radii and the gap from every other."""
+    rng = np.random.default_rng(7)
+    spots = [(0.0, 0.0, 2.0), (900.0, 300.0, 5.0), (400.0, -200.0, 300.0), (9000.0, 9000.0, 1.0)]
+    stays = []
+    for seq in range(1, 61):
+        x, y, jitter = spots[seq % 4 if seq % 5 else 0]
+        stays.append(stay_at(seq, x + rng.normal(0, jitter), y + rng.normal(0, jitter)))
+    offsets = badge_offsets(stays, metres_per_px)
+    badges = [
+        (s.x / metres_per_px + offsets[s.seq][0], -s.y / metres_per_px + offsets[s.seq][1])
+        for s in stays
+    ]
+    nearest = min(math.dist(a, b) for i, a in enumerate(badges) for b in badges[:i])
+    assert nearest >= 2 * BADGE_RADIUS_PX + BADGE_GAP_PX - 1e-9
+    # Far enough apart, a badge sits on its own point.
+    lone = badge_offsets([stay_at(1, 0.0, 0.0), stay_at(2, 1000.0, 0.0)], metres_per_px / 100)
+    assert lone == {1: (0.0, 0.0), 2: (0.0, 0.0)}

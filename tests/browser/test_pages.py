@@ -5,7 +5,9 @@ keyboard, Korean, tablet width, and the README's screenshots."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import re
 import time
 from datetime import datetime
@@ -199,6 +201,82 @@ def check_stay_popup_and_rows(page: Any) -> None:
     page.click("#case-map .maplibregl-popup-close-button")
 
 
+def leg_metres(a: list[float], b: list[float]) -> float:
+    east = (b[0] - a[0]) * math.cos(math.radians((a[1] + b[1]) / 2))
+    return math.hypot(east, b[1] - a[1]) * 111_320
+
+
+def check_move_arrows(page: Any) -> None:
+    """Each move carries one chevron in its mode's colour two fifths of the way along its
+    longest leg, as report.html draws it (none on a leg under a metre)."""
+    page.wait_for_selector("#case-map[data-rendered-arrows]")
+    moves = json.loads(page.inner_text("#case-map-data"))["moves"]
+    expected = {}
+    for index, move in enumerate(moves):
+        legs = list(itertools.pairwise(move["coordinates"]))
+        longest = max(legs, key=lambda leg: leg_metres(*leg), default=None)
+        if longest is not None and leg_metres(*longest) >= 1:
+            (x1, y1), (x2, y2) = longest
+            expected[index] = (move["mode_class"], [x1 + 0.4 * (x2 - x1), y1 + 0.4 * (y2 - y1)])
+    assert expected, "the simulated case moves about"
+    drawn = page.evaluate(
+        """() => {
+          const map = document.getElementById("case-map").epitraceMap;
+          return map.queryRenderedFeatures({ layers: ["move-arrows"] }).map((f) => ({
+            move: f.properties.move, mode: f.properties.mode_class, at: f.geometry.coordinates,
+            image: map.hasImage(`arrow-${f.properties.mode_class}`) }));
+        }"""
+    )
+    assert page.get_attribute("#case-map", "data-rendered-arrows") == str(len(expected))
+    assert {arrow["move"] for arrow in drawn} == set(expected)
+    for arrow in drawn:
+        mode, middle = expected[arrow["move"]]
+        assert arrow["mode"] == mode and arrow["image"]
+        # Rendered features come back on the tile grid: within a metre or so.
+        assert arrow["at"] == pytest.approx(middle, abs=2e-5)
+
+
+# Each stay's badge on screen: its centre, size and number, and where its leader line ends
+# next to where the map puts the stay's own point.
+BADGES_ON_SCREEN = """() => {
+  const box = document.getElementById("case-map");
+  const frame = box.epitraceMap.getCanvas().getBoundingClientRect(); // inside the border
+  const stays = JSON.parse(document.getElementById("case-map-data").textContent).stays;
+  return stays.map((stay) => {
+    const badge = box.querySelector(`.stay-badge[data-seq="${stay.seq}"]`);
+    const r = badge.getBoundingClientRect();
+    const line = badge.querySelector("line");
+    const at = box.epitraceMap.project([stay.lon, stay.lat]);
+    const centre = [r.left + r.width / 2, r.top + r.height / 2];
+    const [x2, y2] = ["x2", "y2"].map((name) => Number(line.getAttribute(name)));
+    const end = [centre[0] + x2, centre[1] + y2];
+    return { seq: stay.seq, number: badge.textContent, centre, size: [r.width, r.height], end,
+      point: [frame.left + at.x, frame.top + at.y] };
+  });
+}"""
+
+
+def check_badges_apart(page: Any) -> None:
+    """Every stay's numbered badge is drawn, tied to its stay by its leader line, and no
+    two badges overlap: at the opening view and zoomed out to the whole city."""
+    opening = page.evaluate("() => document.getElementById('case-map').epitraceMap.getZoom()")
+    for zoom in (opening, 11.0):
+        page.evaluate(
+            "(z) => document.getElementById('case-map').epitraceMap.jumpTo({ zoom: z })", zoom
+        )
+        badges = page.evaluate(BADGES_ON_SCREEN)
+        for badge in badges:
+            assert badge["number"] == str(badge["seq"]) and badge["size"] == [18, 18]
+            assert badge["end"] == pytest.approx(badge["point"], abs=1.0), badge
+        nearest = min(
+            math.dist(a["centre"], b["centre"]) for i, a in enumerate(badges) for b in badges[:i]
+        )
+        assert nearest >= 18, f"badges overlap at zoom {zoom}: {nearest:.1f} px apart"
+    page.evaluate(
+        "(z) => document.getElementById('case-map').epitraceMap.jumpTo({ zoom: z })", opening
+    )
+
+
 def shoot(page: Any, shots: Path, name: str) -> None:
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(shots / f"{name}.png"))
@@ -279,6 +357,8 @@ def test_a_case_from_request_to_path_in_the_browser(
     assert investigator.locator("#case-timeline rect.stay").count() == stays
     assert investigator.locator("#stays tbody tr").count() == stays
     check_districts_under(investigator, "#case-map", "stay-centre", korean=False)
+    check_move_arrows(investigator)
+    check_badges_apart(investigator)
     check_stay_popup_and_rows(investigator)
     # The interview compared with the data: three lists, and the places the patient
     # named are either confirmed by the data or listed as only in the interview.

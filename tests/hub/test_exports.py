@@ -13,11 +13,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from disclosure_analyses import FakeAnalysis, simulated_analysis
 from django.test import Client
+from reportlab.graphics.shapes import PolyLine
+from reportlab.lib import colors
 
+from epitrace.geography import ATTRIBUTION, district_outlines, locate
 from epitrace.hub import crypto
 from epitrace.hub.accounts.models import Role
 from epitrace.hub.audit.chain import verify_chain
@@ -26,6 +30,7 @@ from epitrace.hub.cases.models import Case
 from epitrace.hub.cases.notes import shown_detail
 from epitrace.hub.cases.records import CaseDates, Identifiers, register_case
 from epitrace.hub.exchange import exports, results
+from epitrace.report.model import PALETTE
 
 pytestmark = pytest.mark.django_db
 
@@ -74,7 +79,15 @@ def analysed(monkeypatch: pytest.MonkeyPatch, analysis: FakeAnalysis) -> FakeAna
 
 
 def pdf_text(body: bytes) -> str:
-    """The strings drawn in a PDF's page streams (reportlab: ASCII85 then Flate)."""
+    """The strings drawn in a PDF's page streams, one a line."""
+    return "\n".join(text for _, text in pdf_strings(body))
+
+
+def pdf_strings(body: bytes) -> list[tuple[float, str]]:
+    """The strings drawn in a PDF's page streams (reportlab: ASCII85 then Flate), each with
+    its font size in points. Strings in a Type0 font (reportlab's Korean CID font,
+    UniKS-UCS2-H) are UTF-16BE."""
+    wide = set(re.findall(rb"/Name /(\w+) /Subtype /Type0", body))
     out = []
     for raw in re.findall(rb"stream\r?\n(.*?)endstream", body, re.S):
         data = raw.strip()
@@ -84,17 +97,20 @@ def pdf_text(body: bytes) -> str:
             data = zlib.decompress(data)
         except zlib.error:
             continue
-        out += [_pdf_string(m) for m in re.findall(rb"\((.*?)(?<!\\)\)\s*Tj", data)]
-    return "\n".join(out)
+        font, size = b"", 0.0
+        for match in re.finditer(rb"/(\w+) ([\d.]+) Tf|\((.*?)(?<!\\)\)\s*Tj", data, re.S):
+            if match.group(1) is not None:
+                font, size = match.group(1), float(match.group(2))
+            else:
+                out.append((size, _pdf_string(match.group(3), font in wide)))
+    return out
 
 
-def _pdf_string(raw: bytes) -> str:
-    """A PDF literal string: octal escapes undone; UTF-16 (CID fonts) decoded."""
+def _pdf_string(raw: bytes, wide: bool) -> str:
+    """A PDF literal string: escapes undone; two bytes a character in a ``wide`` font."""
     data = re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), raw)
     data = re.sub(rb"\\(.)", rb"\1", data)
-    if b"\x00" in data:
-        return data.decode("utf-16-be", errors="replace")
-    return data.decode("latin-1")
+    return data.decode("utf-16-be", errors="replace") if wide else data.decode("latin-1")
 
 
 def post(client: Client, case: Case, name: str, reason: str = "calling the contacts") -> Any:
@@ -303,6 +319,34 @@ def test_korean_place_names_are_drawn_with_a_korean_font(
     assert b"HYGothic-Medium" in body
     text = pdf_text(body)
     assert cases["seoul"].case_id in text and "동성로 카페" in text
+
+
+def test_the_pdf_sketch_draws_daegus_districts_with_their_names_and_source(
+    cases: dict[str, Case], analysis: FakeAnalysis
+) -> None:
+    where = locate(analysis.stays.column("lat"), analysis.stays.column("lon"))
+    assert set(where.column("sido").to_pylist()) == {"대구광역시"}  # the simulated city
+    body = exports.case_report_pdf(cases["seoul"], analysis)
+    assert ATTRIBUTION in pdf_text(body)  # "Boundaries: NGII (국토지리정보원), 2023-09-15"
+    # Neighbourhood names written as the sketch's labels (6 pt: the tables' text is 8 pt
+    # and has them inside whole addresses), the stays' own among them.
+    lat = np.asarray(analysis.stays.column("lat"))
+    lon = np.asarray(analysis.stays.column("lon"))
+    wide = (lon.min() - 0.1, lat.min() - 0.1, lon.max() + 0.1, lat.max() + 0.1)
+    names = {d.name for d in district_outlines(wide, 12).districts}
+    labels = {text for size, text in pdf_strings(body) if size == 6 and text in names}
+    assert len(labels) >= 3, labels
+    assert labels & set(where.column("emd").to_pylist())
+    # The sketch itself: their boundaries in the palette's district grey, and their
+    # names, all drawn before (under) the path's moves.
+    sketch = exports.path_drawing(analysis.stays, analysis.path, 500, 250, "HYGothic-Medium")
+    grey = colors.HexColor(PALETTE["district"])
+    shapes = list(enumerate(sketch.contents))
+    boundaries = [i for i, s in shapes if isinstance(s, PolyLine) and s.strokeColor == grey]
+    written = [i for i, s in shapes if getattr(s, "text", None) in labels]
+    moves = [i for i, s in shapes if isinstance(s, PolyLine) and s.strokeColor != grey]
+    assert len(boundaries) >= len(labels) and written and moves
+    assert max(boundaries + written) < min(moves)
 
 
 def test_exports_read_the_exchanges_stored_analysis(

@@ -15,12 +15,13 @@ from typing import Any
 import pyarrow as pa
 import pytest
 from django.test import Client
+from django.utils import translation
 
 from epitrace.hub.accounts.models import Role
 from epitrace.hub.audit.models import AuditEntry
 from epitrace.hub.cases.notes import shown_detail
 from epitrace.hub.cases.records import CaseDates, Identifiers, register_case
-from epitrace.hub.exchange import jobs, results
+from epitrace.hub.exchange import case_analysis, jobs, results
 
 pytestmark = pytest.mark.django_db
 UTC = dt.UTC
@@ -448,3 +449,53 @@ def test_case_page_without_an_interview_says_so(
     page = signed_in(make_account(Role.NATIONAL_INVESTIGATOR)).get(f"/cases/{case.case_id}")
     text = page.content.decode()
     assert "No interview record" in text and 'id="comparison-confirmed"' not in text
+
+
+AT_SEA = (36.0, 125.0)  # the Yellow Sea west of Taean: no district holds it
+
+
+def analysis_with_a_stay_at_sea(case_id: str) -> Analysis:
+    """The sample analysis with its last stay (unnamed, seq 4) out at sea."""
+    analysis = sample_analysis(case_id)
+    rows = analysis.stays.to_pylist()
+    rows[-1] |= {"lat": AT_SEA[0], "lon": AT_SEA[1]}
+    return dataclasses.replace(analysis, stays=pa.Table.from_pylist(rows))
+
+
+def stay_row(page: str, seq: int) -> str:
+    return re.search(rf'<tr id="stay-{seq}".*?</tr>', page, re.S).group(0)
+
+
+def test_a_stay_at_sea_reads_so_in_the_language_of_the_page(
+    places: dict[str, Any],
+    make_account: Callable[..., Any],
+    signed_in: Callable[..., Client],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    case = make_case(places["seoul"])
+    monkeypatch.setattr(
+        results, "latest_analysis", lambda _: analysis_with_a_stay_at_sea(_.case_id)
+    )
+    with translation.override("ko"):
+        korean_words = translation.gettext("outside Korea or at sea")
+    assert re.search(r"[가-힣]", korean_words)
+    client = signed_in(make_account(Role.NATIONAL_INVESTIGATOR))
+    for language, words in (("en", "outside Korea or at sea"), ("ko", korean_words)):
+        client.post("/preferences/language", {"language": language, "next": "/cases"})
+        page = client.get(f"/cases/{case.case_id}").content.decode()
+        assert f'lang="{language}"' in page
+        assert words in stay_row(page, 4)
+        data = json.loads(re.search(r'id="case-map-data"[^>]*>(.*?)</script>', page, re.S)[1])
+        assert data["stays"][3]["district"] == words == data["stays"][3]["label"]
+        other = korean_words if language == "en" else "outside Korea or at sea"
+        assert other not in page
+
+
+def test_an_analysis_shaped_in_one_language_is_worded_in_the_one_it_is_rendered_in() -> None:
+    with translation.override("en"):
+        view = case_analysis.view_of(analysis_with_a_stay_at_sea("C00001"))
+    with translation.override("ko"):
+        assert str(view.stays[3].district) == translation.gettext("outside Korea or at sea")
+        assert str(view.stays[3].district) != "outside Korea or at sea"
+    with translation.override("en"):
+        assert str(view.stays[3].label) == "outside Korea or at sea"

@@ -244,6 +244,7 @@ def _legend(has_outliers: bool) -> str:
         '<span><i class="line subway"></i>subway</span>',
         '<span><i class="line transit"></i>bus and subway</span>',
         '<span><i class="line unknown"></i>move, mode unknown</span>',
+        '<span><i class="chevron">›</i>direction of the move</span>',
         '<span><i class="line district"></i>district boundary (시도, 시군구, 읍면동)</span>',
     ]
     if has_outliers:

@@ -27,9 +27,15 @@ NOMINAL_WIDTH_PX = 800  # width the page lays the map out at on a laptop
 ASPECT = 3 / 2  # width / height, as the CSS gives the map element
 MIN_AREA_PX = 5.0  # an uncertainty circle is never drawn smaller than this
 MIN_EXTENT_M = 400.0  # a single stay still shows its neighbourhood
-PILE_PX = 20.0  # badges nearer than this on screen are piled (a badge is 18 px wide)
-PILE_SPACING_PX = 11.0  # sunflower spacing: neighbours in a pile end up ~20 px apart
+# Seq badges never cover one another: any two centres are at least 2 r + gap = 20 px
+# apart on screen (badge_offsets). The hub's case map follows the same rule (badges.js).
+BADGE_RADIUS_PX = 9.0  # a badge is 18 px wide
+BADGE_GAP_PX = 2.0
+PILE_SPACING_PX = 13.0  # sunflower spacing: neighbours in a pile end up >= 20.1 px apart
 GOLDEN_ANGLE = math.pi * (3 - math.sqrt(5))
+# A move's chevron sits this far along its longest leg: not halfway, so that a trip out
+# and back along the same street shows two chevrons, not one cross.
+ARROW_AT = 0.4
 
 
 # North is up everywhere on an azimuthal projection centred on the subject's records.
@@ -172,31 +178,52 @@ def _areas(stays: list[ShownStay], view: View) -> str:
 
 def sunflower(i: int) -> tuple[float, float]:
     """Pixel offset of the i-th badge of a pile: a sunflower packs them tightly in seq
-    order from the centre out, each about a badge apart."""
+    order from the centre out, no two nearer than 20.1 px (at PILE_SPACING_PX 13)."""
     r = PILE_SPACING_PX * math.sqrt(i + 0.5)
     angle = i * GOLDEN_ANGLE
     return r * math.cos(angle), r * math.sin(angle)
 
 
+def _reach(size: int) -> float:
+    """How far from its anchor a pile of ``size`` badges reaches, in pixels."""
+    spread = PILE_SPACING_PX * math.sqrt(size - 0.5) if size > 1 else 0.0
+    return spread + BADGE_RADIUS_PX
+
+
+def _pile_up(points: list[tuple[int, float, float]]) -> list[list[tuple[int, float, float]]]:
+    """(seq, x, y) points in screen pixels grouped into piles, each in seq order and
+    anchored at its first point: piles whose reaches (plus the gap) overlap are merged
+    until none do, so badges of different piles are >= 2 r + gap apart."""
+    piles = [[point] for point in sorted(points)]
+    i = 0
+    while i < len(piles):
+        grown, j = False, i + 1
+        while j < len(piles):
+            (_, ax, ay), (_, bx, by) = piles[i][0], piles[j][0]
+            reach = _reach(len(piles[i])) + _reach(len(piles[j])) + BADGE_GAP_PX
+            if math.hypot(ax - bx, ay - by) < reach:
+                piles[i] = sorted(piles[i] + piles.pop(j))
+                grown = True
+            else:
+                j += 1
+        # A grown pile reaches further: the piles before it are checked again.
+        i = 0 if grown else i + 1
+    return piles
+
+
 def badge_offsets(stays: list[ShownStay], k: float) -> dict[int, tuple[float, float]]:
-    """Badges closer than a badge on screen (home, visited every night; GPS jitter)
-    are piled around the first one. Offsets in pixels from each stay's own point.
+    """Where each stay's badge goes, in pixels from the stay's own point (x right, y
+    down), at ``k`` metres per pixel: alone on its point, or in a sunflower around the
+    first stay of its pile (home, visited every night; GPS jitter) when badges would
+    otherwise overlap. No two badges are nearer than 2 * BADGE_RADIUS_PX + BADGE_GAP_PX.
     The page's script runs the same rule again whenever the zoom changes."""
-    piles: list[list[ShownStay]] = []
-    for s in sorted(stays, key=lambda s: s.seq):
-        pile = next(
-            (p for p in piles if math.hypot(p[0].x - s.x, p[0].y - s.y) < PILE_PX * k), None
-        )
-        if pile is None:
-            piles.append([s])
-        else:
-            pile.append(s)
+    piles = _pile_up([(s.seq, s.x / k, -s.y / k) for s in stays])
     offsets = {}
     for pile in piles:
-        first = pile[0]
-        for i, s in enumerate(pile):
+        _, ax, ay = pile[0]
+        for i, (seq, x, y) in enumerate(pile):
             dx, dy = sunflower(i) if len(pile) > 1 else (0.0, 0.0)
-            offsets[s.seq] = ((first.x - s.x) / k + dx, (s.y - first.y) / k + dy)
+            offsets[seq] = (ax - x + dx, ay - y + dy)
     return offsets
 
 
@@ -231,7 +258,7 @@ def _moves(moves: list[ShownMove], view: View, clock: Clock) -> str:
 
 
 def _arrow(move: ShownMove, view: View) -> str:
-    """A chevron halfway along the longest leg shows which way the subject went."""
+    """A chevron ARROW_AT along the longest leg shows which way the subject went."""
     legs = list(zip(move.points, move.points[1:], strict=False))
     (ax, ay), (bx, by) = max(legs, key=lambda leg: math.dist(*leg))
     if math.dist((ax, ay), (bx, by)) < 1:
@@ -239,7 +266,8 @@ def _arrow(move: ShownMove, view: View) -> str:
     rot = math.degrees(math.atan2(-(by - ay), bx - ax))
     inner = '<path d="M-4 -5L3 0L-4 5"/>'
     cls = f"arrow {move.mode_class}"
-    return _px_group((ax + bx) / 2, -(ay + by) / 2, view, inner, cls, rot=rot)
+    x, y = ax + ARROW_AT * (bx - ax), ay + ARROW_AT * (by - ay)
+    return _px_group(x, -y, view, inner, cls, rot=rot)
 
 
 def _outliers(outliers: list[ShownOutlier], view: View, clock: Clock) -> str:

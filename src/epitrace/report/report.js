@@ -104,21 +104,29 @@
     text.setAttribute("x", barPx / 2);
     text.textContent = label(length);
   }
-  // Pile badges closer than a badge on screen around the first one (same rule as
-  // the server's badge_offsets): a sunflower, in seq order from the centre out.
+  // Badges never cover one another (the server's pathmap.badge_offsets, the hub's
+  // badges.js: the same rule): piles, anchored at their first stay, whose reaches overlap
+  // are merged; a pile's badges sit in a sunflower, in seq order from the centre out.
+  const R = 9, GAP = 2, SPACING = 13, GOLDEN = Math.PI * (3 - Math.sqrt(5));
   const badges = [...svg.querySelectorAll(".badge")].sort((a, b) => a.dataset.seq - b.dataset.seq);
+  const reach = (n) => (n > 1 ? SPACING * Math.sqrt(n - 0.5) : 0) + R;
   function spread(k) {
-    const piles = [];
-    for (const b of badges) {
-      const x = +b.dataset.x, y = +b.dataset.y;
-      let pile = piles.find((p) => Math.hypot(p.x - x, p.y - y) < 20 * k);
-      if (!pile) piles.push((pile = { x, y, members: [] }));
-      pile.members.push(b);
+    const piles = badges.map((b) => [{ b, x: b.dataset.x / k, y: b.dataset.y / k }]);
+    for (let i = 0; i < piles.length; ) {
+      let grown = false;
+      for (let j = i + 1; j < piles.length; ) {
+        const a = piles[i][0], c = piles[j][0];
+        if (Math.hypot(a.x - c.x, a.y - c.y) < reach(piles[i].length) + reach(piles[j].length) + GAP) {
+          piles[i] = piles[i].concat(piles.splice(j, 1)[0]).sort((p, q) => p.b.dataset.seq - q.b.dataset.seq);
+          grown = true;
+        } else j += 1;
+      }
+      i = grown ? 0 : i + 1; // a grown pile reaches further: check the ones before it again
     }
     for (const pile of piles) {
-      pile.members.forEach((b, i) => {
-        const r = pile.members.length > 1 ? 11 * Math.sqrt(i + 0.5) : 0, a = i * Math.PI * (3 - Math.sqrt(5));
-        const dx = (pile.x - b.dataset.x) / k + r * Math.cos(a), dy = (pile.y - b.dataset.y) / k + r * Math.sin(a);
+      pile.forEach(({ b, x, y }, i) => {
+        const r = pile.length > 1 ? SPACING * Math.sqrt(i + 0.5) : 0, a = i * GOLDEN;
+        const dx = pile[0].x - x + r * Math.cos(a), dy = pile[0].y - y + r * Math.sin(a);
         b.querySelector("line").setAttribute("x2", dx);
         b.querySelector("line").setAttribute("y2", dy);
         b.querySelector("g").setAttribute("transform", `translate(${dx} ${dy})`);

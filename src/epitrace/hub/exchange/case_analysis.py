@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
-from django.utils.translation import gettext as _
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy
 
 from epitrace.analysis.trajectory.interview import CONFIRMED, DATA_ONLY, INTERVIEW_ONLY
 from epitrace.report.model import OUTSIDE_KOREA, district_names, evidence_of, mode_class
@@ -28,16 +29,19 @@ STATUS_OF = {
 }
 
 
-def district_text(district: str) -> str:
+def district_text(district: str) -> str | Promise:
     """A stay's district as the pages write it ("대구광역시 중구 동인동1가"), or, for a stay
-    no district holds, that it was outside Korea or at sea (in the page's language)."""
-    return _("outside Korea or at sea") if district == OUTSIDE_KOREA else district
+    no district holds, that it was outside Korea or at sea: a lazy translation, put into
+    words in the language active when the page (or file) is rendered, whichever language
+    was active when the analysis was shaped."""
+    return gettext_lazy("outside Korea or at sea") if district == OUTSIDE_KOREA else district
 
 
 def place_text(place_name: str, district: str) -> str:
     """What a stay reads as in one line: its place's name beside its neighbourhood, or its
-    neighbourhood alone for an unnamed stay (report.model's rule: never "unnamed place")."""
-    where = district_text(district)
+    neighbourhood alone for an unnamed stay (report.model's rule: never "unnamed place"),
+    in the language active now (the caller renders it)."""
+    where = str(district_text(district))
     return f"{place_name} · {where}" if place_name and where else place_name or where
 
 
@@ -60,11 +64,12 @@ class StayView:
     place_name: str
     sources: list[str]
     confidence: float
-    district: str = ""  # "대구광역시 중구 동인동1가", or outside Korea (district_text)
+    # "대구광역시 중구 동인동1가", or outside Korea (district_text: translated when rendered)
+    district: str | Promise = ""
     contacts: list[dict[str, Any]] = field(default_factory=list)
 
     @property
-    def label(self) -> str:
+    def label(self) -> str | Promise:
         """The place's name; for an unnamed stay, its neighbourhood."""
         return self.place_name or self.district
 

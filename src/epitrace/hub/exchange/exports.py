@@ -282,7 +282,7 @@ def contacts_summary(contacts: pa.Table) -> list[list[str]]:
     # An unnamed place reads as its neighbourhood, as a stay does.
     districts = district_names(contacts) if rows else []
     by_place = Counter(
-        place_text(r["place_name"] or "", "") or district_text(district)
+        place_text(r["place_name"] or "", "") or str(district_text(district))
         for r, district in zip(rows, districts, strict=True)
     )
     summary = [

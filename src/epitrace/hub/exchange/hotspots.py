@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.functional import Promise
 
 from epitrace.analysis.hotspots import case_events
 from epitrace.analysis.hotspots.params import ScanParams
@@ -61,8 +62,9 @@ class HotspotView:
     read: list[str] = field(default_factory=list)
 
 
-def cluster_districts(clusters: list[dict[str, Any]]) -> list[str]:
-    """Per cluster, the district of its centre ("대구광역시 중구 동인동1가"), as a stay's."""
+def cluster_districts(clusters: list[dict[str, Any]]) -> list[str | Promise]:
+    """Per cluster, the district of its centre ("대구광역시 중구 동인동1가"), as a stay's
+    (outside Korea: translated when the page is rendered)."""
     if not clusters:
         return []
     found = locate([c["lat"] for c in clusters], [c["lon"] for c in clusters])
