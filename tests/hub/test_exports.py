@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import codecs
 import csv
 import datetime as dt
 import io
@@ -18,6 +19,7 @@ import pytest
 from disclosure_analyses import FakeAnalysis, simulated_analysis
 from django.test import Client
 
+from epitrace.formats.readers import read_table
 from epitrace.hub import crypto
 from epitrace.hub.accounts.models import Role
 from epitrace.hub.audit.chain import verify_chain
@@ -216,7 +218,7 @@ def test_stays_csv_is_the_contract_table_in_the_places_zone(
     signed_in: Callable[..., Client],
 ) -> None:
     client = signed_in(make_account(Role.NATIONAL_INVESTIGATOR))
-    text = post(client, cases["seoul"], "stays.csv").content.decode()
+    text = post(client, cases["seoul"], "stays.csv").content.decode("utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(text)))
     assert list(rows[0]) == [
         "person_ref", "seq", "start", "end", "lat", "lon",
@@ -227,6 +229,28 @@ def test_stays_csv_is_the_contract_table_in_the_places_zone(
     first = analysed.stays.to_pylist()[0]
     assert dt.datetime.fromisoformat(rows[0]["start"]) == first["start"]
     assert rows[0]["start"].endswith("+09:00")
+
+
+def test_csv_exports_open_in_excel_with_korean_intact_and_epitrace_reads_them(
+    cases: dict[str, Case],
+    analysed: FakeAnalysis,
+    make_account: Callable[..., Any],
+    signed_in: Callable[..., Client],
+    tmp_path: Path,
+) -> None:
+    """Excel reads a CSV as UTF-8 only after a byte-order mark; epitrace's readers skip it."""
+    client = signed_in(make_account(Role.NATIONAL_INVESTIGATOR))
+    for name, table_name in (("stays.csv", "stays"), ("contacts.csv", "contacts")):
+        body = post(client, cases["seoul"], name).content
+        assert body.startswith(codecs.BOM_UTF8), name
+        text = body.decode("utf-8-sig")  # as Excel decodes a file with the mark
+        header = next(csv.reader(io.StringIO(text)))
+        assert header[0] == "person_ref", name
+        (tmp_path / name).write_bytes(body)
+        loaded = read_table(tmp_path / name, table_name).raise_for_problems()
+        assert loaded.num_rows == getattr(analysed, table_name).num_rows
+    stays = read_table(tmp_path / "stays.csv", "stays").raise_for_problems()
+    assert "대구광역시" in stays.column("sido").to_pylist()  # Korean intact
 
 
 def test_geojson_exports(
@@ -261,7 +285,7 @@ def test_contacts_csv_without_a_contact_search_has_only_its_header(
         results, "latest_analysis", lambda case: dataclasses.replace(analysis, contacts=None)
     )
     client = signed_in(make_account(Role.NATIONAL_INVESTIGATOR))
-    text = post(client, cases["seoul"], "contacts.csv").content.decode()
+    text = post(client, cases["seoul"], "contacts.csv").content.decode("utf-8-sig")
     assert text.strip().splitlines() == [
         '"person_ref","contact_ref","via","place_name","lat","lon","start","end",'
         '"overlap_min","score","tier"'
@@ -342,7 +366,8 @@ def test_exports_read_the_exchanges_stored_analysis(
     page = client.get(f"/cases/{case.case_id}/exports")
     assert page.status_code == 200
     assert f"{analysis.stays.num_rows} stays" in page.content.decode()
-    rows = list(csv.DictReader(io.StringIO(post(client, case, "stays.csv").content.decode())))
+    text = post(client, case, "stays.csv").content.decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text)))
     assert [int(r["seq"]) for r in rows] == analysis.stays.column("seq").to_pylist()
     assert post(client, cases["busan"], "stays.csv").status_code == 404  # no analysis there
 
@@ -373,7 +398,8 @@ def test_finding_7_exported_stays_carry_no_live_formula() -> None:
         ),
         contract_table("stays"),
     )
-    rows = list(csv.DictReader(io.StringIO(csv_bytes(stays, "stays", "Asia/Seoul").decode())))
+    text = csv_bytes(stays, "stays", "Asia/Seoul").decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text)))
     assert [r["place_name"] for r in rows] == [
         '\'=HYPERLINK("http://evil.example","Cafe")',
         "'+1 cmd",

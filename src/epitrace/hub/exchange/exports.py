@@ -35,6 +35,7 @@ from django.utils.translation import gettext as _
 from epitrace.formats.schemas import table as contract_table
 from epitrace.formats.writers import (
     conform,
+    for_spreadsheets,
     spreadsheet_quoted_columns,
     spreadsheet_safe_column,
 )
@@ -77,7 +78,8 @@ def _local_text(column: pa.ChunkedArray, tz: str) -> pa.ChunkedArray:
 
 
 def csv_bytes(data: pa.Table, name: str, tz: str) -> bytes:
-    """The contract's table ``name`` as CSV, in memory (nothing personal on disk)."""
+    """The contract's table ``name`` as CSV, in memory (nothing personal on disk), with
+    the byte-order mark Excel needs to read Korean (``formats.writers.for_spreadsheets``)."""
     spec = contract_table(name)
     data = conform(data, spec)
     quoted = spreadsheet_quoted_columns(spec)  # no live formula reaches a spreadsheet
@@ -92,7 +94,7 @@ def csv_bytes(data: pa.Table, name: str, tz: str) -> bytes:
     rendered = pa.table(columns, names=data.column_names)
     sink = io.BytesIO()
     pacsv.write_csv(rendered, sink, pacsv.WriteOptions(quoting_style="needed"))
-    return sink.getvalue()
+    return for_spreadsheets(sink.getvalue())
 
 
 def _json_value(value: Any, tz: zoneinfo.ZoneInfo) -> Any:
