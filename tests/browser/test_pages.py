@@ -357,7 +357,7 @@ def test_a_case_from_request_to_path_in_the_browser(
     check_districts_under(investigator, "#hotspot-map", "clusters", korean=True)
     # Each cluster's row names the district of its centre, in Korean.
     assert HANGUL.search(
-        investigator.inner_text("#clusters tbody tr:first-child td:nth-of-type(2)")
+        investigator.inner_text("table[id^=clusters] tbody tr:first-child td:nth-of-type(2)")
     )
     check_accessible(investigator)
     shoot(investigator, shots, "hotspots")

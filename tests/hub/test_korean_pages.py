@@ -23,7 +23,7 @@ from disclosure_analyses import simulated_analysis
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from hub_seed import ask, make_case
+from hub_seed import ask, cluster, make_case, scanned
 from visible_text import english_lines, english_words
 
 from epitrace.hub.accounts.models import Agency, Region, Role
@@ -107,8 +107,8 @@ PAGES = [
 # above, not yet asserted. Each of those branches removes its pages from this set.
 NOT_YET_ASSERTED = frozenset(
     {
-        "disclosure-review", "public-exposures",
-
+        "cases", "case-new", "case", "disclosure-review", "public-exposures",
+        "request-new", "exports",
     }
 )  # fmt: skip
 
@@ -121,8 +121,9 @@ def seeded(
     csv_city: Path,
 ) -> dict[str, Any]:
     """A case with an analysis, two requests (one awaiting the police, one refused), a
-    disclosure draft, audit entries: the data every page above needs. Names are Korean,
-    as they are in service; usernames have no two Latin letters in a row."""
+    disclosure draft, a hotspot scan's result, audit entries: the data every page above
+    needs. Names are Korean, as they are in service; usernames have no two Latin letters
+    in a row."""
     Region.objects.filter(code="seoul").update(name="서울특별시")
     Region.objects.filter(code="busan").update(name="부산광역시")
     Agency.objects.filter(code="carrier-a").update(name="가통신사")
@@ -139,6 +140,8 @@ def seeded(
                 {"decision": "refuse", "reason": "요청 범위가 지나치게 넓음"})  # fmt: skip
     investigator.post(f"/cases/{case.case_id}/disclosure/prepare")
     investigator.post(f"/cases/{case.case_id}", {"purpose": "역학조사 동선 확인"})
+    # A hotspot scan's result: a suspected outbreak area and a cluster not significant.
+    scanned([case], [cluster(1, 0.002, [case.case_id]), cluster(2, 0.93, [case.case_id])])
     return {
         "accounts": accounts,
         "values": {

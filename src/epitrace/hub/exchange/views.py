@@ -380,6 +380,7 @@ def _map_data(view: hotspots.HotspotView) -> dict[str, Any]:
         **map_settings(),
         "clusters": [
             {k: c[k] for k in ("number", "lat", "lon", "radius_m", "p_value", "cases", "district")}
+            | {"significant": c["significant"]}
             for c in view.clusters
         ],
         "events": view.events,
@@ -395,13 +396,19 @@ def hotspots_page(request: HttpRequest) -> HttpResponse:
     scan = hotspots.scan_for(cases)
     shown = hotspots.last_result(scan, {case.pk for case in cases})
     view = hotspots.open_view(shown.result_enc) if shown is not None else None
+    alpha = hotspots.significance_level()
+    suspected, not_significant = [], []
     if view is not None:
         hotspots.record_views(request.user, client_ip(request), view)
         for cluster, district in zip(
             view.clusters, hotspots.cluster_districts(view.clusters), strict=True
         ):
             cluster["district"] = district
+        suspected, not_significant = hotspots.split_by_significance(view.clusters, alpha)
     context = {
+        "suspected": suspected,
+        "not_significant": not_significant,
+        "alpha": alpha,
         "view": view,
         "computed_at": shown.finished_at if shown is not None else None,
         "scan": scan,
