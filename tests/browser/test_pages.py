@@ -310,12 +310,12 @@ def test_a_case_from_request_to_path_in_the_browser(
     check_accessible(investigator)
     shoot(investigator, shots, "case")
 
-    # Export the stays as CSV, with a reason.
+    # Export the files, chosen together with one reason: a zip named by the case.
     investigator.click("text=Export")
-    investigator.fill("#reason-1", "sharing with the district's investigation team")
+    investigator.fill("#reason", "sharing with the district's investigation team")
     with investigator.expect_download() as download:
-        investigator.click("form:has(#reason-1) button[type=submit]")
-    assert download.value.suggested_filename.endswith((".csv", ".geojson", ".pdf"))
+        investigator.click("#export-form button[type=submit]")
+    assert download.value.suggested_filename == f"{case.case_id}-exports.zip"
 
     # Korean, switched from the header and kept for the account.
     investigator.goto(f"{base}/cases/{case.case_id}")

@@ -9,6 +9,7 @@ import datetime as dt
 import io
 import json
 import re
+import zipfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -188,6 +189,57 @@ def test_every_export_is_audited_with_case_format_and_reason(
     assert verify_chain().ok
 
 
+def test_one_reason_for_a_bundle_of_exports_each_file_audited(
+    cases: dict[str, Case],
+    analysed: FakeAnalysis,
+    make_account: Callable[..., Any],
+    signed_in: Callable[..., Client],
+) -> None:
+    """The export page asks once: the files chosen, one reason; several come as a zip."""
+    client = signed_in(make_account(Role.REGIONAL_INVESTIGATOR, "kim"))
+    case = cases["seoul"]
+    address = f"/cases/{case.case_id}/exports"
+    form = client.get(address).content.decode()
+    assert form.count('name="files"') == len(FILES) and form.count('name="reason"') == 1
+    before = AuditEntry.objects.count()
+    assert client.post(address, {"reason": "contacts"}).status_code == 400  # no file chosen
+    refused = client.post(address, {"files": ["stays.csv", "report.pdf"], "reason": " "})
+    assert refused.status_code == 400 and "needs a reason" in refused.content.decode()
+    assert AuditEntry.objects.count() == before  # refused before any access
+    answer = client.post(address, {"files": FILES, "reason": "sharing with the team"})
+    assert answer.status_code == 200 and answer["Content-Type"] == "application/zip"
+    name = f"{case.case_id}-exports.zip"
+    assert answer["Content-Disposition"] == f'attachment; filename="{name}"'
+    archive = zipfile.ZipFile(io.BytesIO(answer.content))
+    assert archive.namelist() == [f"{case.case_id}-{n}" for n in FILES]
+    assert archive.read(f"{case.case_id}-report.pdf").startswith(b"%PDF")
+    entries = AuditEntry.objects.filter(action__startswith="export.").order_by("seq")
+    assert len(entries) == len(FILES)
+    assert {shown_detail(e.detail)["reason"] for e in entries} == {"sharing with the team"}
+    assert AuditEntry.objects.filter(action="result.export").count() == 1  # one lookup
+    single = client.post(address, {"files": ["contacts.csv"], "reason": "calling them"})
+    assert single["Content-Disposition"] == f'attachment; filename="{case.case_id}-contacts.csv"'
+
+
+def test_exports_name_the_subject_by_case_never_by_an_agencys_id(
+    cases: dict[str, Case],
+    analysed: FakeAnalysis,
+    make_account: Callable[..., Any],
+    signed_in: Callable[..., Client],
+) -> None:
+    client = signed_in(make_account(Role.NATIONAL_INVESTIGATOR))
+    case = cases["seoul"]
+    (provider_ref,) = set(analysed.stays.column("person_ref").to_pylist())
+    for name in FILES:
+        body = post(client, case, name).content
+        assert provider_ref.encode() not in body, name
+    text = post(client, case, "stays.csv").content.decode("utf-8-sig")
+    assert {r["person_ref"] for r in csv.DictReader(io.StringIO(text))} == {case.case_id}
+    path = json.loads(post(client, case, "stays.geojson").content)
+    points = [f for f in path["features"] if f["geometry"]["type"] == "Point"]
+    assert {f["properties"]["person_ref"] for f in points} == {case.case_id}
+
+
 def test_unknown_export_and_missing_analysis(
     cases: dict[str, Case],
     monkeypatch: pytest.MonkeyPatch,
@@ -261,7 +313,7 @@ def test_geojson_exports(
 ) -> None:
     client = signed_in(make_account(Role.NATIONAL_INVESTIGATOR))
     path = json.loads(post(client, cases["seoul"], "stays.geojson").content)
-    assert path == analysed.path
+    assert path == exports.path_named_by_case(analysed.path, cases["seoul"])
     points = json.loads(post(client, cases["seoul"], "contacts.geojson").content)
     assert points["type"] == "FeatureCollection"
     assert len(points["features"]) == analysed.contacts.num_rows

@@ -12,12 +12,14 @@ parts of issue #19 are rendered but not yet asserted: ``NOT_YET_ASSERTED``.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 from disclosure_analyses import simulated_analysis
 from django.contrib.auth import get_user_model
@@ -26,6 +28,15 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from hub_seed import ask, cluster, make_case, scanned
 from visible_text import english_lines, english_words
 
+from epitrace.analysis.trajectory.interview import (
+    COMPARISON_SCHEMA,
+    CONFIRMED,
+    DATA_ONLY,
+    INTERVIEW_ONLY,
+    NOTE_ADDRESS_ONLY,
+    NOTE_NO_DATA,
+    NOTE_NOT_MENTIONED,
+)
 from epitrace.hub.accounts.models import Agency, Region, Role
 from epitrace.hub.accounts.roles import assign_role
 from epitrace.hub.exchange import results
@@ -107,8 +118,7 @@ PAGES = [
 # above, not yet asserted. Each of those branches removes its pages from this set.
 NOT_YET_ASSERTED = frozenset(
     {
-        "cases", "case-new", "case", "disclosure-review", "public-exposures",
-        "request-new", "exports",
+        "disclosure-review", "public-exposures",
     }
 )  # fmt: skip
 
@@ -130,7 +140,7 @@ def seeded(
     Agency.objects.filter(code="cards-b").update(name="나카드")
     accounts = {role: korean_account(role, f"u{n}", places) for n, role in enumerate(Role)}
     case = make_case(places["seoul"])
-    analysis = simulated_analysis(csv_city, case.case_id)
+    analysis = in_korean(simulated_analysis(csv_city, case.case_id))
     monkeypatch.setattr(results, "latest_analysis", lambda found: analysis)
     investigator = signed_in(accounts[Role.REGIONAL_INVESTIGATOR])
     police = signed_in(accounts[Role.POLICE_APPROVER])
@@ -150,6 +160,51 @@ def seeded(
             "refused": refused.request_id,
         },
     }
+
+
+KOREAN_PLACES = ("다솔국밥", "화신갈비", "가온갈비", "동성로 카페", "칠성시장")
+
+
+def in_korean(analysis: Any) -> Any:
+    """The simulated analysis as it reads in service: places named in Korean (the city
+    names them in romanised Korean), an interview compared, the answers it used."""
+    names = {}
+    for name in analysis.stays.column("place_name").to_pylist():
+        if name and name not in names:
+            names[name] = KOREAN_PLACES[len(names) % len(KOREAN_PLACES)]
+
+    def renamed(table: pa.Table) -> pa.Table:
+        column = [names.get(n, n) for n in table.column("place_name").to_pylist()]
+        index = table.schema.get_field_index("place_name")
+        return table.set_column(index, "place_name", pa.array(column, pa.string()))
+
+    stays = renamed(analysis.stays)
+    first, second = stays.to_pylist()[:2]
+    comparison = pa.Table.from_pylist(
+        [
+            {"status": CONFIRMED, "stay_seq": first["seq"], "interview_row": 1,
+             "place_name": first["place_name"], "start": first["start"], "end": first["end"],
+             "distance_m": None, "note": NOTE_ADDRESS_ONLY},
+            {"status": DATA_ONLY, "stay_seq": second["seq"], "interview_row": None,
+             "place_name": second["place_name"], "start": second["start"],
+             "end": second["end"], "distance_m": None, "note": NOTE_NOT_MENTIONED},
+            {"status": INTERVIEW_ONLY, "stay_seq": None, "interview_row": 2,
+             "place_name": "할머니 댁", "start": first["start"], "end": first["end"],
+             "distance_m": None, "note": NOTE_NO_DATA},
+        ],
+        schema=COMPARISON_SCHEMA,
+    )  # fmt: skip
+    provenance = [
+        {"agency": "carrier-a", "task": 1, "round": 1, "sha256": "ab" * 32, "rows": 40},
+        {"agency": "cards-b", "task": 2, "round": 1, "declined": "보관 기간 경과"},
+    ]
+    return dataclasses.replace(
+        analysis,
+        stays=stays,
+        contacts=renamed(analysis.contacts),
+        comparison=comparison,
+        provenance=provenance,
+    )
 
 
 def korean_account(role: Role, username: str, places: dict[str, Any]) -> Any:

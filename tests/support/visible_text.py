@@ -19,7 +19,7 @@ from html.parser import HTMLParser
 ALLOWED_WORDS = frozenset(
     {
         "epitrace",  # the product
-        "CSV", "PDF", "GeoJSON", "JSON", "Parquet", "FHIR", "AuditEvent",  # formats
+        "CSV", "PDF", "GeoJSON", "JSON", "Parquet", "FHIR", "AuditEvent", "ZIP",  # formats
         "TOTP", "QR", "API", "HTTP", "IP", "GPS",  # standards and technologies
         "KST", "UTC", "Asia", "Seoul",  # time zones (Asia/Seoul is the zone's name)
         "YYYY", "MM", "DD", "HH",  # date formats shown as hints

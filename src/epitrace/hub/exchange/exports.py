@@ -1,18 +1,20 @@
 """Exports of a case's analysis: stays and contacts as CSV or GeoJSON, a printable PDF.
 
 This module makes the files; the pages that hand them out are in exchange/views.py
-(``/cases/<case_id>/exports``). Files leave the hub there, so each one is asked for
-with a reason (refused without one), decided by the policy (``result.view`` to see
-what can be exported, ``result.export`` to take a file: investigators within their
-jurisdiction) and
-appended to the audit log (``export.stays``, ``export.contacts``,
-``export.report``: the case, the format, the rows, the reason).
+(``/cases/<case_id>/exports``). Files leave the hub there, so they are asked for with
+one reason for the files chosen together (refused without one), decided by the policy
+(``result.view`` to see what can be exported, ``result.export`` to take a file:
+investigators within their jurisdiction) and each file appended to the audit log
+(``export.stays``, ``export.contacts``, ``export.report``: the case, the format, the
+rows, the reason). Several files come as one zip (``bundle``).
 
 The CSV files are the contract's ``stays`` and ``contacts`` tables, times in ISO
 8601 with the offset of the place's zone (the analysis's), as ``epitrace analyze``
-writes them. The PDF report holds the case number, its dates, the data window,
-the stays, a drawn map of the path and a summary of the contacts (counts, never
-who they are); no name, phone, address or national identity number.
+writes them, with a byte-order mark for Excel. People read these files: the subject is
+named by the case (``person_ref`` is C00003), never by an agency's identifier, and so
+are the files (``C00003-stays.csv``). The PDF report holds the case number, its dates,
+the data window, the stays, a drawn map of the path and a summary of the contacts
+(counts, never who they are); no name, phone, address or national identity number.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import zipfile
 import zoneinfo
 from collections import Counter
 from collections.abc import Callable
@@ -31,6 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from epitrace.formats.schemas import table as contract_table
 from epitrace.formats.writers import (
@@ -54,18 +58,46 @@ class ExportKind:
     subject: str  # stays, contacts, report: the audit action is export.<subject>
     fmt: str  # csv, geojson, pdf
     content_type: str
+    label: str  # what the export page calls it (translated there)
+
+    def filename(self, case: Case) -> str:
+        """The file's name as the investigator receives it: ``C00003-stays.csv``."""
+        return f"{case.case_id}-{self.name}"
 
 
 KINDS = {
     kind.name: kind
     for kind in (
-        ExportKind("stays.csv", "stays", "csv", "text/csv; charset=utf-8"),
-        ExportKind("stays.geojson", "stays", "geojson", "application/geo+json"),
-        ExportKind("contacts.csv", "contacts", "csv", "text/csv; charset=utf-8"),
-        ExportKind("contacts.geojson", "contacts", "geojson", "application/geo+json"),
-        ExportKind("report.pdf", "report", "pdf", "application/pdf"),
+        ExportKind(
+            "stays.csv", "stays", "csv", "text/csv; charset=utf-8", gettext_noop("Stays, table")
+        ),
+        ExportKind(
+            "stays.geojson",
+            "stays",
+            "geojson",
+            "application/geo+json",
+            gettext_noop("Stays and moves, for a map"),
+        ),
+        ExportKind(
+            "contacts.csv",
+            "contacts",
+            "csv",
+            "text/csv; charset=utf-8",
+            gettext_noop("Contacts, table"),
+        ),
+        ExportKind(
+            "contacts.geojson",
+            "contacts",
+            "geojson",
+            "application/geo+json",
+            gettext_noop("Contacts, for a map"),
+        ),
+        ExportKind(
+            "report.pdf", "report", "pdf", "application/pdf", gettext_noop("Case report, printable")
+        ),
     )
 }
+BUNDLE_TYPE = "application/zip"
 
 
 # --- files -------------------------------------------------------------------
@@ -120,17 +152,52 @@ def contacts_of(analysis: Any) -> pa.Table:
     return analysis.contacts
 
 
+def named_by_case(data: pa.Table, case: Case) -> pa.Table:
+    """``data`` with its ``person_ref`` (an agency's identifier of the subject) replaced by
+    the case number: the name people use for the subject outside the agencies."""
+    if "person_ref" not in data.column_names:
+        return data
+    index = data.schema.get_field_index("person_ref")
+    ref = pa.array([case.case_id] * data.num_rows, data.schema.field(index).type)
+    return data.set_column(index, data.schema.field(index), ref)
+
+
+def path_named_by_case(path: dict[str, Any], case: Case) -> dict[str, Any]:
+    """The path's GeoJSON with each stay's ``person_ref`` the case number."""
+    features = [
+        {**f, "properties": {**f["properties"], "person_ref": case.case_id}}
+        if "person_ref" in (f.get("properties") or {})
+        else f
+        for f in path.get("features", [])
+    ]
+    return {**path, "features": features}
+
+
 def file_for(kind: ExportKind, case: Case, analysis: Any) -> tuple[bytes, int]:
     """The file's bytes and how many rows it holds."""
     tz = analysis.timezone or "UTC"
     if kind.subject == "report":
         return case_report_pdf(case, analysis), analysis.stays.num_rows
     data = analysis.stays if kind.subject == "stays" else contacts_of(analysis)
+    data = named_by_case(data, case)
     if kind.fmt == "csv":
         return csv_bytes(data, kind.subject, tz), data.num_rows
     # Stays: the whole path (a Point per stay, a LineString per move); contacts: points.
-    collection = analysis.path if kind.subject == "stays" else points_geojson(data, tz)
+    collection = (
+        path_named_by_case(analysis.path, case)
+        if kind.subject == "stays"
+        else points_geojson(data, tz)
+    )
     return json.dumps(collection, ensure_ascii=False).encode(), data.num_rows
+
+
+def bundle(files: dict[str, bytes]) -> bytes:
+    """Several exported files as one zip (``{name: bytes}``), in memory."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, body in files.items():
+            archive.writestr(name, body)
+    return buffer.getvalue()
 
 
 # --- the printable report ----------------------------------------------------

@@ -3,6 +3,7 @@ the time zone times are shown in, and the labels of codes (roles, the audit log'
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import template
@@ -60,6 +61,21 @@ def time_zone_label() -> str:
     name = now.tzname() or ""
     shown = f"UTC{offset[:3]}:{offset[3:]}"
     return shown if name in ("", "UTC") or name.startswith(("+", "-")) else f"{name}, {shown}"
+
+
+@register.simple_tag
+def window(start: dt.datetime | None, end: dt.datetime | None) -> str:
+    """A window [start, end) as people read it, in the page's zone. Whole days (from and to
+    local midnight, as a request's window is kept) read as their first and last day, the
+    last one included: [02-15 00:00, 02-22 00:00) is "2020-02-15 – 2020-02-21". Any other
+    window reads to the minute."""
+    if start is None or end is None:
+        return "—"
+    first, last = timezone.localtime(start), timezone.localtime(end)
+    if first.time() == last.time() == dt.time() and last > first:
+        final_day = (last - dt.timedelta(days=1)).date()
+        return f"{first.date().isoformat()} – {final_day.isoformat()}"
+    return f"{first:%Y-%m-%d %H:%M} – {last:%Y-%m-%d %H:%M}"
 
 
 @register.filter(name="role_label")
