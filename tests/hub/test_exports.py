@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 import codecs
 import csv
 import datetime as dt
 import io
 import json
-import re
 import zipfile
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +16,7 @@ import pyarrow as pa
 import pytest
 from disclosure_analyses import FakeAnalysis, simulated_analysis
 from django.test import Client
+from pdf_tools import pdf_fonts, pdf_pages, pdf_text
 
 from epitrace.formats.readers import read_table
 from epitrace.hub import crypto
@@ -74,30 +72,6 @@ def cases(places: dict[str, Any]) -> dict[str, Case]:
 def analysed(monkeypatch: pytest.MonkeyPatch, analysis: FakeAnalysis) -> FakeAnalysis:
     monkeypatch.setattr(results, "latest_analysis", lambda case: analysis)
     return analysis
-
-
-def pdf_text(body: bytes) -> str:
-    """The strings drawn in a PDF's page streams (reportlab: ASCII85 then Flate)."""
-    out = []
-    for raw in re.findall(rb"stream\r?\n(.*?)endstream", body, re.S):
-        data = raw.strip()
-        if data.endswith(b"~>"):
-            data = base64.a85decode(data.removeprefix(b"<~").removesuffix(b"~>"))
-        try:
-            data = zlib.decompress(data)
-        except zlib.error:
-            continue
-        out += [_pdf_string(m) for m in re.findall(rb"\((.*?)(?<!\\)\)\s*Tj", data)]
-    return "\n".join(out)
-
-
-def _pdf_string(raw: bytes) -> str:
-    """A PDF literal string: octal escapes undone; UTF-16 (CID fonts) decoded."""
-    data = re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), raw)
-    data = re.sub(rb"\\(.)", rb"\1", data)
-    if b"\x00" in data:
-        return data.decode("utf-16-be", errors="replace")
-    return data.decode("latin-1")
 
 
 def post(client: Client, case: Case, name: str, reason: str = "calling the contacts") -> Any:
@@ -361,12 +335,8 @@ def test_the_pdf_report_holds_the_case_and_its_stays_but_no_identity_number(
         )
 
 
-def test_korean_place_names_are_drawn_with_a_korean_font(
-    cases: dict[str, Case], analysis: FakeAnalysis
-) -> None:
+def korean_named(analysis: FakeAnalysis) -> FakeAnalysis:
     import dataclasses
-
-    import pyarrow as pa
 
     names = analysis.stays.column("place_name").to_pylist()
     names[0] = "동성로 카페"
@@ -375,10 +345,62 @@ def test_korean_place_names_are_drawn_with_a_korean_font(
         "place_name",
         pa.array(names, pa.string()),
     )
-    body = exports.case_report_pdf(cases["seoul"], dataclasses.replace(analysis, stays=stays))
-    assert b"HYGothic-Medium" in body
-    text = pdf_text(body)
-    assert cases["seoul"].case_id in text and "동성로 카페" in text
+    return dataclasses.replace(analysis, stays=stays)
+
+
+def test_the_pdf_embeds_a_korean_font_and_reads_well_in_korean_and_english(
+    cases: dict[str, Case], analysis: FakeAnalysis
+) -> None:
+    """Issue #19: the fonts were not embedded, so readers spaced Latin text badly. Read
+    with poppler, as readers do: one embedded font, words whole and singly spaced."""
+    from django.utils import translation
+
+    case = cases["seoul"]
+    english = exports.case_report_pdf(case, korean_named(analysis))
+    fonts = pdf_fonts(english)
+    assert fonts and all(f.embedded for f in fonts), fonts
+    assert {f.name.split("+")[-1] for f in fonts} == {"NanumGothic"}
+    text = pdf_text(english)
+    assert "동성로 카페" in text and case.case_id in text
+    for line in ("People who may have been exposed", "Confidential: personal data for"):
+        assert line in text, line  # Latin letters and spaces as written
+    with translation.override("ko"):
+        korean = exports.case_report_pdf(case, korean_named(analysis))
+    text = pdf_text(korean)
+    assert "노출 가능성이 있는 사람" in text and "동성로 카페" in text
+    assert "기지국" in text  # the sources, as the case page names them
+    assert pdf_pages(korean) <= 3
+
+
+def test_the_pdf_names_unnamed_stays_by_their_neighbourhood(
+    cases: dict[str, Case], analysis: FakeAnalysis
+) -> None:
+    """A stay known from cell towers alone has no place name: it reads as its district."""
+    unnamed = [s for s in analysis.stays.to_pylist() if not s["place_name"]]
+    assert unnamed, "the simulated case has telecom-only stays"
+    text = pdf_text(exports.case_report_pdf(cases["seoul"], analysis))
+    for stay in unnamed:
+        assert stay["emd"] and stay["emd"] in text, stay["seq"]
+
+
+def test_the_pdf_spreads_stay_numbers_that_would_overlap(analysis: FakeAnalysis) -> None:
+    """Stays at one place (home, each night) were numbered on top of each other: the
+    badges are spread as the offline report spreads them, none covering another."""
+    import math
+
+    from reportlab.graphics.shapes import Circle
+
+    drawing = exports.path_drawing(analysis.stays, analysis.path, 500, 250)
+    badges = [
+        (c.cx, c.cy)
+        for c in drawing.contents
+        if isinstance(c, Circle) and c.r == exports.BADGE_RADIUS_PT
+    ]
+    assert len(badges) == analysis.stays.num_rows
+    places = {(round(r["lat"], 3), round(r["lon"], 3)) for r in analysis.stays.to_pylist()}
+    assert len(places) < analysis.stays.num_rows, "some stays share a place"
+    closest = min(math.dist(a, b) for i, a in enumerate(badges) for b in badges[i + 1 :])
+    assert closest >= 1.8 * exports.BADGE_RADIUS_PT
 
 
 def test_exports_read_the_exchanges_stored_analysis(

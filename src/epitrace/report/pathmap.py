@@ -178,26 +178,38 @@ def sunflower(i: int) -> tuple[float, float]:
     return r * math.cos(angle), r * math.sin(angle)
 
 
-def badge_offsets(stays: list[ShownStay], k: float) -> dict[int, tuple[float, float]]:
-    """Badges closer than a badge on screen (home, visited every night; GPS jitter)
-    are piled around the first one. Offsets in pixels from each stay's own point.
-    The page's script runs the same rule again whenever the zoom changes."""
-    piles: list[list[ShownStay]] = []
-    for s in sorted(stays, key=lambda s: s.seq):
-        pile = next(
-            (p for p in piles if math.hypot(p[0].x - s.x, p[0].y - s.y) < PILE_PX * k), None
-        )
+def pile_offsets(
+    points: list[tuple[int, float, float]], k: float
+) -> dict[int, tuple[float, float]]:
+    """Where each numbered badge goes so that none hides another: badges closer than a
+    badge (``PILE_PX`` pixels) are piled in a sunflower around the first one, in order.
+
+    ``points``: (seq, x metres east, y metres north) per stay; ``k``: metres per pixel
+    (any map unit per badge pixel will do: the PDF passes page points). Returns, per seq,
+    the badge's offset in pixels from its own point, x right and y down (SVG's way).
+    The offline report, its script (on every zoom) and the hub's PDF use this one rule."""
+    piles: list[list[tuple[int, float, float]]] = []
+    for point in sorted(points):
+        _, x, y = point
+        pile = next((p for p in piles if math.hypot(p[0][1] - x, p[0][2] - y) < PILE_PX * k), None)
         if pile is None:
-            piles.append([s])
+            piles.append([point])
         else:
-            pile.append(s)
+            pile.append(point)
     offsets = {}
     for pile in piles:
-        first = pile[0]
-        for i, s in enumerate(pile):
+        _, first_x, first_y = pile[0]
+        for i, (seq, x, y) in enumerate(pile):
             dx, dy = sunflower(i) if len(pile) > 1 else (0.0, 0.0)
-            offsets[s.seq] = ((first.x - s.x) / k + dx, (s.y - first.y) / k + dy)
+            offsets[seq] = ((first_x - x) / k + dx, (y - first_y) / k + dy)
     return offsets
+
+
+def badge_offsets(stays: list[ShownStay], k: float) -> dict[int, tuple[float, float]]:
+    """Badges closer than a badge on screen (home, visited every night; GPS jitter)
+    are piled around the first one (``pile_offsets``). Offsets in pixels from each
+    stay's own point. The page's script runs the same rule again whenever the zoom changes."""
+    return pile_offsets([(s.seq, s.x, s.y) for s in stays], k)
 
 
 def _badges(stays: list[ShownStay], view: View, clock: Clock) -> str:

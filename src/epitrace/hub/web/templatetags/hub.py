@@ -16,6 +16,7 @@ from epitrace.hub.audit import labels
 from epitrace.hub.exchange.workflow import kinds_in_words, unread_notifications
 from epitrace.hub.retention.rules import rule_label
 from epitrace.hub.web.models import LANGUAGE_CHOICES
+from epitrace.hub.web.windows import window_text
 
 register = template.Library()
 
@@ -65,17 +66,11 @@ def time_zone_label() -> str:
 
 @register.simple_tag
 def window(start: dt.datetime | None, end: dt.datetime | None) -> str:
-    """A window [start, end) as people read it, in the page's zone. Whole days (from and to
-    local midnight, as a request's window is kept) read as their first and last day, the
-    last one included: [02-15 00:00, 02-22 00:00) is "2020-02-15 – 2020-02-21". Any other
-    window reads to the minute."""
+    """A window [start, end) in the page's zone, a window of whole days as its first and
+    last day (``web.windows.window_text``)."""
     if start is None or end is None:
         return "—"
-    first, last = timezone.localtime(start), timezone.localtime(end)
-    if first.time() == last.time() == dt.time() and last > first:
-        final_day = (last - dt.timedelta(days=1)).date()
-        return f"{first.date().isoformat()} – {final_day.isoformat()}"
-    return f"{first:%Y-%m-%d %H:%M} – {last:%Y-%m-%d %H:%M}"
+    return window_text(start, end, timezone.get_current_timezone())
 
 
 @register.filter(name="role_label")
