@@ -5,6 +5,7 @@ keyboard, Korean, tablet width, and the README's screenshots."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import time
@@ -18,6 +19,8 @@ import pytest
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from pdf_tools import pdf_pages, pdf_text
+from PIL import Image
 from street_archive import write_street_archive
 
 from epitrace.formats.readers import read_dataset_table
@@ -209,6 +212,31 @@ def check_accessible(page: Any) -> None:
     assert not problems, f"{page.url}: " + "; ".join(problems)
 
 
+def map_is_drawn(png: bytes) -> bool:
+    """An image of the map shows a drawing: many colours, not a blank (or one-colour) box."""
+    image = Image.open(io.BytesIO(png)).convert("RGB").resize((200, 120))
+    colours = image.getcolors(maxcolors=200 * 120) or []
+    return len(colours) > 20 and max(n for n, _ in colours) < 0.9 * 200 * 120
+
+
+def check_printed(page: Any, shots: Path) -> None:
+    """Printing the case page (issue #19: 126 A4 pages, a blank map, the navigation): a
+    few pages, the content only, the map drawn."""
+    pdf = page.pdf(format="A4", print_background=True)
+    (shots / "case-print.pdf").write_bytes(pdf)
+    assert pdf_pages(pdf) <= 5
+    text = pdf_text(pdf)
+    assert "Stays" in text and "Dashboard" not in text and "Sign out" not in text
+    page.emulate_media(media="print")
+    try:
+        assert page.locator("header nav").is_hidden()
+        assert page.locator(".maplibregl-ctrl-zoom-in").is_hidden()
+        assert map_is_drawn(page.locator("#case-map").screenshot())
+        shoot(page, shots, "case-print")
+    finally:
+        page.emulate_media(media="screen")
+
+
 def test_a_case_from_request_to_path_in_the_browser(
     contexts: Any, city_hub: dict[str, Any], shots: Path, tmp_path: Path, settings: Any
 ) -> None:
@@ -309,6 +337,7 @@ def test_a_case_from_request_to_path_in_the_browser(
     assert investigator.locator("#case-timeline rect.stay").count() == stays
     check_accessible(investigator)
     shoot(investigator, shots, "case")
+    check_printed(investigator, shots)
 
     # Export the files, chosen together with one reason: a zip named by the case.
     investigator.click("text=Export")
