@@ -28,7 +28,9 @@ $(FRONTEND_STAMP): package.json package-lock.json scripts/vendor-frontend.sh src
 
 install: $(TEST_STAMP) $(FRONTEND_STAMP)
 
+# The PDF report embeds a Korean font (scripts/install-fonts.sh: fonts-nanum).
 demo: $(STAMP) $(FRONTEND_STAMP)
+	bash scripts/install-fonts.sh
 	$(BIN)/epitrace demo
 
 # The hub's tests (and the exchange's fault tests) run again against a real PostgreSQL server.

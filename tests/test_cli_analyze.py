@@ -35,6 +35,7 @@ def test_analyze_writes_stays_path_and_report(csv_city: Path, tmp_path: Path) ->
     assert "+09:00" in (out / "stays.csv").read_text()  # the city's own zone
     # The simulated city lies in and around Daegu: every stay is named by its district.
     header = (out / "stays.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert header.startswith('"person_ref"')  # no byte-order mark: programs read these files
     assert header.replace('"', "").endswith(",sido,sigungu,emd,sigungu_code")
     for name in ("sido", "sigungu", "emd", "sigungu_code"):
         assert stays.column(name).null_count == 0, name

@@ -5,6 +5,7 @@ keyboard, Korean, tablet width, and the README's screenshots."""
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import math
@@ -20,6 +21,8 @@ import pytest
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from pdf_tools import pdf_pages, pdf_text
+from PIL import Image
 from street_archive import write_street_archive
 
 from epitrace.formats.readers import read_dataset_table
@@ -287,6 +290,31 @@ def check_accessible(page: Any) -> None:
     assert not problems, f"{page.url}: " + "; ".join(problems)
 
 
+def map_is_drawn(png: bytes) -> bool:
+    """An image of the map shows a drawing: many colours, not a blank (or one-colour) box."""
+    image = Image.open(io.BytesIO(png)).convert("RGB").resize((200, 120))
+    colours = image.getcolors(maxcolors=200 * 120) or []
+    return len(colours) > 20 and max(n for n, _ in colours) < 0.9 * 200 * 120
+
+
+def check_printed(page: Any, shots: Path) -> None:
+    """Printing the case page (issue #19: 126 A4 pages, a blank map, the navigation): a
+    few pages, the content only, the map drawn."""
+    pdf = page.pdf(format="A4", print_background=True)
+    (shots / "case-print.pdf").write_bytes(pdf)
+    assert pdf_pages(pdf) <= 5
+    text = pdf_text(pdf)
+    assert "Stays" in text and "Dashboard" not in text and "Sign out" not in text
+    page.emulate_media(media="print")
+    try:
+        assert page.locator("header nav").is_hidden()
+        assert page.locator(".maplibregl-ctrl-zoom-in").is_hidden()
+        assert map_is_drawn(page.locator("#case-map").screenshot())
+        shoot(page, shots, "case-print")
+    finally:
+        page.emulate_media(media="screen")
+
+
 def test_a_case_from_request_to_path_in_the_browser(
     contexts: Any, city_hub: dict[str, Any], shots: Path, tmp_path: Path, settings: Any
 ) -> None:
@@ -389,13 +417,14 @@ def test_a_case_from_request_to_path_in_the_browser(
     assert investigator.locator("#case-timeline rect.stay").count() == stays
     check_accessible(investigator)
     shoot(investigator, shots, "case")
+    check_printed(investigator, shots)
 
-    # Export the stays as CSV, with a reason.
+    # Export the files, chosen together with one reason: a zip named by the case.
     investigator.click("text=Export")
-    investigator.fill("#reason-1", "sharing with the district's investigation team")
+    investigator.fill("#reason", "sharing with the district's investigation team")
     with investigator.expect_download() as download:
-        investigator.click("form:has(#reason-1) button[type=submit]")
-    assert download.value.suggested_filename.endswith((".csv", ".geojson", ".pdf"))
+        investigator.click("#export-form button[type=submit]")
+    assert download.value.suggested_filename == f"{case.case_id}-exports.zip"
 
     # Korean, switched from the header and kept for the account.
     investigator.goto(f"{base}/cases/{case.case_id}")
@@ -437,7 +466,7 @@ def test_a_case_from_request_to_path_in_the_browser(
     check_districts_under(investigator, "#hotspot-map", "clusters", korean=True)
     # Each cluster's row names the district of its centre, in Korean.
     assert HANGUL.search(
-        investigator.inner_text("#clusters tbody tr:first-child td:nth-of-type(2)")
+        investigator.inner_text("table[id^=clusters] tbody tr:first-child td:nth-of-type(2)")
     )
     check_accessible(investigator)
     shoot(investigator, shots, "hotspots")

@@ -72,7 +72,9 @@ def test_csv_export_needs_a_reason_and_is_audited(auditor: Client) -> None:
     assert not AuditEntry.objects.filter(action="audit.export").exists()
     answer = auditor.post("/audit/export.csv", {"actor": "bob", "reason": "monthly check"})
     assert answer.status_code == 200 and "attachment" in answer["Content-Disposition"]
-    rows = list(csv.DictReader(io.StringIO(answer.content.decode())))
+    assert answer.content.startswith("\ufeff".encode())  # Excel then reads it as UTF-8
+    rows = list(csv.DictReader(io.StringIO(answer.content.decode("utf-8-sig"))))
+    assert next(iter(rows[0])) == "seq"
     assert len(rows) == 60 and {r["actor"] for r in rows} == {"bob"}
     assert rows[0]["ip"] == "10.0.0.7"
     export = AuditEntry.objects.get(action="audit.export")
@@ -199,7 +201,8 @@ def test_finding_7_audit_csv_carries_no_live_formula() -> None:
     up as a live formula in the CSV the auditor opens. Text cells beginning with = + - @
     tab or carriage return get a leading quote (OWASP)."""
     record('=HYPERLINK("http://evil.example","x")', "login.failed", detail={"ip": "@1"})
-    rows = list(csv.reader(io.StringIO(exports.to_csv(AuditEntry.objects.order_by("seq")))))
+    body = exports.to_csv(AuditEntry.objects.order_by("seq"))
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
     cells = [cell for row in rows[1:] for cell in row]
     assert '\'=HYPERLINK("http://evil.example","x")' in cells
     assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in cells)

@@ -440,3 +440,24 @@ def test_the_review_reads_and_shows_times_in_the_reviewers_zone(
     step(client, case, "edit", entry=entry.pk, start=later.strftime("%Y-%m-%dT%H:%M"))
     entry.refresh_from_db()
     assert entry.start == later.replace(tzinfo=dt.UTC)
+
+
+def test_rides_read_as_the_stays_they_went_between(
+    cases: dict[str, Case], analysed: FakeAnalysis, investigator: Client
+) -> None:
+    """Issue #19: rides were shown as "stays 15-23" on a case with 14 stays (their draft
+    numbers, after the stays). The review names a ride by the stays around it."""
+    case = cases["seoul"]
+    step(investigator, case, "prepare")
+    rides = DisclosureEntry.objects.filter(category="transport")
+    assert rides.exists(), "the simulated case rides a bus or the subway"
+    page = investigator.get(f"/cases/{case.case_id}/disclosure").content.decode()
+    cells = re.findall(r'<td class="nowrap">([^<]*)</td>', page)
+    last = analysed.stays.num_rows
+    ride_cells = [c for c in cells if "→" in c]
+    assert len(ride_cells) == rides.count()
+    for cell in ride_cells:
+        before, after = (int(n) for n in cell.split(" → "))
+        assert 1 <= before < after <= last
+    numbers = [int(n) for c in cells if "→" not in c for n in c.split(", ") if n.isdigit()]
+    assert numbers and max(numbers) <= last  # places: the stays they come from

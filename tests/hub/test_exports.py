@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import base64
+import codecs
 import csv
 import datetime as dt
 import io
 import json
-import re
-import zlib
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,11 @@ import pyarrow as pa
 import pytest
 from disclosure_analyses import FakeAnalysis, simulated_analysis
 from django.test import Client
+from pdf_tools import pdf_fonts, pdf_pages, pdf_text
 from reportlab.graphics.shapes import PolyLine
 from reportlab.lib import colors
 
+from epitrace.formats.readers import read_table
 from epitrace.geography import ATTRIBUTION, district_outlines, locate
 from epitrace.hub import crypto
 from epitrace.hub.accounts.models import Role
@@ -76,41 +77,6 @@ def cases(places: dict[str, Any]) -> dict[str, Case]:
 def analysed(monkeypatch: pytest.MonkeyPatch, analysis: FakeAnalysis) -> FakeAnalysis:
     monkeypatch.setattr(results, "latest_analysis", lambda case: analysis)
     return analysis
-
-
-def pdf_text(body: bytes) -> str:
-    """The strings drawn in a PDF's page streams, one a line."""
-    return "\n".join(text for _, text in pdf_strings(body))
-
-
-def pdf_strings(body: bytes) -> list[tuple[float, str]]:
-    """The strings drawn in a PDF's page streams (reportlab: ASCII85 then Flate), each with
-    its font size in points. Strings in a Type0 font (reportlab's Korean CID font,
-    UniKS-UCS2-H) are UTF-16BE."""
-    wide = set(re.findall(rb"/Name /(\w+) /Subtype /Type0", body))
-    out = []
-    for raw in re.findall(rb"stream\r?\n(.*?)endstream", body, re.S):
-        data = raw.strip()
-        if data.endswith(b"~>"):
-            data = base64.a85decode(data.removeprefix(b"<~").removesuffix(b"~>"))
-        try:
-            data = zlib.decompress(data)
-        except zlib.error:
-            continue
-        font, size = b"", 0.0
-        for match in re.finditer(rb"/(\w+) ([\d.]+) Tf|\((.*?)(?<!\\)\)\s*Tj", data, re.S):
-            if match.group(1) is not None:
-                font, size = match.group(1), float(match.group(2))
-            else:
-                out.append((size, _pdf_string(match.group(3), font in wide)))
-    return out
-
-
-def _pdf_string(raw: bytes, wide: bool) -> str:
-    """A PDF literal string: escapes undone; two bytes a character in a ``wide`` font."""
-    data = re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), raw)
-    data = re.sub(rb"\\(.)", rb"\1", data)
-    return data.decode("utf-16-be", errors="replace") if wide else data.decode("latin-1")
 
 
 def post(client: Client, case: Case, name: str, reason: str = "calling the contacts") -> Any:
@@ -202,6 +168,57 @@ def test_every_export_is_audited_with_case_format_and_reason(
     assert verify_chain().ok
 
 
+def test_one_reason_for_a_bundle_of_exports_each_file_audited(
+    cases: dict[str, Case],
+    analysed: FakeAnalysis,
+    make_account: Callable[..., Any],
+    signed_in: Callable[..., Client],
+) -> None:
+    """The export page asks once: the files chosen, one reason; several come as a zip."""
+    client = signed_in(make_account(Role.REGIONAL_INVESTIGATOR, "kim"))
+    case = cases["seoul"]
+    address = f"/cases/{case.case_id}/exports"
+    form = client.get(address).content.decode()
+    assert form.count('name="files"') == len(FILES) and form.count('name="reason"') == 1
+    before = AuditEntry.objects.count()
+    assert client.post(address, {"reason": "contacts"}).status_code == 400  # no file chosen
+    refused = client.post(address, {"files": ["stays.csv", "report.pdf"], "reason": " "})
+    assert refused.status_code == 400 and "needs a reason" in refused.content.decode()
+    assert AuditEntry.objects.count() == before  # refused before any access
+    answer = client.post(address, {"files": FILES, "reason": "sharing with the team"})
+    assert answer.status_code == 200 and answer["Content-Type"] == "application/zip"
+    name = f"{case.case_id}-exports.zip"
+    assert answer["Content-Disposition"] == f'attachment; filename="{name}"'
+    archive = zipfile.ZipFile(io.BytesIO(answer.content))
+    assert archive.namelist() == [f"{case.case_id}-{n}" for n in FILES]
+    assert archive.read(f"{case.case_id}-report.pdf").startswith(b"%PDF")
+    entries = AuditEntry.objects.filter(action__startswith="export.").order_by("seq")
+    assert len(entries) == len(FILES)
+    assert {shown_detail(e.detail)["reason"] for e in entries} == {"sharing with the team"}
+    assert AuditEntry.objects.filter(action="result.export").count() == 1  # one lookup
+    single = client.post(address, {"files": ["contacts.csv"], "reason": "calling them"})
+    assert single["Content-Disposition"] == f'attachment; filename="{case.case_id}-contacts.csv"'
+
+
+def test_exports_name_the_subject_by_case_never_by_an_agencys_id(
+    cases: dict[str, Case],
+    analysed: FakeAnalysis,
+    make_account: Callable[..., Any],
+    signed_in: Callable[..., Client],
+) -> None:
+    client = signed_in(make_account(Role.NATIONAL_INVESTIGATOR))
+    case = cases["seoul"]
+    (provider_ref,) = set(analysed.stays.column("person_ref").to_pylist())
+    for name in FILES:
+        body = post(client, case, name).content
+        assert provider_ref.encode() not in body, name
+    text = post(client, case, "stays.csv").content.decode("utf-8-sig")
+    assert {r["person_ref"] for r in csv.DictReader(io.StringIO(text))} == {case.case_id}
+    path = json.loads(post(client, case, "stays.geojson").content)
+    points = [f for f in path["features"] if f["geometry"]["type"] == "Point"]
+    assert {f["properties"]["person_ref"] for f in points} == {case.case_id}
+
+
 def test_unknown_export_and_missing_analysis(
     cases: dict[str, Case],
     monkeypatch: pytest.MonkeyPatch,
@@ -232,7 +249,7 @@ def test_stays_csv_is_the_contract_table_in_the_places_zone(
     signed_in: Callable[..., Client],
 ) -> None:
     client = signed_in(make_account(Role.NATIONAL_INVESTIGATOR))
-    text = post(client, cases["seoul"], "stays.csv").content.decode()
+    text = post(client, cases["seoul"], "stays.csv").content.decode("utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(text)))
     assert list(rows[0]) == [
         "person_ref", "seq", "start", "end", "lat", "lon",
@@ -245,6 +262,28 @@ def test_stays_csv_is_the_contract_table_in_the_places_zone(
     assert rows[0]["start"].endswith("+09:00")
 
 
+def test_csv_exports_open_in_excel_with_korean_intact_and_epitrace_reads_them(
+    cases: dict[str, Case],
+    analysed: FakeAnalysis,
+    make_account: Callable[..., Any],
+    signed_in: Callable[..., Client],
+    tmp_path: Path,
+) -> None:
+    """Excel reads a CSV as UTF-8 only after a byte-order mark; epitrace's readers skip it."""
+    client = signed_in(make_account(Role.NATIONAL_INVESTIGATOR))
+    for name, table_name in (("stays.csv", "stays"), ("contacts.csv", "contacts")):
+        body = post(client, cases["seoul"], name).content
+        assert body.startswith(codecs.BOM_UTF8), name
+        text = body.decode("utf-8-sig")  # as Excel decodes a file with the mark
+        header = next(csv.reader(io.StringIO(text)))
+        assert header[0] == "person_ref", name
+        (tmp_path / name).write_bytes(body)
+        loaded = read_table(tmp_path / name, table_name).raise_for_problems()
+        assert loaded.num_rows == getattr(analysed, table_name).num_rows
+    stays = read_table(tmp_path / "stays.csv", "stays").raise_for_problems()
+    assert "대구광역시" in stays.column("sido").to_pylist()  # Korean intact
+
+
 def test_geojson_exports(
     cases: dict[str, Case],
     analysed: FakeAnalysis,
@@ -253,7 +292,7 @@ def test_geojson_exports(
 ) -> None:
     client = signed_in(make_account(Role.NATIONAL_INVESTIGATOR))
     path = json.loads(post(client, cases["seoul"], "stays.geojson").content)
-    assert path == analysed.path
+    assert path == exports.path_named_by_case(analysed.path, cases["seoul"])
     points = json.loads(post(client, cases["seoul"], "contacts.geojson").content)
     assert points["type"] == "FeatureCollection"
     assert len(points["features"]) == analysed.contacts.num_rows
@@ -277,7 +316,7 @@ def test_contacts_csv_without_a_contact_search_has_only_its_header(
         results, "latest_analysis", lambda case: dataclasses.replace(analysis, contacts=None)
     )
     client = signed_in(make_account(Role.NATIONAL_INVESTIGATOR))
-    text = post(client, cases["seoul"], "contacts.csv").content.decode()
+    text = post(client, cases["seoul"], "contacts.csv").content.decode("utf-8-sig")
     assert text.strip().splitlines() == [
         '"person_ref","contact_ref","via","place_name","lat","lon","start","end",'
         '"overlap_min","score","tier"'
@@ -301,12 +340,8 @@ def test_the_pdf_report_holds_the_case_and_its_stays_but_no_identity_number(
         )
 
 
-def test_korean_place_names_are_drawn_with_a_korean_font(
-    cases: dict[str, Case], analysis: FakeAnalysis
-) -> None:
+def korean_named(analysis: FakeAnalysis) -> FakeAnalysis:
     import dataclasses
-
-    import pyarrow as pa
 
     names = analysis.stays.column("place_name").to_pylist()
     names[0] = "동성로 카페"
@@ -315,10 +350,62 @@ def test_korean_place_names_are_drawn_with_a_korean_font(
         "place_name",
         pa.array(names, pa.string()),
     )
-    body = exports.case_report_pdf(cases["seoul"], dataclasses.replace(analysis, stays=stays))
-    assert b"HYGothic-Medium" in body
-    text = pdf_text(body)
-    assert cases["seoul"].case_id in text and "동성로 카페" in text
+    return dataclasses.replace(analysis, stays=stays)
+
+
+def test_the_pdf_embeds_a_korean_font_and_reads_well_in_korean_and_english(
+    cases: dict[str, Case], analysis: FakeAnalysis
+) -> None:
+    """Issue #19: the fonts were not embedded, so readers spaced Latin text badly. Read
+    with poppler, as readers do: one embedded font, words whole and singly spaced."""
+    from django.utils import translation
+
+    case = cases["seoul"]
+    english = exports.case_report_pdf(case, korean_named(analysis))
+    fonts = pdf_fonts(english)
+    assert fonts and all(f.embedded for f in fonts), fonts
+    assert {f.name.split("+")[-1] for f in fonts} == {"NanumGothic"}
+    text = pdf_text(english)
+    assert "동성로 카페" in text and case.case_id in text
+    for line in ("People who may have been exposed", "Confidential: personal data for"):
+        assert line in text, line  # Latin letters and spaces as written
+    with translation.override("ko"):
+        korean = exports.case_report_pdf(case, korean_named(analysis))
+    text = pdf_text(korean)
+    assert "노출 가능성이 있는 사람" in text and "동성로 카페" in text
+    assert "기지국" in text  # the sources, as the case page names them
+    assert pdf_pages(korean) <= 3
+
+
+def test_the_pdf_names_unnamed_stays_by_their_neighbourhood(
+    cases: dict[str, Case], analysis: FakeAnalysis
+) -> None:
+    """A stay known from cell towers alone has no place name: it reads as its district."""
+    unnamed = [s for s in analysis.stays.to_pylist() if not s["place_name"]]
+    assert unnamed, "the simulated case has telecom-only stays"
+    text = pdf_text(exports.case_report_pdf(cases["seoul"], analysis))
+    for stay in unnamed:
+        assert stay["emd"] and stay["emd"] in text, stay["seq"]
+
+
+def test_the_pdf_spreads_stay_numbers_that_would_overlap(analysis: FakeAnalysis) -> None:
+    """Stays at one place (home, each night) were numbered on top of each other: the
+    badges are spread as the offline report spreads them, none covering another."""
+    import math
+
+    from reportlab.graphics.shapes import Circle
+
+    drawing = exports.path_drawing(analysis.stays, analysis.path, 500, 250)
+    badges = [
+        (c.cx, c.cy)
+        for c in drawing.contents
+        if isinstance(c, Circle) and c.r == exports.BADGE_RADIUS_PT
+    ]
+    assert len(badges) == analysis.stays.num_rows
+    places = {(round(r["lat"], 3), round(r["lon"], 3)) for r in analysis.stays.to_pylist()}
+    assert len(places) < analysis.stays.num_rows, "some stays share a place"
+    closest = min(math.dist(a, b) for i, a in enumerate(badges) for b in badges[i + 1 :])
+    assert closest >= 1.8 * exports.BADGE_RADIUS_PT
 
 
 def test_the_pdf_sketch_draws_daegus_districts_with_their_names_and_source(
@@ -327,19 +414,20 @@ def test_the_pdf_sketch_draws_daegus_districts_with_their_names_and_source(
     where = locate(analysis.stays.column("lat"), analysis.stays.column("lon"))
     assert set(where.column("sido").to_pylist()) == {"대구광역시"}  # the simulated city
     body = exports.case_report_pdf(cases["seoul"], analysis)
-    assert ATTRIBUTION in pdf_text(body)  # "Boundaries: NGII (국토지리정보원), 2023-09-15"
-    # Neighbourhood names written as the sketch's labels (6 pt: the tables' text is 8 pt
-    # and has them inside whole addresses), the stays' own among them.
+    text = pdf_text(body)  # as poppler reads it
+    assert ATTRIBUTION in " ".join(text.split())  # "Boundaries: NGII (국토지리정보원), 2023-09-15"
+    # The sketch itself: their boundaries in the palette's district grey, and their
+    # names, all drawn before (under) the path's moves; the names are in the file.
     lat = np.asarray(analysis.stays.column("lat"))
     lon = np.asarray(analysis.stays.column("lon"))
     wide = (lon.min() - 0.1, lat.min() - 0.1, lon.max() + 0.1, lat.max() + 0.1)
     names = {d.name for d in district_outlines(wide, 12).districts}
-    labels = {text for size, text in pdf_strings(body) if size == 6 and text in names}
+    written = {name for name in names if name in text}
+    assert len(written) >= 3, written
+    assert written & set(where.column("emd").to_pylist())  # the stays' own among them
+    sketch = exports.path_drawing(analysis.stays, analysis.path, 500, 250)
+    labels = {getattr(s, "text", None) for s in sketch.contents} & names
     assert len(labels) >= 3, labels
-    assert labels & set(where.column("emd").to_pylist())
-    # The sketch itself: their boundaries in the palette's district grey, and their
-    # names, all drawn before (under) the path's moves.
-    sketch = exports.path_drawing(analysis.stays, analysis.path, 500, 250, "HYGothic-Medium")
     grey = colors.HexColor(PALETTE["district"])
     shapes = list(enumerate(sketch.contents))
     boundaries = [i for i, s in shapes if isinstance(s, PolyLine) and s.strokeColor == grey]
@@ -386,7 +474,8 @@ def test_exports_read_the_exchanges_stored_analysis(
     page = client.get(f"/cases/{case.case_id}/exports")
     assert page.status_code == 200
     assert f"{analysis.stays.num_rows} stays" in page.content.decode()
-    rows = list(csv.DictReader(io.StringIO(post(client, case, "stays.csv").content.decode())))
+    text = post(client, case, "stays.csv").content.decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text)))
     assert [int(r["seq"]) for r in rows] == analysis.stays.column("seq").to_pylist()
     assert post(client, cases["busan"], "stays.csv").status_code == 404  # no analysis there
 
@@ -417,7 +506,8 @@ def test_finding_7_exported_stays_carry_no_live_formula() -> None:
         ),
         contract_table("stays"),
     )
-    rows = list(csv.DictReader(io.StringIO(csv_bytes(stays, "stays", "Asia/Seoul").decode())))
+    text = csv_bytes(stays, "stays", "Asia/Seoul").decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text)))
     assert [r["place_name"] for r in rows] == [
         '\'=HYPERLINK("http://evil.example","Cafe")',
         "'+1 cmd",

@@ -39,3 +39,43 @@ def ask(client: Client, case: Any, kinds: list[str]) -> DataRequest:
     )
     assert sent.status_code == 302, sent.content.decode()
     return DataRequest.objects.get(request_id=sent["Location"].rsplit("/", 1)[-1])
+
+
+def cluster(number: int, p_value: float, case_ids: list[str], lat: float = 37.5636) -> dict:
+    """A cluster as the hotspot scan stores it (hub/exchange/hotspots.py), in 서울 중구."""
+    return {
+        "number": number,
+        "lat": lat,
+        "lon": 126.9976,
+        "radius_m": 400.0,
+        "first_day": dt.date(2026, 11, 2),
+        "last_day": dt.date(2026, 11, 3),
+        "cases": len(case_ids),
+        "expected": 0.8,
+        "p_value": p_value,
+        "case_ids": case_ids,
+        "places": ["명동 칼국수"],
+    }
+
+
+def scanned(cases: list[Any], clusters: list[dict]) -> Any:
+    """A finished hotspot scan of ``cases`` holding ``clusters``: what the page shows
+    without running the job (its compiled kernels take tens of seconds)."""
+    from django.utils import timezone
+
+    from epitrace.hub.exchange import hotspots
+    from epitrace.hub.exchange.models import HotspotScan, JobStatus
+
+    view = hotspots.HotspotView(
+        clusters=clusters,
+        cases_scanned=[c.case_id for c in cases],
+        read=[c.case_id for c in cases],
+    )
+    return HotspotScan.objects.create(
+        signature=hotspots.signature(cases),
+        cases=[c.pk for c in cases],
+        status=JobStatus.DONE,
+        run_after=timezone.now(),
+        finished_at=timezone.now(),
+        result_enc=hotspots.seal_view(view),
+    )

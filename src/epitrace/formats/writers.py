@@ -3,10 +3,13 @@
 CSV exports (the analysis outputs, and any other CSV a person may open in a
 spreadsheet) carry data, never formulas: ``spreadsheet_safe`` quotes a text cell that
 a spreadsheet would run, and ``SpreadsheetSafeWriter`` does it for ``csv`` writers.
+A CSV file meant for people (the hub's exports) also begins with UTF-8's byte-order
+mark (``for_spreadsheets``); the command line's outputs, read by programs, do not.
 """
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +35,13 @@ _QUOTED_STARTS = (*FORMULA_STARTS, "'")
 # The same, as regular expressions for Arrow: a cell to quote, and a quoted one.
 _TO_QUOTE = "^([=+\\-@\t\r'])"
 _QUOTED = "^'([=+\\-@\t\r'])"
+
+
+def for_spreadsheets(body: bytes) -> bytes:
+    """A UTF-8 CSV file's bytes with the byte-order mark in front: without it Excel reads
+    the file in the system's code page and garbles Korean. epitrace's readers accept the
+    mark (``formats.readers``); a program that does not should read with ``utf-8-sig``."""
+    return codecs.BOM_UTF8 + body
 
 
 def spreadsheet_safe(text: str) -> str:

@@ -167,6 +167,16 @@ EPITRACE_MAP_BASE_GEOJSON = os.environ.get("EPITRACE_MAP_BASE_GEOJSON", "")
 # (e.g. a Korea extract of OpenStreetMap in the Protomaps schema), served with range
 # requests and drawn under the stays (docs/operations.md); unset, no streets.
 EPITRACE_MAP_PMTILES = os.environ.get("EPITRACE_MAP_PMTILES", "")
+# EPITRACE_PDF_FONT (``/usr/share/fonts/truetype/nanum/NanumGothic.ttf``, installed by
+# scripts/install-fonts.sh): the TrueType font with Hangul and Latin letters that the PDF
+# report embeds.
+EPITRACE_PDF_FONT = os.environ.get(
+    "EPITRACE_PDF_FONT", "/usr/share/fonts/truetype/nanum/NanumGothic.ttf"
+)
+# EPITRACE_HOTSPOT_ALPHA (0.05): the hotspot page lists a cluster under "suspected
+# outbreak areas" (and draws it so) only when its Monte Carlo p-value is below this; the
+# others are listed apart as not significant.
+EPITRACE_HOTSPOT_ALPHA = float(os.environ.get("EPITRACE_HOTSPOT_ALPHA", "0.05"))
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]
 
 AUTH_USER_MODEL = "auth.User"

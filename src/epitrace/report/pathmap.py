@@ -211,13 +211,19 @@ def _pile_up(points: list[tuple[int, float, float]]) -> list[list[tuple[int, flo
     return piles
 
 
-def badge_offsets(stays: list[ShownStay], k: float) -> dict[int, tuple[float, float]]:
-    """Where each stay's badge goes, in pixels from the stay's own point (x right, y
-    down), at ``k`` metres per pixel: alone on its point, or in a sunflower around the
-    first stay of its pile (home, visited every night; GPS jitter) when badges would
-    otherwise overlap. No two badges are nearer than 2 * BADGE_RADIUS_PX + BADGE_GAP_PX.
-    The page's script runs the same rule again whenever the zoom changes."""
-    piles = _pile_up([(s.seq, s.x / k, -s.y / k) for s in stays])
+def pile_offsets(
+    points: list[tuple[int, float, float]], k: float
+) -> dict[int, tuple[float, float]]:
+    """Where each numbered badge goes so that none hides another: alone on its point,
+    or in a sunflower around the first point of its pile when badges would otherwise
+    overlap; no two badges are nearer than 2 * BADGE_RADIUS_PX + BADGE_GAP_PX.
+
+    ``points``: (seq, x metres east, y metres north) per stay; ``k``: metres per pixel
+    (any map unit per badge pixel will do: the PDF passes page points). Returns, per seq,
+    the badge's offset in pixels from its own point, x right and y down (SVG's way).
+    The offline report, its script (on every zoom), the hub's map (badges.js) and the
+    hub's PDF use this one rule."""
+    piles = _pile_up([(seq, x / k, -y / k) for seq, x, y in points])
     offsets = {}
     for pile in piles:
         _, ax, ay = pile[0]
@@ -225,6 +231,13 @@ def badge_offsets(stays: list[ShownStay], k: float) -> dict[int, tuple[float, fl
             dx, dy = sunflower(i) if len(pile) > 1 else (0.0, 0.0)
             offsets[seq] = (ax - x + dx, ay - y + dy)
     return offsets
+
+
+def badge_offsets(stays: list[ShownStay], k: float) -> dict[int, tuple[float, float]]:
+    """Badges closer than a badge on screen (home, visited every night; GPS jitter)
+    are piled around the first one (``pile_offsets``). Offsets in pixels from each
+    stay's own point. The page's script runs the same rule again whenever the zoom changes."""
+    return pile_offsets([(s.seq, s.x, s.y) for s in stays], k)
 
 
 def _badges(stays: list[ShownStay], view: View, clock: Clock) -> str:

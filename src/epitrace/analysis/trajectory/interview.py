@@ -28,6 +28,10 @@ from epitrace.analysis.trajectory.timeline import MICROS_PER_MINUTE, micros
 CONFIRMED = "confirmed"
 DATA_ONLY = "data_only"
 INTERVIEW_ONLY = "interview_only"
+# The ``note`` column's sentences (English: the CSV is for programs; pages translate them).
+NOTE_ADDRESS_ONLY = "address only: place checked by name and time"
+NOTE_NOT_MENTIONED = "not mentioned in the interview"
+NOTE_NO_DATA = "no data supports this visit"
 
 COMPARISON_SCHEMA = pa.schema(
     [
@@ -92,7 +96,7 @@ def _match_scores(
     # Without coordinates, a visit agrees with a stay of the same name, or with an unnamed
     # stay (cells cannot name a place) at that time.
     agrees = np.where(located[None, :], near | named, named | unnamed_stay)
-    notes = ["" if ok else "address only: place checked by name and time" for ok in located]
+    notes = ["" if ok else NOTE_ADDRESS_ONLY for ok in located]
     return np.where(agrees, overlap, 0), np.where(located[None, :], distance, np.nan), notes
 
 
@@ -164,7 +168,7 @@ def compare_with_interview(
                     "start": stay["start"],
                     "end": stay["end"],
                     "distance_m": None,
-                    "note": "not mentioned in the interview",
+                    "note": NOTE_NOT_MENTIONED,
                 }
             )
     for j, visit in enumerate(visit_rows):
@@ -178,7 +182,7 @@ def compare_with_interview(
                     "start": visit["start"],
                     "end": visit["end"],
                     "distance_m": None,
-                    "note": "no data supports this visit",
+                    "note": NOTE_NO_DATA,
                 }
             )
     rows.sort(key=lambda r: r["start"] or dt.datetime.min.replace(tzinfo=dt.UTC))

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from epitrace.formats.writers import SpreadsheetSafeWriter
+from epitrace.formats.writers import SpreadsheetSafeWriter, for_spreadsheets
 from epitrace.hub.audit.models import AuditEntry
 
 # Read by machines: times in UTC, and the column says so (pages show the local zone).
@@ -29,7 +29,9 @@ def _ip(entry: AuditEntry) -> str:
     return str(entry.detail.get("ip", "")) if isinstance(entry.detail, dict) else ""
 
 
-def to_csv(entries: Iterable[AuditEntry]) -> str:
+def to_csv(entries: Iterable[AuditEntry]) -> bytes:
+    """The entries as a CSV file (UTF-8 with the byte-order mark Excel needs for Korean),
+    times in UTC as the column says."""
     import json
 
     out = io.StringIO()
@@ -43,7 +45,7 @@ def to_csv(entries: Iterable[AuditEntry]) -> str:
                 *(_ip(e), json.dumps(e.detail, sort_keys=True, ensure_ascii=False)),
             ]
         )
-    return out.getvalue()
+    return for_spreadsheets(out.getvalue().encode())
 
 
 # --- FHIR R4 AuditEvent (http://hl7.org/fhir/R4/auditevent.html) ---

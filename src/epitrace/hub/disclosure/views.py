@@ -64,17 +64,40 @@ def _input_value(value: dt.datetime, zone: Any) -> str:
     return value.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
 
 
-def _contact_counts(case: Case, entries: list[DisclosureEntry]) -> dict[int, tuple[int, int]]:
-    """{entry: (contacts found at its stays, not yet identified)}; empty without analysis."""
+def _analysis_stays_and_contacts(case: Case) -> tuple[list[dict], list[dict] | None]:
+    """The latest analysis's stays and contacts (None: no contact search); nothing once
+    the case's data was destroyed or before any analysis."""
     try:
         analysis = results.latest_analysis(case)
     except crypto.KeyDestroyed:
+        return [], None
+    if analysis is None:
+        return [], None
+    contacts = analysis.contacts.to_pylist() if analysis.contacts is not None else None
+    return analysis.stays.to_pylist(), contacts
+
+
+def _contact_counts(
+    entries: list[DisclosureEntry], stays: list[dict], contacts: list[dict] | None
+) -> dict[int, tuple[int, int]]:
+    """{entry: (contacts found at its stays, not yet identified)}; empty without a search."""
+    if contacts is None:
         return {}
-    if analysis is None or analysis.contacts is None:
-        return {}
-    stays = analysis.stays.to_pylist()
-    contacts = analysis.contacts.to_pylist()
     return {e.pk: rules.contacts_at(e.stays, stays, contacts) for e in entries}
+
+
+def _stays_text(entry: DisclosureEntry, stays: list[dict]) -> str:
+    """The stays an entry comes from, as the case page numbers them. A ride is no stay (its
+    number only names it in the draft): it reads as the stays it went between, "3 → 4"."""
+    if entry.category != "transport":
+        return ", ".join(str(seq) for seq in entry.stays)
+    # The entry's times are rounded outwards (rules.GRANULARITY): the stay left began
+    # before the ride, the stay reached ends after it.
+    before = [s["seq"] for s in stays if s["start"] < entry.start]
+    after = [s["seq"] for s in stays if s["end"] > entry.end]
+    if not before and not after:
+        return "–"
+    return f"{max(before) if before else '–'} → {min(after) if after else '–'}"
 
 
 def _review(
@@ -85,11 +108,13 @@ def _review(
     rows = []
     if disclosure is not None:
         entries = list(disclosure.entries.order_by("category", "neighbourhood", "label", "start"))
-        counts = _contact_counts(case, entries)
+        stays, contacts = _analysis_stays_and_contacts(case)
+        counts = _contact_counts(entries, stays, contacts)
         for entry in entries:
             rows.append(
                 {
                     "contacts": counts.get(entry.pk),
+                    "stays": _stays_text(entry, stays),
                     "entry": entry,
                     "start": _local(entry.start, zone),
                     "end": _local(entry.end, zone),

@@ -13,9 +13,17 @@ from typing import Any
 
 import pyarrow as pa
 from django.utils.functional import Promise
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, gettext_noop
 
-from epitrace.analysis.trajectory.interview import CONFIRMED, DATA_ONLY, INTERVIEW_ONLY
+from epitrace.analysis.trajectory.interview import (
+    CONFIRMED,
+    DATA_ONLY,
+    INTERVIEW_ONLY,
+    NOTE_ADDRESS_ONLY,
+    NOTE_NO_DATA,
+    NOTE_NOT_MENTIONED,
+)
 from epitrace.report.model import OUTSIDE_KOREA, district_names, evidence_of, mode_class
 
 COMPARISON_STATUSES = ("confirmed", "only in data", "only in interview")
@@ -27,6 +35,33 @@ STATUS_OF = {
     INTERVIEW_ONLY: "only in interview",
     **{status: status for status in COMPARISON_STATUSES},
 }
+
+
+# A stay's sources (the contract's codes) as the page's legend names them.
+SOURCE_LABELS = {
+    "telecom": gettext_noop("Telecom"),
+    "card": gettext_noop("Card"),
+    "transit": gettext_noop("Transit"),
+    "entry": gettext_noop("Check-in"),
+    "checkin": gettext_noop("Check-in"),
+    "gps": "GPS",
+}
+# The comparison's notes (analysis/trajectory/interview.py writes them in English).
+NOTE_LABELS = {
+    NOTE_ADDRESS_ONLY: gettext_noop("address only: place checked by name and time"),
+    NOTE_NOT_MENTIONED: gettext_noop("not mentioned in the interview"),
+    NOTE_NO_DATA: gettext_noop("no data supports this visit"),
+}
+
+
+def source_label(source: str) -> str:
+    """A source code ("telecom") in the page's language (기지국); an unknown code as is."""
+    return _(SOURCE_LABELS[source]) if source in SOURCE_LABELS else source
+
+
+def note_text(note: str) -> str:
+    """A comparison note in the page's language; a note this page does not know, as is."""
+    return _(NOTE_LABELS[note]) if note in NOTE_LABELS else note
 
 
 def district_text(district: str) -> str | Promise:
@@ -67,6 +102,19 @@ class StayView:
     # "대구광역시 중구 동인동1가", or outside Korea (district_text: translated when rendered)
     district: str | Promise = ""
     contacts: list[dict[str, Any]] = field(default_factory=list)
+    # The stay ran on before the window's start or past its end: shown cut at the window.
+    before_window: bool = False
+    after_window: bool = False
+
+    @property
+    def source_labels(self) -> list[str]:
+        """The sources as the legend names them (기지국, 카드)."""
+        return [source_label(s) for s in self.sources]
+
+    @property
+    def sources_shown(self) -> list[tuple[str, str]]:
+        """(code, label) per source: the code for the badge's colour, the label to read."""
+        return list(zip(self.sources, self.source_labels, strict=True))
 
     @property
     def label(self) -> str | Promise:
@@ -112,6 +160,7 @@ class AnalysisView:
                     "evidence": s.evidence,
                     "source": main_source(s.sources),
                     "sources": s.sources,
+                    "source_labels": s.source_labels,
                     "confidence": s.confidence,
                     "contacts": len({c["contact_ref"] for c in s.contacts}),
                 }
@@ -129,15 +178,21 @@ def main_source(sources: list[str]) -> str:
     return sources[0] if sources else "unknown"
 
 
-def _stays(table: pa.Table) -> list[StayView]:
+def _stays(table: pa.Table, window: tuple[dt.datetime, dt.datetime]) -> list[StayView]:
+    """The stays within ``window`` (the data asked for), cut at its bounds: a stay the
+    records show running on past the window is shown up to its end, and marked."""
     if table.num_rows == 0:
         return []
+    first, last = window
     districts = dict(zip(table.column("seq").to_pylist(), district_names(table), strict=True))
+    rows = [r for r in table.to_pylist() if r["end"] > first and r["start"] < last]
     return [
         StayView(
             seq=int(row["seq"]),
-            start=row["start"],
-            end=row["end"],
+            start=max(row["start"], first),
+            end=min(row["end"], last),
+            before_window=row["start"] < first,
+            after_window=row["end"] > last,
             lat=float(row["lat"]),
             lon=float(row["lon"]),
             radius_m=float(row["radius_m"] or 0.0),
@@ -146,7 +201,7 @@ def _stays(table: pa.Table) -> list[StayView]:
             confidence=float(row.get("confidence") or 0.0),
             district=district_text(districts[row["seq"]]),
         )
-        for row in sorted(table.to_pylist(), key=lambda r: r["seq"])
+        for row in sorted(rows, key=lambda r: r["seq"])
     ]
 
 
@@ -188,6 +243,7 @@ def _ranked_contacts(rows: list[dict[str, Any]], stays: list[StayView]) -> list[
             **row,
             "stay_seq": stay.seq if stay else None,
             "via": row["via"].split("+"),
+            "via_labels": [source_label(v) for v in row["via"].split("+")],
             "place": row["place_name"] or (stay.label if stay else ""),
         }
         if stay is not None:
@@ -210,12 +266,29 @@ def _comparison(
     lists: dict[str, list[dict[str, Any]]] = {status: [] for status in COMPARISON_STATUSES}
     for row in _rows(table):
         place = row.get("place_name") or labels.get(row.get("stay_seq"), "")
-        lists[STATUS_OF[row["status"]]].append({**row, "place": place})
+        note = note_text(row.get("note") or "")
+        lists[STATUS_OF[row["status"]]].append({**row, "place": place, "note": note})
     return lists
 
 
+def _provenance(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each answer used, its agency named as people know it (not by its code)."""
+    from epitrace.hub.accounts.models import Agency
+
+    codes = {row.get("agency") for row in rows}
+    names = dict(Agency.objects.filter(code__in=codes).values_list("code", "name"))
+    return [
+        {
+            **row,
+            "agency_name": names.get(row.get("agency"), row.get("agency")),
+            "declined": "declined" in row,
+        }
+        for row in rows
+    ]
+
+
 def view_of(analysis: Any) -> AnalysisView:
-    stays = _stays(analysis.stays)
+    stays = _stays(analysis.stays, analysis.window)
     return AnalysisView(
         computed_at=analysis.computed_at,
         window=analysis.window,
@@ -223,5 +296,5 @@ def view_of(analysis: Any) -> AnalysisView:
         moves=_moves(analysis.path or {}),
         comparison=_comparison(analysis.comparison, stays),
         contacts=_ranked_contacts(_rows(analysis.contacts), stays),
-        provenance=list(analysis.provenance or []),
+        provenance=_provenance(list(analysis.provenance or [])),
     )

@@ -25,6 +25,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.functional import Promise
@@ -60,6 +61,22 @@ class HotspotView:
     timezone: str = DEFAULT_TZ
     # The cases whose stays the scan read, in order: showing the result views each one.
     read: list[str] = field(default_factory=list)
+
+
+def significance_level() -> float:
+    """The p-value below which a cluster is a suspected outbreak area
+    (``EPITRACE_HOTSPOT_ALPHA``, 0.05 unless the operator sets another)."""
+    return float(settings.EPITRACE_HOTSPOT_ALPHA)
+
+
+def split_by_significance(
+    clusters: list[dict[str, Any]], alpha: float
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(suspected, not significant): clusters with ``p_value < alpha`` and the others,
+    each in the scan's order (most likely first). Each cluster gains ``significant``."""
+    for cluster in clusters:
+        cluster["significant"] = cluster["p_value"] < alpha
+    return [c for c in clusters if c["significant"]], [c for c in clusters if not c["significant"]]
 
 
 def cluster_districts(clusters: list[dict[str, Any]]) -> list[str | Promise]:

@@ -10,8 +10,9 @@ notifications, the interview upload, exports of a case's analysis and the hotspo
   polls with htmx every few seconds until the request is settled.
 - ``/notifications``: the account's notifications, marked read when seen.
 - ``/cases/<case_id>/interview``: the case page's upload of the interview's places.
-- ``/cases/<case_id>/exports`` and ``.../exports/<name>``: the analysis's files, each
-  taken with a reason and recorded (the files themselves: exchange/exports.py).
+- ``/cases/<case_id>/exports``: the analysis's files, chosen together with one reason
+  (several come as one zip), each recorded; ``.../exports/<name>`` takes one file (the
+  files themselves: exchange/exports.py).
 - ``/hotspots``: the space-time scan over the visible cases, run as a background job
   (exchange/hotspots.py); ``/hotspots/progress`` is the fragment the page polls.
 
@@ -296,10 +297,12 @@ def _form(
     analysis: Any = None,
     error: str = "",
     status: int = 200,
+    chosen: list[str] | None = None,
 ) -> HttpResponse:
     context = {
         "case_id": case_id,
-        "kinds": list(exports.KINDS.values()),
+        "kinds": [(kind, _(kind.label)) for kind in exports.KINDS.values()],
+        "chosen": chosen if chosen is not None else list(exports.KINDS),
         "analysis": analysis,
         "error": error,
         "reason_max": exports.REASON_MAX,
@@ -319,10 +322,14 @@ def _analysis_or_page(request: HttpRequest, case: Case) -> tuple[Any, HttpRespon
     return analysis, None
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 @access.page()
 def export_page(request: HttpRequest, case_id: str) -> HttpResponse:
-    """What can be exported for the case, each behind the reason form."""
+    """What can be exported for the case: one form, the files chosen, one reason. Posted,
+    the chosen files (one file as itself, several as one zip), each recorded."""
+    if request.method == "POST":
+        names = request.POST.getlist("files")
+        return _export(request, case_id, [exports.KINDS.get(n) for n in names])
     case = access.find(request, "result.view", _cases(), purpose="export page", case_id=case_id)
     analysis, page = _analysis_or_page(request, case)
     return page or _form(request, case.case_id, analysis=analysis)
@@ -331,17 +338,54 @@ def export_page(request: HttpRequest, case_id: str) -> HttpResponse:
 @require_POST
 @access.page()
 def export_file(request: HttpRequest, case_id: str, name: str) -> HttpResponse:
-    kind = exports.KINDS.get(name)
+    """One file (the form's older address, kept for links and scripts)."""
+    return _export(request, case_id, [exports.KINDS.get(name)])
+
+
+def _export(
+    request: HttpRequest, case_id: str, kinds: list[exports.ExportKind | None]
+) -> HttpResponse:
     reason = request.POST.get("reason", "").strip()[: exports.REASON_MAX]
-    if policy.is_verified(request.user) and (kind is None or not reasons.is_meaningful(reason)):
+    known = [k for k in kinds if k is not None]
+    if policy.is_verified(request.user):
         # Refused before the lookup: the audit log shows no access that never happened.
-        error = _("An export needs a reason.") if kind else _("No such export.")
-        return _form(request, case_id, error=error, status=400 if kind else 404)
+        if not kinds or len(known) < len(kinds):
+            error = _("Choose the files to export.") if not kinds else _("No such export.")
+            return _form(request, case_id, error=error, status=400 if not kinds else 404)
+        if not reasons.is_meaningful(reason):
+            chosen = [k.name for k in known]
+            return _form(
+                request, case_id, error=_("An export needs a reason."), status=400, chosen=chosen
+            )
     case = access.find(request, "result.export", _cases(), purpose=reason, case_id=case_id)
     analysis, page = _analysis_or_page(request, case)
     if page is not None:
         return page
-    body, rows = exports.file_for(kind, case, analysis)
+    files = {}
+    for kind in dict.fromkeys(known):  # each file once, in the order asked
+        body, rows = exports.file_for(kind, case, analysis)
+        _record_export(request, case, kind, rows, reason, analysis)
+        files[kind.filename(case)] = (body, kind.content_type)
+    if len(files) == 1:
+        ((filename, (body, content_type)),) = files.items()
+    else:
+        filename = f"{case.case_id}-exports.zip"
+        body = exports.bundle({name: content for name, (content, _type) in files.items()})
+        content_type = exports.BUNDLE_TYPE
+    response = HttpResponse(body, content_type=content_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _record_export(
+    request: HttpRequest,
+    case: Case,
+    kind: exports.ExportKind,
+    rows: int,
+    reason: str,
+    analysis: Any,
+) -> None:
+    """One audit entry per file taken, as each file alone was recorded before."""
     record(
         request.user.get_username(),
         f"export.{kind.subject}",
@@ -357,10 +401,6 @@ def export_file(request: HttpRequest, case_id: str, name: str) -> HttpResponse:
             "ip": client_ip(request),
         },
     )
-    response = HttpResponse(body, content_type=kind.content_type)
-    filename = f"{case.case_id}-{kind.name}"
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
 
 
 # --- hotspots -------------------------------------------------------------------
@@ -380,6 +420,7 @@ def _map_data(view: hotspots.HotspotView) -> dict[str, Any]:
         **map_settings(),
         "clusters": [
             {k: c[k] for k in ("number", "lat", "lon", "radius_m", "p_value", "cases", "district")}
+            | {"significant": c["significant"]}
             for c in view.clusters
         ],
         "events": view.events,
@@ -395,13 +436,19 @@ def hotspots_page(request: HttpRequest) -> HttpResponse:
     scan = hotspots.scan_for(cases)
     shown = hotspots.last_result(scan, {case.pk for case in cases})
     view = hotspots.open_view(shown.result_enc) if shown is not None else None
+    alpha = hotspots.significance_level()
+    suspected, not_significant = [], []
     if view is not None:
         hotspots.record_views(request.user, client_ip(request), view)
         for cluster, district in zip(
             view.clusters, hotspots.cluster_districts(view.clusters), strict=True
         ):
             cluster["district"] = district
+        suspected, not_significant = hotspots.split_by_significance(view.clusters, alpha)
     context = {
+        "suspected": suspected,
+        "not_significant": not_significant,
+        "alpha": alpha,
         "view": view,
         "computed_at": shown.finished_at if shown is not None else None,
         "scan": scan,

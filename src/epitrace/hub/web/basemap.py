@@ -155,7 +155,24 @@ def map_settings() -> dict[str, Any]:
         "outlines_url": OUTLINES_URL,
         "language": translation.get_language() or settings.LANGUAGE_CODE,
         "attribution": ATTRIBUTION + (STREETS_ATTRIBUTION if streets.archive() else ""),
+        "locale": map_control_titles(),
         **streets_settings(),
+    }
+
+
+def map_control_titles() -> dict[str, str]:
+    """MapLibre's own words (its ``locale`` option: the controls' titles and the popup's
+    close button) in the page's language."""
+    return {
+        "NavigationControl.ZoomIn": _("Zoom in"),
+        "NavigationControl.ZoomOut": _("Zoom out"),
+        "NavigationControl.ResetBearing": _("Drag to rotate the map, click to reset north"),
+        "AttributionControl.ToggleAttribution": _("Show or hide the map's sources"),
+        "Popup.Close": _("Close"),
+        "Map.Title": _("Map"),
+        "Marker.Title": _("Map marker"),
+        "FullscreenControl.Enter": _("Full screen"),
+        "FullscreenControl.Exit": _("Leave full screen"),
     }
 
 

@@ -3,6 +3,7 @@ the time zone times are shown in, and the labels of codes (roles, the audit log'
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import template
@@ -15,6 +16,7 @@ from epitrace.hub.audit import labels
 from epitrace.hub.exchange.workflow import kinds_in_words, unread_notifications
 from epitrace.hub.retention.rules import rule_label
 from epitrace.hub.web.models import LANGUAGE_CHOICES
+from epitrace.hub.web.windows import window_text
 
 register = template.Library()
 
@@ -60,6 +62,15 @@ def time_zone_label() -> str:
     name = now.tzname() or ""
     shown = f"UTC{offset[:3]}:{offset[3:]}"
     return shown if name in ("", "UTC") or name.startswith(("+", "-")) else f"{name}, {shown}"
+
+
+@register.simple_tag
+def window(start: dt.datetime | None, end: dt.datetime | None) -> str:
+    """A window [start, end) in the page's zone, a window of whole days as its first and
+    last day (``web.windows.window_text``)."""
+    if start is None or end is None:
+        return "—"
+    return window_text(start, end, timezone.get_current_timezone())
 
 
 @register.filter(name="role_label")

@@ -139,7 +139,7 @@ function popupContent(stay) {
   const rows = [
     [labels.time, `${clock.format(Date.parse(stay.start))} – ${clock.format(Date.parse(stay.end))}`],
     [labels.district, stay.district],
-    [labels.sources, stay.sources.join(" + ")],
+    [labels.sources, (stay.source_labels || stay.sources).join(" + ")],
     [labels.contacts, String(stay.contacts)],
   ];
   for (const [term, value] of rows) {

@@ -174,6 +174,10 @@ export function createMap(container, points, settings) {
     bounds: [[extent[0], extent[1]], [extent[2], extent[3]]],
     fitBoundsOptions: { padding: 40, maxZoom: 16 },
     attributionControl: false,
+    locale: settings.locale || {}, // the controls' titles in the page's language (basemap.py)
+    // Keep the drawn map in the canvas after each frame, so that printing the page prints
+    // it (the print stylesheet keeps the map; without this the printed canvas is blank).
+    canvasContextAttributes: { preserveDrawingBuffer: true },
     dragRotate: false,
     pitchWithRotate: false,
   });

@@ -158,7 +158,7 @@ export class Timeline {
     const label = (text, y) => { element("text", { x: MARGIN.left, y, class: "row-label" }, rows).textContent = text; };
     label(this.labels.stays, MARGIN.top - 6);
     for (const stay of this.stays) {
-      const title = `#${stay.seq} ${stay.label} · ${this.fullFormat.format(stay.t0)} – ${this.fullFormat.format(stay.t1)} · ${stay.sources.join("+")}`;
+      const title = `#${stay.seq} ${stay.label} · ${this.fullFormat.format(stay.t0)} – ${this.fullFormat.format(stay.t1)} · ${(stay.source_labels || stay.sources).join("+")}`;
       const rect = this.bar(rows, stay, MARGIN.top, 22, "stay", colour(stay.evidence), title);
       rect.dataset.seq = stay.seq;
     }
