@@ -110,8 +110,10 @@ class LinkParams:
     home_hour_weight: float = 0.14
     # Infection from someone not among the cases (undetected, unlinked), in the same
     # units: as likely as this many hours together at one place at the most likely
-    # incubation. A link with much less evidence than this stays a weak proposal.
-    background_hours: float = 1.0
+    # incubation. Calibrated on simulated cities (docs/links.md, "Calibration"): the
+    # value whose background share best predicts (log-likelihood) whether a case's
+    # true source is outside its candidates.
+    background_hours: float = 0.25
     # A case infected less than this long before a meeting cannot pass the infection
     # on there: the shortest latent period (infection to infectiousness), as the
     # shortest incubation of the case definitions. With the case's own links this
@@ -119,8 +121,10 @@ class LinkParams:
     min_latent_days: float = 1.0
     # Proposed links below this score are not listed.
     min_score: float = 0.02
-    # Links at or above this score join cases into chains.
-    chain_min_score: float = 0.3
+    # Links at or above this score join cases into chains. Calibrated on simulated
+    # cities: the highest threshold within 0.01 of the best F1 of chain membership
+    # (docs/links.md, "Calibration").
+    chain_min_score: float = 0.1
 
     def replace(self, **changes: float) -> LinkParams:
         return replace(self, **changes)

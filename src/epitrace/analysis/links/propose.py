@@ -18,8 +18,10 @@ an incubation period after it. Its weight::
 
 - ``closeness``: 1 at one named place (same merchant or venue name); else
   ``analysis.contacts.cell_strength`` of the two uncertainty radii combined,
-  times a Gaussian fall-off with the distance between the two estimates;
-  a contact-list row: 1 for card, check-in, transit or GPS evidence, else 0.5;
+  times a Gaussian fall-off with the distance between the two estimates,
+  raised when two day stays arrived and left together (``links.meetings``);
+  a contact-list row: by its tier (``TIER_CLOSENESS``), else 1 for card,
+  check-in, transit or GPS evidence and 0.5 for telecom alone;
 - ``place_risk``: ``analysis.contacts.PLACE_RISK`` by the kind of place;
 - home: two stays that both cover 03:00 local (``analysis.home``) at one spot
   are a shared home (place ``home``).
@@ -32,7 +34,10 @@ target and a background (infection by someone not among the cases)::
     score = P(s, t) / (P(background) + sum over candidates s' of P(s', t))
 
 so evidence that is close, long, enclosed and at the most likely incubation
-raises it, and every alternative source lowers it. See ``docs/links.md``.
+raises it, and every alternative source lowers it. A case cannot infect before
+it was infected: each meeting is then weighed by how surely its source had been
+infected before it, by the source's own links (``infected_before``), and the
+scores are shared again. See ``docs/links.md``.
 """
 
 from __future__ import annotations
