@@ -497,12 +497,15 @@ def _first_at(
     into: np.ndarray, times: np.ndarray, case: np.ndarray, when: np.ndarray
 ) -> np.ndarray:
     """Per query, the position of the first reading into ``case`` at or after
-    ``when`` among readings sorted by (target, time): one search on a combined key
-    of the case and the rank of the time."""
-    moments = np.unique(np.concatenate([times, when]))
-    width = moments.size + 1
-    key = into * width + np.searchsorted(moments, times)
-    return np.searchsorted(key, case * width + np.searchsorted(moments, when), side="left")
+    ``when`` among readings sorted by (target, time): one search on a combined
+    key of the case and the second."""
+    if times.size == 0:
+        return np.zeros(case.size, dtype=np.int64)
+    first = min(int(times.min()), int(when.min())) // 1_000_000
+    last = max(int(times.max()), int(when.max())) // 1_000_000
+    width = last - first + 2
+    key = into * width + (times // 1_000_000 - first)
+    return np.searchsorted(key, case * width + (-(-when // 1_000_000) - first), side="left")
 
 
 def score_links(
