@@ -86,13 +86,23 @@ def test_the_better_evidence_wins_between_two_candidate_sources() -> None:
     stays = [
         # C1 sat an hour in the target's cafe; C3 was only in the same cell for a while.
         stay("1", at(5, 12), at(5, 13), CAFE, name="Cafe A", kind="cafe"),
-        stay("3", at(5, 12, 10), at(5, 13), CAFE, radius=150.0, sources="telecom"),
+        stay("3", at(5, 12, 30), at(5, 14), CAFE, radius=150.0, sources="telecom"),
         stay("2", at(5, 12), at(5, 13), CAFE, name="Cafe A", kind="cafe"),
     ]
     found = links_of(stays, cases(("1", 8, 6), ("3", 8, 6), ("2", 13, 10)))
     to_target = [link for link in found if link["target_case"] == "C2"]
     assert [link["source_case"] for link in to_target] == ["C1", "C3"]
     assert to_target[0]["score"] > 3 * to_target[1]["score"]
+
+
+def test_arriving_and_leaving_together_makes_a_cell_stay_likelier_one_room() -> None:
+    target = stay("2", at(5, 12), at(5, 13), CAFE, name="Cafe A", kind="cafe")
+    # Both only in the target's cells, as long; C1 came and went with the target.
+    with_target = stay("1", at(5, 12, 5), at(5, 13, 5), CAFE, radius=150.0, sources="telecom")
+    apart = stay("3", at(5, 11, 30), at(5, 12, 30), CAFE, radius=150.0, sources="telecom")
+    found = links_of([target, with_target, apart], cases(("1", 8, 6), ("3", 8, 6), ("2", 13, 10)))
+    to_target = {li["source_case"]: li["score"] for li in found if li["target_case"] == "C2"}
+    assert to_target["C1"] > 3 * to_target["C3"]
 
 
 def test_an_alternative_source_lowers_the_score() -> None:
@@ -158,29 +168,77 @@ def test_arriving_soon_after_the_source_left_an_enclosed_place_counts() -> None:
     assert links_of(outdoors, cases(("1", 8, 6), ("2", 13, 10))) == []
 
 
+def contact_row(person: str, contact: str, tier: str | None = None) -> dict:
+    return {
+        "person_ref": person,
+        "contact_ref": contact,
+        "via": "entry",
+        "place_name": "Gym B",
+        "lat": CAFE[0],
+        "lon": CAFE[1],
+        "start": at(6, 18),
+        "end": at(6, 19),
+        "overlap_min": 60.0,
+        "score": 80.0,
+        "tier": tier,
+    }
+
+
 def test_a_case_in_another_cases_contact_list_is_a_direct_link() -> None:
-    contacts = pa.Table.from_pylist(
-        [
-            {
-                "person_ref": "1",
-                "contact_ref": "2",
-                "via": "entry",
-                "place_name": "Gym B",
-                "lat": CAFE[0],
-                "lon": CAFE[1],
-                "start": at(6, 18),
-                "end": at(6, 19),
-                "overlap_min": 60.0,
-                "score": 80.0,
-            }
-        ],
-        schema=table("contacts").arrow_schema,
-    )
+    contacts = pa.Table.from_pylist([contact_row("1", "2")], schema=table("contacts").arrow_schema)
     no_stays = pa.Table.from_pylist([stay("1", at(1, 0), at(1, 1), ELSEWHERE)])
     found = propose_links(no_stays, cases(("1", 8, 6), ("2", 13, 10)), contacts).links.to_pylist()
     assert [(li["source_case"], li["target_case"], li["place_name"]) for li in found] == [
         ("C1", "C2", "Gym B")
     ]
+
+
+def test_a_close_contact_outranks_a_broad_one() -> None:
+    # C1 and C3 are both in C2's contact list for the same hour; only C1 was close.
+    contacts = pa.Table.from_pylist(
+        [contact_row("1", "2", "close"), contact_row("3", "2", "broad")],
+        schema=table("contacts").arrow_schema,
+    )
+    no_stays = pa.Table.from_pylist([stay("1", at(1, 0), at(1, 1), ELSEWHERE)])
+    dates = cases(("1", 8, 6), ("3", 8, 6), ("2", 13, 10))
+    found = propose_links(no_stays, dates, contacts).links.to_pylist()
+    to_target = {li["source_case"]: li["score"] for li in found if li["target_case"] == "C2"}
+    assert to_target["C1"] > 5 * to_target["C3"]
+
+
+def test_a_night_at_home_does_not_meet_a_visit_to_a_named_place() -> None:
+    # C1 slept at home, in cells around the cafe C2 sat in late: no meeting.
+    stays = [
+        stay("1", at(4, 20), at(5, 8), CAFE, radius=150.0, sources="telecom"),
+        stay("2", at(4, 23), at(5, 1), CAFE, name="Cafe A", kind="cafe"),
+    ]
+    assert links_of(stays, cases(("1", 8, 6), ("2", 13, 10))) == []
+    # The same cells by day are a (weak) meeting.
+    by_day = [
+        stay("1", at(5, 10), at(5, 14), CAFE, radius=150.0, sources="telecom"),
+        stay("2", at(5, 12), at(5, 13), CAFE, name="Cafe A", kind="cafe"),
+    ]
+    assert len(links_of(by_day, cases(("1", 8, 6), ("2", 13, 10)))) == 1
+
+
+def test_a_case_infected_at_an_event_is_not_the_source_of_others_there() -> None:
+    # I fell ill on the day of the church service; A two days later, B five days
+    # later. A was likely infected at the service itself, so it could hardly pass
+    # the infection on there: I is B's source, A much less so than by the
+    # windows alone (min_latent_days -30 counts every earlier link as before).
+    service = (at(5, 10), at(5, 13))
+    stays = [stay(p, *service, CAFE, name="Church C", kind="church") for p in ("I", "A", "B")]
+    dates = cases(("I", 7, 5), ("A", 9, 7), ("B", 12, 10))
+
+    def to_b(**changes: float) -> dict[str, float]:
+        params = LinkParams().replace(**changes)
+        found = links_of(stays, dates, params=params)
+        return {li["source_case"]: li["score"] for li in found if li["target_case"] == "CB"}
+
+    pruned, windows_only = to_b(), to_b(min_latent_days=-30.0)
+    assert pruned["CA"] < 0.8 * windows_only["CA"]
+    assert pruned["CI"] > windows_only["CI"]
+    assert pruned["CI"] > 2 * pruned["CA"]
 
 
 def test_missing_columns_are_named() -> None:

@@ -5,7 +5,7 @@ UTC day; each stay is compared only with the stays of its own and the eight
 neighbouring squares on the days it covers, so the work grows with the stays
 that are near in space and time, not with the square of all stays. The
 comparison is one compiled pass (Numba); what a pair of stays means
-(closeness, enclosed place, home) is decided afterwards, in NumPy.
+(enclosed place, home) is decided afterwards, in NumPy.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from epitrace.analysis.links.params import LinkParams
 
 MICROS_PER_DAY = 86_400_000_000
 MICROS_PER_MINUTE = 60_000_000
+# The closeness parameters the compiled loop reads, in this order (``near_pairs``).
+P_SAME_NAME_M, P_ROOM_M, P_CELL_M, P_MIN_CLOSENESS, P_TOGETHER_LR, P_TOGETHER_MIN = range(6)
 
 
 @dataclass(frozen=True)
@@ -79,23 +81,36 @@ def _either_way(lo, hi, inf_s, inf_e, exp_s, exp_e, i, j):  # pragma: no cover -
 
 
 @njit(cache=True, inline="always")
-def _closeness(i, j, distance, radius, place, night, same_name_m, room_m, cell_m):
-    """How surely stays i and j were at one place (0..1; -1: two different named places).
+def _closeness(i, j, distance, radius, place, night, start, end, p):  # pragma: no cover
+    """How surely stays i and j were at one place (0..1; -1: never one place).
 
-    1 at one named place; else the two estimates' agreement (a Gaussian of their
-    distance over the combined radius) times the chance they are one spot: a shared
-    home (both nights) is one dwelling as often as a small cell pins people down
-    (analysis.contacts.cell_strength); two day stays are one room only as often as
-    a room fills the area they may be in (the square of it)."""  # pragma: no cover
-    if place[i] >= 0 and place[j] >= 0:
-        if place[i] == place[j] and distance <= same_name_m:
+    1 at one named place; -1 at two different named places, or a night at home
+    and a named venue. Else the two estimates' agreement (a Gaussian of their
+    distance over the combined radius) times the chance they are one spot: a
+    shared home (both nights) is one dwelling as often as a small cell pins
+    people down (analysis.contacts.cell_strength); two day stays are one room as
+    often as a room fills the area they may be in (the square of it), and more
+    often when they arrived and left together: the odds times a likelihood ratio
+    of up to ``together_likelihood_ratio``, falling as a Gaussian of the
+    differences in arrival and departure (``together_min``)."""
+    named_i, named_j = place[i] >= 0, place[j] >= 0
+    if named_i and named_j:
+        if place[i] == place[j] and distance <= p[P_SAME_NAME_M]:
             return 1.0
+        return -1.0
+    if (named_i or named_j) and (night[i] or night[j]):
         return -1.0
     spread = np.sqrt(radius[i] ** 2 + radius[j] ** 2)
     agree = np.exp(-0.5 * (distance / max(spread, 1.0)) ** 2)
     if night[i] and night[j]:
-        return agree * cell_m / (cell_m + spread)
-    return agree * (room_m / (room_m + spread)) ** 2
+        return agree * p[P_CELL_M] / (p[P_CELL_M] + spread)
+    prior = agree * (p[P_ROOM_M] / (p[P_ROOM_M] + spread)) ** 2
+    arrive = (start[i] - start[j]) / MICROS_PER_MINUTE
+    leave = (end[i] - end[j]) / MICROS_PER_MINUTE
+    ratio = 1.0 + (p[P_TOGETHER_LR] - 1.0) * np.exp(
+        -0.5 * (arrive**2 + leave**2) / p[P_TOGETHER_MIN] ** 2
+    )
+    return prior * ratio / (prior * ratio + 1.0 - prior)
 
 
 @njit(cache=True)
@@ -119,10 +134,7 @@ def _pairs_in_buckets(
     exp_e,
     place,
     night,
-    same_name_m,
-    room_m,
-    cell_m,
-    min_closeness,
+    knobs,
 ):  # pragma: no cover - compiled
     """Pairs (i, j), i < j, of stays of different cases near in space and time.
 
@@ -171,10 +183,8 @@ def _pairs_in_buckets(
                 distance = np.sqrt((x[i] - x[j]) ** 2 + (y[i] - y[j]) ** 2)
                 if distance > reach:
                     continue
-                closeness = _closeness(
-                    i, j, distance, radius, place, night, same_name_m, room_m, cell_m
-                )
-                if closeness < min_closeness:
+                closeness = _closeness(i, j, distance, radius, place, night, start, end, knobs)
+                if closeness < knobs[P_MIN_CLOSENESS]:
                     continue
                 if found == cap:
                     cap *= 2
@@ -243,8 +253,20 @@ def near_pairs(
         stays.exposed_end,
         stays.place,
         stays.night,
-        float(params.same_name_m),
-        float(params.room_m),
-        float(cell_m),
-        float(params.min_closeness),
+        _knobs(params, cell_m),
+    )
+
+
+def _knobs(params: LinkParams, cell_m: float) -> np.ndarray:
+    """The closeness parameters, in the order of the ``P_*`` indices."""
+    return np.array(
+        [
+            params.same_name_m,
+            params.room_m,
+            cell_m,
+            params.min_closeness,
+            params.together_likelihood_ratio,
+            params.together_min,
+        ],
+        dtype=np.float64,
     )

@@ -89,6 +89,15 @@ class LinkParams:
     enclosed_gap_min: float = 30.0
     # ... counted as this many minutes together.
     gap_exposure_min: float = 10.0
+    # Two day stays near each other that began and ended together are more likely in
+    # one room than their areas alone say: the odds are multiplied by up to this
+    # likelihood ratio, (chance two people in one room arrive and leave within
+    # ~15 min of each other, ~1/2) over (chance two unrelated stays overlapping in
+    # one area do, ~(30 min / 4 h)^2 ~ 1/60) ...
+    together_likelihood_ratio: float = 30.0
+    # ... falling off as a Gaussian of the differences in arrival and departure (min):
+    # the time resolution of cell records (~12 min) and of card and QR times.
+    together_min: float = 15.0
 
     # --- the score ---
     # Hazard of one hour together at one place, per hour: a non-household close
@@ -101,15 +110,37 @@ class LinkParams:
     home_hour_weight: float = 0.14
     # Infection from someone not among the cases (undetected, unlinked), in the same
     # units: as likely as this many hours together at one place at the most likely
-    # incubation. A link with much less evidence than this stays a weak proposal.
-    background_hours: float = 1.0
+    # incubation. Calibrated on simulated cities (docs/links.md, "Calibration"): the
+    # value whose background share best predicts (log-likelihood) whether a case's
+    # true source is outside its candidates.
+    background_hours: float = 0.25
+    # A case infected less than this long before a meeting cannot pass the infection
+    # on there: the shortest latent period (infection to infectiousness), as the
+    # shortest incubation of the case definitions. With the case's own links this
+    # prunes siblings infected at one event from being each other's source.
+    min_latent_days: float = 1.0
     # Proposed links below this score are not listed.
     min_score: float = 0.02
-    # Links at or above this score join cases into chains.
-    chain_min_score: float = 0.3
+    # Links at or above this score join cases into chains. Calibrated on simulated
+    # cities: the highest threshold within 0.01 of the best F1 of chain membership
+    # (docs/links.md, "Calibration").
+    chain_min_score: float = 0.1
 
     def replace(self, **changes: float) -> LinkParams:
         return replace(self, **changes)
+
+    def incubation_log_sd(self, with_onset: np.ndarray) -> np.ndarray:
+        """The incubation log-sd of each case: wider without onset."""
+        return np.where(
+            with_onset, INCUBATION_LOG_SD, np.hypot(INCUBATION_LOG_SD, self.no_onset_extra_log_sd)
+        )
+
+    def incubation_survival(self, days: np.ndarray, with_onset: np.ndarray) -> np.ndarray:
+        """P(incubation > ``days``): the chance a case with its onset ``days`` after a
+        time was infected before it (by its onset alone)."""
+        days = np.maximum(np.asarray(days, dtype=float), 1e-6)
+        sd = self.incubation_log_sd(with_onset)
+        return stats.lognorm.sf(days, s=sd, scale=np.exp(INCUBATION_LOG_MEAN))
 
     def infectiousness_weight(self, days_since_onset: np.ndarray) -> np.ndarray:
         """The source's infectiousness ``days_since_onset`` (negative: before onset),
@@ -125,11 +156,7 @@ class LinkParams:
         to its most likely value (1 at the mode); 0 outside the incubation range.
         Without onset (``with_onset`` False) the log-normal is widened."""
         days = np.asarray(days, dtype=float)
-        sd = np.where(
-            with_onset,
-            INCUBATION_LOG_SD,
-            np.hypot(INCUBATION_LOG_SD, self.no_onset_extra_log_sd),
-        )
+        sd = self.incubation_log_sd(with_onset)
         mode = np.exp(INCUBATION_LOG_MEAN - sd**2)
         safe = np.maximum(days, 1e-6)
         density = stats.lognorm.pdf(safe, s=sd, scale=np.exp(INCUBATION_LOG_MEAN))

@@ -18,8 +18,10 @@ an incubation period after it. Its weight::
 
 - ``closeness``: 1 at one named place (same merchant or venue name); else
   ``analysis.contacts.cell_strength`` of the two uncertainty radii combined,
-  times a Gaussian fall-off with the distance between the two estimates;
-  a contact-list row: 1 for card, check-in, transit or GPS evidence, else 0.5;
+  times a Gaussian fall-off with the distance between the two estimates,
+  raised when two day stays arrived and left together (``links.meetings``);
+  a contact-list row: by its tier (``TIER_CLOSENESS``), else 1 for card,
+  check-in, transit or GPS evidence and 0.5 for telecom alone;
 - ``place_risk``: ``analysis.contacts.PLACE_RISK`` by the kind of place;
 - home: two stays that both cover 03:00 local (``analysis.home``) at one spot
   are a shared home (place ``home``).
@@ -32,7 +34,10 @@ target and a background (infection by someone not among the cases)::
     score = P(s, t) / (P(background) + sum over candidates s' of P(s', t))
 
 so evidence that is close, long, enclosed and at the most likely incubation
-raises it, and every alternative source lowers it. See ``docs/links.md``.
+raises it, and every alternative source lowers it. A case cannot infect before
+it was infected: each meeting is then weighed by how surely its source had been
+infected before it, by the source's own links (``infected_before``), and the
+scores are shared again. See ``docs/links.md``.
 """
 
 from __future__ import annotations
@@ -338,6 +343,23 @@ def stay_meetings(stays: CaseStays, params: LinkParams) -> Meetings:
     )
 
 
+# How surely a contact-list row puts the two at one place, by its tier
+# (analysis.contacts.contact_tier): ``close`` is one venue for long enough;
+# ``possible`` one venue briefly, or small cells for long (as sure as telecom
+# alone); ``broad`` only the same cells at once: as sure as two day stays in
+# cells of ~200 m by the room rule, (100 / (100 + 200))^2 ~ 0.1.
+TIER_CLOSENESS = {"close": 1.0, "possible": CONTACT_TELECOM_CLOSENESS, "broad": 0.1}
+
+
+def _contact_closeness(via: np.ndarray, tier: np.ndarray) -> np.ndarray:
+    """Closeness of contact-list rows: by their tier where given, else by their
+    evidence (1 for card, check-in, transit or GPS; 0.5 for telecom alone)."""
+    by_via = [1.0 if PLACE_EVIDENCE & set(v.split("+")) else CONTACT_TELECOM_CLOSENESS for v in via]
+    return np.array(
+        [TIER_CLOSENESS.get(t, v) for t, v in zip(tier, by_via, strict=True)], dtype=float
+    )
+
+
 def contact_meetings(contacts: pa.Table | None, dates: CaseDates) -> Meetings | None:
     """Meetings from contact lists: rows whose ``contact_ref`` is another case."""
     if contacts is None or contacts.num_rows == 0:
@@ -355,10 +377,7 @@ def contact_meetings(contacts: pa.Table | None, dates: CaseDates) -> Meetings | 
         return None
     rows = contacts.filter(pa.array(keep))
     via = _text_column(rows, "via")
-    closeness = np.array(
-        [1.0 if PLACE_EVIDENCE & set(v.split("+")) else CONTACT_TELECOM_CLOSENESS for v in via],
-        dtype=float,
-    )
+    closeness = _contact_closeness(via, _text_column(rows, "tier"))
     n = rows.num_rows
     empty = np.full(n, "", dtype=object)
     return Meetings(
@@ -426,6 +445,69 @@ def directed(meetings: Meetings, dates: CaseDates, params: LinkParams) -> Direct
     return Directed(*(np.concatenate(column) for column in zip(*parts, strict=True)))
 
 
+def _shares(
+    total: np.ndarray, target: np.ndarray, cases: int, params: LinkParams
+) -> tuple[np.ndarray, np.ndarray]:
+    """(score of each pair, background share of each case) from the pairs' summed
+    weights: P = 1 - exp(-hazard x weight) over the background's and every
+    candidate's P for the same target."""
+    chance = -np.expm1(-params.hazard_per_hour * total)
+    background = -np.expm1(-params.hazard_per_hour * params.background_hours)
+    per_target = background + np.bincount(target, weights=chance, minlength=cases)
+    return chance / per_target[target], background / per_target
+
+
+def infected_before(
+    found: Directed,
+    inverse: np.ndarray,
+    total: np.ndarray,
+    score: np.ndarray,
+    background: np.ndarray,
+    dates: CaseDates,
+    params: LinkParams,
+) -> np.ndarray:
+    """Per reading s -> t at time m: how much likelier s had been infected by
+    m - ``min_latent_days`` by its own links than by its onset alone, at most 1.
+
+    By its own links: s's background share times the chance its incubation puts
+    the infection before then, plus the share of each reading into s before then
+    (its pair's score split by the readings' weights). By its onset alone: that
+    chance of the incubation. So a case whose likely source met it at the same
+    event as its target was not yet infectious there: siblings infected together
+    are not each other's source."""
+    middle = (found.start + found.end) // 2
+    when = middle - int(params.min_latent_days * MICROS_PER_DAY)
+    part = np.divide(
+        found.weight, total[inverse], out=np.zeros(found.weight.size), where=total[inverse] > 0
+    )
+    share = score[inverse] * part
+    # Readings into each case, by time, and their shares summed up to each.
+    order = np.lexsort((middle, found.target))
+    into, times = found.target[order], middle[order]
+    cumulative = np.concatenate([[0.0], np.cumsum(share[order])])
+    begin = np.searchsorted(into, found.source, side="left")
+    earlier = cumulative[_first_at(into, times, found.source, when)] - cumulative[begin]
+    days = (dates.onset_anchor[found.source] - when) / MICROS_PER_DAY
+    alone = params.incubation_survival(days, dates.has_onset[found.source])
+    with_links = background[found.source] * alone + earlier
+    return np.minimum(1.0, with_links / np.maximum(alone, 1e-12))
+
+
+def _first_at(
+    into: np.ndarray, times: np.ndarray, case: np.ndarray, when: np.ndarray
+) -> np.ndarray:
+    """Per query, the position of the first reading into ``case`` at or after
+    ``when`` among readings sorted by (target, time): one search on a combined
+    key of the case and the second."""
+    if times.size == 0:
+        return np.zeros(case.size, dtype=np.int64)
+    first = min(int(times.min()), int(when.min())) // 1_000_000
+    last = max(int(times.max()), int(when.max())) // 1_000_000
+    width = last - first + 2
+    key = into * width + (times // 1_000_000 - first)
+    return np.searchsorted(key, case * width + (-(-when // 1_000_000) - first), side="left")
+
+
 def score_links(
     found: Directed, meetings: Meetings, dates: CaseDates, params: LinkParams
 ) -> pa.Table:
@@ -435,18 +517,20 @@ def score_links(
     n = dates.ids.size
     pair = found.source * n + found.target
     pairs, inverse = np.unique(pair, return_inverse=True)
-    total = np.bincount(inverse, weights=found.weight)
+    target = pairs % n
+    total = np.bincount(inverse, weights=found.weight, minlength=pairs.size)
+    score, background = _shares(total, target, n, params)
+    # A case cannot infect before it was infected: weigh each meeting by how surely
+    # its source had been infected a latent period before (by its own links), and
+    # share again.
+    weight = found.weight * infected_before(found, inverse, total, score, background, dates, params)
+    total = np.bincount(inverse, weights=weight, minlength=pairs.size)
+    score, _ = _shares(total, target, n, params)
     count = np.bincount(inverse)
     # The strongest meeting of each pair is its evidence.
-    order = np.lexsort((-found.weight, inverse))
+    order = np.lexsort((-weight, inverse))
     best = order[np.searchsorted(inverse[order], np.arange(pairs.size))]
-    chance = -np.expm1(-params.hazard_per_hour * total)
-    target = pairs % n
-    background = -np.expm1(-params.hazard_per_hour * params.background_hours)
-    per_target = np.bincount(target, weights=chance, minlength=n)
-    score = chance / (background + per_target[target])
     keep = score >= params.min_score
-    m = found.meeting[best]
     m = found.meeting[best]
     chosen = np.flatnonzero(keep)
     columns = {
