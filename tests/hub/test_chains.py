@@ -3,6 +3,7 @@ when decided, decided with a reason, audited, and gone with their cases."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -95,16 +96,41 @@ def test_a_link_added_by_hand_is_confirmed_with_its_reason(
         add_link(user, chain["b"], chain["b"], reason=REASON)
 
 
-def test_a_regional_investigator_decides_only_links_within_the_jurisdiction(
-    chain: dict[str, Any], investigator: Any
+def test_a_regional_investigator_sees_and_decides_only_within_the_jurisdiction(
+    chain: dict[str, Any], make_account: Any, signed_in: Any, places: dict[str, Any]
 ) -> None:
-    seoul = investigator(Role.REGIONAL_INVESTIGATOR, "seoul")
-    decide_link(seoul, ProposedLink.objects.get(), confirm=True, reason=REASON)
-    with pytest.raises(PermissionError):  # C is Busan's
-        add_link(seoul, chain["b"], chain["c"], reason=REASON)
-    police = investigator(Role.POLICE_APPROVER)
-    with pytest.raises(PermissionError):
-        add_link(police, chain["a"], chain["b"], reason=REASON)
+    national = signed_in(make_account(Role.NATIONAL_INVESTIGATOR))
+    added = national.post(
+        "/api/links",
+        json.dumps({"source": chain["b"].case_id, "target": chain["c"].case_id, "reason": REASON}),
+        content_type="application/json",
+    )
+    assert added.status_code == 201 and added.json()["origin"] == "hand"
+    seoul = signed_in(make_account(Role.REGIONAL_INVESTIGATOR, "seoul"))
+    shown = seoul.get("/api/links").json()["links"]
+    assert [(x["source"], x["target"]) for x in shown] == [(chain["a"].case_id, chain["b"].case_id)]
+    assert shown[0]["evidence"]["place_name"] == RESTAURANT
+    far = added.json()["id"]
+    assert seoul.get(f"/api/links/{far}").status_code == 404  # C is Busan's
+    assert seoul.get(f"/api/links/{far}").content == seoul.get("/api/links/99999").content
+    assert (
+        seoul.post(f"/api/links/{far}/reject", body(REASON), "application/json").status_code == 404
+    )
+    near = shown[0]["id"]
+    assert (
+        seoul.post(f"/api/links/{near}/confirm", body("ok"), "application/json").status_code == 400
+    )
+    confirmed = seoul.post(f"/api/links/{near}/confirm", body(REASON), "application/json")
+    assert confirmed.status_code == 200 and confirmed.json()["status"] == "confirmed"
+    again = seoul.post(f"/api/links/{near}/reject", body(REASON), "application/json")
+    assert again.status_code == 409
+    views = AuditEntry.objects.filter(action="link.view", actor="seoul")
+    assert views.filter(object_id=f"{chain['a'].case_id}->{chain['b'].case_id}").count() == 1
+    assert views.filter(detail__status=404).count() == 3  # refusals are recorded too
+
+
+def body(reason: str) -> str:
+    return json.dumps({"reason": reason})
 
 
 def test_links_go_with_either_case(chain: dict[str, Any], investigator: Any) -> None:

@@ -1,10 +1,10 @@
 """Investigators' decisions on links: confirm or reject a proposal, add a link by hand.
 
-Each needs a reason (``hub/reasons.py``), asked of the policy as ``link.decide`` on the
-link (both cases within the jurisdiction) and recorded as ``link.confirm``,
-``link.reject`` or ``link.add``. The reason is free text: it is sealed with both cases
-(``cases/notes.py``) and the link and the audit entry hold only its reference, so the
-purge of either case destroys it.
+Each needs a reason (``hub/reasons.py``) and is recorded as ``link.confirm``,
+``link.reject`` or ``link.add``. The caller has asked the policy first (``link.decide``
+on the link: both cases within the jurisdiction; chains/api.py does). The reason is
+free text: it is sealed with both cases (``cases/notes.py``) and the link and the audit
+entry hold only its reference, so the purge of either case destroys it.
 """
 
 from __future__ import annotations
@@ -35,12 +35,6 @@ class LinkError(UserInputError, ValueError):
         self.message, self.params = message, params
 
 
-def _allowed(user: Any, link: ProposedLink, ip: str) -> None:
-    decision = policy.decide(user, "link.decide", link, ip=ip)
-    if not decision.allowed:
-        raise PermissionError(decision.reason)
-
-
 def _audit(user: Any, action: str, link: ProposedLink, sealed: dict[str, object], ip: str) -> None:
     assignment = policy.assignment_of(user)
     detail: dict[str, object] = {**sealed, "source": link.source.audit_name}
@@ -60,10 +54,8 @@ def _audit(user: Any, action: str, link: ProposedLink, sealed: dict[str, object]
 def decide_link(
     user: Any, link: ProposedLink, *, confirm: bool, reason: str, ip: str = ""
 ) -> ProposedLink:
-    """Confirm or reject a proposed link, with a reason. Raises ``PermissionError`` when
-    the policy refuses, ``NotAReason`` for an empty reason, ``LinkError`` when the link
-    was decided meanwhile."""
-    _allowed(user, link, ip)
+    """Confirm or reject a proposed link, with a reason. Raises ``NotAReason`` for an
+    empty reason, ``LinkError`` when the link was decided meanwhile."""
     text = reasons.checked(reason, "reason")
     with transaction.atomic():
         locked = ProposedLink.objects.select_for_update().get(pk=link.pk)
@@ -81,11 +73,11 @@ def decide_link(
 
 def add_link(user: Any, source: Case, target: Case, *, reason: str, ip: str = "") -> ProposedLink:
     """A link entered by hand (from the interview): confirmed at once, its evidence
-    "entered by hand". An existing proposal of the pair is confirmed instead."""
+    "entered by hand". An existing proposal of the pair is confirmed instead. Raises
+    ``NotAReason`` or ``LinkError`` (a case linked to itself, a pair already decided)."""
     if source.pk == target.pk:
         raise LinkError(gettext_noop("a case cannot infect itself"))
     link = ProposedLink(source=source, target=target, origin=LinkOrigin.HAND)
-    _allowed(user, link, ip)
     text = reasons.checked(reason, "reason")
     with transaction.atomic():
         existing = ProposedLink.objects.select_for_update().filter(source=source, target=target)
