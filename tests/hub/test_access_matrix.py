@@ -3,6 +3,7 @@ the jurisdiction (404, the same answer as for an object that does not exist)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -16,6 +17,7 @@ pytestmark = pytest.mark.django_db
 NEW_USER = {"username": "newcomer", "role": "auditor", "reason": "joins the audit team"}
 # The test accounts' password (tests/hub/conftest.py), changed by its owner.
 NEW_PASSWORD = {"current": "violet-harbour-lantern-47", "new": "quiet-meadow-compass-81"}
+LINK_REASON = "면담에서 같은 식당 방문 확인"
 ENDPOINTS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
     "whoami": ("get", "/api/whoami", None),
     "regions": ("get", "/api/regions", None),
@@ -40,6 +42,13 @@ ENDPOINTS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
     "own password": ("post", "/api/account/password", NEW_PASSWORD),
     # The agent's endpoint takes its bearer token only: a signed-in session is no agent.
     "agent hello": ("post", "/api/agent/hello", {"agency": "carrier-a", "store": {}}),
+    # Links between cases (chains): "own" joins two Seoul cases, "other" a Busan one.
+    "links": ("get", "/api/links", None),
+    "own link": ("get", "/api/links/{own_link}", None),
+    "other link": ("get", "/api/links/{other_link}", None),
+    "confirm link": ("post", "/api/links/{own_link}/confirm", {"reason": LINK_REASON}),
+    "reject other link": ("post", "/api/links/{other_link}/reject", {"reason": LINK_REASON}),
+    "add link": ("post", "/api/links", {"source": "{a}", "target": "{c}", "reason": LINK_REASON}),
 }
 ADMIN_ONLY = {
     "users": 200,
@@ -55,36 +64,49 @@ ADMIN_ONLY = {
 EVERYONE = {"own password": 200, "agent hello": 401}
 NONE_OF_ADMIN = dict.fromkeys(ADMIN_ONLY, 403)
 NO_REGION = {"regions": 403, "own region": 403, "other region": 403, "missing region": 403}
+LINKS = ("links", "own link", "other link", "confirm link", "reject other link", "add link")
+NO_LINKS = dict.fromkeys(LINKS, 403)
+ALL_LINKS = {"links": 200, "own link": 200, "other link": 200, "confirm link": 200}
+ALL_LINKS |= {"reject other link": 200, "add link": 201}
+# Links whose cases are not all in the jurisdiction are answered as missing ones.
+OWN_LINKS = {**ALL_LINKS, "other link": 404, "reject other link": 404, "add link": 404}
 EXPECTED: dict[str, dict[str, int]] = {
     Role.NATIONAL_INVESTIGATOR: {
         **EVERYONE,
         "whoami": 200, "regions": 200, "own region": 200, "other region": 200,
         "missing region": 404, "audit log": 403, **NONE_OF_ADMIN, "role history": 403,
+        **ALL_LINKS,
     },
     Role.REGIONAL_INVESTIGATOR: {
         **EVERYONE,
         "whoami": 200, "regions": 200, "own region": 200, "other region": 404,
         "missing region": 404, "audit log": 403, **NONE_OF_ADMIN, "role history": 403,
+        **OWN_LINKS,
     },
     Role.POLICE_APPROVER: {
         **EVERYONE,
         "whoami": 200, **NO_REGION, "audit log": 403, **NONE_OF_ADMIN, "role history": 403,
+        **NO_LINKS,
     },
     Role.PROVIDER_OPERATOR: {
         **EVERYONE,
         "whoami": 200, **NO_REGION, "audit log": 403, **NONE_OF_ADMIN, "role history": 403,
+        **NO_LINKS,
     },
     Role.AUDITOR: {
         **EVERYONE,
         "whoami": 200, **NO_REGION, "audit log": 200, **NONE_OF_ADMIN, "role history": 200,
+        **NO_LINKS,
     },
     Role.ADMINISTRATOR: {
         **EVERYONE,
         "whoami": 200, **NO_REGION, "audit log": 403, **ADMIN_ONLY, "role history": 200,
+        **NO_LINKS,
     },
     "no role": {
         **EVERYONE,
         "whoami": 200, **NO_REGION, "audit log": 403, **NONE_OF_ADMIN, "role history": 403,
+        **NO_LINKS,
     },
 }  # fmt: skip
 ROLES = [*Role, "no role"]
@@ -95,12 +117,14 @@ def test_the_matrix_covers_every_role_and_endpoint() -> None:
     assert all(set(row) == set(ENDPOINTS) for row in EXPECTED.values())
 
 
-def call(client: Any, endpoint: str, grant: Any = None) -> Any:
+def call(client: Any, endpoint: str, grant: Any = None, links: dict[str, Any] | None = None) -> Any:
     method, url, body = ENDPOINTS[endpoint]
-    url = url.format(grant=grant.pk if grant is not None else 0)
+    names = {"grant": grant.pk if grant is not None else 0, **(links or {})}
+    url = url.format_map(names)
     if method == "get":
         return client.get(url)
-    return client.post(url, json.dumps(body or {}), content_type="application/json")
+    text = {k: v.format_map(names) for k, v in (body or {}).items() if isinstance(v, str)}
+    return client.post(url, json.dumps({**(body or {}), **text}), content_type="application/json")
 
 
 @pytest.fixture
@@ -116,30 +140,64 @@ def grant(target: Any) -> Any:
     return request_role(target, Role.POLICE_APPROVER, by="asker", reason="moves to the police")
 
 
+@pytest.fixture
+def links(places: dict[str, Any]) -> dict[str, Any]:
+    """Two proposed links: between two Seoul 중구 cases, and to a Busan case."""
+    from chain_cases import dates, person
+
+    from epitrace.hub.cases.records import register_case
+    from epitrace.hub.chains.models import LinkOrigin, ProposedLink
+    from epitrace.hub.chains.refresh import seal_evidence
+
+    def case(region: str, ref: str) -> Any:
+        return register_case(places[region], dates(dt.date(2026, 11, 3)), person(ref), by="t")
+
+    a, b, c = case("seoul", "PA"), case("seoul", "PB"), case("busan", "PC")
+
+    def link(source: Any, target: Any) -> int:
+        evidence = seal_evidence(target, {"place_name": "한빛식당"})
+        made = ProposedLink.objects.create(
+            source=source, target=target, origin=LinkOrigin.PROPOSED, score=0.8,
+            evidence_enc=evidence,
+        )  # fmt: skip
+        return made.pk
+
+    own, other = link(a, b), link(b, c)
+    return {"own_link": own, "other_link": other, "a": a.case_id, "c": c.case_id}
+
+
 @pytest.mark.parametrize("endpoint", list(ENDPOINTS))
 @pytest.mark.parametrize("role", ROLES, ids=str)
 def test_role_endpoint(
-    role: Any, endpoint: str, make_account: Any, signed_in: Any, target: Any, grant: Any
+    role: Any,
+    endpoint: str,
+    make_account: Any,
+    signed_in: Any,
+    target: Any,
+    grant: Any,
+    links: dict[str, Any],
 ) -> None:
     user = make_account(None if role == "no role" else role, username="actor")
-    response = call(signed_in(user), endpoint, grant)
+    response = call(signed_in(user), endpoint, grant, links)
     assert response.status_code == EXPECTED[str(role)][endpoint], response.content
     assert response["Content-Type"] == "application/json"
 
 
 @pytest.mark.parametrize("endpoint", list(ENDPOINTS))
-def test_nobody_signed_in_gets_401(endpoint: str, target: Any, grant: Any) -> None:
+def test_nobody_signed_in_gets_401(
+    endpoint: str, target: Any, grant: Any, links: dict[str, Any]
+) -> None:
     from django.test import Client
 
-    assert call(Client(), endpoint, grant).status_code == 401
+    assert call(Client(), endpoint, grant, links).status_code == 401
 
 
 @pytest.mark.parametrize("endpoint", list(ENDPOINTS))
 def test_password_without_second_factor_gets_401(
-    endpoint: str, make_account: Any, signed_in: Any, target: Any, grant: Any
+    endpoint: str, make_account: Any, signed_in: Any, target: Any, grant: Any, links: Any
 ) -> None:
     admin = make_account(Role.ADMINISTRATOR, username="actor")
-    response = call(signed_in(admin, second_factor=False), endpoint, grant)
+    response = call(signed_in(admin, second_factor=False), endpoint, grant, links)
     assert response.status_code == 401
     if endpoint != "agent hello":  # answered for want of an agent's token
         assert response.json() == {"error": "second factor required"}

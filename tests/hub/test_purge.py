@@ -29,6 +29,7 @@ from purge_cases import (
     find_in,
     plant_case,
     with_exchange_data,
+    with_link,
 )
 
 from epitrace.hub import crypto
@@ -38,6 +39,7 @@ from epitrace.hub.audit.models import AuditEntry
 from epitrace.hub.cases.models import BlindIndex, Case, CaseKey
 from epitrace.hub.cases.records import cases_matching, identifiers_of
 from epitrace.hub.cases.storage import case_folder, cases_root
+from epitrace.hub.chains.models import ProposedLink
 from epitrace.hub.retention import aggregates
 from epitrace.hub.retention.models import PurgedCaseCount, PurgeRecord
 from epitrace.hub.retention.purge import run_purge
@@ -88,6 +90,7 @@ def test_nothing_of_a_purged_case_remains_anywhere(
     purged = plant_case(places["seoul"], PERSON, OLD)
     with_exchange_data(purged)  # a provider answer file and an analysis result
     kept = plant_case(places["busan"], KEPT_PERSON, RECENT)
+    with_link(purged, kept.case)  # a confirmed link to a case that stays
     national = signed_in(make_account(Role.NATIONAL_INVESTIGATOR))
     view_detail(national, purged.case)
     national.get("/api/cases/C99999?purpose=contact tracing")  # a 404 log line
@@ -115,6 +118,7 @@ def test_nothing_of_a_purged_case_remains_anywhere(
     assert report.ok and report.vacuumed
     assert_case_gone(purged)
     assert_untouched(kept)
+    assert not ProposedLink.objects.exists()  # links go with either of their cases
     for name, data in database_bytes().items():
         assert find_in(data, needles) == [], f"found in the {name}"
     leftovers = files_bytes(home, skip=KEY_FILES)

@@ -256,3 +256,28 @@ def with_exchange_data(
     dated(path, moment)
     planted.blobs += [answer, bundle]
     return answer, bundle
+
+
+def with_link(planted: Planted, other: Case) -> None:
+    """A link from the planted case to ``other``, confirmed with a reason: its evidence
+    (sealed under ``other``'s key) and the reason sealed for the planted case must go
+    with the planted case."""
+    from epitrace.hub.cases.models import CaseNote
+    from epitrace.hub.cases.notes import sealed_texts
+    from epitrace.hub.chains.models import LinkOrigin, LinkStatus, ProposedLink
+    from epitrace.hub.chains.refresh import seal_evidence
+
+    evidence = seal_evidence(other, {"place_name": "한빛식당", "via": "card"})
+    ProposedLink.objects.create(
+        source=planted.case,
+        target=other,
+        origin=LinkOrigin.HAND,
+        status=LinkStatus.CONFIRMED,
+        evidence_enc=evidence,
+        reason=sealed_texts([planted.case, other], reason="면담에서 같은 식당 방문 확인"),
+    )
+    planted.blobs.append(evidence)
+    planted.blobs += [
+        bytes(n)
+        for n in CaseNote.objects.filter(case=planted.case).values_list("text_enc", flat=True)
+    ]

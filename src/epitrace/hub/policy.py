@@ -55,6 +55,9 @@ RULES: dict[str, dict[Role, Scope]] = {
     "result.export": INVESTIGATORS,  # files leave the hub: each with a reason, audited
     # Aggregate counts only; investigators within their jurisdiction, administrators all.
     "dashboard.view": {**INVESTIGATORS, Role.ADMINISTRATOR: EVERYWHERE},
+    # Links between cases (chains): both cases within the jurisdiction.
+    "link.view": INVESTIGATORS,
+    "link.decide": INVESTIGATORS,  # confirm, reject or add a link: each with a reason
     "disclosure.prepare": INVESTIGATORS,
     "disclosure.publish": INVESTIGATORS,
     "request.create": INVESTIGATORS,
@@ -115,6 +118,9 @@ def assignment_of(user: Any) -> RoleAssignment | None:
 
 def _within(scope: Scope, assignment: RoleAssignment, obj: Any) -> bool:
     if scope is Scope.OWN_REGION:
+        regions = getattr(obj, "region_ids", None)  # an object of several cases: all of them
+        if regions is not None:
+            return all(assignment.region.covers(region) for region in regions)
         return assignment.region.covers(getattr(obj, "region_id", None))
     if scope is Scope.OWN_AGENCY:
         several = getattr(obj, "agency_ids", None)  # an object that concerns many agencies

@@ -104,6 +104,7 @@ INSTALLED_APPS = [
     "epitrace.hub.web",
     "epitrace.hub.disclosure",
     "epitrace.hub.retention",
+    "epitrace.hub.chains",
 ]
 MIDDLEWARE = [
     # First: a request from outside the closed network gets no further.

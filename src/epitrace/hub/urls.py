@@ -16,5 +16,6 @@ urlpatterns = [
     path("", include("epitrace.hub.exchange.urls")),
     path("", include("epitrace.hub.disclosure.urls")),
     path("", include("epitrace.hub.retention.urls")),
+    path("", include("epitrace.hub.chains.urls")),
     path("", include("epitrace.hub.web.urls")),
 ]

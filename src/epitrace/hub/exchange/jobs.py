@@ -28,7 +28,7 @@ import secrets
 import socket
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import close_old_connections, transaction
@@ -214,9 +214,49 @@ def run_scan(scan: HotspotScan) -> str:
         return f"failed: {type(error).__name__}"
 
 
+# Jobs of apps above the exchange (the chains' link refresh), registered by their app at
+# start-up: the runner claims and runs them without importing those apps.
+Work = Callable[[Any], Callable[[], str]]
+_REGISTERED: dict[type[DurableJob], Work] = {}
+
+
+def register_job(model: type[DurableJob], work: Work) -> None:
+    """Run jobs of ``model`` too: ``work(job)`` computes outside any transaction and returns
+    ``commit()``, which stores the result and returns the outcome; the runner calls it in
+    the transaction that marks the job done (only while it holds the lease), and retries
+    with backoff when ``work`` or ``commit`` fails."""
+    _REGISTERED[model] = work
+
+
+def run_registered(job: DurableJob) -> str:
+    """Run a claimed job of a registered model to its end: done, queued again, or failed."""
+    try:
+        commit = _REGISTERED[type(job)](job)
+        with transaction.atomic():
+            outcome = commit()  # rolled back below if this worker lost the job meanwhile
+            _hold(job, status=JobStatus.DONE, finished_at=timezone.now(), outcome=outcome)
+        return outcome
+    except LeaseLost:
+        raise
+    except Exception as error:  # retried with backoff, then given up
+        kind = type(job).__name__
+        log.warning(
+            "%s %s failed (%s), attempt %s", kind, job.pk, type(error).__name__, job.attempts
+        )
+        if job.attempts >= MAX_ATTEMPTS:
+            reason = f"{type(error).__name__} after {job.attempts} attempts"
+            _hold(job, status=JobStatus.FAILED, finished_at=timezone.now(), outcome=reason)
+        else:
+            _retry_later(job, error)
+        return f"failed: {type(error).__name__}"
+
+
 def _claim_any(worker: str) -> DurableJob | None:
     # A request's step first: answers waiting to be analysed matter more than a map.
-    return claim(worker) or claim(worker, HotspotScan)
+    found = claim(worker) or claim(worker, HotspotScan)
+    for model in _REGISTERED:
+        found = found or claim(worker, model)
+    return found
 
 
 def run_pending(worker: str | None = None, limit: int = 1000) -> int:
@@ -230,6 +270,8 @@ def run_pending(worker: str | None = None, limit: int = 1000) -> int:
         try:
             if isinstance(job, HotspotScan):
                 run_scan(job)
+            elif type(job) in _REGISTERED:
+                run_registered(job)
             else:
                 run_job(job)
         except LeaseLost:
