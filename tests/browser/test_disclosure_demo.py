@@ -1,6 +1,7 @@
 """The public disclosure on the demo's city, from draft to publication to expiry, in Korean
-(issue #19): the demo dates its city to end yesterday (``epitrace.demo.demo_config``), so
-with the hub's real clock its places have not expired; an investigator prepares the
+(issue #19): the demo dates its city to end yesterday (``epitrace.demo.demo_config``, the
+``analysed_case`` fixture of conftest.py), so with the hub's real clock its places have not
+expired; an investigator prepares the
 draft, includes a stay the guess left out, names its neighbourhood and publishes; an
 anonymous visitor reads the public list; 14 days after the last exposure (the
 disclosure's clock moved forward) the list is empty."""
@@ -13,63 +14,15 @@ from typing import Any
 
 import pytest
 
-from epitrace.demo import demo_config
-from epitrace.formats.readers import read_dataset_table
-from epitrace.hub.accounts.models import Role
 from epitrace.hub.audit.models import AuditEntry
 from epitrace.hub.disclosure import drafts
 from epitrace.hub.disclosure.models import Disclosure, DisclosureEntry
-from epitrace.hub.exchange import workflow
-from epitrace.hub.exchange.credentials import issue_token
-from epitrace.hub.exchange.models import Status
-from epitrace.hub.exchange.provisioning import register_dataset_cases, register_store_agencies
 from epitrace.hub.exchange.results import latest_analysis
-from epitrace.hub.web.models import Preference
-from epitrace.providers.store import build_stores
-from epitrace.simulate import simulate_city
-from epitrace.simulate.run import cases_confirmed_last
 
 from .conftest import serious_violations, sign_in
-from .test_pages import run_exchange
 
 pytestmark = pytest.mark.browser
 HANGUL = "가힣"
-
-
-@pytest.fixture(scope="module")
-def demo_city(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A small city dated as the demo dates its own (ending yesterday in Seoul), and
-    each agency's store cut from it."""
-    root = tmp_path_factory.mktemp("demo-city")
-    config = demo_config(residents=800, days=7)
-    assert config.start + dt.timedelta(days=7) == dt.datetime.now(workflow.local_zone()).date()
-    simulate_city(config, root / "city", fmt="csv")
-    build_stores(root / "city", root / "stores")
-    return {"city": root / "city", "stores": root / "stores"}
-
-
-@pytest.fixture
-def analysed_case(live_hub: str, account: Any, demo_city: dict[str, Path]) -> dict[str, Any]:
-    """The case confirmed last, its data asked for, approved and analysed (the pages of
-    that are tests/browser/test_pages.py's)."""
-    agencies = register_store_agencies(demo_city["stores"])
-    cases = read_dataset_table(demo_city["city"], "cases")
-    assert cases is not None
-    (case,) = register_dataset_cases(demo_city["city"], cases_confirmed_last(cases.table, 1))
-    investigator = account("inv", Role.NATIONAL_INVESTIGATOR)
-    police = account("cop", Role.POLICE_APPROVER)
-    Preference.objects.create(user=investigator, language="ko")
-    hub = {
-        "agencies": {a.code: a for a in agencies},
-        "tokens": {a.code: issue_token(a.agency, by="admin") for a in agencies},
-    }
-    for user in (investigator, police):
-        user.is_verified = lambda: True  # signed in with both factors, as on the pages
-    kinds = ["telecom", "cards", "transit", "checkins"]
-    request = workflow.create_request(investigator, case, kinds, "확진자 동선 공개를 위한 분석")
-    workflow.decide_request(police, request, approve=True, reason="감염 가능 기간의 위치 확인")
-    assert run_exchange(hub, request).status == Status.ANALYSED
-    return {"url": live_hub, "case": case, "investigator": investigator}
 
 
 def overrulable_in_window(case: Any) -> int:

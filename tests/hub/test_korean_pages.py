@@ -170,6 +170,8 @@ PAGES = [
     Page("public-exposures", "/public/exposures", (None,)),
     # exchange/urls.py
     Page("request-new", "/cases/{case}/request", INVESTIGATORS),
+    Page("interview", "/cases/{case}/interview", INVESTIGATORS),
+    Page("interview-refused", "/cases/{case}/interview", INVESTIGATORS, method="post", status=422),
     Page("exports", "/cases/{case}/exports", INVESTIGATORS),
     Page("requests", "/requests", (*INVESTIGATORS, Role.POLICE_APPROVER, Role.PROVIDER_OPERATOR)),
     Page("request", "/requests/{request}", (*INVESTIGATORS, Role.POLICE_APPROVER)),
@@ -283,7 +285,6 @@ def test_every_page_route_is_listed() -> None:
         "audit/export.fhir",
         "public/exposures.json",
         "cases/<str:case_id>/disclosure/<slug:step>",
-        "cases/<str:case_id>/interview",
         "users/<str:username>/<slug:step>",
         "role-grants/<int:pk>/<slug:decision>",
         "cases/<str:case_id>/exports/<str:name>",
