@@ -236,3 +236,19 @@ def test_serve_says_when_the_database_is_unreachable(tmp_path: Path) -> None:
     done = run(["serve", "--port", str(free_port())], env, check=False)
     assert done.returncode == 1 and "database is unreachable" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_demo_city_ends_yesterday_in_seoul(demo: dict[str, Any]) -> None:
+    """Recent enough for the public disclosure (entries expire 14 days after exposure);
+    the simulator's own default start, the CLI's, stays in February 2020."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from epitrace.simulate import SimulationConfig
+
+    manifest = json.loads((demo["root"] / "city" / "manifest.json").read_text())
+    today = dt.datetime.now(ZoneInfo("Asia/Seoul")).date()
+    end = dt.datetime.fromisoformat(manifest["period"]["end"]).astimezone(ZoneInfo("Asia/Seoul"))
+    assert end.date() == today and end.time() == dt.time(0, 0)  # the end of yesterday
+    assert manifest["config"]["start"] == str(today - dt.timedelta(days=manifest["period"]["days"]))
+    assert SimulationConfig().start == dt.date(2020, 2, 10)

@@ -10,18 +10,44 @@ Then it serves the hub on http://127.0.0.1:8000 over plain HTTP (local only).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import secrets
+import zoneinfo
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
+from epitrace.defaults import DEFAULT_TZ
 from epitrace.errors import UserInputError
 from epitrace.formats.validate import validate_dataset
 
+if TYPE_CHECKING:
+    from epitrace.simulate import SimulationConfig
+
 DEMO_SEED = 20200218  # the day Daegu's Shincheonji cluster was found
+
+
+def demo_start(days: int, today: dt.date | None = None) -> dt.date:
+    """The first day of the demo's city: ``days`` days before ``today`` (default: today
+    in Asia/Seoul), so that its last day is yesterday. The hub's clock is today, and
+    the disclosure's 14-day expiry (hub/disclosure) leaves a recent city's places on
+    the public list."""
+    today = today or dt.datetime.now(zoneinfo.ZoneInfo(DEFAULT_TZ)).date()
+    return today - dt.timedelta(days=days)
+
+
+def demo_config(residents: int, days: int, today: dt.date | None = None) -> SimulationConfig:
+    """The demo's simulated city: the simulator's defaults, the demo's seed, dated to end
+    yesterday (``demo_start``). The CLI's ``simulate`` keeps its fixed 2020 start."""
+    from epitrace.simulate import SimulationConfig
+
+    return SimulationConfig(
+        residents=residents, days=days, seed=DEMO_SEED, start=demo_start(days, today)
+    )
 
 
 def _cases_to_investigate(folder: Path, count: int = 3) -> list[str]:
@@ -32,12 +58,16 @@ def _cases_to_investigate(folder: Path, count: int = 3) -> list[str]:
     return [] if cases is None else cases_confirmed_last(cases.table, count)
 
 
-def _is_complete_dataset(folder: Path) -> bool:
+def _is_complete_dataset(folder: Path, config: SimulationConfig) -> bool:
+    """The demo's city of ``config`` is there already: same seed, same first day (a city
+    simulated on an earlier day is made again, dated anew)."""
     manifest = folder / "manifest.json"
     try:
-        return json.loads(manifest.read_text()).get("seed") == DEMO_SEED
+        written = json.loads(manifest.read_text())
     except (OSError, ValueError):
         return False
+    start = written.get("config", {}).get("start")
+    return written.get("seed") == DEMO_SEED and start == config.start.isoformat()
 
 
 def run_demo(
@@ -49,14 +79,19 @@ def run_demo(
     host: str = "127.0.0.1",
     port: int = 8000,
 ) -> None:
-    from epitrace.simulate import SimulationConfig, simulate_city
+    from epitrace.simulate import simulate_city
 
     out = Path(out)
-    if _is_complete_dataset(out):
+    config = demo_config(residents, days)
+    fresh = not _is_complete_dataset(out, config)
+    if not fresh:
         click.echo(f"Using the demo city already in {out}/ (delete it to make a new one).")
     else:
-        click.echo(f"Simulating a city of {residents:,} residents over {days} days in {out}/ ...")
-        config = SimulationConfig(residents=residents, days=days, seed=DEMO_SEED)
+        last = config.start + dt.timedelta(days=days - 1)
+        click.echo(
+            f"Simulating a city of {residents:,} residents over {days} days "
+            f"({config.start} to {last}) in {out}/ ..."
+        )
         summary = simulate_city(config, out, fmt="csv")
         click.echo(summary.describe())
     report = validate_dataset(out)
@@ -77,7 +112,7 @@ def run_demo(
     )
     if subjects:
         click.echo(f"Confirmed cases to investigate: {', '.join(subjects)} (e.g. {subject}).")
-    stores = _build_demo_stores(out)
+    stores = _build_demo_stores(out, rebuild=fresh)
     click.echo("\nSetting up the hub on the embedded database ...")
     print_logins(setup_hub(out, stores))
     from epitrace.hub.retention.purge import run_purge  # issue 9: what the purge would do
@@ -86,13 +121,14 @@ def run_demo(
     _serve_or_say_how(serve, host, port, stores)
 
 
-def _build_demo_stores(out: Path) -> Path:
-    """Each agency's own store, cut from the city (skipped when already built)."""
+def _build_demo_stores(out: Path, rebuild: bool) -> Path:
+    """Each agency's own store, cut from the city (skipped when already built, unless
+    the city is new: ``rebuild``)."""
     from epitrace.providers.store import build_stores
 
     stores = out / "stores"
     click.echo(f"\nBuilding each agency's own store in {stores}/ ...")
-    built = build_stores(out, stores)
+    built = build_stores(out, stores, force=rebuild)
     click.echo(f"{len(built)} agency stores ready (carriers, card issuers, association, ...)")
     return stores
 

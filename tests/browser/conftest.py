@@ -8,6 +8,7 @@ are skipped locally, with the reason. Screenshots go to a temporary folder, or t
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,7 +20,18 @@ from django.contrib.auth.hashers import make_password
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from epitrace.demo import demo_config
+from epitrace.formats.readers import read_dataset_table
+from epitrace.hub.accounts.models import Role
 from epitrace.hub.accounts.roles import assign_role
+from epitrace.hub.exchange import workflow
+from epitrace.hub.exchange.credentials import issue_token
+from epitrace.hub.exchange.models import Status
+from epitrace.hub.exchange.provisioning import register_dataset_cases, register_store_agencies
+from epitrace.hub.web.models import Preference
+from epitrace.providers.store import build_stores
+from epitrace.simulate import simulate_city
+from epitrace.simulate.run import cases_confirmed_last
 
 # Playwright's sync API runs an event loop in this thread; Django's ORM, called by the
 # tests between browser steps, would otherwise refuse to run "from an async context".
@@ -158,3 +170,44 @@ def serious_violations(page: Any) -> list[str]:
         for v in result["violations"]
         if v["impact"] in ("serious", "critical")
     ]
+
+
+# --- the demo's city, analysed: for the disclosure and the interview ------------------
+
+
+@pytest.fixture(scope="session")
+def demo_city(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A small city dated as the demo dates its own (ending yesterday in Seoul), and
+    each agency's store cut from it."""
+    root = tmp_path_factory.mktemp("demo-city")
+    config = demo_config(residents=800, days=7)
+    assert config.start + dt.timedelta(days=7) == dt.datetime.now(workflow.local_zone()).date()
+    simulate_city(config, root / "city", fmt="csv")
+    build_stores(root / "city", root / "stores")
+    return {"city": root / "city", "stores": root / "stores"}
+
+
+@pytest.fixture
+def analysed_case(live_hub: str, account: Any, demo_city: dict[str, Path]) -> dict[str, Any]:
+    """The case confirmed last, its data asked for, approved and analysed (the pages of
+    that are tests/browser/test_pages.py's)."""
+    from .test_pages import run_exchange  # the agents and the job runner, as there
+
+    agencies = register_store_agencies(demo_city["stores"])
+    cases = read_dataset_table(demo_city["city"], "cases")
+    assert cases is not None
+    (case,) = register_dataset_cases(demo_city["city"], cases_confirmed_last(cases.table, 1))
+    investigator = account("inv", Role.NATIONAL_INVESTIGATOR)
+    police = account("cop", Role.POLICE_APPROVER)
+    Preference.objects.create(user=investigator, language="ko")
+    hub = {
+        "agencies": {a.code: a for a in agencies},
+        "tokens": {a.code: issue_token(a.agency, by="admin") for a in agencies},
+    }
+    for user in (investigator, police):
+        user.is_verified = lambda: True  # signed in with both factors, as on the pages
+    kinds = ["telecom", "cards", "transit", "checkins"]
+    request = workflow.create_request(investigator, case, kinds, "확진자 동선 공개를 위한 분석")
+    workflow.decide_request(police, request, approve=True, reason="감염 가능 기간의 위치 확인")
+    assert run_exchange(hub, request).status == Status.ANALYSED
+    return {"url": live_hub, "case": case, "investigator": investigator}

@@ -36,6 +36,7 @@ ENDPOINTS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
     "unlock": ("post", "/api/users/target/unlock", None),
     "role history": ("get", "/api/users/target/role-history", None),
     "reset password": ("post", "/api/users/target/password-reset", None),
+    "reset second factor": ("post", "/api/users/target/second-factor-reset", None),
     "role grants": ("get", "/api/role-grants", None),
     "approve grant": ("post", "/api/role-grants/{grant}/approve", None),
     "refuse grant": ("post", "/api/role-grants/{grant}/refuse", {"reason": "not needed"}),
@@ -57,6 +58,7 @@ ADMIN_ONLY = {
     "revoke role": 200,
     "unlock": 200,
     "reset password": 200,
+    "reset second factor": 200,
     "role grants": 200,
     "approve grant": 200,
     "refuse grant": 200,
@@ -262,3 +264,68 @@ def test_admin_changes_take_effect(make_account: Any, signed_in: Any, target: An
     assert created["role"] == "auditor"
     newcomer = get_user_model().objects.get(username="newcomer")
     assert newcomer.check_password(created["one_time_password"])  # shown once, to change
+
+
+# The administrator's pages (accounts/views.py) answer to the same rule as the API
+# (``user.manage``): the page or its step for an administrator, the refusal page (403)
+# for every other role, the sign-in (or the second factor) for the others.
+PAGES: dict[str, tuple[str, str, dict[str, str] | None]] = {
+    "users page": ("get", "/users", None),
+    "add account": ("post", "/users", {"username": "newcomer", "role": "auditor", "reason": "r1"}),
+    "account page": ("get", "/users/target", None),
+    "change role page": (
+        "post",
+        "/users/target/role",
+        {"role": "regional_investigator", "region": "26110", "reason": "moved to Busan"},
+    ),
+    "revoke page": ("post", "/users/target/revoke", {"reason": "left the service"}),
+    "unlock page": ("post", "/users/target/unlock", None),
+    "reset password page": ("post", "/users/target/password-reset", None),
+    "reset second factor page": ("post", "/users/target/second-factor-reset", None),
+    "approve grant page": ("post", "/role-grants/{grant}/approve", None),
+    "refuse grant page": ("post", "/role-grants/{grant}/refuse", {"reason": "not needed"}),
+}
+# An administrator: a page (200: the one-time password pages too), or a step done and
+# back to the page (302).
+ADMIN_PAGES = {
+    "users page": 200,
+    "add account": 200,
+    "account page": 200,
+    "change role page": 302,
+    "revoke page": 302,
+    "unlock page": 302,
+    "reset password page": 200,
+    "reset second factor page": 302,
+    "approve grant page": 302,
+    "refuse grant page": 302,
+}
+
+
+def open_page(client: Any, name: str, grant: Any) -> Any:
+    method, url, body = PAGES[name]
+    url = url.format(grant=grant.pk)
+    return client.get(url) if method == "get" else client.post(url, body or {})
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+@pytest.mark.parametrize("role", ROLES, ids=str)
+def test_role_page(
+    role: Any, name: str, make_account: Any, signed_in: Any, target: Any, grant: Any
+) -> None:
+    user = make_account(None if role == "no role" else role, username="actor")
+    response = open_page(signed_in(user), name, grant)
+    expected = ADMIN_PAGES[name] if role == Role.ADMINISTRATOR else 403
+    assert response.status_code == expected, response.content
+    assert response["Content-Type"].startswith("text/html") or expected == 302
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_the_pages_send_to_sign_in_first(
+    name: str, make_account: Any, signed_in: Any, target: Any, grant: Any
+) -> None:
+    from django.test import Client
+
+    assert open_page(Client(), name, grant)["Location"] == "/login"
+    admin = make_account(Role.ADMINISTRATOR, username="actor")
+    half_way = open_page(signed_in(admin, second_factor=False), name, grant)
+    assert half_way["Location"] == "/verify"

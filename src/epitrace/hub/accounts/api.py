@@ -4,11 +4,14 @@
   "verify" | "enrol"}; ``GET/POST /api/otp/enrol``; ``POST /api/otp/verify``;
   ``POST /api/otp/recovery-codes``; ``POST /api/logout`` (the steps: accounts/login.py).
 - ``GET /api/whoami``, ``GET /api/regions``, ``GET /api/regions/<code>``.
-- ``GET/POST /api/users``, ``POST /api/users/<name>/role|revoke|unlock``,
-  ``GET /api/users/<name>/role-history``: administrators (and auditors for the history).
+- ``GET/POST /api/users``, ``POST /api/users/<name>/role|revoke|unlock|password-reset|
+  second-factor-reset``, ``GET /api/users/<name>/role-history``, ``GET /api/role-grants``,
+  ``POST /api/role-grants/<id>/approve|refuse``: administrators (and auditors for the
+  history).
 
-Every endpoint but the sign-in steps asks the policy first (``access.api``). The app's
-HTML pages are in accounts/views.py.
+Every endpoint but the sign-in steps asks the policy first (``access.api``). The
+administrator's steps are accounts/management.py's, which the pages (accounts/views.py)
+call too.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from axes.utils import reset as axes_reset
 from django.contrib.auth import get_user_model, logout, update_session_auth_hash
 from django.contrib.auth import login as django_login
 from django.core.exceptions import ValidationError
@@ -27,7 +29,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_otp import match_token
 
 from epitrace.hub import access, policy
-from epitrace.hub.accounts import lockout
+from epitrace.hub.accounts import management
 from epitrace.hub.accounts.login import (
     address_refusal,
     check_password,
@@ -39,26 +41,16 @@ from epitrace.hub.accounts.login import (
     unconfirmed_device,
     verified,
 )
-from epitrace.hub.accounts.models import (
-    Agency,
-    Region,
-    Role,
-    RoleAssignment,
-    RoleChange,
-    RoleGrant,
-)
-from epitrace.hub.accounts.passwords import change_password, issue_one_time_password
-from epitrace.hub.accounts.regions import district_region
+from epitrace.hub.accounts.models import Region, RoleAssignment, RoleChange, RoleGrant
+from epitrace.hub.accounts.passwords import change_password
 from epitrace.hub.accounts.roles import (
+    AccountProblem,
     FourEyesError,
     RoleError,
     approve_grant,
     refuse_grant,
-    request_role,
-    revoke_role,
 )
 from epitrace.hub.api import BadRequest, bad_request, body_of, field
-from epitrace.hub.audit.chain import record
 from epitrace.hub.security import client_ip
 
 INVALID_LOGIN = {"error": "invalid username or password"}
@@ -208,16 +200,6 @@ def _user_json(user: Any) -> dict[str, Any]:
     return {"username": user.get_username(), "active": user.is_active, **_role_of(assignment)}
 
 
-def _place(model: type[Region] | type[Agency], code: str) -> Region | Agency | None:
-    if not code:
-        return None
-    # A 시도 or 시군구 the hub does not hold yet is added from the district data.
-    place = district_region(code) if model is Region else model.objects.filter(code=code).first()
-    if place is None:
-        raise BadRequest(f"no {model._meta.verbose_name} {code!r}")
-    return place
-
-
 def _grant_json(grant: RoleGrant) -> dict[str, Any]:
     return {
         "id": grant.pk,
@@ -233,24 +215,13 @@ def _grant_json(grant: RoleGrant) -> dict[str, Any]:
     }
 
 
-def _request_from(request: HttpRequest, user: Any, data: dict[str, Any]) -> RoleGrant | None:
-    """Ask for the role in ``data``: None if it took effect, else the pending grant."""
-    try:
-        asked = request_role(
-            user,
-            Role(field(data, "role")),
-            by=request.user.get_username(),
-            reason=field(data, "reason"),
-            region=_place(Region, field(data, "region", required=False)),
-            agency=_place(Agency, field(data, "agency", required=False)),
-        )
-    except (ValueError, RoleError) as error:  # Role("nonsense") raises ValueError
-        raise BadRequest(str(error)) from error
-    return asked if isinstance(asked, RoleGrant) else None
-
-
 def _refused(error: Exception) -> JsonResponse:
     return JsonResponse({"error": str(error)}, status=403)
+
+
+def _answer_problem(error: AccountProblem) -> JsonResponse:
+    """A refused step: 403 when it is not this administrator's to take, else 400."""
+    return _refused(error) if isinstance(error, PermissionError) else bad_request(error)
 
 
 @require_http_methods(["GET", "POST"])
@@ -268,19 +239,27 @@ def user_list(request: HttpRequest) -> JsonResponse:
 def _create_user(request: HttpRequest, data: dict[str, Any]) -> JsonResponse:
     """A new account with a one-time password the hub generates and shows only here; a
     role, if asked, takes effect at once or awaits a second administrator."""
-    username = field(data, "username")
     if "password" in data:
         raise BadRequest("the hub generates the first password; its owner sets their own")
-    if User.objects.filter(username=username).exists():
-        raise BadRequest("that username is taken")
-    by = request.user.get_username()
-    with transaction.atomic():
-        user = User.objects.create(username=username, email=field(data, "email", required=False))
-        password = issue_one_time_password(user, by=by, action="account.create")
-        grant = _request_from(request, user, data) if data.get("role") else None
-    answer = {**_user_json(user), "one_time_password": password, "must_change_password": True}
-    if grant is not None:
-        answer["grant"] = _grant_json(grant)
+    try:
+        created = management.create_account(
+            field(data, "username"),
+            by=request.user.get_username(),
+            email=field(data, "email", required=False),
+            role=field(data, "role", required=False),
+            reason=field(data, "reason", required=bool(data.get("role"))),
+            region=field(data, "region", required=False),
+            agency=field(data, "agency", required=False),
+        )
+    except AccountProblem as error:
+        return _answer_problem(error)
+    answer = {
+        **_user_json(created.user),
+        "one_time_password": created.one_time_password,
+        "must_change_password": True,
+    }
+    if created.grant is not None:
+        answer["grant"] = _grant_json(created.grant)
     return JsonResponse(answer, status=201)
 
 
@@ -295,12 +274,20 @@ def user_role(request: HttpRequest, username: str) -> JsonResponse:
     sees personal data is only asked for (202): a second administrator approves it."""
     user = _managed_user(request, username)
     try:
+        data = body_of(request)
         with transaction.atomic():
-            grant = _request_from(request, user, body_of(request))
+            grant = management.ask_role(
+                user,
+                field(data, "role"),
+                by=request.user.get_username(),
+                reason=field(data, "reason"),
+                region=field(data, "region", required=False),
+                agency=field(data, "agency", required=False),
+            )
     except BadRequest as error:
         return bad_request(error)
-    except FourEyesError as error:
-        return _refused(error)
+    except AccountProblem as error:
+        return _answer_problem(error)
     if grant is not None:
         return JsonResponse({**_user_json(user), "grant": _grant_json(grant)}, status=202)
     return JsonResponse(_user_json(user))
@@ -311,13 +298,13 @@ def user_role(request: HttpRequest, username: str) -> JsonResponse:
 def user_revoke(request: HttpRequest, username: str) -> JsonResponse:
     """Take the role away: {"reason"}. At once (it only ever lowers access); never one's own."""
     user = _managed_user(request, username)
-    if user.get_username() == request.user.get_username():
-        return _refused(FourEyesError("nobody changes their own role"))
     try:
         reason = field(body_of(request), "reason")
-        revoke_role(user, by=request.user.get_username(), reason=reason)
-    except (BadRequest, RoleError) as error:
+        management.revoke(user, by=request.user.get_username(), reason=reason)
+    except BadRequest as error:
         return bad_request(error)
+    except AccountProblem as error:
+        return _answer_problem(error)
     return JsonResponse(_user_json(user))
 
 
@@ -379,11 +366,10 @@ def user_password_reset(request: HttpRequest, username: str) -> JsonResponse:
     """A new one-time password for someone who lost theirs, shown once; the old one is
     never read. Never one's own (owners change theirs)."""
     user = _managed_user(request, username)
-    if user.get_username() == request.user.get_username():
-        return _refused(PermissionError("change your own password at /api/account/password"))
-    password = issue_one_time_password(
-        user, by=request.user.get_username(), action="account.password_reset"
-    )
+    try:
+        password = management.reset_password(user, by=request.user.get_username())
+    except AccountProblem as error:
+        return _answer_problem(error)
     return JsonResponse(
         {"username": username, "one_time_password": password, "must_change_password": True}
     )
@@ -410,17 +396,21 @@ def own_password(request: HttpRequest) -> JsonResponse:
 @access.api("user.manage")
 def user_unlock(request: HttpRequest, username: str) -> JsonResponse:
     """Lift a lockout (after 5 failed logins). Works for unknown usernames too: they lock alike."""
-    cleared = axes_reset(username=username)
-    lockout.forget(username)
-    record(
-        request.user.get_username(),
-        "account.unlock",
-        role=Role.ADMINISTRATOR,
-        object_type="user",
-        object_id=username,
-        detail={"ip": client_ip(request), "failed_attempts_cleared": cleared},
-    )
+    management.unlock(username, by=request.user.get_username(), ip=client_ip(request))
     return JsonResponse({"username": username, "unlocked": True})
+
+
+@require_POST
+@access.api()
+def user_second_factor_reset(request: HttpRequest, username: str) -> JsonResponse:
+    """Remove the account's authenticator and recovery codes (lost both): it enrols again
+    at its next sign-in. Never one's own."""
+    user = _managed_user(request, username)
+    try:
+        removed = management.reset_second_factor(user, by=request.user.get_username())
+    except AccountProblem as error:
+        return _answer_problem(error)
+    return JsonResponse({"username": username, "devices_removed": removed, "must_enrol": True})
 
 
 @require_GET

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import dataclass
 
 from axes.models import AccessAttempt, AccessAttemptExpiration
 from django.conf import settings
@@ -95,6 +96,38 @@ def address_wait(request: HttpRequest) -> dt.timedelta | None:
         return None
     latest = recent.order_by("-attempt_time").values_list("attempt_time", flat=True).first()
     return (latest or timezone.now()) + window - timezone.now()
+
+
+@dataclass(frozen=True)
+class Lockout:
+    """A username locked from one address, until when."""
+
+    username: str
+    address: str
+    failures: int
+    until: dt.datetime
+
+
+def current_lockouts(username: str | None = None) -> list[Lockout]:
+    """The username–address pairs locked now (``AXES_FAILURE_LIMIT`` failed passwords, the
+    cool-off not over), latest first; only ``username``'s when given. For the
+    administrator who unlocks (accounts/management.py)."""
+    now = timezone.now()
+    attempts = AccessAttempt.objects.filter(failures_since_start__gte=settings.AXES_FAILURE_LIMIT)
+    if username is not None:
+        attempts = attempts.filter(username=username)
+    found = []
+    for attempt in attempts.select_related("expiration").order_by("-attempt_time"):
+        try:
+            until = attempt.expiration.expires_at
+        except AccessAttemptExpiration.DoesNotExist:
+            until = attempt.attempt_time + base_cool_off()
+        if until > now:
+            address = attempt.ip_address or ""
+            found.append(
+                Lockout(attempt.username or "", address, attempt.failures_since_start, until)
+            )
+    return found
 
 
 def minutes(length: dt.timedelta) -> int:

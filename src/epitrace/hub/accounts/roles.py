@@ -29,14 +29,36 @@ from epitrace.hub.accounts.models import (
 from epitrace.hub.audit.chain import record
 
 
-class RoleError(EpitraceError, ValueError):
+class AccountProblem(EpitraceError):
+    """An administrator's step on an account refused, and why: a message of the catalogue
+    (with %(name)s fields) that the JSON API answers in English (``str``) and the pages in
+    the reader's language (``translated``)."""
+
+    def __init__(self, problem: str, **params: object) -> None:
+        super().__init__(problem % params if params else problem)
+        self.problem, self.params = problem, params
+
+    def translated(self) -> str:
+        """The message in the active language; a field that is one of the hub's words (a
+        grant's status) translated too."""
+        if not self.params:
+            return _(self.problem)
+        words = {k: _(v) if isinstance(v, str) and v else v for k, v in self.params.items()}
+        return _(self.problem) % words
+
+
+class RoleError(AccountProblem, ValueError):
     """A role that cannot be held as asked (e.g. a regional investigator without a region)."""
 
 
-class FourEyesError(EpitraceError, PermissionError):
+class FourEyesError(AccountProblem, PermissionError):
     """A role change the asking administrator may not make (their own role, or approving
     a grant they asked for or would hold)."""
 
+
+NEEDS_REASON = gettext_noop("a role change needs a reason")
+NOT_OWN_ROLE = gettext_noop("nobody changes their own role")
+ALREADY_DECIDED = gettext_noop("this grant was already %(status)s")
 
 # Roles that see personal data (cases, requests and their subjects, results), and the
 # administrator (who approves grants: a second administrator under one person's control
@@ -77,9 +99,9 @@ def role_label(code: str) -> str:
 
 def _binding_is_valid(role: Role, region: Region | None, agency: Agency | None) -> None:
     if (role == Role.REGIONAL_INVESTIGATOR) != (region is not None):
-        raise RoleError("a regional investigator, and only one, is bound to a region")
+        raise RoleError(gettext_noop("a regional investigator, and only one, is bound to a region"))
     if (role == Role.PROVIDER_OPERATOR) != (agency is not None):
-        raise RoleError("a provider operator, and only one, is bound to an agency")
+        raise RoleError(gettext_noop("a provider operator, and only one, is bound to an agency"))
 
 
 def current_assignment(user: AbstractBaseUser) -> RoleAssignment | None:
@@ -143,7 +165,7 @@ def assign_role(
     role = Role(role)
     _binding_is_valid(role, region, agency)
     if not reason.strip():
-        raise RoleError("a role change needs a reason")
+        raise RoleError(NEEDS_REASON)
     with transaction.atomic():
         # update_or_create fetches its own row, so ``before`` keeps the old values.
         before = current_assignment(user)
@@ -164,7 +186,7 @@ def assign_role(
 def revoke_role(user: AbstractBaseUser, *, by: str, reason: str) -> RoleChange | None:
     """Take the role away; the account keeps its login but may do nothing but whoami."""
     if not reason.strip():
-        raise RoleError("a role change needs a reason")
+        raise RoleError(NEEDS_REASON)
     with transaction.atomic():
         before = current_assignment(user)
         if before is None:
@@ -176,7 +198,7 @@ def revoke_role(user: AbstractBaseUser, *, by: str, reason: str) -> RoleChange |
 
 def _not_own(user: AbstractBaseUser, by: str) -> None:
     if user.get_username() == by:
-        raise FourEyesError("nobody changes their own role")
+        raise FourEyesError(NOT_OWN_ROLE)
 
 
 def request_role(
@@ -194,7 +216,7 @@ def request_role(
     _not_own(user, by)
     _binding_is_valid(role, region, agency)
     if not reason.strip():
-        raise RoleError("a role change needs a reason")
+        raise RoleError(NEEDS_REASON)
     if role not in FOUR_EYES_ROLES:
         return assign_role(user, role, by=by, reason=reason, region=region, agency=agency)
     with transaction.atomic():
@@ -228,9 +250,11 @@ def approve_grant(grant: RoleGrant, *, by: str) -> RoleChange:
     with transaction.atomic():
         grant = RoleGrant.objects.select_for_update().select_related("user").get(pk=grant.pk)
         if grant.status != RoleGrant.Status.PENDING:
-            raise RoleError(f"this grant was already {grant.status}")
+            raise RoleError(ALREADY_DECIDED, status=grant.status)
         if by == grant.requested_by:
-            raise FourEyesError("a grant is approved by another administrator than its asker")
+            raise FourEyesError(
+                gettext_noop("a grant is approved by another administrator than its asker")
+            )
         _not_own(grant.user, by)
         grant.status, grant.decided_by, grant.decided_at = (
             RoleGrant.Status.APPROVED,
@@ -258,11 +282,11 @@ def approve_grant(grant: RoleGrant, *, by: str) -> RoleChange:
 def refuse_grant(grant: RoleGrant, *, by: str, reason: str) -> RoleGrant:
     """Turn a pending grant down (or withdraw one's own request)."""
     if not reason.strip():
-        raise RoleError("a refusal needs a reason")
+        raise RoleError(gettext_noop("a refusal needs a reason"))
     with transaction.atomic():
         grant = RoleGrant.objects.select_for_update().select_related("user").get(pk=grant.pk)
         if grant.status != RoleGrant.Status.PENDING:
-            raise RoleError(f"this grant was already {grant.status}")
+            raise RoleError(ALREADY_DECIDED, status=grant.status)
         grant.status, grant.decided_by, grant.decided_at = (
             RoleGrant.Status.REFUSED,
             by,

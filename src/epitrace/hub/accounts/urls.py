@@ -22,6 +22,11 @@ urlpatterns = [
     path("api/users/<str:username>/unlock", api.user_unlock, name="user-unlock"),
     path("api/users/<str:username>/role-history", api.role_history, name="role-history"),
     path("api/users/<str:username>/password-reset", api.user_password_reset, name="password-reset"),
+    path(
+        "api/users/<str:username>/second-factor-reset",
+        api.user_second_factor_reset,
+        name="second-factor-reset",
+    ),
     path("api/role-grants", api.grant_list, name="grant-list"),
     path("api/role-grants/<int:pk>/approve", api.grant_approve, name="grant-approve"),
     path("api/role-grants/<int:pk>/refuse", api.grant_refuse, name="grant-refuse"),
@@ -33,4 +38,7 @@ urlpatterns = [
     path("password", views.password_page, name="web-password"),
     path("regions", views.regions_page, name="web-regions"),
     path("users", views.users_page, name="web-users"),
+    path("users/<str:username>", views.user_page, name="web-user"),
+    path("users/<str:username>/<slug:step>", views.user_step, name="web-user-step"),
+    path("role-grants/<int:pk>/<slug:decision>", views.grant_decision, name="web-grant-decision"),
 ]

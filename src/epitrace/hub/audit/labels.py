@@ -22,6 +22,7 @@ ACTIONS = {
     "account.password": gettext_noop("changing one's password"),
     "account.password_change": gettext_noop("a password change"),
     "account.password_reset": gettext_noop("a password reset"),
+    "account.second_factor_reset": gettext_noop("a second-factor reset"),
     "account.unlock": gettext_noop("unlocking an account"),
     "account.whoami": gettext_noop("viewing one's own account"),
     "agency.provision": gettext_noop("provisioning an agency"),

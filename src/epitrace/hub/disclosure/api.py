@@ -11,7 +11,6 @@ import zoneinfo
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
-from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from epitrace.hub.disclosure import drafts, views
@@ -24,7 +23,7 @@ def _public_rows(now: dt.datetime) -> list[dict[str, Any]]:
 
 @require_GET
 def public_feed(request: HttpRequest) -> JsonResponse:
-    now = timezone.now()
+    now = drafts.now()
     body = {
         "generated_at": now.astimezone(zoneinfo.ZoneInfo(views.public_tz())).isoformat(),
         "timezone": views.public_tz(),

@@ -30,6 +30,12 @@ from epitrace.hub.disclosure.models import Disclosure, DisclosureEntry
 OVERRULABLE = ("home", "workplace", "private")
 
 
+def now() -> dt.datetime:
+    """The disclosure's clock: every rule that depends on the time (what has expired, what
+    the public reads) asks it here, so that a test or a dry run can move it."""
+    return timezone.now()
+
+
 class DisclosureError(EpitraceError, ValueError):
     """The change is not allowed now; the message says why (shown to the reviewer)."""
 
@@ -102,7 +108,7 @@ def prepare_draft(case: Case, analysis: Any, *, by: str, role: str) -> Disclosur
     publication: the case's entries leave the public list until published again)."""
     tz = analysis.timezone or "UTC"
     window = case_window(case, tz)
-    candidates = rules.candidate_entries(places_of(analysis), window, timezone.now())
+    candidates = rules.candidate_entries(places_of(analysis), window, now())
     disclosure, _ = Disclosure.objects.update_or_create(
         case=case,
         defaults={
@@ -113,7 +119,7 @@ def prepare_draft(case: Case, analysis: Any, *, by: str, role: str) -> Disclosur
             "analysis_computed_at": analysis.computed_at,
             "exclusions": [{"seq": x.seq, "rule": x.rule} for x in candidates.exclusions],
             "prepared_by": by,
-            "prepared_at": timezone.now(),
+            "prepared_at": now(),
             "published_by": "",
             "published_at": None,
         },
@@ -203,7 +209,7 @@ def include_stay(
     kind: rules.Kind = "public" if place.name else "private"
     opened = dataclasses.replace(place, kind=kind, unidentified_exposure=True)
     window = (disclosure.window_start, disclosure.window_end)
-    candidates = rules.candidate_entries([opened], window, timezone.now())
+    candidates = rules.candidate_entries([opened], window, now())
     if not candidates.entries:
         raise DisclosureError(_(candidates.exclusions[0].rule))
     row = _entry_row(disclosure, candidates.entries[0])
@@ -228,7 +234,7 @@ def publish(disclosure: Disclosure, *, by: str, role: str) -> Disclosure:
     if problems:
         raise DisclosureError("; ".join(_described(p) for p in problems))
     disclosure.status = Disclosure.Status.PUBLISHED
-    disclosure.published_by, disclosure.published_at = by, timezone.now()
+    disclosure.published_by, disclosure.published_at = by, now()
     disclosure.save(update_fields=["status", "published_by", "published_at"])
     _audit(by, role, "disclosure.published", disclosure.case, entries=len(entries))
     return disclosure
@@ -243,7 +249,7 @@ def withdraw(
         raise DisclosureError(_("no such entry, or already withdrawn"))
     if not reasons.is_meaningful(reason):
         raise DisclosureError(_("say why the entry is withdrawn"))
-    entry.withdrawn_at, entry.withdrawn_by = timezone.now(), by
+    entry.withdrawn_at, entry.withdrawn_by = now(), by
     entry.withdrawn_reason = reason.strip()[:300]
     entry.save(update_fields=["withdrawn_at", "withdrawn_by", "withdrawn_reason"])
     reason = notes.sealed_texts([disclosure.case], reason=entry.withdrawn_reason)
@@ -254,22 +260,23 @@ def withdraw(
 # --- what the public reads ---------------------------------------------------
 
 
-def shown_entries(now: dt.datetime | None = None) -> QuerySet:
-    """Published, not withdrawn, not expired: decided at read time, whatever the job did."""
-    now = now or timezone.now()
+def shown_entries(at: dt.datetime | None = None) -> QuerySet:
+    """Published, not withdrawn, not expired at ``at`` (default: ``now()``): decided at
+    read time, whatever the job did."""
     return DisclosureEntry.objects.filter(
         disclosure__status=Disclosure.Status.PUBLISHED,
         withdrawn_at__isnull=True,
-        expires_at__gt=now,
+        expires_at__gt=at or now(),
     ).order_by("region_name", "category", "neighbourhood", "label", "mode", "start", "id")
 
 
-def expire_entries(now: dt.datetime | None = None) -> int:
-    """For the scheduled job: mark entries 14 days past their last exposure as expired
-    (the public never sees them after that moment anyway); the count is audited."""
-    now = now or timezone.now()
-    due = DisclosureEntry.objects.filter(expires_at__lte=now, expired_at__isnull=True)
-    count = due.update(expired_at=now)
+def expire_entries(at: dt.datetime | None = None) -> int:
+    """For the scheduled job: mark entries 14 days past their last exposure at ``at``
+    (default: ``now()``) as expired (the public never sees them after that moment
+    anyway); the count is audited."""
+    at = at or now()
+    due = DisclosureEntry.objects.filter(expires_at__lte=at, expired_at__isnull=True)
+    count = due.update(expired_at=at)
     if count:
         record("system", "disclosure.expired", detail={"entries": count})
     return count

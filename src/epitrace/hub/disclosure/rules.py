@@ -48,6 +48,15 @@ GRANULARITY = dt.timedelta(minutes=10)  # windows widened outward to this
 HOME_RADIUS_M = 300.0  # stays this close to the night-time place count as home
 WORK_MIN_HOURS = 4.0  # an unnamed daytime stay this long on a weekday: a workplace
 PUBLIC_MODES = {"bus", "subway", "train", "taxi", "ferry", "flight"}
+# How the review and the public list name each mode (translated where shown).
+MODE_LABELS = {
+    "bus": gettext_noop("Bus"),
+    "subway": gettext_noop("Subway"),
+    "train": gettext_noop("Train"),
+    "taxi": gettext_noop("Taxi"),
+    "ferry": gettext_noop("Ferry"),
+    "flight": gettext_noop("Flight"),
+}
 # "123 Dongseong-ro", "Gukchaebosang-ro 12-gil 5": a street address, finer than a dong.
 STREET_ADDRESS = re.compile(r"(\d+\s*\S*(ro|gil|로|길)\b|(ro|gil|로|길)\s*\d)", re.IGNORECASE)
 

@@ -64,6 +64,15 @@ def _input_value(value: dt.datetime, zone: Any) -> str:
     return value.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
 
 
+def place_shown(entry: DisclosureEntry) -> str:
+    """The place or ride as people read it: the ride's mode (in the page's language) and
+    line, the place's name, or "a private place"."""
+    if entry.category == DisclosureEntry.Category.TRANSPORT:
+        mode = _(rules.MODE_LABELS[entry.mode]) if entry.mode in rules.MODE_LABELS else entry.mode
+        return f"{mode} {entry.line}".strip()
+    return entry.label or _("a private place")
+
+
 def _analysis_stays_and_contacts(case: Case) -> tuple[list[dict], list[dict] | None]:
     """The latest analysis's stays and contacts (None: no contact search); nothing once
     the case's data was destroyed or before any analysis."""
@@ -116,6 +125,7 @@ def _review(
                     "contacts": counts.get(entry.pk),
                     "stays": _stays_text(entry, stays),
                     "entry": entry,
+                    "place": place_shown(entry),
                     "start": _local(entry.start, zone),
                     "end": _local(entry.end, zone),
                     "start_input": _input_value(entry.start, zone),
@@ -123,7 +133,7 @@ def _review(
                     "expires": _local(entry.expires_at, zone),
                     "shown": disclosure.status == Disclosure.Status.PUBLISHED
                     and entry.withdrawn_at is None
-                    and entry.expires_at > timezone.now(),
+                    and entry.expires_at > drafts.now(),
                 }
             )
     context = {
@@ -241,10 +251,11 @@ def public_tz() -> str:
 @require_GET
 def public_page(request: HttpRequest) -> HttpResponse:
     """The public list: no sign-in, nothing about anyone, listed by region and place."""
-    now = timezone.now()
+    now = drafts.now()
     zone = zoneinfo.ZoneInfo(public_tz())
-    entries: list[tuple[DisclosureEntry, str, str]] = [
-        (e, _local(e.start, zone), _local(e.end, zone)) for e in drafts.shown_entries(now)
+    entries: list[tuple[DisclosureEntry, str, str, str]] = [
+        (e, place_shown(e), _local(e.start, zone), _local(e.end, zone))
+        for e in drafts.shown_entries(now)
     ]
     context = {"entries": entries, "tz": public_tz(), "updated": _local(now, zone)}
     response = render(request, "disclosure/public.html", context)

@@ -9,7 +9,8 @@ notifications, the interview upload, exports of a case's analysis and the hotspo
 - ``/requests/<request_id>/status``: the small status fragment the requester's page
   polls with htmx every few seconds until the request is settled.
 - ``/notifications``: the account's notifications, marked read when seen.
-- ``/cases/<case_id>/interview``: the case page's upload of the interview's places.
+- ``/cases/<case_id>/interview``: the interview's places, typed in a form or uploaded as a
+  CSV file (exchange/interview_form.py, exchange/interviews.py).
 - ``/cases/<case_id>/exports``: the analysis's files, chosen together with one reason
   (several come as one zip), each recorded; ``.../exports/<name>`` takes one file (the
   files themselves: exchange/exports.py).
@@ -39,11 +40,18 @@ from epitrace.hub.accounts.models import Role
 from epitrace.hub.audit.chain import record
 from epitrace.hub.cases import notes
 from epitrace.hub.cases.models import Case
-from epitrace.hub.exchange import exports, hotspots, results, workflow
-from epitrace.hub.exchange.interviews import InterviewProblems, attach_interview
+from epitrace.hub.cases.records import identifiers_of
+from epitrace.hub.exchange import exports, hotspots, interview_form, results, workflow
+from epitrace.hub.exchange.interviews import (
+    InterviewProblems,
+    Worded,
+    attach_interview,
+    keep_interview,
+)
 from epitrace.hub.exchange.models import (
     AgencyTask,
     DataRequest,
+    InterviewRecord,
     JobStatus,
     Notification,
     Status,
@@ -271,19 +279,55 @@ def notifications_page(request: HttpRequest) -> HttpResponse:
 # --- the interview (the places the patient named) -------------------------------
 
 
-@require_POST
+def _interview_page(
+    request: HttpRequest,
+    case: Case,
+    *,
+    rows: list[interview_form.TypedRow] | None = None,
+    problems: list[str] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    context = {
+        "case": case,
+        "earlier": InterviewRecord.objects.filter(case=case).first(),
+        "rows": rows or interview_form.rows_of({}, interview_form.ROWS_SHOWN),
+        "problems": problems or [],
+        "zone": str(timezone.get_current_timezone()),
+    }
+    return render(request, "exchange/interview.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
 @access.page()
 def case_interview_page(request: HttpRequest, case_id: str) -> HttpResponse:
-    """The case page's interview upload: keep the places named and compare them at once."""
+    """The interview's places, typed in the form or uploaded as a CSV file, kept and
+    compared at once; an earlier interview is replaced only when the form says so."""
     case = access.find(request, "request.create", _cases(), case_id=case_id)
-    upload = request.FILES.get("file")
+    if request.method == "GET":
+        return _interview_page(request, case)
+    form = request.POST
+    typed = "file" not in request.FILES and form.get("entry") == "form"
+    rows = interview_form.rows_of(form, interview_form.row_count(form)) if typed else None
+    if typed and "more" in form:  # more empty rows, the typed ones kept; nothing stored
+        more = len(rows or []) + interview_form.ROWS_SHOWN
+        return _interview_page(request, case, rows=interview_form.rows_of(form, more))
+    by, replace = request.user.get_username(), form.get("replace") == "yes"
     try:
-        if upload is None:
-            raise InterviewProblems([_("Choose the interview file (CSV) first.")])
-        attach_interview(case, upload.read(), request.user.get_username())
+        if typed:
+            person = identifiers_of(case).person_ref
+            zone = timezone.get_current_timezone()
+            visits = interview_form.interview_table(rows or [], person, zone)
+            keep_interview(case, visits, by, replace=replace, source="form")
+        else:
+            upload = request.FILES.get("file")
+            if upload is None:
+                raise InterviewProblems(
+                    [Worded(gettext_noop("Choose the interview file (CSV) first."))]
+                )
+            attach_interview(case, upload.read(), by, replace=replace)
     except InterviewProblems as error:
-        context = {"case": case, "problems": error.problems}
-        return render(request, "exchange/interview_problems.html", context, status=422)
+        shown = error.translated()
+        return _interview_page(request, case, rows=rows, problems=shown, status=422)
     return HttpResponseRedirect(f"/cases/{case.case_id}#comparison-title")
 
 

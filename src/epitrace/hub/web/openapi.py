@@ -120,6 +120,15 @@ OPERATIONS: dict[str, Json] = {
             tag="admin",
         ),
     },
+    "/api/users/{username}/second-factor-reset": {
+        "parameters": [_path_param("username")],
+        "post": _op(
+            "Remove the authenticator and recovery codes: it enrols again at the next "
+            "sign-in; never one's own",
+            {**_ok("reset"), **NOT_FOUND},
+            tag="admin",
+        ),
+    },
     "/api/role-grants": {
         "get": _op("Role grants awaiting a second administrator", _ok("grants"), tag="admin")
     },
