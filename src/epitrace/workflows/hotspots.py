@@ -51,6 +51,15 @@ class HotspotError(UserInputError):
     """The hotspot search cannot run on this input; the message says why."""
 
 
+def skipped_case_warnings(skipped: dict[str, list[str]]) -> list[str]:
+    """One warning line per reason cases were skipped, naming the first five."""
+    return [
+        f"warning: {len(ids)} case(s) skipped, {reason}: {', '.join(ids[:5])}"
+        + (" ..." if len(ids) > 5 else "")
+        for reason, ids in skipped.items()
+    ]
+
+
 @dataclass
 class HotspotResult:
     out: Path
@@ -66,11 +75,7 @@ class HotspotResult:
     counts_are: str = "events"
 
     def messages(self) -> list[str]:
-        return [
-            f"warning: {len(ids)} case(s) skipped, {reason}: {', '.join(ids[:5])}"
-            + (" ..." if len(ids) > 5 else "")
-            for reason, ids in self.skipped.items()
-        ]
+        return skipped_case_warnings(self.skipped)
 
     def describe(self) -> str:
         clusters = self.scan.clusters

@@ -36,7 +36,7 @@ from epitrace.providers.dataset import UnknownSubject
 from epitrace.providers.network import DatasetSource, StoreNetwork, Subject, subject_source
 from epitrace.providers.queries import QueryRefused
 from epitrace.workflows.contact_search import stays_to_search
-from epitrace.workflows.hotspots import dataset_settings
+from epitrace.workflows.hotspots import dataset_settings, skipped_case_warnings
 
 
 class LinksError(UserInputError):
@@ -67,11 +67,7 @@ class LinksResult:
     files: list[Path] = field(default_factory=list)
 
     def messages(self) -> list[str]:
-        return [
-            f"warning: {len(ids)} case(s) skipped, {reason}: {', '.join(ids[:5])}"
-            + (" ..." if len(ids) > 5 else "")
-            for reason, ids in self.traced.skipped.items()
-        ]
+        return skipped_case_warnings(self.traced.skipped)
 
     def describe(self) -> str:
         links = self.proposal.links.num_rows
