@@ -164,8 +164,7 @@ def assign_role(
     """Give ``user`` this role (a grant if it had none, else a change)."""
     role = Role(role)
     _binding_is_valid(role, region, agency)
-    if not reason.strip():
-        raise RoleError(NEEDS_REASON)
+    _has_reason(reason)
     with transaction.atomic():
         # update_or_create fetches its own row, so ``before`` keeps the old values.
         before = current_assignment(user)
@@ -185,8 +184,7 @@ def assign_role(
 
 def revoke_role(user: AbstractBaseUser, *, by: str, reason: str) -> RoleChange | None:
     """Take the role away; the account keeps its login but may do nothing but whoami."""
-    if not reason.strip():
-        raise RoleError(NEEDS_REASON)
+    _has_reason(reason)
     with transaction.atomic():
         before = current_assignment(user)
         if before is None:
@@ -194,6 +192,11 @@ def revoke_role(user: AbstractBaseUser, *, by: str, reason: str) -> RoleChange |
         change = _keep(user, by, RoleChange.Kind.REVOKE, before, None, reason)
         before.delete()
         return change
+
+
+def _has_reason(reason: str) -> None:
+    if not reason.strip():
+        raise RoleError(NEEDS_REASON)
 
 
 def _not_own(user: AbstractBaseUser, by: str) -> None:
@@ -215,8 +218,7 @@ def request_role(
     role = Role(role)
     _not_own(user, by)
     _binding_is_valid(role, region, agency)
-    if not reason.strip():
-        raise RoleError(NEEDS_REASON)
+    _has_reason(reason)
     if role not in FOUR_EYES_ROLES:
         return assign_role(user, role, by=by, reason=reason, region=region, agency=agency)
     with transaction.atomic():
